@@ -1,0 +1,55 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    start the whole system on the embedded default (SQLite, local jobs)
+#   make test   run the whole suite (installs what it needs, starts its own servers)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/pytest
+
+.PHONY: run test lint checks test-pure test-sqlite test-postgres test-cockroach system-deps clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+system-deps:
+	./scripts/system-deps.sh
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+	$(BIN)/honcho start -f Procfile
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+checks: $(VENV)/.dev
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+# Pure tier: the builder and the manifest library, without Django.
+test-pure: $(VENV)/.dev
+	$(PYTEST) -p no:django builder estafette/lib/tests/test_env.py
+
+# The app tiers run on each of the three databases.
+test-sqlite: $(VENV)/.dev
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) --ignore=builder
+
+test-postgres: $(VENV)/.dev system-deps
+	ESTAFETTE_TEST_DB=postgres $(PYTEST) --ignore=builder
+
+test-cockroach: $(VENV)/.dev system-deps
+	ESTAFETTE_TEST_DB=cockroach $(PYTEST) --ignore=builder
+
+test: system-deps lint checks test-pure test-sqlite test-postgres test-cockroach
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

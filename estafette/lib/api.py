@@ -1,0 +1,73 @@
+"""API infrastructure shared by every app: error shape, permissions, pagination."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A refused request that is the caller's to fix. Mapped to ``{"code", "message"}`` with ``status``."""
+
+    status = status.HTTP_400_BAD_REQUEST
+    code = "Bad Request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    status = status.HTTP_404_NOT_FOUND
+    code = "Not Found"
+
+
+class Conflict(DomainError):
+    status = status.HTTP_409_CONFLICT
+    code = "Conflict"
+
+
+class BadRequest(DomainError):
+    pass
+
+
+def error_response(status_code: int, message: str) -> Response:
+    from http import HTTPStatus
+
+    return Response({"code": HTTPStatus(status_code).phrase, "message": message}, status=status_code)
+
+
+def _flatten(detail: Any) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return "; ".join(_flatten(item) for item in detail)
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every refusal has Estafette's body ``{"code": "<HTTP status text>", "message": "…"}``."""
+    if isinstance(exc, DomainError):
+        return error_response(exc.status, exc.message)
+    if isinstance(exc, Http404):
+        return error_response(404, str(exc) or "Not found")
+    if isinstance(exc, DjangoValidationError):
+        return error_response(400, "; ".join(exc.messages))
+    if isinstance(exc, exceptions.APIException):
+        response = error_response(exc.status_code, _flatten(exc.detail))
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            response["WWW-Authenticate"] = auth_header
+        wait = getattr(exc, "wait", None)
+        if wait:
+            response["Retry-After"] = str(math.ceil(wait))
+        return response
+    return None

@@ -1,0 +1,79 @@
+"""Typed readers for ``ESTAFETTE_*`` environment variables.
+
+Every reader raises ``ImproperlyConfigured`` naming the variable when its value is malformed, so a
+typo in a deployment stops start-up with a message instead of running with a surprising default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+
+PREFIX = "ESTAFETTE_"
+
+
+def _name(name: str) -> str:
+    if not name.startswith(PREFIX):
+        raise ValueError(f"environment variables of this project start with {PREFIX}: {name}")
+    return name
+
+
+def env_str(name: str, default: str, *, environ: Mapping[str, str] = os.environ) -> str:
+    return environ.get(_name(name), default)
+
+
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
+    raw = environ.get(_name(name))
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] = os.environ) -> bool:
+    """Only ``true`` and ``false`` (any case) are accepted: ``yes``/``1`` are refused, not guessed."""
+    raw = environ.get(_name(name))
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise ImproperlyConfigured(f"{name} must be 'true' or 'false', got {raw!r}")
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...], *, environ: Mapping[str, str] = os.environ) -> str:
+    value = env_str(name, default, environ=environ).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_secret(name: str, default: str | None = None, *, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Read a secret from ``NAME`` or, when ``NAME_FILE`` is set, from that file (as Helm mounts it)."""
+    file_var = f"{_name(name)}_FILE"
+    path = environ.get(file_var)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(f"{file_var} points at {path!r}, which cannot be read: {error}") from None
+    return environ.get(name, default)

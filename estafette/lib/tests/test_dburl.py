@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from estafette.lib.dburl import database_from_url
+
+
+def test_it_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    config = database_from_url("", data_dir=tmp_path)
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(tmp_path / "estafette.db")
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+
+
+def test_it_reads_postgres_urls(tmp_path: Path) -> None:
+    config = database_from_url("postgresql://ci:s%40cret@db.example:5433/estafette?sslmode=require", data_dir=tmp_path)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+        "ci",
+        "s@cret",
+        "db.example",
+        "5433",
+    )
+    assert config["OPTIONS"]["sslmode"] == "require"
+    assert config["OPTIONS"]["isolation_level"] == 3
+
+
+def test_it_selects_django_cockroachdb(tmp_path: Path) -> None:
+    assert (
+        database_from_url("cockroachdb://root@crdb:26257/defaultdb", data_dir=tmp_path)["ENGINE"]
+        == "django_cockroachdb"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x@y/z", "must start with sqlite://"),
+        ("postgresql://x@y:5432/", "must name a database"),
+        ("postgresql://x@y:notaport/db", "invalid port"),
+        ("sqlite://", "needs a file path"),
+    ],
+)
+def test_it_names_the_variable_in_errors(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_DATABASE_URL") as error:
+        database_from_url(url, data_dir=tmp_path)
+    assert message in str(error.value)

@@ -1,0 +1,153 @@
+"""Django settings, read from ``ESTAFETTE_*`` environment variables.
+
+The defaults are the embedded single machine: SQLite in the data dir, a local nats-server and jobs
+run as local processes. Production switches by environment (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from estafette.lib.dburl import database_from_url
+from estafette.lib.env import env_bool, env_int, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    configured = env_secret("ESTAFETTE_SECRET_KEY")
+    if configured:
+        return configured
+    # First run without a configured key: generate one and keep it in the data dir so sessions
+    # and signed job tokens survive restarts.
+    key_file = DATA_DIR / "secret-key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key, encoding="utf-8")
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("ESTAFETTE_DEBUG", False)
+HTTP_PORT = env_int("ESTAFETTE_HTTP_PORT", 8000, minimum=1, maximum=65535)
+ALLOWED_HOSTS = [h.strip() for h in env_str("ESTAFETTE_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("ESTAFETTE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+BASE_URL = env_str("ESTAFETTE_BASE_URL", f"http://127.0.0.1:{HTTP_PORT}").rstrip("/")
+ANONYMOUS_READ = env_bool("ESTAFETTE_ANONYMOUS_READ", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "pipelines",
+    "builds",
+    "releases",
+    "integrations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "estafette.urls"
+WSGI_APPLICATION = "estafette.wsgi.application"
+ASGI_APPLICATION = "estafette.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "estafette" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_url(env_str("ESTAFETTE_DATABASE_URL", ""), data_dir=DATA_DIR)}
+# The test suite swaps in its django-cockroachdb-on-PostgreSQL backend (tests/tooling/cockroach_backend).
+_TEST_ENGINE = env_str("ESTAFETTE_TEST_DB_ENGINE", "")
+if _TEST_ENGINE:
+    DATABASES["default"]["ENGINE"] = _TEST_ENGINE
+DISABLE_COCKROACHDB_TELEMETRY = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["estafette.lib.permissions.ReadIfAllowedWriteIfAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "estafette.lib.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Estafette CI API",
+    "DESCRIPTION": "Estafette-compatible REST API: pipelines, builds, releases, logs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package: the docs page works without internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("ESTAFETTE_LOG_LEVEL", "INFO").upper()},
+}
+
+if not SECRET_KEY:
+    raise ImproperlyConfigured("ESTAFETTE_SECRET_KEY is empty")

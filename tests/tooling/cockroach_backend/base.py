@@ -1,0 +1,16 @@
+"""Test-only database backend: django-cockroachdb running against a PostgreSQL server.
+
+No CockroachDB binary can be installed on the development and CI machines, so the suite exercises
+django-cockroachdb's SQL generation and schema editor (``unique_rowid()`` ids, no deferrable
+constraints, its own introspection) against PostgreSQL. Only the version probe is faked; everything
+else is the real backend. Serialization failures are surfaced by running PostgreSQL at SERIALIZABLE.
+"""
+
+from django.utils.functional import cached_property
+from django_cockroachdb.base import DatabaseWrapper as CockroachDatabaseWrapper
+
+
+class DatabaseWrapper(CockroachDatabaseWrapper):
+    @cached_property
+    def cockroachdb_server_info(self) -> str:
+        return "CockroachDB CCL v25.2.0 (faked by the Estafette test suite on PostgreSQL)"

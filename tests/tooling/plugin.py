@@ -1,0 +1,58 @@
+"""pytest plugin: chooses and starts the database the suite runs against.
+
+``ESTAFETTE_TEST_DB`` selects it:
+
+* ``sqlite`` (default) — the embedded default, a file in a temporary directory;
+* ``postgres`` — a throw-away PostgreSQL server started here, at SERIALIZABLE isolation;
+* ``cockroach`` — django-cockroachdb (through the test backend in ``cockroach_backend``) on that server.
+
+The server is started before pytest-django loads the settings (hence the wrapper hook) and stopped
+when the session ends, so nothing has to be running beforehand.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+_running: dict[str, Any] = {}  # the PostgreSQL server this session started, if any
+
+
+def _configure_database() -> None:
+    choice = os.environ.get("ESTAFETTE_TEST_DB", "sqlite")
+    os.environ.setdefault("ESTAFETTE_DATA_DIR", tempfile.mkdtemp(prefix="estafette-test-data-"))
+    os.environ.setdefault("ESTAFETTE_SECRET_KEY", "test-secret-key-not-for-production")
+    if choice == "sqlite":
+        os.environ.pop("ESTAFETTE_DATABASE_URL", None)
+        return
+    if choice not in {"postgres", "cockroach"}:
+        raise pytest.UsageError(f"ESTAFETTE_TEST_DB must be sqlite, postgres or cockroach, got {choice!r}")
+    from tests.tooling.postgres import UNIQUE_ROWID_SQL, PostgresServer
+
+    server = _running["postgres"] = PostgresServer().start()
+    server.psql(UNIQUE_ROWID_SQL, database="template1")
+    server.psql("CREATE DATABASE estafette")
+    os.environ["ESTAFETTE_DATABASE_URL"] = server.url("estafette")
+    os.environ["ESTAFETTE_TEST_DB_ENGINE"] = (
+        "tests.tooling.cockroach_backend" if choice == "cockroach" else "django.db.backends.postgresql"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Generator:
+    _configure_database()
+    return (yield)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = _running.pop("postgres", None)
+    if server is not None:
+        server.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"estafette test database: {os.environ.get('ESTAFETTE_TEST_DB', 'sqlite')}"
