@@ -52,5 +52,6 @@ def test_it_does_not_retry_other_errors() -> None:
 
 def test_it_recognises_sqlite_busy_and_cockroach_restarts() -> None:
     assert is_serialization_failure(OperationalError("database is locked"))
-    assert is_serialization_failure(OperationalError("restart transaction: TransactionRetryWithProtoRefreshError 40001"))
+    restart = "restart transaction: TransactionRetryWithProtoRefreshError 40001"
+    assert is_serialization_failure(OperationalError(restart))
     assert not is_serialization_failure(OperationalError("syntax error"))
