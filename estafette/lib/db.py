@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, overload
 
 from django.db import OperationalError, connection, transaction
 from django.db.utils import DatabaseError
@@ -38,14 +38,28 @@ def is_serialization_failure(error: BaseException) -> bool:
     return False
 
 
-def retry_on_serialization_failure(func: Callable[P, R]) -> Callable[P, R]:
+@overload
+def retry_on_serialization_failure(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def retry_on_serialization_failure(*, attempts: int = ...) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def retry_on_serialization_failure(
+    func: Callable[P, R] | None = None, /, *, attempts: int = MAX_ATTEMPTS
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Re-run ``func`` when its transaction loses a serialization conflict.
 
     Put it *outside* ``transaction.atomic``: a retry must start a fresh transaction. Inside an
     already-open atomic block there is nothing safe to retry, so the error is re-raised and the
-    outermost decorated caller retries instead.
+    outermost decorated caller retries instead. ``attempts`` (with ``@retry_on_serialization_failure(
+    attempts=…)``) raises the limit for transactions that write a hot row many callers share.
     """
+    if func is None:
+        return functools.partial(_with_retries, attempts=attempts)
+    return _with_retries(func, attempts=attempts)
 
+
+def _with_retries(func: Callable[P, R], *, attempts: int) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         attempt = 1
@@ -53,7 +67,7 @@ def retry_on_serialization_failure(func: Callable[P, R]) -> Callable[P, R]:
             try:
                 return func(*args, **kwargs)
             except DatabaseError as error:
-                if connection.in_atomic_block or not is_serialization_failure(error) or attempt >= MAX_ATTEMPTS:
+                if connection.in_atomic_block or not is_serialization_failure(error) or attempt >= attempts:
                     raise
                 # Jittered exponential backoff so the conflicting transactions do not collide again.
                 delay = min(0.5, 0.005 * (2**attempt)) * (0.5 + random.random())  # noqa: S311
@@ -64,6 +78,16 @@ def retry_on_serialization_failure(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def atomic_with_retry(func: Callable[P, R]) -> Callable[P, R]:
+@overload
+def atomic_with_retry(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def atomic_with_retry(*, attempts: int = ...) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def atomic_with_retry(
+    func: Callable[P, R] | None = None, /, *, attempts: int = MAX_ATTEMPTS
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """``retry_on_serialization_failure`` around ``transaction.atomic``: one retried transaction."""
-    return retry_on_serialization_failure(transaction.atomic(func))
+    if func is None:
+        return functools.partial(atomic_with_retry, attempts=attempts)
+    return _with_retries(transaction.atomic(func), attempts=attempts)

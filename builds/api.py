@@ -1,0 +1,180 @@
+"""Build endpoints with Estafette's routes: lists, detail, rebuild, cancel, logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builds import selectors
+from builds.models import Build, LogRecord, RunKind
+from builds.serializers import (
+    BuildDetailSerializer,
+    BuildSerializer,
+    LogRecordSerializer,
+    LogSerializer,
+    RebuildSerializer,
+    log_document,
+)
+from builds.services import build_cancel, build_rebuild, manual_event
+from estafette.lib.api import BadRequest, NotFound
+from estafette.lib.api_docs import errors, list_envelope, list_parameters
+from estafette.lib.listing import page_of, parse_list_query
+from pipelines.models import Pipeline
+from pipelines.selectors import pipeline_get
+
+BUILD_DEFAULT_SORT = ("-inserted_at",)
+
+
+def pipeline_from_path(kwargs: dict[str, Any]) -> Pipeline:
+    return pipeline_get(repo_source=kwargs["source"], repo_owner=kwargs["owner"], repo_name=kwargs["name"])
+
+
+def check_body_matches_pipeline(data: dict[str, Any], pipeline: Pipeline) -> None:
+    """Estafette's command bodies repeat the repository; when they do, it must be the URL's."""
+    for field, expected in (
+        ("repo_source", pipeline.repo_source),
+        ("repo_owner", pipeline.repo_owner),
+        ("repo_name", pipeline.repo_name),
+    ):
+        sent = data.get(field)
+        if sent and sent != expected:
+            raise BadRequest(f"the body names {field} {sent!r} but the URL names {expected!r}")
+
+
+def actor_email(request: Request) -> str:
+    user = request.user
+    return user.email or user.get_username()
+
+
+def render_builds(builds: list[Build]) -> list[Any]:
+    return BuildSerializer(builds, many=True).data
+
+
+class BuildListApi(APIView):
+    """``GET /api/builds``: builds of all pipelines, newest first."""
+
+    @extend_schema(
+        operation_id="builds_list",
+        parameters=list_parameters(selectors.BUILD_LIST_FILTERS, selectors.BUILD_SORT_FIELDS),
+        responses={200: list_envelope(BuildSerializer, "Build"), **errors(400, 401)},
+    )
+    def get(self, request: Request) -> Response:
+        query = parse_list_query(
+            request.query_params,
+            filters=selectors.BUILD_LIST_FILTERS,
+            sort_fields=selectors.BUILD_SORT_FIELDS,
+            default_sort=BUILD_DEFAULT_SORT,
+        )
+        page = page_of(
+            selectors.build_list(filters=query.filters),
+            query,
+            total=selectors.build_total(filters=query.filters),
+        )
+        return Response(page.envelope(render_builds))
+
+
+class PipelineBuildsApi(APIView):
+    """``GET …/builds``: the pipeline's builds; ``POST …/builds``: rebuild a failed or canceled version."""
+
+    @extend_schema(
+        operation_id="pipeline_builds_list",
+        parameters=list_parameters(selectors.BUILD_LIST_FILTERS, selectors.BUILD_SORT_FIELDS),
+        responses={200: list_envelope(BuildSerializer, "PipelineBuild"), **errors(400, 401, 404)},
+    )
+    def get(self, request: Request, source: str, owner: str, name: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        query = parse_list_query(
+            request.query_params,
+            filters=selectors.BUILD_LIST_FILTERS,
+            sort_fields=selectors.BUILD_SORT_FIELDS,
+            default_sort=BUILD_DEFAULT_SORT,
+        )
+        page = page_of(
+            selectors.build_list(filters=query.filters, pipeline_id=pipeline.pk),
+            query,
+            total=selectors.build_total(filters=query.filters, pipeline_id=pipeline.pk),
+        )
+        return Response(page.envelope(render_builds))
+
+    @extend_schema(
+        operation_id="pipeline_builds_rebuild",
+        request=RebuildSerializer,
+        responses={201: BuildDetailSerializer, **errors(400, 401, 404, 409)},
+    )
+    def post(self, request: Request, source: str, owner: str, name: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        body = RebuildSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        check_body_matches_pipeline(body.validated_data, pipeline)
+        build = build_rebuild(
+            pipeline=pipeline,
+            build_version=body.validated_data["build_version"],
+            triggered_by_events=[manual_event(actor_email(request))],
+        )
+        return Response(BuildDetailSerializer(build).data, status=status.HTTP_201_CREATED)
+
+
+class PipelineBuildApi(APIView):
+    """``GET …/builds/{revisionOrId}``: one build; ``DELETE``: cancel it."""
+
+    @extend_schema(operation_id="pipeline_build_get", responses={200: BuildDetailSerializer, **errors(400, 401, 404)})
+    def get(self, request: Request, source: str, owner: str, name: str, revision_or_id: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=revision_or_id)
+        return Response(BuildDetailSerializer(build).data)
+
+    @extend_schema(operation_id="pipeline_build_cancel", responses={200: BuildSerializer, **errors(400, 401, 404, 409)})
+    def delete(self, request: Request, source: str, owner: str, name: str, revision_or_id: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=revision_or_id)
+        return Response(BuildSerializer(build_cancel(build=build)).data)
+
+
+def build_log_response(build: Build, record: LogRecord | None) -> Response:
+    if record is None:
+        raise NotFound(f"build {build.pk} has no logs yet")
+    document = log_document(
+        record,
+        steps=selectors.log_steps(record=record),
+        run_fields={"repoBranch": build.repo_branch, "repoRevision": build.repo_revision, "buildID": str(build.pk)},
+    )
+    return Response(document)
+
+
+class BuildLogsApi(APIView):
+    """``GET …/builds/{id}/logs``: the log of the build's latest attempt."""
+
+    @extend_schema(operation_id="pipeline_build_logs", responses={200: LogSerializer, **errors(400, 401, 404)})
+    def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
+        return build_log_response(build, selectors.log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk))
+
+
+class BuildLogByIdApi(APIView):
+    """``GET …/builds/{id}/logsbyid/{logId}``: the log of one attempt."""
+
+    @extend_schema(operation_id="pipeline_build_log_by_id", responses={200: LogSerializer, **errors(400, 401, 404)})
+    def get(self, request: Request, **path: str) -> Response:
+        pipeline = pipeline_from_path(path)
+        build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=path["build_id"])
+        record = selectors.log_record_get(run_kind=RunKind.BUILD, run_id=build.pk, record_id=path["log_id"])
+        return build_log_response(build, record)
+
+
+class BuildLogRecordsApi(APIView):
+    """``GET …/builds/{id}/alllogs``: the build's log records (one per attempt), newest first."""
+
+    @extend_schema(
+        operation_id="pipeline_build_all_logs", responses={200: LogRecordSerializer(many=True), **errors(401, 404)}
+    )
+    def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
+        records = selectors.log_records_of_run(run_kind=RunKind.BUILD, run_id=build.pk)
+        return Response(LogRecordSerializer(records, many=True).data)

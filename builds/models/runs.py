@@ -1,0 +1,110 @@
+"""The run state machine shared by builds, releases and bot runs (ESTAFETTE.md §3.4).
+
+Every status change is one conditional ``UPDATE … WHERE status IN (<allowed from>)``: two racing
+callers (a cancel from the UI and the builder reporting ``running``) cannot both win, and a refused
+transition changes nothing. Nothing else assigns ``status``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+
+
+# new status -> the statuses it may be entered from (Estafette's UpdateBuildStatus guard).
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    RunStatus.RUNNING: frozenset({RunStatus.PENDING}),
+    RunStatus.SUCCEEDED: frozenset({RunStatus.RUNNING}),
+    RunStatus.FAILED: frozenset({RunStatus.RUNNING}),
+    RunStatus.CANCELING: frozenset({RunStatus.RUNNING}),
+    RunStatus.CANCELED: frozenset({RunStatus.PENDING, RunStatus.CANCELING}),
+}
+FINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
+ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELING})
+
+
+def nanoseconds(delta: timedelta) -> int:
+    """A duration as Go's ``time.Duration`` counts it: whole nanoseconds."""
+    return (delta // timedelta(microseconds=1)) * 1000
+
+
+class Run(models.Model):
+    """A build, release or bot run: status, timestamps and the guarded transitions."""
+
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    inserted_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    # -- transitions -------------------------------------------------------------------------
+    def start(self, *, now: datetime | None = None) -> bool:
+        """pending → running, recording ``started_at``. False (and nothing changed) from any other status."""
+        now = now or timezone.now()
+        return self._transition(RunStatus.RUNNING, now=now, started_at=now)
+
+    def finish(self, *, status: str, now: datetime | None = None) -> bool:
+        """running → succeeded/failed, or pending/canceling → canceled. False when the guard refuses.
+
+        Raises ``ValueError`` for a status that is not final: that is a programming error, not a refusal.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"finish() takes succeeded, failed or canceled, not {status!r}")
+        return self._transition(status, now=now or timezone.now())
+
+    def request_cancel(self, *, now: datetime | None = None) -> bool:
+        """running → canceling (the job still has to stop). False from any other status."""
+        return self._transition(RunStatus.CANCELING, now=now or timezone.now())
+
+    def cancel(self, *, now: datetime | None = None) -> bool:
+        """pending or canceling → canceled. False from any other status."""
+        return self._transition(RunStatus.CANCELED, now=now or timezone.now())
+
+    def _transition(self, status: str, *, now: datetime, **extra: datetime) -> bool:
+        allowed_from = ALLOWED_FROM[status]
+        changed = (
+            type(self)
+            ._base_manager.filter(pk=self.pk, status__in=allowed_from)
+            .update(status=status, updated_at=now, **extra)
+        )
+        if changed:
+            self.status = status
+            self.updated_at = now
+            for name, value in extra.items():
+                setattr(self, name, value)
+            return True
+        # Refused: show the caller the status that won instead of the stale one it held.
+        self.refresh_from_db(fields=["status", "started_at", "updated_at"])
+        return False
+
+    # -- derived values ----------------------------------------------------------------------
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def duration_ns(self) -> int | None:
+        """Run time in nanoseconds once the run has finished; None while it is unknown."""
+        if not self.is_final:
+            return None
+        return nanoseconds(self.updated_at - (self.started_at or self.inserted_at))
+
+    @property
+    def pending_duration_ns(self) -> int | None:
+        """Time from creation until the job started, in nanoseconds; None until it started."""
+        if self.started_at is None:
+            return None
+        return nanoseconds(self.started_at - self.inserted_at)

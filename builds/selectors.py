@@ -1,0 +1,228 @@
+"""Reads of builds and logs: lists with Estafette's filters, lookups, and the log tree."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+
+from builds.models import Build, LogChunk, LogRecord, LogStep
+from estafette.lib.api import BadRequest, NotFound
+from estafette.lib.listing import Filters, capped_count
+
+REVISION = re.compile(r"^[0-9a-f]{40}$")
+BUILD_LIST_FILTERS = ("status", "since", "labels", "branch", "search")
+BUILD_SORT_FIELDS = ("inserted_at", "started_at", "updated_at", "status", "repo_branch", "build_version")
+# Fields a list item does not show: the manifest texts are only in a build's detail.
+LIST_DEFERRED = ("manifest", "manifest_with_defaults")
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+
+def build_list(*, filters: Filters, pipeline_id: int | None = None) -> QuerySet[Build]:
+    """Builds matching Estafette's list filters, of one pipeline or of all.
+
+    ``filter[labels]`` and ``filter[search]`` match the pipeline's current labels and repository
+    name, which keeps them index lookups on a million builds.
+    """
+    builds = Build.objects.select_related("pipeline").defer(*LIST_DEFERRED)
+    if pipeline_id is not None:
+        builds = builds.filter(pipeline_id=pipeline_id)
+    if filters.statuses:
+        builds = builds.filter(status__in=filters.statuses)
+    if filters.since:
+        builds = builds.filter(inserted_at__gte=filters.since)
+    if filters.branch:
+        builds = builds.filter(repo_branch=filters.branch)
+    return filter_by_pipeline_facets(builds, filters)
+
+
+def build_total(*, filters: Filters, pipeline_id: int | None = None) -> int:
+    """The number of builds ``build_list`` matches.
+
+    Exact for one pipeline and for the unfiltered list (kept per pipeline by the read model);
+    a filtered list over all pipelines counts up to ``COUNT_CAP`` matches.
+    """
+    if pipeline_id is None and filters.is_empty:
+        from pipelines.models import Pipeline
+
+        return int(Pipeline.objects.aggregate(total=Sum("build_count"))["total"] or 0)
+    queryset = build_list(filters=filters, pipeline_id=pipeline_id)
+    if pipeline_id is not None:
+        return queryset.order_by().count()
+    return capped_count(queryset)
+
+
+def filter_by_pipeline_facets(runs: QuerySet, filters: Filters) -> QuerySet:
+    """Apply ``filter[labels]`` and ``filter[search]`` through the run's pipeline."""
+    from pipelines.models import FacetKind, PipelineFacet
+
+    for key, value in filters.labels:
+        runs = runs.filter(
+            Exists(
+                PipelineFacet.objects.filter(
+                    pipeline_id=OuterRef("pipeline_id"), kind=FacetKind.LABEL, value=f"{key}={value}"
+                )
+            )
+        )
+    if filters.search:
+        term = filters.search
+        runs = runs.filter(
+            Q(pipeline__repo_name__icontains=term)
+            | Q(pipeline__repo_owner__icontains=term)
+            | Q(pipeline__repo_source__icontains=term)
+        )
+    return runs
+
+
+# -- lookups ----------------------------------------------------------------------------------
+
+
+def build_get(*, pipeline_id: int, revision_or_id: str) -> Build:
+    """A build by numeric id, or the latest build of a 40-character revision, within one pipeline.
+
+    Raises ``BadRequest`` for anything else and ``NotFound`` when the pipeline has no such build.
+    """
+    builds = Build.objects.select_related("pipeline").filter(pipeline_id=pipeline_id)
+    if revision_or_id.isdigit():
+        build = builds.filter(pk=int(revision_or_id)).first()
+    elif REVISION.match(revision_or_id):
+        build = builds.filter(repo_revision=revision_or_id).order_by("-inserted_at", "-id").first()
+    else:
+        raise BadRequest(f"{revision_or_id!r} is neither a build id nor a 40-character git revision")
+    if build is None:
+        raise NotFound(f"build {revision_or_id} not found in this pipeline")
+    return build
+
+
+def build_latest(*, pipeline_id: int) -> Build | None:
+    return Build.objects.filter(pipeline_id=pipeline_id).order_by("-inserted_at", "-id").first()
+
+
+def build_latest_with_valid_manifest(*, pipeline_id: int) -> Build | None:
+    return Build.objects.filter(pipeline_id=pipeline_id, manifest_valid=True).order_by("-inserted_at", "-id").first()
+
+
+def build_recent_summaries(*, pipeline_id: int, limit: int) -> list[dict[str, Any]]:
+    """The pipeline's last ``limit`` builds, newest first, as dicts of status, times and commits."""
+    return list(
+        Build.objects.filter(pipeline_id=pipeline_id)
+        .order_by("-inserted_at", "-id")
+        .values("status", "inserted_at", "started_at", "updated_at", "commits")[:limit]
+    )
+
+
+def build_count_for_pipeline(*, pipeline_id: int) -> int:
+    return Build.objects.filter(pipeline_id=pipeline_id).count()
+
+
+def builds_of_version(*, pipeline_id: int, build_version: str) -> list[Build]:
+    return list(
+        Build.objects.filter(pipeline_id=pipeline_id, build_version=build_version).order_by("-inserted_at", "-id")
+    )
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+
+def log_record_latest(*, run_kind: str, run_id: int) -> LogRecord | None:
+    return LogRecord.objects.filter(run_kind=run_kind, run_id=run_id).order_by("-attempt").first()
+
+
+def log_records_of_run(*, run_kind: str, run_id: int) -> QuerySet[LogRecord]:
+    return LogRecord.objects.filter(run_kind=run_kind, run_id=run_id).order_by("-attempt")
+
+
+def log_record_get(*, run_kind: str, run_id: int, record_id: str) -> LogRecord:
+    if not record_id.isdigit():
+        raise BadRequest(f"log id must be a number, got {record_id!r}")
+    record = LogRecord.objects.filter(run_kind=run_kind, run_id=run_id, pk=int(record_id)).first()
+    if record is None:
+        raise NotFound(f"log {record_id} of {run_kind} {run_id} not found")
+    return record
+
+
+def log_steps(*, record: LogRecord) -> list[dict[str, Any]]:
+    """The record's step tree in Estafette's BuildLogStep shape (camelCase), lines included.
+
+    Top-level stages in the order they first appeared; parallel stages under ``nestedSteps`` of
+    their parent stage and service containers under ``services`` of the stage that declared them.
+    """
+    steps = list(LogStep.objects.filter(record=record).order_by("position", "pk"))
+    lines: dict[int, list[dict[str, Any]]] = {step.pk: [] for step in steps}
+    for step_id, entries in (
+        LogChunk.objects.filter(record=record).order_by("seq", "pk").values_list("step_id", "entries")
+    ):
+        bucket = lines.setdefault(step_id, [])
+        bucket.extend(entry["logLine"] for entry in entries if entry.get("logLine") is not None)
+
+    nodes = {step.pk: _step_json(step, lines.get(step.pk, [])) for step in steps}
+    top_level: list[dict[str, Any]] = []
+    by_name: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        if step.kind == "stage" and not step.parent_stage:
+            top_level.append(nodes[step.pk])
+            by_name[step.name] = nodes[step.pk]  # a re-run (higher run index) becomes the parent
+    for step in steps:
+        if step.kind == "stage" and step.parent_stage:
+            parent = by_name.get(step.parent_stage)
+            if parent is None:
+                top_level.append(nodes[step.pk])
+            else:
+                parent["nestedSteps"].append(nodes[step.pk])
+                by_name.setdefault(step.name, nodes[step.pk])
+    for step in steps:
+        if step.kind == "service":
+            parent = by_name.get(step.parent_stage)
+            (parent["services"] if parent is not None else top_level).append(nodes[step.pk])
+    return top_level
+
+
+def _step_json(step: LogStep, log_lines: list[dict[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "step": step.name,
+        "depth": step.depth,
+        "runIndex": step.run_index,
+        "image": step.image,
+        "duration": step.duration_ns or 0,
+        "exitCode": step.exit_code or 0,
+        "status": step.status,
+        "autoInjected": step.auto_injected,
+        "logLines": log_lines,
+        "nestedSteps": [],
+        "services": [],
+    }
+    if step.image is None:
+        data.pop("image")
+    return data
+
+
+def log_entries_after(*, record: LogRecord, after_seq: int = 0, limit: int = 500) -> tuple[list[dict[str, Any]], int]:
+    """TailLogLines stored after batch ``after_seq``, oldest first, and the cursor to pass next time.
+
+    Reads at most ``limit`` chunks through the (record, seq) index. A cursor only moves forward: the
+    builder sends batch seq N+1 after N was acknowledged, so no batch can commit behind the cursor.
+    """
+    chunks = list(
+        LogChunk.objects.filter(record=record, seq__gt=after_seq).select_related("step").order_by("seq", "pk")[:limit]
+    )
+    if len(chunks) == limit and chunks[0].seq != chunks[-1].seq:
+        # The limit may have cut a batch in two: leave its last batch whole for the next read.
+        chunks = [chunk for chunk in chunks if chunk.seq != chunks[-1].seq]
+    lines: list[dict[str, Any]] = []
+    cursor = after_seq
+    for chunk in chunks:
+        step = chunk.step
+        identity = {
+            "step": step.name,
+            "parentStage": step.parent_stage,
+            "type": step.kind,
+            "depth": step.depth,
+            "runIndex": step.run_index,
+            "autoInjected": step.auto_injected,
+        }
+        lines.extend({**identity, **entry} for entry in chunk.entries)
+        cursor = max(cursor, chunk.seq)
+    return lines, cursor

@@ -1,0 +1,176 @@
+"""Estafette's JSON for builds and logs (CONTRACTS §3). Read-only: commands take small input serializers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from builds.models import LogRecord
+from estafette.lib.redact import redact_secrets
+from estafette.lib.serializers import CamelCaseSerializer, IdField
+
+
+class RedactedTextField(serializers.CharField):
+    """Text with every ``estafette.secret(...)`` envelope replaced by ``***``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return redact_secrets(str(value))
+
+
+class LabelSerializer(CamelCaseSerializer):
+    key = serializers.CharField()
+    value = serializers.CharField()
+
+
+class ReleaseActionSerializer(CamelCaseSerializer):
+    name = serializers.CharField()
+    hide_badge = serializers.BooleanField(source="hideBadge", default=False)
+
+
+class ReleaseTargetSerializer(CamelCaseSerializer):
+    name = serializers.CharField()
+    actions = ReleaseActionSerializer(many=True)
+
+
+class CommitAuthorSerializer(CamelCaseSerializer):
+    email = serializers.CharField(default="")
+    name = serializers.CharField(default="")
+    username = serializers.CharField(default="")
+
+
+class CommitSerializer(CamelCaseSerializer):
+    message = serializers.CharField(default="")
+    author = CommitAuthorSerializer()
+
+
+class BuildSerializer(CamelCaseSerializer):
+    """A build as a list item: everything but the manifest texts."""
+
+    omit_when_null = ("started_at", "duration", "pending_duration")
+
+    id = IdField(source="pk")
+    repo_source = serializers.CharField(source="pipeline.repo_source")
+    repo_owner = serializers.CharField(source="pipeline.repo_owner")
+    repo_name = serializers.CharField(source="pipeline.repo_name")
+    repo_branch = serializers.CharField()
+    repo_revision = serializers.CharField()
+    build_version = serializers.CharField()
+    build_status = serializers.CharField(source="status")
+    labels = LabelSerializer(many=True)
+    release_targets = ReleaseTargetSerializer(many=True)
+    commits = CommitSerializer(many=True)
+    triggers = serializers.ListField(child=serializers.DictField())
+    triggered_by_events = serializers.ListField(child=serializers.DictField())
+    inserted_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
+    pending_duration = serializers.IntegerField(
+        source="pending_duration_ns", help_text="nanoseconds from creation to start; absent until started"
+    )
+
+
+class BuildDetailSerializer(BuildSerializer):
+    """A build with its manifest (as pushed) and the manifest with defaults, secrets shown as ``***``."""
+
+    manifest = RedactedTextField()
+    manifest_with_defaults = RedactedTextField()
+
+
+class RebuildSerializer(CamelCaseSerializer):
+    """Body of ``POST …/builds``: the version to run again."""
+
+    repo_source = serializers.CharField(required=False)
+    repo_owner = serializers.CharField(required=False)
+    repo_name = serializers.CharField(required=False)
+    build_version = serializers.CharField()
+
+
+# -- logs (documented shapes; the documents are built by builds.selectors.log_steps) -----------
+
+
+class LogLineSerializer(CamelCaseSerializer):
+    line = serializers.IntegerField()
+    timestamp = serializers.CharField()
+    stream_type = serializers.ChoiceField(choices=["stdout", "stderr"])
+    text = serializers.CharField()
+
+
+class StepImageSerializer(CamelCaseSerializer):
+    name = serializers.CharField(required=False)
+    tag = serializers.CharField(required=False)
+    is_pulled = serializers.BooleanField(required=False)
+    image_size = serializers.IntegerField(required=False)
+    pull_duration = serializers.IntegerField(required=False, help_text="nanoseconds")
+    error = serializers.CharField(required=False)
+    is_trusted = serializers.BooleanField(required=False)
+    has_injected_credentials = serializers.BooleanField(required=False)
+
+
+class ServiceStepSerializer(CamelCaseSerializer):
+    step = serializers.CharField()
+    depth = serializers.IntegerField()
+    run_index = serializers.IntegerField()
+    image = StepImageSerializer(required=False)
+    duration = serializers.IntegerField(help_text="nanoseconds")
+    exit_code = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=["UNKNOWN", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"]
+    )
+    auto_injected = serializers.BooleanField()
+    log_lines = LogLineSerializer(many=True)
+    nested_steps = serializers.ListField(child=serializers.DictField(), help_text="always empty for a service")
+    services = serializers.ListField(child=serializers.DictField(), help_text="always empty for a service")
+
+
+class NestedStepSerializer(ServiceStepSerializer):
+    services = ServiceStepSerializer(many=True)
+
+
+class StepSerializer(ServiceStepSerializer):
+    nested_steps = NestedStepSerializer(many=True, help_text="parallel stages")
+    services = ServiceStepSerializer(many=True)
+
+
+class LogSerializer(CamelCaseSerializer):
+    """``GET …/logs``: one log record with its step tree (``buildID``, ``releaseID`` or ``botID``)."""
+
+    id = serializers.CharField()
+    repo_source = serializers.CharField()
+    repo_owner = serializers.CharField()
+    repo_name = serializers.CharField()
+    repo_branch = serializers.CharField(required=False)
+    repo_revision = serializers.CharField(required=False)
+    build_id = serializers.CharField(required=False)
+    release_id = serializers.CharField(required=False)
+    bot_id = serializers.CharField(required=False)
+    inserted_at = serializers.DateTimeField()
+    steps = StepSerializer(many=True)
+
+
+class LogRecordSerializer(CamelCaseSerializer):
+    """An entry of ``GET …/alllogs``: one attempt's log, without its steps."""
+
+    id = IdField(source="pk")
+    attempt = serializers.IntegerField()
+    inserted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def log_document(record: LogRecord, *, steps: list[dict[str, Any]], run_fields: dict[str, str]) -> dict[str, Any]:
+    """The LogSerializer shape for ``record``; ``run_fields`` adds e.g. ``buildID``, ``repoBranch``."""
+    pipeline = record.pipeline
+    return {
+        "id": str(record.pk),
+        "repoSource": pipeline.repo_source,
+        "repoOwner": pipeline.repo_owner,
+        "repoName": pipeline.repo_name,
+        **run_fields,
+        "insertedAt": serializers.DateTimeField().to_representation(record.inserted_at),
+        "steps": steps,
+    }

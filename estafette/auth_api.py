@@ -1,0 +1,104 @@
+"""``/api/me`` and session login/logout for the web UI (API clients send ``Authorization: Token …``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate, login, logout
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from estafette.lib.api import BadRequest
+from estafette.lib.api_docs import errors
+from estafette.lib.serializers import CamelCaseSerializer, IdField
+
+
+class IdentitySerializer(CamelCaseSerializer):
+    provider = serializers.CharField()
+    id = serializers.CharField()
+    email = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MeSerializer(CamelCaseSerializer):
+    """The logged-in user, in the shape of Estafette's ``contracts.User`` where it applies."""
+
+    id = IdField(source="pk")
+    active = serializers.BooleanField(source="is_active")
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    email = serializers.CharField()
+    roles = serializers.SerializerMethodField()
+    identities = serializers.SerializerMethodField()
+    first_visit = serializers.DateTimeField(source="date_joined")
+    last_visit = serializers.DateTimeField(source="last_login", allow_null=True)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_name(self, user: Any) -> str:
+        return user.get_full_name() or user.get_username()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_roles(self, user: Any) -> list[str]:
+        return ["administrator"] if user.is_staff or user.is_superuser else []
+
+    @extend_schema_field(IdentitySerializer(many=True))
+    def get_identities(self, user: Any) -> list[dict[str, str]]:
+        return [{"provider": "local", "id": str(user.pk), "email": user.email, "name": self.get_name(user)}]
+
+
+class LoginSerializer(CamelCaseSerializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="me", responses={200: MeSerializer, **errors(401)})
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+
+class LoginApi(APIView):
+    """Starts a session. JSON only: a cross-site HTML form cannot send it, so no CSRF token is needed yet."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="auth_login", request=LoginSerializer, responses={200: MeSerializer, **errors(400)})
+    def post(self, request: Request) -> Response:
+        body = LoginSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request, username=body.validated_data["username"], password=body.validated_data["password"]
+        )
+        if user is None or not user.is_active:
+            raise BadRequest("unknown username or wrong password")
+        login(request._request, user)
+        return Response(MeSerializer(user).data)
+
+
+class LogoutApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_logout", request=None, responses={204: OpenApiResponse(description="session ended")}
+    )
+    def post(self, request: Request) -> Response:
+        logout(request._request)
+        return Response(status=204)
+
+
+urlpatterns = [
+    path("me", MeApi.as_view(), name="me"),
+    path("auth/login", LoginApi.as_view(), name="auth-login"),
+    path("auth/logout", LogoutApi.as_view(), name="auth-logout"),
+]

@@ -1,0 +1,56 @@
+"""Serializer helpers for Estafette's JSON: snake_case in Python, camelCase on the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+def camel_case(name: str) -> str:
+    """``repo_source`` → ``repoSource``; a trailing ``_id`` becomes ``ID`` as in Estafette (``buildID``)."""
+    head, *rest = name.split("_")
+    return head + "".join("ID" if part == "id" else part.capitalize() for part in rest)
+
+
+class CamelCaseSerializer(serializers.Serializer):
+    """Fields are declared snake_case and rendered camelCase.
+
+    ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+    like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+    """
+
+    omit_when_null: tuple[str, ...] = ()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        renamed: dict[str, serializers.Field] = {}
+        for name, field in super().get_fields().items():
+            wire_name = camel_case(name)
+            if field.source == wire_name:
+                field.source = None  # DRF refuses a source equal to the field name
+            elif field.source is None and wire_name != name:
+                field.source = name
+            if name in self.omit_when_null:
+                field.required = False
+                field.allow_null = True
+            renamed[wire_name] = field
+        return renamed
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for name in self.omit_when_null:
+            wire_name = camel_case(name)
+            if data.get(wire_name) is None:
+                data.pop(wire_name, None)
+        return data
+
+
+class IdField(serializers.CharField):
+    """Ids are strings on the wire, as in Estafette: CockroachDB's ids exceed JavaScript's safe integers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)

@@ -1,0 +1,80 @@
+"""Pipelines: one per repository, with the read model the pipeline list pages read.
+
+The read-model fields play the role of Estafette's ``computed_pipelines`` table. They are written
+only by ``pipelines.services.pipeline_refresh_read_model``, which the build and release services call
+inside their own transactions, so a list page never has to aggregate over builds or releases.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Pipeline(models.Model):
+    repo_source = models.CharField(max_length=256, help_text="e.g. github.com")
+    repo_owner = models.CharField(max_length=256)
+    repo_name = models.CharField(max_length=256)
+    archived = models.BooleanField(default=False)
+    inserted_at = models.DateTimeField(default=timezone.now)
+    # The last {{auto}} counter handed out; per repository across all branches, never reused.
+    build_counter = models.PositiveBigIntegerField(default=0)
+
+    # -- read model (pipeline_refresh_read_model) ------------------------------------------------
+    latest_build = models.ForeignKey("builds.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    build_status = models.CharField(max_length=16, blank=True, default="", help_text="status of the latest build")
+    labels = models.JSONField(default=list, blank=True)
+    release_targets = models.JSONField(default=list, blank=True, help_text="with activeReleases per target/action")
+    triggers = models.JSONField(default=list, blank=True)
+    recent_committers = models.JSONField(default=list, blank=True)
+    recent_releasers = models.JSONField(default=list, blank=True)
+    median_duration_ns = models.BigIntegerField(null=True, blank=True)
+    median_pending_duration_ns = models.BigIntegerField(null=True, blank=True)
+    build_count = models.PositiveBigIntegerField(default=0)
+    release_count = models.PositiveBigIntegerField(default=0)
+    last_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repo_source", "repo_owner", "repo_name"], name="pipeline_identity"),
+        ]
+        indexes = [
+            models.Index(fields=["archived", "-last_updated_at"], name="pipeline_recent"),
+            models.Index(fields=["archived", "build_status"], name="pipeline_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        """``source/owner/name``, the identity triggers and secret allow-lists use."""
+        return f"{self.repo_source}/{self.repo_owner}/{self.repo_name}"
+
+
+class FacetKind(models.TextChoices):
+    LABEL = "label"  # value "key=value"
+    TARGET = "target"  # a release target name
+    COMMITTER = "committer"  # an email of a recent committer
+    RELEASER = "releaser"  # an email of a recent releaser
+
+
+class PipelineFacet(models.Model):
+    """A value the pipeline list filters on (label, release target, recent committer/releaser).
+
+    JSON containment would do this on PostgreSQL and CockroachDB but not on SQLite; a small indexed
+    table works the same on all three. Rows are replaced by ``pipeline_refresh_read_model``.
+    """
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="facets")
+    kind = models.CharField(max_length=16, choices=FacetKind.choices)
+    value = models.CharField(max_length=512)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "kind", "value"], name="pipeline_facet_unique"),
+        ]
+        indexes = [models.Index(fields=["kind", "value"], name="pipeline_facet_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.value}"

@@ -1,0 +1,93 @@
+"""Reads of pipelines: the list with Estafette's filters, lookup by repository, active releases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from estafette.lib.api import NotFound
+from estafette.lib.listing import Filters
+from pipelines.models import FacetKind, Pipeline, PipelineFacet
+from releases.selectors import releases_by_id
+
+PIPELINE_LIST_FILTERS = (
+    "status",
+    "since",
+    "labels",
+    "branch",
+    "search",
+    "target",
+    "recent-committer",
+    "recent-releaser",
+    "archived",
+)
+PIPELINE_SORT_FIELDS = ("repo_source", "repo_owner", "repo_name", "last_updated_at", "build_status", "inserted_at")
+PIPELINE_DEFAULT_SORT = ("repo_source", "repo_owner", "repo_name")
+LATEST_BUILD_DEFERRED = ("latest_build__manifest", "latest_build__manifest_with_defaults")
+
+
+def pipeline_list(*, filters: Filters) -> QuerySet[Pipeline]:
+    """Pipelines with at least one build, filtered on the read model only (no aggregation over builds)."""
+    pipelines = (
+        Pipeline.objects.filter(latest_build__isnull=False).select_related("latest_build").defer(*LATEST_BUILD_DEFERRED)
+    )
+    if filters.archived is not None:
+        pipelines = pipelines.filter(archived=filters.archived)
+    if filters.statuses:
+        pipelines = pipelines.filter(build_status__in=filters.statuses)
+    if filters.since:
+        pipelines = pipelines.filter(last_updated_at__gte=filters.since)
+    if filters.branch:
+        pipelines = pipelines.filter(latest_build__repo_branch=filters.branch)
+    if filters.search:
+        term = filters.search
+        pipelines = pipelines.filter(
+            Q(repo_name__icontains=term) | Q(repo_owner__icontains=term) | Q(repo_source__icontains=term)
+        )
+    facets = [(FacetKind.LABEL, f"{key}={value}") for key, value in filters.labels]
+    if filters.target:
+        facets.append((FacetKind.TARGET, filters.target))
+    if filters.recent_committer:
+        facets.append((FacetKind.COMMITTER, filters.recent_committer))
+    if filters.recent_releaser:
+        facets.append((FacetKind.RELEASER, filters.recent_releaser))
+    for kind, value in facets:
+        pipelines = pipelines.filter(
+            Exists(PipelineFacet.objects.filter(pipeline_id=OuterRef("pk"), kind=kind, value=value))
+        )
+    return pipelines
+
+
+def pipeline_get(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeline:
+    """The pipeline of a repository, with its latest build; ``NotFound`` when there is none."""
+    pipeline = (
+        Pipeline.objects.select_related("latest_build")
+        .filter(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name)
+        .first()
+    )
+    if pipeline is None:
+        raise NotFound(f"pipeline {repo_source}/{repo_owner}/{repo_name} not found")
+    return pipeline
+
+
+def pipeline_attach_active_releases(pipelines: Iterable[Pipeline]) -> None:
+    """Set ``release_targets_view`` on each pipeline: its release targets with the active releases.
+
+    One query for all the pipelines given (the ids come from the read model).
+    """
+    pipelines = list(pipelines)
+    wanted = {
+        release_id
+        for pipeline in pipelines
+        for target in pipeline.release_targets
+        for release_id in target.get("activeReleaseIds", [])
+    }
+    releases = releases_by_id(wanted)
+    for pipeline in pipelines:
+        view: list[dict[str, Any]] = []
+        for target in pipeline.release_targets:
+            active = [releases[i] for i in target.get("activeReleaseIds", []) if i in releases]
+            view.append({"name": target["name"], "actions": target.get("actions", []), "active_releases": active})
+        pipeline.release_targets_view = view

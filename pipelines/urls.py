@@ -1,0 +1,8 @@
+from django.urls import path
+
+from pipelines.api import PipelineDetailApi, PipelineListApi
+
+urlpatterns = [
+    path("pipelines", PipelineListApi.as_view(), name="pipelines"),
+    path("pipelines/<str:source>/<str:owner>/<str:name>", PipelineDetailApi.as_view(), name="pipeline"),
+]
