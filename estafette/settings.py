@@ -118,9 +118,11 @@ STORAGES = {
 LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate challenge makes DRF answer an anonymous request with 401
+    # (which the web UI handles in one place) instead of 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["estafette.lib.permissions.ReadIfAllowedWriteIfAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,0 +1,23 @@
+"""Personas for API tests: a logged-in member, an administrator, and anonymous visitors."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from rest_framework.test import APIClient
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a test persona's password
+
+
+def make_user(username: str = "ann", *, staff: bool = False) -> AbstractBaseUser:
+    return get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD, is_staff=staff, is_superuser=staff
+    )
+
+
+def client_for(user: AbstractBaseUser | None = None) -> APIClient:
+    """An API client logged in (with a session) as ``user``, or anonymous when None."""
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
