@@ -472,7 +472,7 @@ def cron_schedule_error(schedule: str) -> str | None:
         return None
     parts = schedule.split()
     if len(parts) != 5:
-        return f"expected exactly 5 fields, found {len(parts)}: {schedule}"
+        return f"Expected exactly 5 fields, found {len(parts)}: {schedule}"
     from croniter import croniter
 
     try:
