@@ -72,9 +72,8 @@ def compose(text: str, errors: ErrorCollector) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(mark.line + 1, mark.column + 1) if mark is not None else START
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context and exc.context_mark is not None else ""
-        errors.add(where, f"invalid YAML: {problem}{context}")
+        problem = exc.problem or "cannot parse"
+        errors.add(where, f"invalid YAML: {exc.context}: {problem}" if exc.context else f"invalid YAML: {problem}")
     except yaml.reader.ReaderError as exc:
         errors.add(_position_at(text, exc.position), f"invalid YAML: {exc.reason} in the manifest text")
     except yaml.YAMLError as exc:
