@@ -11,19 +11,8 @@ from typing import Any
 
 import yaml
 
-try:
-    from builder.manifest.version import compute_version, counter_from_version
-
-    from builder.manifest import Manifest, ManifestErrors, ManifestPreferences, load_manifest
-except ImportError:  # TEMPORARY: until branch `manifest` is merged (see builds/_interim_manifest.py)
-    from builds._interim_manifest import (  # type: ignore[assignment]
-        Manifest,
-        ManifestErrors,
-        ManifestPreferences,
-        compute_version,
-        counter_from_version,
-        load_manifest,
-    )
+from builder.manifest import Manifest, ManifestErrors, ManifestPreferences, load_manifest
+from builder.manifest.version import compute_version, counter_from_version
 
 MANIFEST_PATH = ".estafette.yaml"
 
@@ -65,37 +54,17 @@ def parse_manifest(
         manifest = load_manifest(text, path=MANIFEST_PATH, preferences=preferences)
     except ManifestErrors as errors:
         return ParsedManifest(manifest=None, errors=tuple(str(error) for error in errors.errors))
-    as_dict = manifest.to_dict()
     return ParsedManifest(
         manifest=manifest,
-        labels=_labels(as_dict.get("labels")),
-        release_targets=_release_targets(as_dict.get("releases")),
-        triggers=[_as_dict(trigger) for trigger in manifest.all_triggers(pipeline_full_name)],
-        bots=tuple(bot["name"] for bot in as_dict.get("bots") or []),
-        with_defaults=yaml.safe_dump(as_dict, sort_keys=False, allow_unicode=True),
+        labels=[{"key": key, "value": value} for key, value in sorted(manifest.labels.items())],
+        release_targets=[
+            {
+                "name": release.name,
+                "actions": [{"name": action.name, "hideBadge": action.hide_badge} for action in release.actions],
+            }
+            for release in manifest.releases
+        ],
+        triggers=[trigger.to_dict() for trigger in manifest.all_triggers(pipeline_full_name)],
+        bots=tuple(bot.name for bot in manifest.bots),
+        with_defaults=yaml.safe_dump(manifest.to_dict(), sort_keys=False, allow_unicode=True),
     )
-
-
-def _labels(raw: Any) -> list[dict[str, str]]:
-    """Estafette's ``[{key, value}]``, sorted by key."""
-    if isinstance(raw, dict):
-        pairs = raw.items()
-    else:
-        pairs = ((item.get("key") or item.get("name"), item.get("value")) for item in raw or [])
-    return [{"key": str(key), "value": str(value)} for key, value in sorted(pairs)]
-
-
-def _release_targets(raw: Any) -> list[dict[str, Any]]:
-    """Estafette's ``releaseTargets``: ``[{name, actions: [{name, hideBadge}]}]`` in manifest order."""
-    targets = []
-    for release in raw or []:
-        actions = [
-            {"name": action["name"], "hideBadge": bool(action.get("hideBadge", False))}
-            for action in release.get("actions") or []
-        ]
-        targets.append({"name": release["name"], "actions": actions})
-    return targets
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value.to_dict() if hasattr(value, "to_dict") else dict(value)

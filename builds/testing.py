@@ -44,6 +44,9 @@ releases:
 
 bots:
   tidy:
+    triggers:
+    - cron:
+        schedule: '0 2 * * *'
     stages:
       tidy:
         image: alpine:3.20

@@ -67,6 +67,8 @@ def test_it_shows_a_build_by_id_or_revision_with_secrets_hidden(client) -> None:
     assert by_revision["id"] == str(newer.pk)
     assert "estafette.secret(" not in by_id["manifest"]
     assert "token: ***" in by_id["manifest"]
+    assert "estafette.secret(" in older.manifest_with_defaults
+    assert "estafette.secret(" not in by_id["manifestWithDefaults"]
     assert "duration" in by_id
     assert "duration" not in by_revision
     assert "startedAt" not in by_revision

@@ -41,6 +41,8 @@ def test_it_records_what_the_manifest_says_about_labels_and_release_targets() ->
         },
     ]
     assert stored.manifest == MANIFEST
+    assert stored.triggers == [{"cron": {"schedule": "0 2 * * *"}, "runs": {"bot": "tidy", "branch": "master"}}]
+    assert "labelTemplate: '{{branch}}'" in stored.manifest_with_defaults
     assert stored.commits[0]["author"]["email"] == "ann@example.com"
 
 
