@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from builds.models import LogRecord
 from estafette.lib.redact import redact_secrets
-from estafette.lib.serializers import CamelCaseSerializer, IdField
+from estafette.lib.serializers import CamelCaseSerializer, IdField, wire_json
 
 
 class RedactedTextField(serializers.CharField):
@@ -61,11 +61,11 @@ class BuildSerializer(CamelCaseSerializer):
     repo_revision = serializers.CharField()
     build_version = serializers.CharField()
     build_status = serializers.CharField(source="status")
-    labels = LabelSerializer(many=True)
-    release_targets = ReleaseTargetSerializer(many=True)
-    commits = CommitSerializer(many=True)
-    triggers = serializers.ListField(child=serializers.DictField())
-    triggered_by_events = serializers.ListField(child=serializers.DictField())
+    labels = wire_json(LabelSerializer(many=True))
+    release_targets = wire_json(ReleaseTargetSerializer(many=True))
+    commits = wire_json(CommitSerializer(many=True))
+    triggers = wire_json(serializers.ListField(child=serializers.DictField()))
+    triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
     inserted_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

@@ -14,10 +14,22 @@ from estafette.lib.listing import page_of, parse_list_query
 from pipelines import selectors
 from pipelines.models import Pipeline
 from pipelines.serializers import PipelineSerializer
+from releases.serializers import ReleaseSerializer
 
 
 def render_pipelines(pipelines: list[Pipeline]) -> list[Any]:
-    selectors.pipeline_attach_active_releases(pipelines)
+    """Pipelines in Estafette's JSON; each active release is fetched and rendered once for the page."""
+    releases = selectors.pipeline_active_releases(pipelines)
+    rendered = dict(zip(releases, ReleaseSerializer(list(releases.values()), many=True).data, strict=True))
+    for pipeline in pipelines:
+        pipeline.release_targets_view = [
+            {
+                "name": target["name"],
+                "actions": target.get("actions", []),
+                "activeReleases": [rendered[i] for i in target.get("activeReleaseIds", []) if i in rendered],
+            }
+            for target in pipeline.release_targets
+        ]
     return PipelineSerializer(pipelines, many=True).data
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from estafette.lib.api import NotFound
 from estafette.lib.listing import Filters
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
+from releases.models import Release
 from releases.selectors import releases_by_id
 
 PIPELINE_LIST_FILTERS = (
@@ -25,7 +25,14 @@ PIPELINE_LIST_FILTERS = (
 )
 PIPELINE_SORT_FIELDS = ("repo_source", "repo_owner", "repo_name", "last_updated_at", "build_status", "inserted_at")
 PIPELINE_DEFAULT_SORT = ("repo_source", "repo_owner", "repo_name")
-LATEST_BUILD_DEFERRED = ("latest_build__manifest", "latest_build__manifest_with_defaults")
+# The pipeline's own read model has these (or the list does not show them).
+LATEST_BUILD_DEFERRED = (
+    "latest_build__manifest",
+    "latest_build__manifest_with_defaults",
+    "latest_build__labels",
+    "latest_build__release_targets",
+    "latest_build__triggers",
+)
 
 
 def pipeline_list(*, filters: Filters) -> QuerySet[Pipeline]:
@@ -72,22 +79,12 @@ def pipeline_get(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeli
     return pipeline
 
 
-def pipeline_attach_active_releases(pipelines: Iterable[Pipeline]) -> None:
-    """Set ``release_targets_view`` on each pipeline: its release targets with the active releases.
-
-    One query for all the pipelines given (the ids come from the read model).
-    """
-    pipelines = list(pipelines)
+def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release]:
+    """The active releases the pipelines' read models point at, by id, in one query."""
     wanted = {
         release_id
         for pipeline in pipelines
         for target in pipeline.release_targets
         for release_id in target.get("activeReleaseIds", [])
     }
-    releases = releases_by_id(wanted)
-    for pipeline in pipelines:
-        view: list[dict[str, Any]] = []
-        for target in pipeline.release_targets:
-            active = [releases[i] for i in target.get("activeReleaseIds", []) if i in releases]
-            view.append({"name": target["name"], "actions": target.get("actions", []), "active_releases": active})
-        pipeline.release_targets_view = view
+    return releases_by_id(wanted)

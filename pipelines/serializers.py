@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from builds.serializers import BuildSerializer, LabelSerializer, ReleaseActionSerializer
-from estafette.lib.serializers import CamelCaseSerializer, camel_case
+from estafette.lib.serializers import CamelCaseSerializer, camel_case, wire_json
 from releases.serializers import ReleaseSerializer
 
 # BuildSerializer fields a pipeline reads from its latest build; the others come from the read model.
@@ -40,20 +40,21 @@ class ExtraInfoSerializer(CamelCaseSerializer):
 class PipelineSerializer(BuildSerializer):
     """A pipeline: its latest build's fields (``id`` is that build's id, as in Estafette) and the read model.
 
-    Expects ``release_targets_view`` set by ``pipelines.selectors.pipeline_attach_active_releases``.
+    Expects ``release_targets_view``: the release targets in wire shape with their ``activeReleases``
+    (see ``pipelines.api.render_pipelines``).
     """
 
     repo_source = serializers.CharField()
     repo_owner = serializers.CharField()
     repo_name = serializers.CharField()
     build_status = serializers.CharField()
-    labels = LabelSerializer(many=True)
-    release_targets = PipelineReleaseTargetSerializer(source="release_targets_view", many=True)
-    triggers = serializers.ListField(child=serializers.DictField())
+    labels = wire_json(LabelSerializer(many=True))
+    release_targets = wire_json(PipelineReleaseTargetSerializer(many=True), source="release_targets_view")
+    triggers = wire_json(serializers.ListField(child=serializers.DictField()))
     archived = serializers.BooleanField()
     last_updated_at = serializers.DateTimeField(allow_null=True)
-    recent_committers = serializers.ListField(child=serializers.CharField())
-    recent_releasers = serializers.ListField(child=serializers.CharField())
+    recent_committers = wire_json(serializers.ListField(child=serializers.CharField()))
+    recent_releasers = wire_json(serializers.ListField(child=serializers.CharField()))
     extra_info = ExtraInfoSerializer(source="*")
 
     def get_fields(self) -> dict[str, serializers.Field]:

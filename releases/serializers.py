@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from estafette.lib.serializers import CamelCaseSerializer, IdField
+from estafette.lib.serializers import CamelCaseSerializer, IdField, wire_json
 
 
 class ReleaseSerializer(CamelCaseSerializer):
@@ -18,7 +18,7 @@ class ReleaseSerializer(CamelCaseSerializer):
     repo_name = serializers.CharField(source="pipeline.repo_name")
     release_version = serializers.CharField()
     release_status = serializers.CharField(source="status")
-    triggered_by_events = serializers.ListField(child=serializers.DictField())
+    triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
     inserted_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -34,7 +34,7 @@ class BotRunSerializer(CamelCaseSerializer):
     repo_owner = serializers.CharField(source="pipeline.repo_owner")
     repo_name = serializers.CharField(source="pipeline.repo_name")
     bot_status = serializers.CharField(source="status")
-    triggered_by_events = serializers.ListField(child=serializers.DictField())
+    triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
     inserted_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

@@ -37,6 +37,7 @@ class Build(Run):
     class Meta:
         indexes = [
             models.Index(fields=["pipeline", "-inserted_at", "-id"], name="build_pipeline_recent"),
+            models.Index(fields=["pipeline", "status", "-inserted_at"], name="build_pipeline_status"),
             models.Index(fields=["pipeline", "build_version"], name="build_pipeline_version"),
             models.Index(fields=["pipeline", "repo_revision"], name="build_pipeline_revision"),
             models.Index(fields=["pipeline", "repo_branch", "-inserted_at"], name="build_pipeline_branch"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -54,3 +55,24 @@ class IdField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str:
         return str(value)
+
+
+class _WireJsonField(serializers.Field):
+    """A JSON value stored in its wire shape already: passed through as it is."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+def wire_json(schema: serializers.BaseSerializer | Any, **kwargs: Any) -> serializers.Field:
+    """A read-only field for JSON stored in Estafette's wire shape (labels, release targets, commits…).
+
+    Nested serializers would rebuild such values field by field, which dominates the cost of a list
+    page; this passes the stored value through and documents it in OpenAPI as ``schema``.
+    """
+    field_class = extend_schema_field(schema)(type("WireJsonField", (_WireJsonField,), {}))
+    return field_class(**kwargs)

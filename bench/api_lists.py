@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Latency of the list endpoints on a seeded database, next to a trivial DRF endpoint.
+
+    .venv/bin/python bench/api_lists.py                      # 1k pipelines / 100k builds, SQLite
+    .venv/bin/python bench/api_lists.py --postgres           # the same on a throw-away PostgreSQL
+    .venv/bin/python bench/api_lists.py --large              # 10k / 1M on a throw-away PostgreSQL
+    .venv/bin/python bench/api_lists.py --database-url postgresql://…   # an existing, empty database
+
+Seeds pipelines, builds (with a release for every tenth build) with bulk_create, refreshes every
+pipeline's read model through the real service, then requests each endpoint in-process through
+Django's test client (full middleware, authentication, DRF, serializers, database) and prints p50 and
+p95 per endpoint and the ratio of its p95 to the trivial endpoint's. ``--json FILE`` keeps the figures.
+Target (issue 2): at 10k/1M, p95 ≤ 50 ms per page and no worse than 2x the 100k figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import types
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+STATUSES = ["succeeded"] * 90 + ["failed"] * 7 + ["running"] * 2 + ["pending"]
+BRANCHES = ["master"] * 6 + ["develop", "feature/login", "feature/search", "fix/typo"]
+TEAMS = [f"team-{n}" for n in range(20)]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pipelines", type=int, default=1000)
+    parser.add_argument("--builds", type=int, default=100_000)
+    parser.add_argument("--large", action="store_true", help="10k pipelines / 1M builds on a throw-away PostgreSQL")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL (tests/tooling)")
+    parser.add_argument("--database-url", help="use this (empty) database instead; tables are created")
+    parser.add_argument("--requests", type=int, default=200, help="measured requests per endpoint")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.large:
+        args.pipelines, args.builds, args.postgres = 10_000, 1_000_000, True
+    return args
+
+
+def configure(args: argparse.Namespace) -> Any:
+    """Point the settings at the benchmark database before Django loads them; returns a server to stop."""
+    data_dir = tempfile.mkdtemp(prefix="estafette-bench-")
+    os.environ["ESTAFETTE_DATA_DIR"] = data_dir
+    Path(data_dir, "static").mkdir()  # whitenoise warns about a missing static root otherwise
+    os.environ.setdefault("ESTAFETTE_SECRET_KEY", "bench-secret-key")
+    os.environ["ESTAFETTE_ANONYMOUS_READ"] = "true"
+    os.environ["ESTAFETTE_LOG_LEVEL"] = "WARNING"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "estafette.settings"
+    server = None
+    if args.database_url:
+        os.environ["ESTAFETTE_DATABASE_URL"] = args.database_url
+    elif args.postgres:
+        from tests.tooling.postgres import PostgresServer
+
+        server = PostgresServer().start()
+        server.psql("CREATE DATABASE bench")
+        os.environ["ESTAFETTE_DATABASE_URL"] = server.url("bench")
+    else:
+        os.environ["ESTAFETTE_DATABASE_URL"] = f"sqlite:///{data_dir}/bench.db"
+    return server
+
+
+def install_trivial_endpoint() -> None:
+    """The baseline: a DRF view that touches nothing, routed beside the real API."""
+    from django.conf import settings
+    from django.urls import clear_url_caches, include, path
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class PingApi(APIView):
+        def get(self, request: Any) -> Response:
+            return Response({"pong": True})
+
+    urls = types.ModuleType("bench_urls")
+    urls.urlpatterns = [path("bench/ping", PingApi.as_view()), path("", include("estafette.urls"))]
+    sys.modules["bench_urls"] = urls
+    settings.ROOT_URLCONF = "bench_urls"
+    clear_url_caches()
+
+
+def seed(pipeline_count: int, build_count: int) -> dict[str, Any]:
+    from django.db import connection, transaction
+
+    from builds.manifests import parse_manifest
+    from builds.models import Build
+    from builds.testing import MANIFEST
+    from estafette.lib.progress import ProgressBar
+    from pipelines.models import Pipeline
+    from pipelines.services import pipeline_refresh_read_model
+    from releases.models import Release
+
+    rng = random.Random(42)
+    now = datetime.now(UTC)
+    parsed = parse_manifest(MANIFEST, pipeline_full_name="github.com/acme/api")
+    pipelines = Pipeline.objects.bulk_create(
+        [
+            Pipeline(repo_source="github.com", repo_owner=f"org-{n % 50}", repo_name=f"service-{n:05d}")
+            for n in range(pipeline_count)
+        ],
+        batch_size=2000,
+    )
+    per_pipeline = build_count // pipeline_count
+    progress = ProgressBar(build_count, label="seeding builds", stream=sys.stderr)
+    batch: list[Build] = []
+    releases: list[tuple[int, int]] = []  # (pipeline index, build index) of builds that get a release
+    for index, pipeline in enumerate(pipelines):
+        labels = [
+            {"key": "language", "value": rng.choice(["go", "python", "node"])},
+            {"key": "team", "value": TEAMS[index % len(TEAMS)]},
+        ]
+        for counter in range(1, per_pipeline + 1):
+            inserted = now - timedelta(days=365) * (1 - counter / per_pipeline) - timedelta(seconds=index)
+            status = rng.choice(STATUSES)
+            batch.append(
+                Build(
+                    pipeline=pipeline,
+                    repo_branch=rng.choice(BRANCHES),
+                    repo_revision=f"{rng.getrandbits(160):040x}",
+                    build_version=f"1.2.{counter}",
+                    counter=counter,
+                    status=status,
+                    labels=labels,
+                    release_targets=parsed.release_targets,
+                    triggers=parsed.triggers,
+                    commits=[{"message": "Change things", "author": {"email": f"dev{counter % 7}@example.com"}}],
+                    manifest=MANIFEST,
+                    manifest_with_defaults=parsed.with_defaults,
+                    inserted_at=inserted,
+                    started_at=inserted + timedelta(seconds=4),
+                    updated_at=inserted + timedelta(seconds=4 + rng.randint(30, 600)),
+                )
+            )
+            if status == "succeeded" and counter % 10 == 0:
+                releases.append((index, len(batch) - 1))
+        if len(batch) >= 5000 or index == len(pipelines) - 1:
+            with transaction.atomic():
+                created = Build.objects.bulk_create(batch, batch_size=1000)
+                Release.objects.bulk_create(
+                    [
+                        Release(
+                            pipeline=created[position].pipeline,
+                            build=created[position],
+                            name=rng.choice(["staging", "production"]),
+                            action="deploy" if rng.random() < 0.5 else "",
+                            release_version=created[position].build_version,
+                            status="succeeded",
+                            inserted_at=created[position].updated_at + timedelta(minutes=5),
+                            started_at=created[position].updated_at + timedelta(minutes=5, seconds=3),
+                            updated_at=created[position].updated_at + timedelta(minutes=9),
+                        )
+                        for _, position in releases
+                    ],
+                    batch_size=1000,
+                )
+            progress.advance(len(batch))
+            batch, releases = [], []
+    progress.close()
+    refresh = ProgressBar(len(pipelines), label="refreshing read models", stream=sys.stderr)
+    for pipeline in pipelines:
+        pipeline_refresh_read_model(pipeline=pipeline)
+        refresh.advance()
+    refresh.close()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    return {"pipelines": pipelines}
+
+
+def measure(client: Any, paths: list[str], requests: int) -> list[float]:
+    for path in paths[:5]:
+        assert client.get(path).status_code == 200, path
+    timings = []
+    for n in range(requests):
+        path = paths[n % len(paths)]
+        started = time.perf_counter()
+        response = client.get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
+    return timings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    args = parse_args()
+    server = configure(args)
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+        from django.test import Client
+
+        install_trivial_endpoint()
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        seeded = seed(args.pipelines, args.builds)
+        seconds = time.perf_counter() - started
+        print(
+            f"seeded {args.pipelines} pipelines / {args.builds} builds on {connection.vendor} in {seconds:.0f}s",
+            file=sys.stderr,
+        )
+        rng = random.Random(7)
+        sample = [p.pk for p in rng.sample(seeded["pipelines"], min(50, len(seeded["pipelines"])))]
+        from pipelines.models import Pipeline
+
+        names = [f"{p.repo_source}/{p.repo_owner}/{p.repo_name}" for p in Pipeline.objects.filter(pk__in=sample)]
+        pages = max(1, args.pipelines // 20)
+        endpoints = {
+            "trivial DRF endpoint": ["/bench/ping"],
+            "/api/pipelines": [f"/api/pipelines?page[number]={rng.randint(1, pages)}" for _ in range(50)],
+            "/api/pipelines?filter[status]=failed": ["/api/pipelines?filter[status]=failed"],
+            "/api/pipelines?filter[labels]=team=…": [
+                f"/api/pipelines?filter[labels]=team={team}&sort=-last_updated_at" for team in TEAMS
+            ],
+            "/api/pipelines?filter[search]=…": [f"/api/pipelines?filter[search]=service-{n:03d}" for n in range(50)],
+            "/api/pipelines/{p}": [f"/api/pipelines/{name}" for name in names],
+            "/api/pipelines/{p}/builds": [f"/api/pipelines/{name}/builds" for name in names],
+            "/api/pipelines/{p}/builds?filter[status]=failed": [
+                f"/api/pipelines/{name}/builds?filter[status]=failed" for name in names
+            ],
+            "/api/pipelines/{p}/releases": [f"/api/pipelines/{name}/releases" for name in names],
+            "/api/builds": ["/api/builds", "/api/builds?page[number]=2", "/api/builds?page[number]=5"],
+            "/api/builds?filter[status]=running": ["/api/builds?filter[status]=running"],
+            "/api/builds?filter[since]=1d": ["/api/builds?filter[since]=1d"],
+            "/api/releases": ["/api/releases", "/api/releases?page[number]=3"],
+            "/api/releases?filter[status]=succeeded": ["/api/releases?filter[status]=succeeded"],
+        }
+        client = Client()
+        results: dict[str, dict[str, float]] = {}
+        for label, paths in endpoints.items():
+            timings = measure(client, paths, args.requests)
+            results[label] = {
+                "p50_ms": statistics.median(timings),
+                "p95_ms": percentile(timings, 0.95),
+            }
+        baseline = results["trivial DRF endpoint"]["p95_ms"]
+        scale = f"{args.pipelines} pipelines / {args.builds} builds on {connection.vendor}"
+        print(f"\nlist endpoints, {scale}, {args.requests} requests each, page size 20")
+        print(f"{'endpoint':52} {'p50 ms':>8} {'p95 ms':>8} {'p95 / trivial':>14}")
+        for label, figures in results.items():
+            ratio = figures["p95_ms"] / baseline
+            print(f"{label:52} {figures['p50_ms']:8.1f} {figures['p95_ms']:8.1f} {ratio:13.1f}x")
+        worst = max(figures["p95_ms"] for label, figures in results.items() if label != "trivial DRF endpoint")
+        print(f"\nworst list p95: {worst:.1f} ms (target ≤ 50 ms)")
+        if args.json:
+            args.json.write_text(json.dumps({"scale": scale, "results": results}, indent=2))
+    finally:
+        if server is not None:
+            from django.db import connections
+
+            connections.close_all()
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
