@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from builds.models import LogRecord
 from estafette.lib.redact import redact_secrets
-from estafette.lib.serializers import CamelCaseSerializer, IdField, wire_json
+from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
 
 
 class RedactedTextField(serializers.CharField):
@@ -66,9 +66,9 @@ class BuildSerializer(CamelCaseSerializer):
     commits = wire_json(CommitSerializer(many=True))
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
     triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
-    inserted_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    inserted_at = TimestampField()
+    started_at = TimestampField()
+    updated_at = TimestampField()
     duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
     pending_duration = serializers.IntegerField(
         source="pending_duration_ns", help_text="nanoseconds from creation to start; absent until started"
@@ -149,7 +149,7 @@ class LogSerializer(CamelCaseSerializer):
     build_id = serializers.CharField(required=False)
     release_id = serializers.CharField(required=False)
     bot_id = serializers.CharField(required=False)
-    inserted_at = serializers.DateTimeField()
+    inserted_at = TimestampField()
     steps = StepSerializer(many=True)
 
 
@@ -158,8 +158,8 @@ class LogRecordSerializer(CamelCaseSerializer):
 
     id = IdField(source="pk")
     attempt = serializers.IntegerField()
-    inserted_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    inserted_at = TimestampField()
+    updated_at = TimestampField()
 
 
 def log_document(record: LogRecord, *, steps: list[dict[str, Any]], run_fields: dict[str, str]) -> dict[str, Any]:
@@ -171,6 +171,6 @@ def log_document(record: LogRecord, *, steps: list[dict[str, Any]], run_fields: 
         "repoOwner": pipeline.repo_owner,
         "repoName": pipeline.repo_name,
         **run_fields,
-        "insertedAt": serializers.DateTimeField().to_representation(record.inserted_at),
+        "insertedAt": TimestampField().to_representation(record.inserted_at),
         "steps": steps,
     }

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from estafette.lib.api import BadRequest
 from estafette.lib.api_docs import errors
-from estafette.lib.serializers import CamelCaseSerializer, IdField
+from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField
 
 
 class IdentitySerializer(CamelCaseSerializer):
@@ -37,8 +37,8 @@ class MeSerializer(CamelCaseSerializer):
     email = serializers.CharField()
     roles = serializers.SerializerMethodField()
     identities = serializers.SerializerMethodField()
-    first_visit = serializers.DateTimeField(source="date_joined")
-    last_visit = serializers.DateTimeField(source="last_login", allow_null=True)
+    first_visit = TimestampField(source="date_joined")
+    last_visit = TimestampField(source="last_login", allow_null=True)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_name(self, user: Any) -> str:

@@ -10,7 +10,6 @@ from estafette.lib.api import NotFound
 from estafette.lib.listing import Filters
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
 from releases.models import Release
-from releases.selectors import releases_by_id
 
 PIPELINE_LIST_FILTERS = (
     "status",
@@ -81,10 +80,16 @@ def pipeline_get(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeli
 
 def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release]:
     """The active releases the pipelines' read models point at, by id, in one query."""
+    by_id = {pipeline.pk: pipeline for pipeline in pipelines}
     wanted = {
         release_id
-        for pipeline in pipelines
+        for pipeline in by_id.values()
         for target in pipeline.release_targets
         for release_id in target.get("activeReleaseIds", [])
     }
-    return releases_by_id(wanted)
+    if not wanted:
+        return {}
+    releases = {release.pk: release for release in Release.objects.filter(pk__in=wanted)}
+    for release in releases.values():
+        release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
+    return releases

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from builds.serializers import BuildSerializer, LabelSerializer, ReleaseActionSerializer
-from estafette.lib.serializers import CamelCaseSerializer, camel_case, wire_json
+from estafette.lib.serializers import CamelCaseSerializer, TimestampField, camel_case, wire_json
 from releases.serializers import ReleaseSerializer
 
 # BuildSerializer fields a pipeline reads from its latest build; the others come from the read model.
@@ -52,7 +52,7 @@ class PipelineSerializer(BuildSerializer):
     release_targets = wire_json(PipelineReleaseTargetSerializer(many=True), source="release_targets_view")
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
     archived = serializers.BooleanField()
-    last_updated_at = serializers.DateTimeField(allow_null=True)
+    last_updated_at = TimestampField(allow_null=True)
     recent_committers = wire_json(serializers.ListField(child=serializers.CharField()))
     recent_releasers = wire_json(serializers.ListField(child=serializers.CharField()))
     extra_info = ExtraInfoSerializer(source="*")

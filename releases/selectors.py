@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -54,13 +53,6 @@ def release_get(*, pipeline_id: int, release_id: str) -> Release:
     if release is None:
         raise NotFound(f"release {release_id} not found in this pipeline")
     return release
-
-
-def releases_by_id(ids: Iterable[int]) -> dict[int, Release]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {release.pk: release for release in Release.objects.select_related("pipeline").filter(pk__in=wanted)}
 
 
 def release_latest(*, pipeline_id: int) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from estafette.lib.serializers import CamelCaseSerializer, IdField, wire_json
+from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
 
 
 class ReleaseSerializer(CamelCaseSerializer):
@@ -19,9 +19,9 @@ class ReleaseSerializer(CamelCaseSerializer):
     release_version = serializers.CharField()
     release_status = serializers.CharField(source="status")
     triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
-    inserted_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    inserted_at = TimestampField()
+    started_at = TimestampField()
+    updated_at = TimestampField()
     duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
 
 
@@ -35,9 +35,9 @@ class BotRunSerializer(CamelCaseSerializer):
     repo_name = serializers.CharField(source="pipeline.repo_name")
     bot_status = serializers.CharField(source="status")
     triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
-    inserted_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    inserted_at = TimestampField()
+    started_at = TimestampField()
+    updated_at = TimestampField()
     duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -55,6 +56,18 @@ class IdField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str:
         return str(value)
+
+
+class TimestampField(serializers.DateTimeField):
+    """RFC 3339 in UTC with a ``Z`` (``2030-01-02T03:04:05.678901Z``), as Go's ``time.Time`` marshals.
+
+    Cheaper than DRF's field, which re-applies the current time zone to every value.
+    """
+
+    def to_representation(self, value: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class _WireJsonField(serializers.Field):
