@@ -45,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", help="use this (empty) database instead; tables are created")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per endpoint")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="leave the seeded database (and server) running")
     args = parser.parse_args()
     if args.large:
         args.pipelines, args.builds, args.postgres = 10_000, 1_000_000, True
@@ -265,7 +266,9 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps({"scale": scale, "results": results}, indent=2))
     finally:
-        if server is not None:
+        if args.keep:
+            print(f"kept: ESTAFETTE_DATABASE_URL={os.environ['ESTAFETTE_DATABASE_URL']}", file=sys.stderr)
+        elif server is not None:
             from django.db import connections
 
             connections.close_all()
