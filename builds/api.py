@@ -119,6 +119,17 @@ class PipelineBuildsApi(APIView):
         return Response(BuildDetailSerializer(build).data, status=status.HTTP_201_CREATED)
 
 
+class PipelineRecentBuildsApi(APIView):
+    """``GET …/recentbuilds``: the latest build of each of the pipeline's most recent branches (up to 5)."""
+
+    @extend_schema(
+        operation_id="pipeline_recent_builds", responses={200: BuildSerializer(many=True), **errors(401, 404)}
+    )
+    def get(self, request: Request, source: str, owner: str, name: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        return Response(render_builds(selectors.build_recent_per_branch(pipeline_id=pipeline.pk)))
+
+
 class PipelineBuildApi(APIView):
     """``GET …/builds/{revisionOrId}``: one build; ``DELETE``: cancel it."""
 

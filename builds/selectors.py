@@ -97,6 +97,25 @@ def build_get(*, pipeline_id: int, revision_or_id: str) -> Build:
     return build
 
 
+def build_recent_per_branch(*, pipeline_id: int, branches: int = 5, scanned: int = 50) -> list[Build]:
+    """The latest build of each of up to ``branches`` branches among the last ``scanned`` builds, newest first.
+
+    Estafette's ``recentbuilds``: what the pipeline overview shows per branch.
+    """
+    latest: dict[str, Build] = {}
+    recent = (
+        Build.objects.select_related("pipeline")
+        .defer(*LIST_DEFERRED)
+        .filter(pipeline_id=pipeline_id)
+        .order_by("-inserted_at", "-id")[:scanned]
+    )
+    for build in recent:
+        latest.setdefault(build.repo_branch, build)
+        if len(latest) == branches:
+            break
+    return list(latest.values())
+
+
 def build_latest(*, pipeline_id: int) -> Build | None:
     return Build.objects.filter(pipeline_id=pipeline_id).order_by("-inserted_at", "-id").first()
 

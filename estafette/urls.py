@@ -15,3 +15,6 @@ urlpatterns = [
     path("api/", include("builds.urls")),
     path("api/", include("releases.urls")),
 ]
+
+handler404 = "estafette.lib.api.not_found"
+handler500 = "estafette.lib.api.server_error"

@@ -47,6 +47,7 @@ class PipelineListApi(APIView):
             filters=selectors.PIPELINE_LIST_FILTERS,
             sort_fields=selectors.PIPELINE_SORT_FIELDS,
             default_sort=selectors.PIPELINE_DEFAULT_SORT,
+            tie_breaker=selectors.PIPELINE_DEFAULT_SORT,
         )
         page = page_of(selectors.pipeline_list(filters=query.filters), query)
         return Response(page.envelope(render_pipelines))

@@ -181,3 +181,18 @@ def test_it_says_when_a_build_has_no_log_yet(client) -> None:
     response = client.get(f"{API}/builds/{build.pk}/logs")
     assert response.status_code == 404
     assert response.json()["message"] == f"build {build.pk} has no logs yet"
+
+
+@pytest.mark.django_db
+def test_it_shows_the_latest_build_of_each_recent_branch(client) -> None:
+    pipeline = make_pipeline("api")
+    make_build(pipeline, branch="master", now=T0)
+    feature = make_build(pipeline, branch="feature/x", now=T0 + timedelta(minutes=1))
+    master = make_build(pipeline, branch="master", now=T0 + timedelta(minutes=2))
+
+    body = client.get(f"{API}/recentbuilds").json()
+
+    assert [(item["id"], item["repoBranch"]) for item in body] == [
+        (str(master.pk), "master"),
+        (str(feature.pk), "feature/x"),
+    ]

@@ -7,7 +7,8 @@ import math
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -71,3 +72,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             response["Retry-After"] = str(math.ceil(wait))
         return response
     return None
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: Estafette's JSON body under ``/api/``, the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "Not Found", "message": f"no API route {request.path}"}, status=404)
+    return defaults.page_not_found(request, exception or Http404())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler: a JSON body under ``/api/`` that leaks nothing of the error."""
+    if request.path.startswith("/api/"):
+        message = "the server failed to answer; the error is in its log, try again or report it"
+        return JsonResponse({"code": "Internal Server Error", "message": message}, status=500)
+    return defaults.server_error(request)

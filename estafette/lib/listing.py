@@ -78,7 +78,7 @@ def parse_list_query(
     filters: Collection[str],
     sort_fields: Collection[str],
     default_sort: Sequence[str],
-    tie_breaker: str = "-id",
+    tie_breaker: Sequence[str] = ("-id",),
     now: datetime | None = None,
 ) -> ListQuery:
     """Parse a list request's query parameters.
@@ -86,7 +86,9 @@ def parse_list_query(
     ``params`` is a ``QueryDict`` (``getlist`` is used for repeatable filters). ``filters`` names the
     filters this endpoint understands; any other ``filter[...]`` is refused, so a typo is a 400 rather
     than a silently unfiltered list. ``sort_fields`` are the snake_case fields ``sort`` may name
-    (camelCase is accepted too); ``default_sort`` applies when ``sort`` is absent.
+    (camelCase is accepted too); ``default_sort`` applies when ``sort`` is absent. The fields of
+    ``tie_breaker`` that the sort does not name yet are appended, so pages never overlap; make it a
+    unique key an index can serve in that order.
     """
     page = _positive_int(params, "page[number]", default=1)
     size = _positive_int(params, "page[size]", default=DEFAULT_PAGE_SIZE)
@@ -94,8 +96,8 @@ def parse_list_query(
         raise BadRequest(f"page[size] must be at most {MAX_PAGE_SIZE}, got {size}")
     parsed = _parse_filters(params, allowed=filters, now=now or timezone.now())
     order_by = _parse_sort(params.get("sort"), sort_fields=sort_fields, default_sort=default_sort)
-    if tie_breaker not in order_by:
-        order_by = (*order_by, tie_breaker)
+    named = {term.lstrip("-") for term in order_by}
+    order_by = (*order_by, *(term for term in tie_breaker if term.lstrip("-") not in named))
     return ListQuery(page=page, size=size, filters=parsed, order_by=order_by)
 
 
@@ -233,8 +235,17 @@ def capped_count(queryset: QuerySet, *, cap: int = COUNT_CAP) -> int:
 
 
 def page_of(queryset: QuerySet, query: ListQuery, *, total: int | None = None) -> Page:
-    """One page of ``queryset`` in ``query.order_by``; ``total`` defaults to an exact count."""
-    items = list(queryset.order_by(*query.order_by)[query.offset : query.offset + query.size])
+    """One page of ``queryset`` in ``query.order_by``; ``total`` defaults to an exact count.
+
+    Two steps: the page's primary keys from the filtered, sorted table alone, then those rows with
+    their joins. The database never joins more than one page, whatever plan it would pick for the
+    sort (a hash join of every pipeline with its latest build before sorting costs ~50 ms at 10k).
+    """
+    ids = list(
+        queryset.order_by(*query.order_by).values_list("pk", flat=True)[query.offset : query.offset + query.size]
+    )
+    rows = queryset.order_by().in_bulk(ids)
+    items = [rows[pk] for pk in ids if pk in rows]
     if total is None:
         total = queryset.order_by().count()
     return Page(items=items, page=query.page, size=query.size, total_items=total)
