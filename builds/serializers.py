@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from builds.models import LogRecord
@@ -35,6 +36,21 @@ class ReleaseActionSerializer(CamelCaseSerializer):
 class ReleaseTargetSerializer(CamelCaseSerializer):
     name = serializers.CharField()
     actions = ReleaseActionSerializer(many=True)
+    active_releases = serializers.ListField(
+        child=serializers.DictField(), help_text="always empty on a build; a pipeline's targets carry them"
+    )
+
+
+class _BuildReleaseTargetsField(serializers.Field):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> list[dict[str, Any]]:
+        return [{**target, "activeReleases": []} for target in value]
+
+
+BuildReleaseTargetsField = extend_schema_field(ReleaseTargetSerializer(many=True))(_BuildReleaseTargetsField)
 
 
 class CommitAuthorSerializer(CamelCaseSerializer):
@@ -62,7 +78,7 @@ class BuildSerializer(CamelCaseSerializer):
     build_version = serializers.CharField()
     build_status = serializers.CharField(source="status")
     labels = wire_json(LabelSerializer(many=True))
-    release_targets = wire_json(ReleaseTargetSerializer(many=True))
+    release_targets = BuildReleaseTargetsField()
     commits = wire_json(CommitSerializer(many=True))
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
     triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))

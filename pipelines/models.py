@@ -39,6 +39,12 @@ class Pipeline(models.Model):
             models.UniqueConstraint(fields=["repo_source", "repo_owner", "repo_name"], name="pipeline_identity"),
         ]
         indexes = [
+            # Covers the default list (archived = false, by identity), its count and filter[search]
+            # without touching the wide read-model rows: index-only scans on PostgreSQL.
+            models.Index(
+                fields=["archived", "repo_source", "repo_owner", "repo_name", "latest_build", "id"],
+                name="pipeline_listing",
+            ),
             models.Index(fields=["archived", "-last_updated_at"], name="pipeline_recent"),
             models.Index(fields=["archived", "build_status"], name="pipeline_status"),
         ]
