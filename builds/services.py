@@ -17,7 +17,7 @@ from django.utils import timezone
 from builds.logs import normalise_batch
 from builds.manifests import ManifestPreferences, ParsedManifest, parse_manifest
 from builds.models import Build, LogChunk, LogRecord, LogStep, RunKind, RunStatus
-from estafette.lib.api import Conflict, NotFound
+from estafette.lib.api import BadRequest, Conflict, NotFound
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
@@ -53,7 +53,11 @@ def build_create(
     manifest; with it (a trigger re-running a version) no counter is taken. An invalid manifest gives
     a ``failed`` build whose log has one step, ``validate-manifest``, with the errors; its labels,
     release targets and triggers are copied from the previous build. Starting a job is the caller's part.
+    Raises ``BadRequest`` for an empty or over-long branch or revision.
     """
+    for name, value in (("repo_branch", repo_branch), ("repo_revision", repo_revision)):
+        if not value or len(value) > 256:
+            raise BadRequest(f"{name} must be 1 to 256 characters, got {len(value or '')}")
     parsed = parse_manifest(manifest_text, pipeline_full_name=pipeline.full_name, preferences=preferences)
     return _build_insert(
         pipeline=pipeline,

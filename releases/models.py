@@ -23,7 +23,7 @@ class Release(Run):
     class Meta:
         indexes = [
             models.Index(fields=["pipeline", "-inserted_at", "-id"], name="release_pipeline_recent"),
-            models.Index(fields=["pipeline", "status", "-inserted_at"], name="release_pipeline_status"),
+            models.Index(fields=["pipeline", "status", "-inserted_at", "-id"], name="release_pipeline_status"),
             models.Index(fields=["pipeline", "name", "action", "-inserted_at"], name="release_pipeline_target"),
             models.Index(fields=["-inserted_at", "-id"], name="release_recent"),
             models.Index(fields=["status", "-inserted_at", "-id"], name="release_status_recent"),

@@ -37,10 +37,10 @@ class Build(Run):
     class Meta:
         indexes = [
             models.Index(fields=["pipeline", "-inserted_at", "-id"], name="build_pipeline_recent"),
-            models.Index(fields=["pipeline", "status", "-inserted_at"], name="build_pipeline_status"),
+            models.Index(fields=["pipeline", "status", "-inserted_at", "-id"], name="build_pipeline_status"),
             models.Index(fields=["pipeline", "build_version"], name="build_pipeline_version"),
             models.Index(fields=["pipeline", "repo_revision"], name="build_pipeline_revision"),
-            models.Index(fields=["pipeline", "repo_branch", "-inserted_at"], name="build_pipeline_branch"),
+            models.Index(fields=["pipeline", "repo_branch", "-inserted_at", "-id"], name="build_pipeline_branch"),
             models.Index(fields=["-inserted_at", "-id"], name="build_recent"),
             models.Index(fields=["status", "-inserted_at", "-id"], name="build_status_recent"),
         ]

@@ -6,6 +6,7 @@ from builds.models import Build, LogRecord, RunKind, RunStatus
 from builds.selectors import log_record_latest, log_steps
 from builds.services import build_create
 from builds.testing import INVALID_MANIFEST, MANIFEST, make_build, make_pipeline, next_revision
+from estafette.lib.api import BadRequest
 
 
 @pytest.mark.django_db
@@ -95,3 +96,11 @@ def test_it_records_a_failed_build_with_the_errors_for_an_invalid_manifest() -> 
     assert all(line["text"].startswith(".estafette.yaml:") for line in step["logLines"])
     assert step["logLines"][0]["timestamp"] == "2030-05-01T08:00:00Z"
     assert LogRecord.objects.filter(run_kind=RunKind.BUILD, run_id=build.pk).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("branch", "revision"), [("", "a" * 40), ("master", ""), ("b" * 257, "a" * 40)])
+def test_it_refuses_an_empty_or_overlong_branch_or_revision(branch: str, revision: str) -> None:
+    with pytest.raises(BadRequest, match="must be 1 to 256 characters"):
+        build_create(pipeline=make_pipeline(), repo_branch=branch, repo_revision=revision, manifest_text=MANIFEST)
+    assert not Build.objects.exists()
