@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -36,24 +37,46 @@ _TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _GoLikeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Composes nodes with yaml.v2's implicit scalar types."""
-
-
-_GoLikeLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in [
-    (BOOL, r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$", "yYnNtTfFoO"),
-    (INT, r"^[-+]?(?:0b[01][01_]*|0o[0-7][0-7_]*|0x[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)$", "-+0123456789"),
+_IMPLICIT_TYPES = [
+    (BOOL, re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF")),
+    (INT, re.compile(r"[-+]?(?:0b[01][01_]*|0o[0-7][0-7_]*|0x[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)")),
     (
         FLOAT,
-        r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
+        re.compile(
+            r"[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+        ),
     ),
-    (NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    (MERGE, r"^<<$", "<"),
-]:
-    _GoLikeLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+    (NULL, re.compile(r"~|null|Null|NULL|")),
+    (MERGE, re.compile(r"<<")),
+]
+
+
+@lru_cache(maxsize=4096)
+def _plain_scalar_tag(value: str) -> str:
+    for tag, pattern in _IMPLICIT_TYPES:
+        if pattern.fullmatch(value):
+            return tag
+    return STR
+
+
+class _GoLikeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Composes nodes with yaml.v2's implicit scalar types.
+
+    Resolution is done here directly (no path resolvers exist), which also makes composing about twice
+    as fast as PyYAML's generic resolver.
+    """
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return _plain_scalar_tag(value) if implicit[0] else STR
+        return SEQ if kind is SequenceNode else MAP
 
 
 def position_of(node: Node) -> Position:
