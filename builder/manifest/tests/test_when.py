@@ -103,7 +103,8 @@ def test_it_short_circuits_like_govaluate() -> None:
         (
             "'${ESTAFETTE_SECRET}' && true",
             "A value that is not a bool is used with the operator '&&' in when expression "
-            "\"'${ESTAFETTE_SECRET}' && true\" (after substituting its ESTAFETTE_* variables, whose values are not shown)",
+            "\"'${ESTAFETTE_SECRET}' && true\" "
+            "(after substituting its ESTAFETTE_* variables, whose values are not shown)",
         ),
         (
             "${ESTAFETTE_SECRET} == 'x'",
