@@ -100,6 +100,9 @@ def compose(text: str, errors: ErrorCollector) -> Node | None:
         errors.add(_position_at(text, exc.position), f"invalid YAML: {exc.reason} in the manifest text")
     except yaml.YAMLError as exc:
         errors.add(START, f"invalid YAML: {exc}")
+    except UnicodeError as exc:  # e.g. lone surrogates, which no file can contain
+        index = getattr(exc, "start", 0)
+        errors.add(_position_at(text, index), "invalid YAML: the text is not valid Unicode (UTF-8)")
     return None
 
 

@@ -52,7 +52,7 @@ def assert_only_manifest_errors(text: str) -> None:
 
 
 @SETTINGS
-@given(st.text(max_size=300))
+@given(st.text(st.characters(codec=None, categories=None), max_size=300))
 def test_it_raises_only_manifest_errors_for_any_text(text: str) -> None:
     # given any text
     # when it is loaded
