@@ -27,7 +27,8 @@ from builder.manifest.releases import (
     validate_release,
 )
 from builder.manifest.stages import Stage, parse_stages, stage_with_defaults, validate_stage
-from builder.manifest.triggers import Trigger, parse_triggers, trigger_with_defaults, validate_trigger
+from builder.manifest.trigger_validation import validate_trigger
+from builder.manifest.triggers import Trigger, parse_triggers, trigger_with_defaults
 from builder.manifest.version import Version, parse_version
 
 MANIFEST_KEYS = frozenset(
