@@ -307,3 +307,26 @@ def test_it_ignores_unknown_keys_in_releases_and_bots_as_estafette_does() -> Non
     # then they are ignored
     assert [release.name for release in manifest.releases] == ["production"]
     assert [bot.name for bot in manifest.bots] == ["triage"]
+
+
+def test_it_stops_reading_documents_that_aliases_blow_up() -> None:
+    # given a small text whose aliases expand to a hundred million nodes ("billion laughs")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + level)}: &{chr(98 + level)} [{', '.join(['*' + chr(97 + level)] * 10)}]\n" for level in range(7)
+    )
+    text = "stages:\n  build:\n    image: x\n    bomb:\n" + "".join(f"      {line}\n" for line in bomb.splitlines())
+
+    # when it is loaded
+    # then reading stops with an error instead of exhausting the machine
+    assert errors_of(text) == [
+        ".estafette.yaml:1:1: the manifest expands to more than 200000 YAML nodes (through aliases?)"
+    ]
+
+
+def test_it_refuses_absurdly_deep_parallel_stages() -> None:
+    # given a stage that contains itself as a parallel stage
+    text = "stages:\n  s: &s\n    parallelStages: {a: *s}\n"
+
+    # when it is loaded
+    # then that is an error, not a recursion
+    assert errors_of(text) == [".estafette.yaml:3:21: parallelStages nest more than 32 levels deep"]
