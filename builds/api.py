@@ -130,6 +130,16 @@ class PipelineRecentBuildsApi(APIView):
         return Response(render_builds(selectors.build_recent_per_branch(pipeline_id=pipeline.pk)))
 
 
+class PipelineBuildByVersionApi(APIView):
+    """``GET …/builds/version/{version}``: the succeeded build of a version, else its latest build."""
+
+    @extend_schema(operation_id="pipeline_build_by_version", responses={200: BuildDetailSerializer, **errors(401, 404)})
+    def get(self, request: Request, source: str, owner: str, name: str, version: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = selectors.build_of_version(pipeline_id=pipeline.pk, build_version=version)
+        return Response(BuildDetailSerializer(build).data)
+
+
 class PipelineBuildApi(APIView):
     """``GET …/builds/{revisionOrId}``: one build; ``DELETE``: cancel it."""
 

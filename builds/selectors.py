@@ -116,6 +116,19 @@ def build_recent_per_branch(*, pipeline_id: int, branches: int = 5, scanned: int
     return list(latest.values())
 
 
+def build_of_version(*, pipeline_id: int, build_version: str) -> Build:
+    """The build of a version: its succeeded build when there is one (what a release runs), else the latest.
+
+    Raises ``NotFound`` when the pipeline has no build with that version.
+    """
+    builds = Build.objects.select_related("pipeline").filter(pipeline_id=pipeline_id, build_version=build_version)
+    build = builds.filter(status="succeeded").order_by("-inserted_at", "-id").first()
+    build = build or builds.order_by("-inserted_at", "-id").first()
+    if build is None:
+        raise NotFound(f"no build with version {build_version} in this pipeline")
+    return build
+
+
 def build_latest(*, pipeline_id: int) -> Build | None:
     return Build.objects.filter(pipeline_id=pipeline_id).order_by("-inserted_at", "-id").first()
 

@@ -196,3 +196,20 @@ def test_it_shows_the_latest_build_of_each_recent_branch(client) -> None:
         (str(master.pk), "master"),
         (str(feature.pk), "feature/x"),
     ]
+
+
+@pytest.mark.django_db
+def test_it_finds_the_succeeded_build_of_a_version(client) -> None:
+    pipeline = make_pipeline("api")
+    succeeded = make_build(pipeline, status=RunStatus.SUCCEEDED)
+    failed = make_build(pipeline, status=RunStatus.FAILED)
+
+    found = client.get(f"{API}/builds/version/{succeeded.build_version}").json()
+    only_failed = client.get(f"{API}/builds/version/{failed.build_version}").json()
+    missing = client.get(f"{API}/builds/version/9.9.9")
+
+    assert (found["id"], found["buildStatus"]) == (str(succeeded.pk), "succeeded")
+    assert "manifest" in found
+    assert only_failed["id"] == str(failed.pk)
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "no build with version 9.9.9 in this pipeline"

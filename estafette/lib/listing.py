@@ -114,12 +114,15 @@ def _positive_int(params: Mapping[str, Any], name: str, *, default: int) -> int:
     return value
 
 
-def _values(params: Mapping[str, Any], name: str) -> list[str]:
+def _values(params: Mapping[str, Any], name: str, *, split_commas: bool = False) -> list[str]:
+    """Every value of a repeatable parameter; ``split_commas`` also splits ``a,b`` (statuses only:
+    branch names, labels and search terms may contain commas)."""
     getlist = getattr(params, "getlist", None)
     raw = getlist(name) if getlist else ([params[name]] if name in params else [])
     values: list[str] = []
     for item in raw:
-        values.extend(part.strip() for part in str(item).split(",") if part.strip())
+        parts = str(item).split(",") if split_commas else [str(item)]
+        values.extend(part.strip() for part in parts if part.strip())
     return values
 
 
@@ -140,7 +143,7 @@ def _parse_filters(params: Mapping[str, Any], *, allowed: Collection[str], now: 
             raise BadRequest(f"unknown filter {key!r}; this list supports {supported}")
     values: dict[str, Any] = {}
     if "status" in allowed:
-        values["statuses"] = _parse_statuses(_values(params, "filter[status]"))
+        values["statuses"] = _parse_statuses(_values(params, "filter[status]", split_commas=True))
     if "since" in allowed:
         values["since"] = _parse_since(_single(params, "since"), now=now)
     if "labels" in allowed:

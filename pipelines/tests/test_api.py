@@ -105,6 +105,7 @@ def test_it_filters_on_status_labels_branch_search_target_and_people(client) -> 
         "red",
     ]
     assert names(client.get("/api/pipelines?filter[branch]=develop")) == ["red"]
+    assert names(client.get("/api/pipelines?filter[branch]=fix,typo")) == []
     assert names(client.get("/api/pipelines?filter[search]=API")) == ["busy-api"]
     assert names(client.get("/api/pipelines?filter[target]=staging")) == ["busy-api", "green", "red"]
     assert names(client.get("/api/pipelines?filter[recent-committer]=bob@example.com")) == ["busy-api"]
