@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
+# Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
+APP_TESTS := estafette pipelines builds releases integrations tests
 
 .PHONY: run test lint checks test-pure test-sqlite test-postgres test-cockroach system-deps clean
 
@@ -41,13 +43,13 @@ test-pure: $(VENV)/.dev
 
 # The app tiers run on each of the three databases.
 test-sqlite: $(VENV)/.dev
-	ESTAFETTE_TEST_DB=sqlite $(PYTEST) --ignore=builder
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) $(APP_TESTS)
 
 test-postgres: $(VENV)/.dev system-deps
-	ESTAFETTE_TEST_DB=postgres $(PYTEST) --ignore=builder
+	ESTAFETTE_TEST_DB=postgres $(PYTEST) $(APP_TESTS)
 
 test-cockroach: $(VENV)/.dev system-deps
-	ESTAFETTE_TEST_DB=cockroach $(PYTEST) --ignore=builder
+	ESTAFETTE_TEST_DB=cockroach $(PYTEST) $(APP_TESTS)
 
 test: system-deps lint checks test-pure test-sqlite test-postgres test-cockroach
 
