@@ -1,5 +1,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw, type Router, type RouterHistory } from 'vue-router'
 
+import { onUnauthorized } from '@/api/client'
+import { forgetUser } from '@/stores/session'
 import BuildDetailView from '@/views/BuildDetailView.vue'
 import BuildsView from '@/views/BuildsView.vue'
 import LoginView from '@/views/LoginView.vue'
@@ -51,4 +53,16 @@ export function makeRouter(history: RouterHistory = createWebHistory()): Router 
     document.title = [title ?? pipeline, 'Estafette CI'].filter(Boolean).join(' · ')
   })
   return router
+}
+
+/**
+ * The one place a lost session is handled: the API client reports a 401 here, the user is
+ * forgotten and sent to the login page, which brings them back to where they were.
+ */
+export function sendToLoginOnUnauthorized(router: Router): void {
+  onUnauthorized(() => {
+    forgetUser()
+    const current = router.currentRoute.value
+    if (current.name !== 'login') void router.push({ name: 'login', query: { returnUrl: current.fullPath } })
+  })
 }
