@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { installFakeApi, page, type FakeApi } from '@/testing/fakeApi'
 import { makePipeline, makeRelease } from '@/testing/fixtures'
 import { renderAt } from '@/testing/render'
+import App from '@/App.vue'
 
 import PipelinesView from './PipelinesView.vue'
 
@@ -171,5 +172,35 @@ describe('PipelinesView', () => {
     // then
     expect(alert.textContent).toContain('filter[since] must be one of')
     expect(await screen.findByRole('link', { name: 'estafette/estafette-ci-api' })).toBeTruthy()
+  })
+
+  it('opens a pipeline from its row through the router, and leaves modified clicks to the browser', async () => {
+    // given
+    fakePipelines()
+      .on('GET', '/api/me', { body: { username: 'ada' } })
+      .on('GET', '/api/pipelines/github.com/estafette/estafette-ci-api', { body: makePipeline() })
+      .on('GET', '/api/pipelines/github.com/estafette/estafette-ci-api/builds', { body: page([]) })
+    const user = userEvent.setup()
+    const { router } = await renderAt(App, '/pipelines')
+    const link = await screen.findByRole('link', { name: 'estafette/estafette-ci-api' })
+    // (jsdom cannot open a new tab: stop it after the app had its chance to react)
+    const stopJsdomNavigation = (event: MouseEvent) => event.ctrlKey && event.preventDefault()
+    document.addEventListener('click', stopJsdomNavigation)
+    // when
+    await user.keyboard('{Control>}')
+    await user.click(link)
+    await user.keyboard('{/Control}')
+    document.removeEventListener('click', stopJsdomNavigation)
+    // then
+    expect(router.currentRoute.value.name).toBe('pipelines')
+    // when
+    await user.click(link)
+    // then
+    await vi.waitFor(() => expect(router.currentRoute.value.name).toBe('pipeline-overview'))
+    expect(router.currentRoute.value.params).toEqual({
+      source: 'github.com',
+      owner: 'estafette',
+      name: 'estafette-ci-api',
+    })
   })
 })
