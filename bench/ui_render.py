@@ -172,6 +172,17 @@ class FakeApi:
             return self.pipelines[1]
         if path == f"{prefix}/builds/1":
             return {**self.pipelines[1], "id": "1", "buildStatus": "succeeded"}
+        if path == f"{prefix}/builds":
+            builds = [
+                {
+                    **self.pipelines[i],
+                    "id": str(i),
+                    "repoName": "service-0001",
+                    "repoBranch": ["main", "feature"][i % 2],
+                }
+                for i in range(1, 7)
+            ]
+            return {"items": builds, "pagination": {"page": 1, "size": 50, "totalPages": 1, "totalItems": len(builds)}}
         return None
 
 
