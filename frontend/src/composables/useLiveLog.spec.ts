@@ -78,12 +78,33 @@ describe('useLiveLog', () => {
 
   it('says why when the stored log cannot be read', async () => {
     // given
-    installFakeApi().on('GET', LOG_PATH, { status: 404, body: { code: 'Not Found', message: 'No log for release 7' } })
+    installFakeApi().on('GET', LOG_PATH, {
+      status: 500,
+      body: { code: 'Internal Server Error', message: 'log store down' },
+    })
     installFakeEventSource()
     // when
     const { state, stop } = start(false)
     // then
-    await vi.waitFor(() => expect(state.error.value?.message).toBe('No log for release 7'))
+    await vi.waitFor(() => expect(state.error.value?.message).toBe('log store down'))
+    stop()
+  })
+
+  it('shows an empty log, not an error, while a run has no log yet', async () => {
+    // given
+    const fake = installFakeApi().on('GET', LOG_PATH, {
+      status: 404,
+      body: { code: 'Not Found', message: 'release 7 has no logs yet' },
+    })
+    const EventSource = installFakeEventSource()
+    const { state, stop } = start(true)
+    // when
+    EventSource.latest().emit('log', { step: 'deploy', logLine: { line: 1, text: 'first' } })
+    // then
+    await vi.waitFor(() => expect(fake.requests).toHaveLength(1))
+    await vi.waitFor(() => expect(state.loading.value).toBe(false))
+    expect(state.error.value).toBeNull()
+    await vi.waitFor(() => expect(state.tree.value.lineCount).toBe(1))
     stop()
   })
 })

@@ -101,7 +101,18 @@ export function useLiveLog(
       error.value = null
       revision.value += 1
     } catch (caught) {
-      if (mine === loadSequence) error.value = toApiError(caught)
+      if (mine !== loadSequence) return
+      const failure = toApiError(caught)
+      if (failure.status === 404) {
+        // No log stored yet (a pending run): an empty tree, filled by the live tail if any.
+        const empty = markRaw(new LogTree())
+        for (const line of seenDuringLoad ?? []) empty.applyTail(line)
+        tree.value = empty
+        error.value = null
+        revision.value += 1
+      } else {
+        error.value = failure
+      }
     } finally {
       if (mine === loadSequence) {
         loading.value = false

@@ -53,3 +53,8 @@ export const SINCE_OPTIONS = [
   { value: '1y', label: 'last year' },
   { value: 'eternity', label: 'any time' },
 ] as const
+
+/** A step that has ended: only then do its exit code and duration mean anything. */
+export function isFinishedStep(status: string | null | undefined): boolean {
+  return ['SUCCEEDED', 'FAILED', 'CANCELED', 'SKIPPED'].includes((status ?? '').toUpperCase())
+}
