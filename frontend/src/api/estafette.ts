@@ -1,6 +1,6 @@
 // Typed calls to the Estafette API routes (docs/CONTRACTS.md §3). Nothing here keeps state.
 
-import { api, type Query } from './client'
+import { api, ApiError, isApiError, type Query } from './client'
 import type { Build, LogRecord, LogStep, Page, Pipeline, Release, User } from './types'
 
 // A type alias (not an interface) so it can be spread into vue-router params.
@@ -75,8 +75,22 @@ export const listPipelineReleases = (key: PipelineKey, filter: ListFilter, optio
 export const getBuild = (key: PipelineKey, id: string, options: Options = {}) =>
   api.get<Build>(runPath(key, 'build', id), options)
 
-export const getBuildByVersion = (key: PipelineKey, version: string, options: Options = {}) =>
-  api.get<Build>(`${pipelinePath(key)}/builds/version/${encodeURIComponent(version)}`, options)
+/**
+ * The succeeded build of a version (what a release of that version runs). Estafette's route
+ * `…/builds/version/{version}` first; an API without it is searched through its latest 100
+ * succeeded builds. Rejects with a 404 ApiError when neither has it.
+ */
+export async function getBuildByVersion(key: PipelineKey, version: string, options: Options = {}): Promise<Build> {
+  try {
+    return await api.get<Build>(`${pipelinePath(key)}/builds/version/${encodeURIComponent(version)}`, options)
+  } catch (error) {
+    if (!isApiError(error) || error.status !== 404) throw error
+  }
+  const page = await listPipelineBuilds(key, { status: 'succeeded', size: 100 }, options)
+  const found = page.items.find((build) => build.buildVersion === version)
+  if (!found) throw new ApiError(404, 'Not Found', `No succeeded build of version ${version} was found.`)
+  return getBuild(key, found.id, options)
+}
 
 export const getRelease = (key: PipelineKey, id: string, options: Options = {}) =>
   api.get<Release>(runPath(key, 'release', id), options)

@@ -2,7 +2,7 @@ import { screen, within } from '@testing-library/vue'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 
-import { installFakeApi } from '@/testing/fakeApi'
+import { installFakeApi, page } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
 import { lines, makeBuild, makePipeline, makeRelease, makeStep } from '@/testing/fixtures'
 import { renderAt } from '@/testing/render'
@@ -103,5 +103,25 @@ describe('release detail', () => {
     expect(await screen.findByRole('heading', { name: 'Release 1.0.101 to production (deploy)' })).toBeTruthy()
     expect((await screen.findByLabelText('Manifest text')).textContent).toContain('production: {}')
     expect(screen.getByRole('button', { name: 'Cancel release to production 1.0.101' })).toBeTruthy()
+  })
+
+  it('finds the released build among the succeeded builds when the API has no by-version route', async () => {
+    // given
+    installFakeApi()
+      .on('GET', PIPELINE, { body: makePipeline() })
+      .on('GET', `${PIPELINE}/releases/7`, {
+        body: makeRelease({ releaseVersion: '1.0.101', releaseStatus: 'succeeded' }),
+      })
+      .on('GET', `${PIPELINE}/builds`, {
+        body: page([
+          makeBuild({ id: '100', buildVersion: '1.0.100' }),
+          makeBuild({ id: '101', buildVersion: '1.0.101' }),
+        ]),
+      })
+      .on('GET', `${PIPELINE}/builds/101`, { body: makeBuild({ manifest: 'releases:\n  staging: {}\n' }) })
+    // when
+    await renderAt(PipelineView, '/pipelines/github.com/estafette/estafette-ci-api/releases/7/manifest')
+    // then
+    expect((await screen.findByLabelText('Manifest text')).textContent).toContain('staging: {}')
   })
 })
