@@ -14,10 +14,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
+from django.views.static import serve
 
 # Paths the SPA never owns: the API, Django's admin and static files, the probes, and built assets
 # (a missing /assets/x.js must be a 404, not an HTML page the browser tries to run).
 SPA_PATH = r"^(?!(?:api|admin|static|assets)(?:/|$)|(?:liveness|readiness)$).*$"
+ASSET_PATH = r"^assets/(?P<path>.+)$"
 
 NOT_BUILT = """<!doctype html>
 <html lang="en">
@@ -51,3 +53,10 @@ def spa_index(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     return response
+
+
+@require_safe
+def spa_asset(request: HttpRequest, path: str) -> HttpResponse:
+    """A built file WhiteNoise does not know: one built after the server started (``make frontend``
+    while it runs). WhiteNoise serves the files it found at start-up itself, so this is the rare path."""
+    return serve(request, path, document_root=Path(settings.FRONTEND_DIST) / "assets")

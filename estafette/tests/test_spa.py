@@ -80,6 +80,31 @@ def test_it_serves_the_built_assets_at_the_root_and_caches_hashed_ones_forever(b
     assert "immutable" not in icon.get("Cache-Control", "")
 
 
+def test_it_serves_assets_built_after_the_server_started(built_ui: Path) -> None:
+    # given: the middleware has loaded (and scanned the build) before the rebuild
+    client = Client()
+    assert client.get("/assets/index-AbCd1234.js").status_code == 200
+    (built_ui / "assets" / "index-NewHash9.js").write_text("console.log('rebuilt')", encoding="utf-8")
+    # when
+    response = client.get("/assets/index-NewHash9.js")
+    # then
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"console.log('rebuilt')"
+
+
+def test_it_never_serves_files_outside_the_build(built_ui: Path) -> None:
+    # given
+    (built_ui.parent / "secret.txt").write_text("not for the web", encoding="utf-8")
+    # when
+    client = Client(raise_request_exception=False)
+    plain = client.get("/assets/../../secret.txt")
+    escaped = client.get("/assets/%2e%2e/%2e%2e/secret.txt")
+    # then: refused as a suspicious path (400) or not found, never the file
+    for response in (plain, escaped):
+        assert response.status_code in {400, 404}
+        assert b"not for the web" not in response.content
+
+
 def test_it_says_how_to_build_the_ui_when_it_is_missing(tmp_path: Path, settings: Settings) -> None:
     # given
     settings.FRONTEND_DIST = tmp_path / "not-built"
