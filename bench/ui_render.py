@@ -229,9 +229,16 @@ def make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The browser drops requests it no longer needs (a navigation cancels a pending fetch).
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve(api: FakeApi) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(api))
+    server = QuietServer(("127.0.0.1", 0), make_handler(api))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
