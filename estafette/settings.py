@@ -110,6 +110,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# The built web UI (`make frontend`) is served at the site root: /assets/… and /favicon.svg by
+# WhiteNoise, every UI route by estafette.spa. Vite's file names carry a content hash, so those
+# files may be cached forever. Unset while the UI is not built (WhiteNoise would warn).
+WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/assets/.+-[\w-]{8,}\.\w+$"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from estafette import health
+from estafette import health, spa
 
 urlpatterns = [
     path("liveness", health.liveness),
@@ -10,4 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The web UI: built files WhiteNoise has not seen yet, and (last) every other path is a route
+    # of the UI (history-mode fallback to index.html).
+    re_path(spa.ASSET_PATH, spa.spa_asset, name="spa-asset"),
+    re_path(spa.SPA_PATH, spa.spa_index, name="spa"),
 ]
