@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -190,7 +190,7 @@ class OutboxRelay:
         finally:
             remove_listener()
             await nc.drain()
-            await self._in_db(close_old_connections)
+            await asyncio.get_running_loop().run_in_executor(self._db, connections.close_all)
             self._db.shutdown(wait=True)
 
     async def relay_once(self, js: Any) -> int:
@@ -303,6 +303,7 @@ def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: i
             return total
         finally:
             await nc.drain()
+            await asyncio.get_running_loop().run_in_executor(relay._db, connections.close_all)
             relay._db.shutdown(wait=True)
 
     return asyncio.run(body())

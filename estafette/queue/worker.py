@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import nats.errors
+from django.db import connections
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -43,12 +44,12 @@ class ConsumerWorker:
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         durable = self.consumer.durable
-        subscription = await self._subscribe(js, stop)
-        if subscription is None:
-            return
-        logger.info("%s: consuming %s", durable, self.consumer.subject)
+        subscription = None
         try:
-            while not stop.is_set():
+            subscription = await self._subscribe(js, stop)
+            if subscription is not None:
+                logger.info("%s: consuming %s", durable, self.consumer.subject)
+            while subscription is not None and not stop.is_set():
                 try:
                     messages = await subscription.fetch(self.consumer.batch_size, timeout=FETCH_TIMEOUT_SECONDS)
                 except (TimeoutError, nats.errors.TimeoutError):
@@ -56,14 +57,17 @@ class ConsumerWorker:
                 except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                     await asyncio.sleep(0.25)  # the client is reconnecting; pull again once it is back
                     continue
-                except Exception:  # a failed pull is retried, never the end of the worker
+                except Exception:
                     logger.exception("%s: fetching failed; retrying", durable)
                     await asyncio.sleep(1.0)
                     continue
                 await self._process_batch(messages, stop)
         finally:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+            # Close this thread's database connection before the thread ends, not whenever GC gets to it.
+            await asyncio.get_running_loop().run_in_executor(self._thread, connections.close_all)
             self._thread.shutdown(wait=True)
         logger.info("%s: stopped (%s)", durable, ", ".join(f"{v.value} {n}" for v, n in self.settled.items()))
 
