@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connections, transaction
 from django.utils.module_loading import autodiscover_modules
 
 from estafette.lib.db import retry_on_serialization_failure
@@ -101,7 +101,7 @@ class Consumer:
         event, raw = decode(raw)
         if event is None:
             return self._give_up(raw, reason=f"undecodable event: {raw.decode_error}")
-        close_old_connections()
+        close_stale_connections()
         try:
             self._handle(event)
         except PermanentError as error:
@@ -121,7 +121,7 @@ class Consumer:
             )
             return Outcome(Verdict.RETRY, delay)
         finally:
-            close_old_connections()
+            close_stale_connections()
         return Outcome(Verdict.ACK)
 
     def retry_delay(self, deliveries: int) -> float:
@@ -158,6 +158,15 @@ class Consumer:
             return Outcome(Verdict.RETRY, self.retry_delays[-1] if self.retry_delays else 30.0)
         logger.error("%s: gave up on event %s on %s: %s", self.durable, raw.event_id, raw.subject, reason)
         return Outcome(Verdict.TERMINATE)
+
+
+def close_stale_connections() -> None:
+    """``close_old_connections()``, as Django does around a request: drop connections that broke or aged out.
+
+    Skipped inside an open transaction (a caller's, or a test's): closing would end it under their feet.
+    """
+    if not any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        close_old_connections()
 
 
 def _already_handled(durable: str, event_id: str) -> bool:

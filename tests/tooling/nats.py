@@ -224,9 +224,9 @@ def stream_messages(queue: QueueSettings, subject: str = "estafette.events.>") -
             config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, filter_subject=subject)
             subscription = await js.pull_subscribe(subject, stream=queue.stream, config=config)
             found: list[dict[str, Any]] = []
-            while total:
+            while len(found) < total:
                 try:
-                    batch = await subscription.fetch(min(total, 256), timeout=1)
+                    batch = await subscription.fetch(min(total - len(found), 256), timeout=1)
                 except TimeoutError:
                     break
                 for message in batch:

@@ -4,7 +4,8 @@
 (``estafette.events.test.echo``, dedup key ``echo-<event id>``) in the same transaction as its
 ``HandledEvent`` record, so counting those rows counts the events' effects. The payload steers it:
 ``{"pause": "in-transaction" | "after-commit" | "before-handling", "signal_dir": DIR}`` makes it write
-``DIR/<event id>.paused`` and sleep, so a test can kill or stop the process at that point.
+``DIR/<event id>.paused`` and sleep (on the first delivery only, or on ``pause_delivery``), so a test
+can kill or stop the process at that point.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ PAUSE_SECONDS = 3600.0
 
 
 def _pause(event: ReceivedEvent, where: str) -> None:
-    if event.payload.get("pause") != where:
+    if event.payload.get("pause") != where or event.deliveries != int(event.payload.get("pause_delivery", 1)):
         return
     signal_dir = Path(str(event.payload["signal_dir"]))
     (signal_dir / f"{event.id}.paused").write_text(str(event.deliveries))
