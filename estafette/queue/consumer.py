@@ -221,9 +221,14 @@ def record_dead_letter(*, consumer: str, raw: RawDelivery, reason: str) -> None:
         event_id=raw.event_id[:200],
         stream_sequence=raw.stream_sequence,
         deliveries=raw.deliveries,
-        payload=raw.data.decode("utf-8", errors="backslashreplace"),
-        reason=reason,
+        payload=_storable(raw.data.decode("utf-8", errors="backslashreplace")),
+        reason=_storable(reason),
     )
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL and CockroachDB text cannot hold NUL; keep it visible as an escape instead.
+    return text.replace("\x00", "\\x00")
 
 
 # --- the registry -----------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def test_it_terminates_undecodable_bytes_and_permanent_errors_at_once(queue_sett
     running = consuming(queue_settings, scripted)
     try:
         # when
-        publish(queue_settings, "estafette.events.git", b"\x00garbage", message_id="ev-garbage")
+        publish(queue_settings, "estafette.events.git", b"\x00garbage\xff", message_id="ev-garbage")
         publish(queue_settings, "estafette.events.git", {"n": 1}, message_id="ev-refused")
         wait_until(lambda: DeadLetter.objects.count() == 2, what="two dead letters")
         time.sleep(queue_settings.ack_wait_seconds + 0.5)
@@ -164,6 +164,7 @@ def test_it_terminates_undecodable_bytes_and_permanent_errors_at_once(queue_sett
     assert [e.id for e in scripted.deliveries] == ["ev-refused"]
     reasons = dict(DeadLetter.objects.values_list("event_id", "reason"))
     assert reasons["ev-garbage"].startswith("undecodable event: not UTF-8 JSON")
+    assert DeadLetter.objects.get(event_id="ev-garbage").payload == "\\x00garbage\\xff"
     assert reasons["ev-refused"] == "permanent error: cannot ever work"
     assert consumer_state(queue_settings, "scripted")["ack_pending"] == 0
 
