@@ -8,6 +8,7 @@ in the same minute — a retried CronJob, a loop beside a CronJob — publish on
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,8 +27,6 @@ def cron_event(now: datetime) -> tuple[dict[str, str], str]:
 
 async def publish_cron_event(js: Any, now: datetime) -> bool:
     """Publish the tick for ``now``'s minute. Returns False when that minute's tick was already in the stream."""
-    import json
-
     payload, message_id = cron_event(now)
     ack = await js.publish(
         subjects.CRON, json.dumps(payload).encode(), timeout=5, headers={jetstream.MSG_ID_HEADER: message_id}
@@ -35,7 +34,7 @@ async def publish_cron_event(js: Any, now: datetime) -> bool:
     return not ack.duplicate
 
 
-def send_cron_event(queue: jetstream.QueueSettings, *, now: datetime | None = None, wait_seconds: float = 10) -> bool:
+def send_cron_event(queue: jetstream.QueueSettings, *, now: datetime | None = None, wait_seconds: float = 5) -> bool:
     """Connect, make sure the stream exists, publish one tick (sync). See ``publish_cron_event``."""
 
     async def body() -> bool:

@@ -16,6 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--time", help="the tick's time instead of now (RFC 3339, e.g. 2024-05-01T12:03:00Z)")
+        parser.add_argument("--wait", type=float, default=5.0, help="seconds to wait for NATS (default 5)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = datetime.now(UTC)
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             if now.tzinfo is None:
                 raise CommandError("--time needs a time zone, e.g. a trailing Z for UTC")
         try:
-            fresh = send_cron_event(QueueSettings.from_django(), now=now)
+            fresh = send_cron_event(QueueSettings.from_django(), now=now, wait_seconds=options["wait"])
         except ConnectionError as error:
             raise CommandError(str(error)) from None
         message_id = cron_event(now)[1]
