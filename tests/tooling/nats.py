@@ -173,18 +173,6 @@ class BackgroundLoop:
         return self.result
 
 
-def wait_until(condition: Callable[[], Any], *, timeout: float = 20, interval: float = 0.02, what: str = "") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(interval)
-
-
 def subprocess_env(queue: QueueSettings, **extra: str) -> dict[str, str]:
     """Environment for a ``manage.py`` subprocess that uses the test database and the test's nats-server."""
     from django.db import connection

@@ -17,7 +17,8 @@ from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import HandledEvent, OutboxMessage
 from estafette.queue.tests.consumers_for_tests import ECHO_SUBJECT
 from estafette.queue.tests.test_consuming import consumer_state, publish
-from tests.tooling.nats import subprocess_env, wait_until
+from tests.tooling.nats import subprocess_env
+from tests.tooling.waiting import wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

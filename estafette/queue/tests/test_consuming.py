@@ -16,7 +16,8 @@ from estafette.queue.jetstream import QueueSettings, ensure_consumer, ensure_str
 from estafette.queue.models import DeadLetter, HandledEvent, OutboxMessage
 from estafette.queue.outbox import OutboxRelay, publish_on_commit, relay_pending
 from estafette.queue.worker import run_consumers
-from tests.tooling.nats import BackgroundLoop, NatsServer, wait_until
+from tests.tooling.nats import BackgroundLoop, NatsServer
+from tests.tooling.waiting import wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,8 @@ from django.utils import timezone
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import HandledEvent, OutboxMessage
 from estafette.queue.outbox import claim_batch, mark_sent, prune, publish_on_commit, relay_pending
-from tests.tooling.nats import NatsServer, stream_messages, subprocess_env, wait_until
+from tests.tooling.nats import NatsServer, stream_messages, subprocess_env
+from tests.tooling.waiting import wait_until
 
 pytestmark = pytest.mark.nats
 
