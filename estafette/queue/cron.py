@@ -44,7 +44,7 @@ def send_cron_event(queue: jetstream.QueueSettings, *, now: datetime | None = No
             await jetstream.ensure_stream(js, queue)
             return await publish_cron_event(js, now or datetime.now(UTC))
         finally:
-            await nc.drain()
+            await jetstream.close_quietly(nc)
 
     return asyncio.run(body())
 
@@ -75,5 +75,5 @@ async def run_cron_loop(queue: jetstream.QueueSettings, stop: asyncio.Event) -> 
             except Exception as error:  # noqa: BLE001 - a missed tick is logged; the next minute tries again
                 logger.warning("cron tick for %s not published: %s: %s", now, type(error).__name__, error)
     finally:
-        await nc.drain()
+        await jetstream.close_quietly(nc)
     return sent

@@ -7,6 +7,7 @@ can point a single ``QueueSettings`` at a throw-away nats-server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from dataclasses import dataclass, replace
@@ -68,8 +69,11 @@ async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> 
     """
     loop = asyncio.get_running_loop()
     last_logged = -1e9
+    connected: list[NatsClient] = []
 
     async def on_disconnected() -> None:
+        if connected and (connected[0].is_closed or connected[0].is_draining):
+            return  # our own close, not an outage
         logger.warning("%s: disconnected from NATS at %s, reconnecting", name, url)
 
     async def on_reconnected() -> None:
@@ -93,14 +97,25 @@ async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> 
         reconnected_cb=on_reconnected,
         error_cb=on_error,
     )
-    if wait_seconds is None:
-        return await connecting
     try:
-        return await asyncio.wait_for(connecting, wait_seconds)
+        nc = await (connecting if wait_seconds is None else asyncio.wait_for(connecting, wait_seconds))
     except TimeoutError:
         raise ConnectionError(
             f"cannot reach NATS at {url} within {wait_seconds:g}s: start it (make run does) or set ESTAFETTE_NATS_URL"
         ) from None
+    connected.append(nc)
+    return nc
+
+
+async def close_quietly(nc: NatsClient) -> None:
+    """Drain and close, whatever state the connection is in (the server may be shutting down too)."""
+    try:
+        await nc.drain()
+    except Exception:  # reconnecting or already closed: nothing left to flush
+        logger.debug("drain failed; closing", exc_info=True)
+    if not nc.is_closed:
+        with contextlib.suppress(Exception):
+            await nc.close()
 
 
 async def ensure_stream(js: JetStreamContext, queue: QueueSettings) -> None:

@@ -189,7 +189,7 @@ class OutboxRelay:
                 await self._sleep(stop, self.queue.outbox_poll_interval_seconds if sent >= 0 else 1.0)
         finally:
             remove_listener()
-            await nc.drain()
+            await jetstream.close_quietly(nc)
             await asyncio.get_running_loop().run_in_executor(self._db, connections.close_all)
             self._db.shutdown(wait=True)
 
@@ -302,7 +302,7 @@ def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: i
                 raise RuntimeError("the outbox relay could not publish everything; see the log")
             return total
         finally:
-            await nc.drain()
+            await jetstream.close_quietly(nc)
             await asyncio.get_running_loop().run_in_executor(relay._db, connections.close_all)
             relay._db.shutdown(wait=True)
 

@@ -175,10 +175,11 @@ async def run_consumers(
     workers = [ConsumerWorker(consumer, queue) for consumer in consumers]
     try:
         js = nc.jetstream()
-        await asyncio.gather(*(worker.run(js, stop) for worker in workers))
+        # With nothing to consume, still wait for the stop: under honcho an exiting process ends the set.
+        await asyncio.gather(stop.wait(), *(worker.run(js, stop) for worker in workers))
     finally:
         with contextlib.suppress(Exception):
-            await nc.drain()
+            await jetstream.close_quietly(nc)
         if handle_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
