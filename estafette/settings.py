@@ -164,6 +164,8 @@ NATS_CONSUMER_LOOKBACK_SECONDS = env_int("ESTAFETTE_NATS_CONSUMER_LOOKBACK_SECON
 OUTBOX_POLL_INTERVAL_MS = env_int("ESTAFETTE_OUTBOX_POLL_INTERVAL_MS", 50, minimum=1)
 OUTBOX_LEASE_SECONDS = env_int("ESTAFETTE_OUTBOX_LEASE_SECONDS", 30, minimum=1)
 OUTBOX_RETENTION_SECONDS = env_int("ESTAFETTE_OUTBOX_RETENTION_SECONDS", 24 * 3600, minimum=60)
+# Web workers and consumers publish their own outbox rows right after commit (relay_outbox stays the safety net).
+OUTBOX_RELAY_IN_PROCESS = env_bool("ESTAFETTE_OUTBOX_RELAY_IN_PROCESS", True)
 
 # Jobs (estafette/jobs): where builder jobs run.
 JOB_RUNNER = env_choice("ESTAFETTE_JOB_RUNNER", "local", ("local", "kubernetes"))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,13 +92,21 @@ def _claimable(now: datetime) -> Q:
     return Q(sent_at__isnull=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 
-@atomic_with_retry
 def claim_batch(*, token: str, limit: int, lease_seconds: float) -> list[OutboxMessage]:
     """Claim up to ``limit`` unsent rows for ``token`` until the lease ends; returns them in id order.
 
-    The UPDATE repeats the claimable condition, so two relays racing for the same rows each get only
-    the rows their own UPDATE changed (on SERIALIZABLE databases the loser retries on 40001).
+    A plain read first: an idle relay polls often, and on SQLite every write transaction takes the
+    database's write lock, so an empty outbox must cost no lock at all.
     """
+    if not OutboxMessage.objects.filter(_claimable(timezone.now())).exists():
+        return []
+    return _claim(token=token, limit=limit, lease_seconds=lease_seconds)
+
+
+@atomic_with_retry
+def _claim(*, token: str, limit: int, lease_seconds: float) -> list[OutboxMessage]:
+    # The UPDATE repeats the claimable condition, so two relays racing for the same rows each get only
+    # the rows their own UPDATE changed (on SERIALIZABLE databases the loser retries on 40001).
     now = timezone.now()
     candidates = list(OutboxMessage.objects.filter(_claimable(now)).order_by("id").values_list("id", flat=True)[:limit])
     if not candidates:
@@ -284,6 +294,28 @@ class OutboxRelay:
             return func(**kwargs)
 
         return await asyncio.get_running_loop().run_in_executor(self._db, call)
+
+
+_in_process: dict[int, OutboxRelay] = {}
+_in_process_lock = threading.Lock()
+
+
+def start_relay_in_process(queue: jetstream.QueueSettings | None = None) -> OutboxRelay:
+    """Run a relay on a thread of this process, woken by this process's commits. Idempotent per process.
+
+    The dedicated ``relay_outbox`` process polls; a process that writes events (a web worker, a
+    consumer) publishes its own rows right after commit with this instead of waiting for that poll,
+    and polls itself only rarely. Rows it does not get to (it dies, NATS is away) are still published
+    by the dedicated relay; relays never double an event.
+    """
+    with _in_process_lock:
+        relay = _in_process.get(os.getpid())  # keyed by pid: a forked child needs its own thread
+        if relay is None:
+            queue = queue or jetstream.QueueSettings.from_django()
+            queue = replace(queue, outbox_poll_interval_seconds=max(queue.outbox_poll_interval_seconds, 5.0))
+            relay = _in_process[os.getpid()] = OutboxRelay(queue, name=f"outbox-relay-{os.getpid()}")
+            relay.start_in_thread()
+        return relay
 
 
 def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: int = 100) -> int:

@@ -7,10 +7,12 @@ import logging
 from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from estafette.queue.consumer import registered_consumers
 from estafette.queue.jetstream import QueueSettings
+from estafette.queue.outbox import start_relay_in_process
 from estafette.queue.worker import run_consumers
 
 logger = logging.getLogger("estafette.queue.consume")
@@ -60,6 +62,8 @@ class Command(BaseCommand):
         else:
             logger.info("starting consumers: %s", ", ".join(selected))
         queue = QueueSettings.from_django()
+        if settings.OUTBOX_RELAY_IN_PROCESS:
+            start_relay_in_process(queue)  # events the handlers commit go out at once
         consumers = [registry[name]() for name in selected]
         asyncio.run(run_consumers(consumers, queue, handle_signals=True, name=f"consume {' '.join(selected) or '-'}"))
         logger.info("consumers stopped")
