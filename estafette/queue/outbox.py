@@ -296,7 +296,7 @@ class OutboxRelay:
         return await asyncio.get_running_loop().run_in_executor(self._db, call)
 
 
-_in_process: dict[int, OutboxRelay] = {}
+_in_process: dict[int, tuple[OutboxRelay, Callable[[], None]]] = {}
 _in_process_lock = threading.Lock()
 
 
@@ -305,17 +305,25 @@ def start_relay_in_process(queue: jetstream.QueueSettings | None = None) -> Outb
 
     The dedicated ``relay_outbox`` process polls; a process that writes events (a web worker, a
     consumer) publishes its own rows right after commit with this instead of waiting for that poll,
-    and polls itself only rarely. Rows it does not get to (it dies, NATS is away) are still published
-    by the dedicated relay; relays never double an event.
+    and polls itself only every few seconds. Rows it does not get to (it dies, NATS is away) are
+    still published by the dedicated relay; relays never double an event.
     """
     with _in_process_lock:
-        relay = _in_process.get(os.getpid())  # keyed by pid: a forked child needs its own thread
-        if relay is None:
+        running = _in_process.get(os.getpid())  # keyed by pid: a forked child needs its own thread
+        if running is None:
             queue = queue or jetstream.QueueSettings.from_django()
             queue = replace(queue, outbox_poll_interval_seconds=max(queue.outbox_poll_interval_seconds, 5.0))
-            relay = _in_process[os.getpid()] = OutboxRelay(queue, name=f"outbox-relay-{os.getpid()}")
-            relay.start_in_thread()
-        return relay
+            relay = OutboxRelay(queue, name=f"outbox-relay-{os.getpid()}")
+            running = _in_process[os.getpid()] = (relay, relay.start_in_thread())
+        return running[0]
+
+
+def stop_relay_in_process() -> None:
+    """Stop this process's in-process relay, if one runs (tests; shutdown)."""
+    with _in_process_lock:
+        running = _in_process.pop(os.getpid(), None)
+    if running is not None:
+        running[1]()
 
 
 def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: int = 100) -> int:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -229,3 +230,26 @@ def test_nothing_committed_is_lost_while_nats_is_down(queue_settings: QueueSetti
         running.stop()
     ids = sorted(m["id"] for m in stream_messages(queue_settings))
     assert ids == sorted(["before", *(f"down-{n}" for n in range(5))])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_in_process_relay_publishes_right_after_commit(queue_settings: QueueSettings) -> None:
+    from estafette.queue.outbox import start_relay_in_process, stop_relay_in_process
+
+    # given: an in-process relay (it polls only every 5 s, so only the commit can wake it sooner)
+    relay = start_relay_in_process(queue_settings)
+    try:
+        assert start_relay_in_process(queue_settings) is relay
+        time.sleep(0.3)  # connected and idle
+
+        # when
+        committed_at = time.monotonic()
+        with transaction.atomic():
+            publish_on_commit("estafette.events.git", {"n": 1}, dedup_key="fast-1")
+
+        # then
+        wait_until(lambda: relay.published == 1, timeout=4, what="the commit to wake the relay")
+        assert time.monotonic() - committed_at < 2
+    finally:
+        stop_relay_in_process()
+    assert [m["id"] for m in stream_messages(queue_settings)] == ["fast-1"]
