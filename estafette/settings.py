@@ -170,7 +170,7 @@ OUTBOX_RELAY_IN_PROCESS = env_bool("ESTAFETTE_OUTBOX_RELAY_IN_PROCESS", True)
 # Jobs (estafette/jobs): where builder jobs run.
 JOB_RUNNER = env_choice("ESTAFETTE_JOB_RUNNER", "local", ("local", "kubernetes"))
 JOB_CANCEL_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CANCEL_GRACE_SECONDS", 120, minimum=1)
-LOCAL_JOB_COMMAND = env_str("ESTAFETTE_LOCAL_JOB_COMMAND", "")  # default: python -m builder job --config {config}
+LOCAL_JOB_COMMAND = env_str("ESTAFETTE_LOCAL_JOB_COMMAND", "")  # default: python -m builder job --config {config} …
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
 JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", "estafette/estafette-ci-builder-python:latest")

@@ -32,7 +32,10 @@ KEY_FILE_NAME = "secretDecryptionKey"  # the Secret's key, as in Estafette
 CONFIG_MOUNT = "/configs"
 KEY_MOUNT = "/secrets"
 CONTAINER_NAME = "estafette-ci-builder"
-DEFAULT_COMMAND: tuple[str, ...] = ("python", "-m", "builder", "job", "--config", f"{CONFIG_MOUNT}/{CONFIG_KEY}")
+DEFAULT_COMMAND: tuple[str, ...] = (
+    *("python", "-m", "builder", "job", "--config", f"{CONFIG_MOUNT}/{CONFIG_KEY}"),
+    *("--secret-key-file", f"{KEY_MOUNT}/{KEY_FILE_NAME}"),
+)
 REQUEST_TIMEOUT_SECONDS = 15
 
 T = TypeVar("T")
@@ -175,9 +178,9 @@ class KubernetesJobRunner:
             "command": self.command,
             "env": [
                 {"name": "BUILDER_CONFIG_PATH", "value": f"{CONFIG_MOUNT}/{CONFIG_KEY}"},
-                {"name": "BUILDER_SECRET_KEY_PATH", "value": f"{KEY_MOUNT}/{KEY_FILE_NAME}"},
-                {"name": "BUILDER_JOB_NAME", "value": spec.name},
-                {"name": "BUILDER_WORKDIR", "value": workdir},
+                {"name": "ESTAFETTE_BUILDER_SECRET_KEY_FILE", "value": f"{KEY_MOUNT}/{KEY_FILE_NAME}"},
+                {"name": "ESTAFETTE_BUILDER_WORKSPACE", "value": workdir},
+                {"name": "ESTAFETTE_BUILDER_JOB_NAME", "value": spec.name},
                 *(_field_env(name, path) for name, path in _DOWNWARD_API.items()),
             ],
             "volumeMounts": [

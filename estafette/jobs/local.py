@@ -14,8 +14,9 @@ The builder runs under a small ``sh`` wrapper that leads its own process group. 
 the exit code (so any process — the API, a consumer, one started after a restart — can read the
 job's status from the workspace), forwards SIGTERM to the builder and, if the builder has not ended
 after the grace period, SIGKILLs it; when the builder ends, whatever it left running in the group is
-killed, as when a pod ends. The job does not inherit ``ESTAFETTE_*`` variables (the server's
-secrets and database); it reads its configuration and key from the files above.
+killed, as when a pod ends. The job does not inherit the server's ``ESTAFETTE_*`` variables (its
+secrets and database), only the builder's own ``ESTAFETTE_BUILDER_*`` ones; it reads its
+configuration and key from the files above.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from pathlib import Path
 
 from estafette.jobs.base import JobRunnerError, JobSpec, JobStatus
 
-DEFAULT_COMMAND: tuple[str, ...] = ("{python}", "-m", "builder", "job", "--config", "{config}")
+DEFAULT_COMMAND: tuple[str, ...] = (
+    *("{python}", "-m", "builder", "job", "--config", "{config}"),
+    *("--secret-key-file", "{secret_key_file}", "--workspace", "{workdir}"),
+)
 
 CONFIG_FILE = "builder-config.json"
 KEY_FILE = "secret-key"
@@ -65,8 +69,8 @@ kill -KILL 0 2>/dev/null
 
 
 class LocalProcessJobRunner:
-    """Runs ``command`` (placeholders ``{python}``, ``{config}``, ``{secret_key_file}``, ``{workspace}``)
-    per job, in the job's workspace under ``jobs_dir``. ``grace_seconds`` is how long a canceled job
+    """Runs ``command`` (placeholders ``{python}``, ``{config}``, ``{secret_key_file}``, ``{workspace}``,
+    ``{workdir}``) per job, in the job's workspace under ``jobs_dir``. ``grace_seconds`` is how long a canceled job
     gets between SIGTERM and SIGKILL."""
 
     def __init__(
@@ -194,6 +198,7 @@ class LocalProcessJobRunner:
             "{config}": str(workspace / CONFIG_FILE),
             "{secret_key_file}": str(workspace / KEY_FILE),
             "{workspace}": str(workspace),
+            "{workdir}": str(workspace / WORK_DIR),
         }
         argv = []
         for template in self.command:
@@ -204,18 +209,24 @@ class LocalProcessJobRunner:
         return argv
 
     def _environment(self, spec: JobSpec, workspace: Path) -> dict[str, str]:
-        # The server's settings (ESTAFETTE_*: secret key, database URL, webhook secrets) stay with the server.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ESTAFETTE_") and k != "DJANGO_SETTINGS_MODULE"}
+        # The server's settings (ESTAFETTE_*: secret key, database URL, webhook secrets) stay with the server;
+        # the builder's own (ESTAFETTE_BUILDER_*, e.g. its executor) are passed on.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if (k.startswith("ESTAFETTE_BUILDER_") or not k.startswith("ESTAFETTE_")) and k != "DJANGO_SETTINGS_MODULE"
+        }
         python_path = [str(p) for p in self.python_path]
         if env.get("PYTHONPATH"):
             python_path.append(env["PYTHONPATH"])
         if python_path:
             env["PYTHONPATH"] = os.pathsep.join(python_path)
+        # The same as the command line, for custom commands (the builder reads both).
         env.update(
             BUILDER_CONFIG_PATH=str(workspace / CONFIG_FILE),
-            BUILDER_SECRET_KEY_PATH=str(workspace / KEY_FILE),
-            BUILDER_JOB_NAME=spec.name,
-            BUILDER_WORKDIR=str(workspace / WORK_DIR),
+            ESTAFETTE_BUILDER_SECRET_KEY_FILE=str(workspace / KEY_FILE),
+            ESTAFETTE_BUILDER_WORKSPACE=str(workspace / WORK_DIR),
+            ESTAFETTE_BUILDER_JOB_NAME=spec.name,
         )
         return env
 

@@ -7,6 +7,7 @@ that plays the job's side: what the job received, ending it with an exit code, w
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any, Protocol
 
 import pytest
@@ -101,7 +102,7 @@ class JobRunnerContract:
         driver.received(first.name)
 
         # when: a redelivered event starts it again, with a fresh key
-        again = JobSpec(**{**first.__dict__, "secret_key": "a-second-key", "config": {"other": True}})
+        again = replace(first, secret_key="a-second-key", config={"other": True})
         name = runner.start(again)
 
         # then

@@ -23,7 +23,7 @@ def main() -> None:
     workspace = config_path.parent
     config = json.loads(config_path.read_text())
     (workspace / "received-config.json").write_text(config_path.read_text())
-    (workspace / "received-key").write_text(Path(os.environ["BUILDER_SECRET_KEY_PATH"]).read_text())
+    (workspace / "received-key").write_text(Path(os.environ["ESTAFETTE_BUILDER_SECRET_KEY_FILE"]).read_text())
     (workspace / "environment.json").write_text(json.dumps(dict(os.environ)))
     if config.get("testIgnoreSigterm"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

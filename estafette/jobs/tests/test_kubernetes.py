@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import kubernetes_validate
@@ -159,7 +160,9 @@ def test_it_creates_a_job_as_estafette_specifies_it(api: KubeApi) -> None:
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/configs", "/secrets", "/estafette-work", "/tmp"}
     env = {e["name"]: e for e in container["env"]}
     assert env["BUILDER_CONFIG_PATH"]["value"] == "/configs/builder-config.json"
-    assert env["BUILDER_SECRET_KEY_PATH"]["value"] == "/secrets/secretDecryptionKey"
+    assert env["ESTAFETTE_BUILDER_SECRET_KEY_FILE"]["value"] == "/secrets/secretDecryptionKey"
+    assert env["ESTAFETTE_BUILDER_WORKSPACE"]["value"] == "/estafette-work"
+    assert container["command"][:6] == ["python", "-m", "builder", "job", "--config", "/configs/builder-config.json"]
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     validate(job)
 
@@ -168,12 +171,8 @@ def test_it_creates_a_job_as_estafette_specifies_it(api: KubeApi) -> None:
 def test_every_generated_object_passes_strict_schema_validation(api: KubeApi, operating_system: str) -> None:
     # given
     runner = make_runner(api, tolerations=[{"key": "a", "operator": "Exists"}])
-    spec = JobSpec(
-        **{
-            **make_spec().__dict__,
-            "operating_system": operating_system,
-            "resources": JobResources(cpu_request="1", memory_limit="2Gi"),
-        }
+    spec = replace(
+        make_spec(), operating_system=operating_system, resources=JobResources(cpu_request="1", memory_limit="2Gi")
     )
 
     # when / then: what is generated and what the server stored both validate

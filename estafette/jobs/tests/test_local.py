@@ -121,16 +121,21 @@ def test_the_job_does_not_inherit_the_servers_settings_and_secrets(
     # given
     monkeypatch.setenv("ESTAFETTE_SECRET_KEY", "the-installation-secret")
     monkeypatch.setenv("ESTAFETTE_DATABASE_URL", "postgresql://u:pw@db/estafette")
+    monkeypatch.setenv("ESTAFETTE_BUILDER_EXECUTOR", "host")  # the builder's own setting
 
     # when
     workspace = started(local_runner, make_spec())
 
     # then
     environment = json.loads((workspace / "environment.json").read_text())
-    assert not [name for name in environment if name.startswith("ESTAFETTE_")]
+    server_settings = [n for n in environment if n.startswith("ESTAFETTE_") and not n.startswith("ESTAFETTE_BUILDER_")]
+    assert server_settings == []
+    assert "the-installation-secret" not in json.dumps(environment)
+    assert environment["ESTAFETTE_BUILDER_EXECUTOR"] == "host"
     assert environment["BUILDER_CONFIG_PATH"] == str(workspace / "builder-config.json")
-    assert environment["BUILDER_SECRET_KEY_PATH"] == str(workspace / "secret-key")
-    assert environment["BUILDER_JOB_NAME"] == workspace.name
+    assert environment["ESTAFETTE_BUILDER_SECRET_KEY_FILE"] == str(workspace / "secret-key")
+    assert environment["ESTAFETTE_BUILDER_WORKSPACE"] == str(workspace / "work")
+    assert environment["ESTAFETTE_BUILDER_JOB_NAME"] == workspace.name
 
 
 def test_a_job_whose_processes_vanished_without_an_exit_code_is_failed(local_runner: LocalProcessJobRunner) -> None:
@@ -182,13 +187,10 @@ def test_the_default_command_is_python_m_builder_with_the_configuration_file(set
 
     # then
     assert runner.command == DEFAULT_COMMAND
-    assert runner._command(tmp_path / "jobs" / "x") == [
-        sys.executable,
-        "-m",
-        "builder",
-        "job",
-        "--config",
-        str(tmp_path / "jobs" / "x" / "builder-config.json"),
+    workspace = tmp_path / "jobs" / "x"
+    assert runner._command(workspace) == [
+        *(sys.executable, "-m", "builder", "job", "--config", str(workspace / "builder-config.json")),
+        *("--secret-key-file", str(workspace / "secret-key"), "--workspace", str(workspace / "work")),
     ]
     settings.LOCAL_JOB_COMMAND = "/opt/builder --config {config} --key {secret_key_file}"
     assert LocalProcessJobRunner.from_settings()._command(Path("/w")) == [
