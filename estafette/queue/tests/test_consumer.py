@@ -212,3 +212,18 @@ def test_the_registry_refuses_subjects_outside_the_stream_bad_names_and_duplicat
         assert (First.subject, First.durable) == ("estafette.events.git", "registry-test")
     finally:
         unregister("registry-test")
+
+
+@pytest.mark.django_db
+def test_deliver_runs_a_consumer_as_one_delivery_would() -> None:
+    from estafette.queue.testing import deliver
+
+    # given
+    recording = IdempotentRecording()
+
+    # when
+    outcomes = [deliver(recording, {"n": 1}, event_id="e"), deliver(recording, {"n": 1}, event_id="e", deliveries=2)]
+
+    # then
+    assert [o.verdict for o in outcomes] == [Verdict.ACK, Verdict.ACK]
+    assert [(e.id, e.subject, e.payload) for e in recording.seen] == [("e", "estafette.events.git", {"n": 1})]
