@@ -56,7 +56,9 @@ def seconds_until_next_minute(now: datetime) -> float:
 
 async def run_cron_loop(queue: jetstream.QueueSettings, stop: asyncio.Event) -> int:
     """Publish a tick at the start of every minute until ``stop`` is set; returns how many were published."""
-    nc = await jetstream.connect(queue.url, name="cron_loop")
+    nc = await jetstream.connect_until_stopped(queue.url, name="cron_loop", stop=stop)
+    if nc is None:
+        return 0
     sent = 0
     try:
         js = nc.jetstream()

@@ -107,6 +107,36 @@ async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> 
     return nc
 
 
+async def connect_until_stopped(url: str, *, name: str, stop: asyncio.Event) -> NatsClient | None:
+    """``connect`` for long-running workers: waits for the server, but gives up (None) once ``stop`` is set."""
+    connecting = asyncio.ensure_future(connect(url, name=name))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if connecting.done():
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await connecting
+    return None
+
+
+async def wait_for_stream(js: JetStreamContext, queue: QueueSettings, *, name: str, stop: asyncio.Event) -> bool:
+    """``ensure_stream``, retried while JetStream is starting or restarting. False if stopped first."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await ensure_stream(js, queue)
+            return True
+        except Exception as error:  # noqa: BLE001 - not ready yet: wait, do not crash the worker
+            attempt += 1
+            if attempt == 1 or attempt % 20 == 0:
+                logger.warning("%s: JetStream not ready (%s: %s); waiting", name, type(error).__name__, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(0.1 * attempt, 2.0))
+    return False
+
+
 async def close_quietly(nc: NatsClient) -> None:
     """Drain and close, whatever state the connection is in (the server may be shutting down too)."""
     try:

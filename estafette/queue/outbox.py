@@ -186,10 +186,11 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         remove_listener = add_commit_listener(self.wake)
-        nc = await jetstream.connect(self.queue.url, name=self.name)
+        nc = await jetstream.connect_until_stopped(self.queue.url, name=self.name, stop=stop)
         try:
+            if nc is None or not await jetstream.wait_for_stream(nc.jetstream(), self.queue, name=self.name, stop=stop):
+                return
             js = nc.jetstream()
-            await jetstream.ensure_stream(js, self.queue)
             logger.info("%s: relaying the outbox to %s (stream %s)", self.name, self.queue.url, self.queue.stream)
             while not stop.is_set():
                 sent = await self.relay_once(js)
@@ -199,7 +200,8 @@ class OutboxRelay:
                 await self._sleep(stop, self.queue.outbox_poll_interval_seconds if sent >= 0 else 1.0)
         finally:
             remove_listener()
-            await jetstream.close_quietly(nc)
+            if nc is not None:
+                await jetstream.close_quietly(nc)
             await asyncio.get_running_loop().run_in_executor(self._db, connections.close_all)
             self._db.shutdown(wait=True)
 

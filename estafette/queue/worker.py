@@ -171,14 +171,15 @@ async def run_consumers(
     if handle_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, _request_stop, stop, signum)
-    nc = await jetstream.connect(queue.url, name=name)
+    nc = await jetstream.connect_until_stopped(queue.url, name=name, stop=stop)
     workers = [ConsumerWorker(consumer, queue) for consumer in consumers]
     try:
-        js = nc.jetstream()
-        # With nothing to consume, still wait for the stop: under honcho an exiting process ends the set.
-        await asyncio.gather(stop.wait(), *(worker.run(js, stop) for worker in workers))
+        if nc is not None:
+            js = nc.jetstream()
+            # With nothing to consume, still wait for the stop: under honcho an exiting process ends the set.
+            await asyncio.gather(stop.wait(), *(worker.run(js, stop) for worker in workers))
     finally:
-        with contextlib.suppress(Exception):
+        if nc is not None:
             await jetstream.close_quietly(nc)
         if handle_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -147,3 +147,35 @@ def test_it_names_the_registered_consumers_when_asked_for_an_unknown_one() -> No
         call_command("consume")
     with pytest.raises(CommandError, match=r"cannot import no\.such\.module"):
         call_command("consume", "--all", "--import", "no.such.module")
+
+
+@pytest.mark.parametrize("command", [["consume", "--all"], ["relay_outbox"], ["cron_loop"]])
+def test_a_worker_waiting_for_nats_stops_at_once_on_sigterm(
+    queue_settings: QueueSettings, tmp_path: Path, command: list[str]
+) -> None:
+    # given: a worker started before its NATS server (nothing listens there)
+    from dataclasses import replace
+
+    from tests.tooling.postgres import free_port
+
+    nowhere = replace(queue_settings, url=f"nats://127.0.0.1:{free_port()}")
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", *command],
+            cwd=settings.BASE_DIR,
+            env=subprocess_env(nowhere),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "Connect call failed" in log.read_text(), timeout=60, what="the worker to wait for NATS")
+
+        # when
+        worker.send_signal(signal.SIGTERM)
+
+        # then
+        assert worker.wait(10) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
