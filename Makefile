@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
+# Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
+APP_TESTS := estafette pipelines builds releases integrations tests
 
-.PHONY: run test lint checks test-pure test-sqlite test-postgres test-cockroach system-deps clean
+.PHONY: run test lint checks test-pure test-sqlite test-postgres test-cockroach system-deps clean frontend test-frontend
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +23,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 system-deps:
 	./scripts/system-deps.sh
 
-run: $(VENV)/.runtime
+# The web UI (frontend/, Node.js >= 20.19): skipped with a message when Node.js is missing.
+frontend:
+	./scripts/frontend.sh build
+
+test-frontend:
+	./scripts/frontend.sh test
+
+run: $(VENV)/.runtime frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/honcho start -f Procfile
@@ -41,15 +50,15 @@ test-pure: $(VENV)/.dev
 
 # The app tiers run on each of the three databases.
 test-sqlite: $(VENV)/.dev
-	ESTAFETTE_TEST_DB=sqlite $(PYTEST) --ignore=builder
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) $(APP_TESTS)
 
 test-postgres: $(VENV)/.dev system-deps
-	ESTAFETTE_TEST_DB=postgres $(PYTEST) --ignore=builder
+	ESTAFETTE_TEST_DB=postgres $(PYTEST) $(APP_TESTS)
 
 test-cockroach: $(VENV)/.dev system-deps
-	ESTAFETTE_TEST_DB=cockroach $(PYTEST) --ignore=builder
+	ESTAFETTE_TEST_DB=cockroach $(PYTEST) $(APP_TESTS)
 
-test: system-deps lint checks test-pure test-sqlite test-postgres test-cockroach
+test: system-deps lint checks test-pure test-frontend test-sqlite test-postgres test-cockroach
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

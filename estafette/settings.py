@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from estafette.lib.dburl import database_from_url
-from estafette.lib.env import env_bool, env_int, env_secret, env_str
+from estafette.lib.env import env_bool, env_choice, env_int, env_json, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "builds",
     "releases",
     "integrations",
+    "estafette.queue",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# The built web UI (`make frontend`) is served at the site root: /assets/… and /favicon.svg by
+# WhiteNoise, every UI route by estafette.spa. Vite's file names carry a content hash, so those
+# files may be cached forever. Unset while the UI is not built (WhiteNoise would warn).
+WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/assets/.+-[\w-]{8,}\.\w+$"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -150,6 +156,35 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("ESTAFETTE_LOG_LEVEL", "INFO").upper()},
 }
+
+# Queue: NATS JetStream (estafette/queue). Without ESTAFETTE_NATS_URL, `make run` starts a local
+# nats-server on ESTAFETTE_NATS_PORT with its store in the data dir.
+NATS_EXTERNAL_URL = env_str("ESTAFETTE_NATS_URL", "").strip()
+NATS_PORT = env_int("ESTAFETTE_NATS_PORT", 4222, minimum=1, maximum=65535)
+NATS_URL = NATS_EXTERNAL_URL or f"nats://127.0.0.1:{NATS_PORT}"
+NATS_STREAM = env_str("ESTAFETTE_NATS_STREAM", "ESTAFETTE")
+NATS_STREAM_MAX_AGE_SECONDS = env_int("ESTAFETTE_NATS_STREAM_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
+NATS_DUPLICATE_WINDOW_SECONDS = env_int("ESTAFETTE_NATS_DUPLICATE_WINDOW_SECONDS", 600, minimum=1)
+NATS_ACK_WAIT_SECONDS = env_int("ESTAFETTE_NATS_ACK_WAIT_SECONDS", 60, minimum=1)
+NATS_MAX_DELIVER = env_int("ESTAFETTE_NATS_MAX_DELIVER", 5, minimum=1)
+NATS_CONSUMER_LOOKBACK_SECONDS = env_int("ESTAFETTE_NATS_CONSUMER_LOOKBACK_SECONDS", 3600, minimum=0)
+OUTBOX_POLL_INTERVAL_MS = env_int("ESTAFETTE_OUTBOX_POLL_INTERVAL_MS", 50, minimum=1)
+OUTBOX_LEASE_SECONDS = env_int("ESTAFETTE_OUTBOX_LEASE_SECONDS", 30, minimum=1)
+OUTBOX_RETENTION_SECONDS = env_int("ESTAFETTE_OUTBOX_RETENTION_SECONDS", 24 * 3600, minimum=60)
+# Web workers and consumers publish their own outbox rows right after commit (relay_outbox stays the safety net).
+OUTBOX_RELAY_IN_PROCESS = env_bool("ESTAFETTE_OUTBOX_RELAY_IN_PROCESS", True)
+
+# Jobs (estafette/jobs): where builder jobs run.
+JOB_RUNNER = env_choice("ESTAFETTE_JOB_RUNNER", "local", ("local", "kubernetes"))
+JOB_CANCEL_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CANCEL_GRACE_SECONDS", 120, minimum=1)
+LOCAL_JOB_COMMAND = env_str("ESTAFETTE_LOCAL_JOB_COMMAND", "")  # default: python -m builder job --config {config} …
+JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
+JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
+JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", "estafette/estafette-ci-builder-python:latest")
+JOBS_BACKOFF_LIMIT = env_int("ESTAFETTE_JOBS_BACKOFF_LIMIT", 2, minimum=0)
+JOBS_AFFINITY = env_json("ESTAFETTE_JOBS_AFFINITY", {})  # a Kubernetes Affinity, for every job pod
+JOBS_TOLERATIONS = env_json("ESTAFETTE_JOBS_TOLERATIONS", [])  # a list of Kubernetes Tolerations
+KUBECONFIG = env_str("ESTAFETTE_KUBECONFIG", "")  # empty: the in-cluster service account
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("ESTAFETTE_SECRET_KEY is empty")

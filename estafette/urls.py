@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from estafette import health
+from estafette import health, spa
 
 urlpatterns = [
     path("liveness", health.liveness),
@@ -14,6 +14,10 @@ urlpatterns = [
     path("api/", include("pipelines.urls")),
     path("api/", include("builds.urls")),
     path("api/", include("releases.urls")),
+    # The web UI: built files WhiteNoise has not seen yet, and (last) every other path is a route
+    # of the UI (history-mode fallback to index.html).
+    re_path(spa.ASSET_PATH, spa.spa_asset, name="spa-asset"),
+    re_path(spa.SPA_PATH, spa.spa_index, name="spa"),
 ]
 
 handler404 = "estafette.lib.api.not_found"

@@ -6,8 +6,10 @@ typo in a deployment stops start-up with a message instead of running with a sur
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -77,3 +79,14 @@ def env_secret(name: str, default: str | None = None, *, environ: Mapping[str, s
         except OSError as error:
             raise ImproperlyConfigured(f"{file_var} points at {path!r}, which cannot be read: {error}") from None
     return environ.get(name, default)
+
+
+def env_json(name: str, default: Any, *, environ: Mapping[str, str] = os.environ) -> Any:
+    """A JSON document (object, list, …), e.g. Kubernetes affinity or tolerations for job pods."""
+    raw = environ.get(_name(name))
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be a JSON document: {error}") from None

@@ -24,3 +24,12 @@ def test_it_reads_secrets_from_files(tmp_path) -> None:
     assert env_secret("ESTAFETTE_K", environ={"ESTAFETTE_K_FILE": str(secret)}) == "s3cret"
     with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_K_FILE"):
         env_secret("ESTAFETTE_K", environ={"ESTAFETTE_K_FILE": str(tmp_path / "missing")})
+
+
+def test_it_reads_json_documents() -> None:
+    from estafette.lib.env import env_json
+
+    assert env_json("ESTAFETTE_J", [], environ={"ESTAFETTE_J": '[{"key": "a"}]'}) == [{"key": "a"}]
+    assert env_json("ESTAFETTE_J", {"x": 1}, environ={}) == {"x": 1}
+    with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_J must be a JSON document"):
+        env_json("ESTAFETTE_J", {}, environ={"ESTAFETTE_J": "{nope"})

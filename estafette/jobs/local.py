@@ -1,0 +1,287 @@
+"""``LocalProcessJobRunner``: each job is a builder process on this machine (the single-machine default).
+
+A job's workspace is ``<ESTAFETTE_DATA_DIR>/jobs/<name>/`` (mode 0700)::
+
+    builder-config.json   the BuilderConfig (0600)
+    secret-key            the per-job key (0600)
+    work/                 the builder's working directory
+    job.log               its stdout and stderr
+    job.json              pid and start time of the job's process group
+    exit-code             written when the builder exits
+    canceled              written when cancel was requested
+
+The builder runs under a small ``sh`` wrapper that leads its own process group. The wrapper records
+the exit code (so any process — the API, a consumer, one started after a restart — can read the
+job's status from the workspace), forwards SIGTERM to the builder and, if the builder has not ended
+after the grace period, SIGKILLs it; when the builder ends, whatever it left running in the group is
+killed, as when a pod ends. The job does not inherit the server's ``ESTAFETTE_*`` variables (its
+secrets and database), only the builder's own ``ESTAFETTE_BUILDER_*`` ones; it reads its
+configuration and key from the files above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from estafette.jobs.base import JobRunnerError, JobSpec, JobStatus
+
+DEFAULT_COMMAND: tuple[str, ...] = (
+    *("{python}", "-m", "builder", "job", "--config", "{config}"),
+    *("--secret-key-file", "{secret_key_file}", "--workspace", "{workdir}"),
+)
+
+CONFIG_FILE = "builder-config.json"
+KEY_FILE = "secret-key"
+WORK_DIR = "work"
+LOG_FILE = "job.log"
+STATE_FILE = "job.json"
+EXIT_FILE = "exit-code"
+CANCELED_FILE = "canceled"
+
+# $1 grace seconds, $2 exit-code file, then the command. POSIX sh (dash).
+WRAPPER = r"""
+grace=$1; exit_file=$2; shift 2
+"$@" &
+child=$!
+stop() {
+  kill -TERM "$child" 2>/dev/null
+  ( sleep "$grace"; kill -KILL "$child" 2>/dev/null ) &
+}
+trap stop TERM INT
+while :; do
+  wait "$child"; code=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+printf '%s\n' "$code" > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"
+trap - TERM INT
+kill -KILL 0 2>/dev/null
+"""
+
+
+class LocalProcessJobRunner:
+    """Runs ``command`` (placeholders ``{python}``, ``{config}``, ``{secret_key_file}``, ``{workspace}``,
+    ``{workdir}``) per job, in the job's workspace under ``jobs_dir``. ``grace_seconds`` is how long a canceled job
+    gets between SIGTERM and SIGKILL."""
+
+    def __init__(
+        self,
+        *,
+        jobs_dir: Path,
+        command: Sequence[str] = DEFAULT_COMMAND,
+        grace_seconds: float = 120,
+        python_path: Sequence[Path] = (),
+    ) -> None:
+        if not command:
+            raise ValueError("the local job command is empty")
+        self.jobs_dir = Path(jobs_dir)
+        self.command = tuple(command)
+        self.grace_seconds = grace_seconds
+        self.python_path = tuple(python_path)
+
+    @classmethod
+    def from_settings(cls) -> LocalProcessJobRunner:
+        from django.conf import settings
+
+        command = shlex.split(settings.LOCAL_JOB_COMMAND) if settings.LOCAL_JOB_COMMAND.strip() else DEFAULT_COMMAND
+        return cls(
+            jobs_dir=settings.DATA_DIR / "jobs",
+            command=command,
+            grace_seconds=settings.JOB_CANCEL_GRACE_SECONDS,
+            # `python -m builder` must find the repository's builder package from the job's own directory.
+            python_path=(settings.BASE_DIR,),
+        )
+
+    def workspace(self, job_name: str) -> Path:
+        if not job_name or "/" in job_name or job_name.startswith("."):
+            raise JobRunnerError(f"not a job name: {job_name!r}")
+        return self.jobs_dir / job_name
+
+    # --- the protocol ------------------------------------------------------------------------------
+
+    def start(self, spec: JobSpec) -> str:
+        """Write the workspace and spawn the job; a job whose workspace exists is left as it is."""
+        if spec.operating_system != "linux":
+            raise JobRunnerError(f"the local runner runs linux jobs only; {spec.name} wants {spec.operating_system}")
+        workspace = self.workspace(spec.name)
+        self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            workspace.mkdir(mode=0o700)  # atomic: of two concurrent starts, one wins
+        except FileExistsError:
+            return spec.name
+        _write_private(workspace / CONFIG_FILE, json.dumps(spec.config, indent=2))
+        _write_private(workspace / KEY_FILE, spec.secret_key)
+        (workspace / WORK_DIR).mkdir(mode=0o700)
+        argv = ["/bin/sh", "-c", WRAPPER, "estafette-job", f"{self.grace_seconds:g}", str(workspace / EXIT_FILE)]
+        argv += self._command(workspace)
+        try:
+            with open(workspace / LOG_FILE, "ab") as log:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=workspace / WORK_DIR,
+                    env=self._environment(spec, workspace),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group, apart from the server's signals
+                )
+        except OSError as error:
+            raise JobRunnerError(f"cannot start job {spec.name}: {error}") from None
+        state = {"pid": process.pid, "startTime": _start_time(process.pid), "command": self.command[0]}
+        _write_private(workspace / STATE_FILE, json.dumps(state))
+        # Reap the wrapper when it ends, so it does not linger as a zombie of this process.
+        threading.Thread(target=process.wait, name=f"reap-{spec.name}", daemon=True).start()
+        return spec.name
+
+    def status(self, job_name: str) -> JobStatus:
+        workspace = self.workspace(job_name)
+        if not workspace.is_dir():
+            return JobStatus.NOT_FOUND
+        if (workspace / CANCELED_FILE).exists():
+            return JobStatus.CANCELED
+        ended = _ended_status(workspace)
+        if ended is not None:
+            return ended
+        state = _read_state(workspace)
+        if state is None:
+            return JobStatus.PENDING
+        if _alive(state):
+            return JobStatus.RUNNING
+        # It may have written its exit code between the two looks; without one it was killed outright
+        # (or the machine restarted), which is a failure.
+        return _ended_status(workspace) or JobStatus.FAILED
+
+    def cancel(self, job_name: str) -> bool:
+        """SIGTERM the job; its wrapper SIGKILLs it after the grace period. Returns immediately."""
+        workspace = self.workspace(job_name)
+        if not workspace.is_dir() or _read_exit_code(workspace) is not None:
+            return False
+        if (workspace / CANCELED_FILE).exists():
+            return True
+        (workspace / CANCELED_FILE).write_text("canceled\n")
+        state = _read_state(workspace)
+        if state is not None and _alive(state):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(state["pid"]), signal.SIGTERM)
+        return True
+
+    def cleanup(self, job_name: str) -> None:
+        """Kill the job's whole process group if it still runs, then remove the workspace."""
+        workspace = self.workspace(job_name)
+        if not workspace.exists():
+            return
+        state = _read_state(workspace)
+        if state is not None and _alive(state):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(state["pid"]), signal.SIGKILL)
+        shutil.rmtree(workspace, ignore_errors=True)
+
+    def is_process_alive(self, job_name: str) -> bool:
+        """Whether the job's process group leader still runs (for tests and diagnostics)."""
+        state = _read_state(self.workspace(job_name))
+        return state is not None and _alive(state)
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _command(self, workspace: Path) -> list[str]:
+        values = {
+            "{python}": sys.executable,
+            "{config}": str(workspace / CONFIG_FILE),
+            "{secret_key_file}": str(workspace / KEY_FILE),
+            "{workspace}": str(workspace),
+            "{workdir}": str(workspace / WORK_DIR),
+        }
+        argv = []
+        for template in self.command:
+            part = template
+            for placeholder, value in values.items():
+                part = part.replace(placeholder, value)
+            argv.append(part)
+        return argv
+
+    def _environment(self, spec: JobSpec, workspace: Path) -> dict[str, str]:
+        # The server's settings (ESTAFETTE_*: secret key, database URL, webhook secrets) stay with the server;
+        # the builder's own (ESTAFETTE_BUILDER_*, e.g. its executor) are passed on.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if (k.startswith("ESTAFETTE_BUILDER_") or not k.startswith("ESTAFETTE_")) and k != "DJANGO_SETTINGS_MODULE"
+        }
+        python_path = [str(p) for p in self.python_path]
+        if env.get("PYTHONPATH"):
+            python_path.append(env["PYTHONPATH"])
+        if python_path:
+            env["PYTHONPATH"] = os.pathsep.join(python_path)
+        # The same as the command line, for custom commands (the builder reads both).
+        env.update(
+            BUILDER_CONFIG_PATH=str(workspace / CONFIG_FILE),
+            ESTAFETTE_BUILDER_SECRET_KEY_FILE=str(workspace / KEY_FILE),
+            ESTAFETTE_BUILDER_WORKSPACE=str(workspace / WORK_DIR),
+            ESTAFETTE_BUILDER_JOB_NAME=spec.name,
+        )
+        return env
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable by this user only (0600 from the first byte, not chmod afterwards)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _ended_status(workspace: Path) -> JobStatus | None:
+    exit_code = _read_exit_code(workspace)
+    if exit_code is None:
+        return None
+    return JobStatus.SUCCEEDED if exit_code == 0 else JobStatus.FAILED
+
+
+def _read_exit_code(workspace: Path) -> int | None:
+    try:
+        return int((workspace / EXIT_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _read_state(workspace: Path) -> Mapping[str, object] | None:
+    try:
+        return json.loads((workspace / STATE_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), or None if there is no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _start_time(pid: int) -> int | None:
+    fields = _proc_stat(pid)
+    return int(fields[19]) if fields else None  # field 22 of stat: start time in clock ticks
+
+
+def _alive(state: Mapping[str, object]) -> bool:
+    """The recorded process still runs — the same process, not a later one that reused its pid."""
+    pid = int(str(state["pid"]))
+    fields = _proc_stat(pid)
+    if fields is None:
+        return False
+    if fields[0] in ("Z", "X"):  # exited, waiting to be reaped
+        return False
+    recorded = state.get("startTime")
+    return recorded is None or int(str(recorded)) == int(fields[19])

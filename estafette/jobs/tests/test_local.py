@@ -1,0 +1,210 @@
+"""The local process runner: the contract, plus what only local processes have (signals, files, env)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from estafette.jobs.base import JobSpec, JobStatus
+from estafette.jobs.local import DEFAULT_COMMAND, LocalProcessJobRunner
+from estafette.jobs.tests.contract import JobRunnerContract, make_spec
+from tests.tooling.waiting import wait_until
+
+FAKE_BUILDER = Path(__file__).with_name("fake_builder.py")
+
+
+class LocalDriver:
+    def __init__(self, runner: LocalProcessJobRunner) -> None:
+        self.runner = runner
+
+    def received(self, job_name: str) -> tuple[dict[str, Any], str]:
+        workspace = self.runner.workspace(job_name)
+        wait_until((workspace / "started").exists, timeout=30, what=f"{job_name} to start")
+        return json.loads((workspace / "received-config.json").read_text()), (workspace / "received-key").read_text()
+
+    def finish(self, job_name: str, *, exit_code: int) -> None:
+        (self.runner.workspace(job_name) / "release").write_text(str(exit_code))
+
+    def is_stopped(self, job_name: str) -> bool:
+        workspace = self.runner.workspace(job_name)
+        return not workspace.exists() or not self.runner.is_process_alive(job_name)
+
+    def leftovers(self, job_name: str) -> list[str]:
+        workspace = self.runner.workspace(job_name)
+        return sorted(p.name for p in workspace.iterdir()) if workspace.exists() else []
+
+
+@pytest.fixture
+def local_runner(tmp_path: Path) -> LocalProcessJobRunner:
+    return LocalProcessJobRunner(
+        jobs_dir=tmp_path / "jobs", command=[sys.executable, str(FAKE_BUILDER), "{config}"], grace_seconds=0.5
+    )
+
+
+@pytest.fixture
+def cleanup_jobs(local_runner: LocalProcessJobRunner):
+    yield
+    if local_runner.jobs_dir.exists():
+        for workspace in local_runner.jobs_dir.iterdir():
+            local_runner.cleanup(workspace.name)
+
+
+class TestLocalProcessJobRunnerContract(JobRunnerContract):
+    @pytest.fixture
+    def runner(self, local_runner: LocalProcessJobRunner, cleanup_jobs: None) -> LocalProcessJobRunner:
+        return local_runner
+
+    @pytest.fixture
+    def driver(self, runner: LocalProcessJobRunner) -> LocalDriver:
+        return LocalDriver(runner)
+
+
+pytestmark = pytest.mark.usefixtures("cleanup_jobs")
+
+
+def started(runner: LocalProcessJobRunner, spec: JobSpec) -> Path:
+    runner.start(spec)
+    LocalDriver(runner).received(spec.name)
+    return runner.workspace(spec.name)
+
+
+def test_it_sends_sigterm_first_so_the_builder_can_report_canceled(local_runner: LocalProcessJobRunner) -> None:
+    # given
+    workspace = started(local_runner, make_spec())
+
+    # when
+    local_runner.cancel(workspace.name)
+
+    # then
+    wait_until((workspace / "got-sigterm").exists, what="the builder to get SIGTERM")
+    wait_until(lambda: not local_runner.is_process_alive(workspace.name), what="the job to end")
+    assert local_runner.status(workspace.name) is JobStatus.CANCELED
+    assert (workspace / "exit-code").read_text().strip() == "0"
+
+
+def test_it_kills_a_job_that_ignores_sigterm_after_the_grace_period(local_runner: LocalProcessJobRunner) -> None:
+    # given: grace period 0.5 s, a builder that ignores SIGTERM
+    workspace = started(local_runner, make_spec(config={"testIgnoreSigterm": True}))
+
+    # when
+    canceled_at = time.monotonic()
+    local_runner.cancel(workspace.name)
+    wait_until(lambda: not local_runner.is_process_alive(workspace.name), timeout=10, what="the job to be killed")
+
+    # then
+    assert 0.4 <= time.monotonic() - canceled_at < 5
+    assert (workspace / "exit-code").read_text().strip() == str(128 + signal.SIGKILL)
+    assert local_runner.status(workspace.name) is JobStatus.CANCELED
+
+
+def test_it_writes_configuration_and_key_readable_by_the_owner_only(local_runner: LocalProcessJobRunner) -> None:
+    # given / when
+    workspace = started(local_runner, make_spec())
+
+    # then
+    assert stat.S_IMODE(workspace.stat().st_mode) == 0o700
+    assert stat.S_IMODE((workspace / "builder-config.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((workspace / "secret-key").stat().st_mode) == 0o600
+
+
+def test_the_job_does_not_inherit_the_servers_settings_and_secrets(
+    local_runner: LocalProcessJobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    monkeypatch.setenv("ESTAFETTE_SECRET_KEY", "the-installation-secret")
+    monkeypatch.setenv("ESTAFETTE_DATABASE_URL", "postgresql://u:pw@db/estafette")
+    monkeypatch.setenv("ESTAFETTE_BUILDER_EXECUTOR", "host")  # the builder's own setting
+
+    # when
+    workspace = started(local_runner, make_spec())
+
+    # then
+    environment = json.loads((workspace / "environment.json").read_text())
+    server_settings = [n for n in environment if n.startswith("ESTAFETTE_") and not n.startswith("ESTAFETTE_BUILDER_")]
+    assert server_settings == []
+    assert "the-installation-secret" not in json.dumps(environment)
+    assert environment["ESTAFETTE_BUILDER_EXECUTOR"] == "host"
+    assert environment["BUILDER_CONFIG_PATH"] == str(workspace / "builder-config.json")
+    assert environment["ESTAFETTE_BUILDER_SECRET_KEY_FILE"] == str(workspace / "secret-key")
+    assert environment["ESTAFETTE_BUILDER_WORKSPACE"] == str(workspace / "work")
+    assert environment["ESTAFETTE_BUILDER_JOB_NAME"] == workspace.name
+
+
+def test_a_job_whose_processes_vanished_without_an_exit_code_is_failed(local_runner: LocalProcessJobRunner) -> None:
+    # given
+    workspace = started(local_runner, make_spec())
+    state = json.loads((workspace / "job.json").read_text())
+
+    # when: the whole process group is killed outright (out of memory, a reboot)
+    os.killpg(state["pid"], signal.SIGKILL)
+
+    # then
+    wait_until(lambda: local_runner.status(workspace.name) is JobStatus.FAILED, what="the job to count as failed")
+    assert not (workspace / "exit-code").exists()
+
+
+def test_cleanup_kills_what_the_builder_started_too(local_runner: LocalProcessJobRunner) -> None:
+    # given: a builder with a child process
+    workspace = started(local_runner, make_spec(config={"testSpawnChild": True}))
+    child = int((workspace / "child-pid").read_text())
+
+    # when
+    local_runner.cleanup(workspace.name)
+
+    # then
+    wait_until(lambda: not _running(child), what="the child to be killed")
+    assert not workspace.exists()
+
+
+def test_when_the_builder_ends_what_it_left_running_is_stopped(local_runner: LocalProcessJobRunner) -> None:
+    # given
+    workspace = started(local_runner, make_spec(config={"testSpawnChild": True}))
+    child = int((workspace / "child-pid").read_text())
+
+    # when
+    (workspace / "release").write_text("0")
+
+    # then: as when a pod ends
+    wait_until(lambda: local_runner.status(workspace.name) is JobStatus.SUCCEEDED, what="the job to end")
+    wait_until(lambda: not _running(child), what="the child to be killed")
+
+
+def test_the_default_command_is_python_m_builder_with_the_configuration_file(settings, tmp_path: Path) -> None:
+    # given
+    settings.LOCAL_JOB_COMMAND = ""
+    settings.DATA_DIR = tmp_path
+
+    # when
+    runner = LocalProcessJobRunner.from_settings()
+
+    # then
+    assert runner.command == DEFAULT_COMMAND
+    workspace = tmp_path / "jobs" / "x"
+    assert runner._command(workspace) == [
+        *(sys.executable, "-m", "builder", "job", "--config", str(workspace / "builder-config.json")),
+        *("--secret-key-file", str(workspace / "secret-key"), "--workspace", str(workspace / "work")),
+    ]
+    settings.LOCAL_JOB_COMMAND = "/opt/builder --config {config} --key {secret_key_file}"
+    assert LocalProcessJobRunner.from_settings()._command(Path("/w")) == [
+        "/opt/builder",
+        "--config",
+        "/w/builder-config.json",
+        "--key",
+        "/w/secret-key",
+    ]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

@@ -1,0 +1,29 @@
+"""``manage.py cron_loop``: the local stand-in for the cron CronJob — a tick every minute until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from estafette.queue.cron import run_cron_loop
+from estafette.queue.jetstream import QueueSettings
+
+
+class Command(BaseCommand):
+    help = "Publish a cron event at the start of every minute until SIGTERM/SIGINT."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        sent = asyncio.run(self._run())
+        self.stdout.write(f"cron loop stopped after {sent} tick(s)")
+
+    async def _run(self) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        self.stdout.write("cron loop: publishing a tick at the start of every minute")
+        self.stdout.flush()
+        return await run_cron_loop(QueueSettings.from_django(), stop)

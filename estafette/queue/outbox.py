@@ -1,0 +1,351 @@
+"""Publish after commit: the outbox table and the relay that moves it to JetStream.
+
+``publish_on_commit`` writes one ``OutboxMessage`` row in the caller's transaction. The relay
+claims unsent rows with a conditional UPDATE (a lease, so several relays can run and a dead one's
+rows come back), publishes each with ``Nats-Msg-Id = dedup_key`` and marks it sent. Losing the relay
+between commit and publish loses nothing (the row waits); losing it between publish and mark makes
+the next relay publish again, and JetStream drops the copy inside its duplicate window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import close_old_connections, connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
+from estafette.queue import jetstream, subjects
+from estafette.queue.models import HandledEvent, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+_commit_listeners: list[Callable[[], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def publish_on_commit(subject: str, payload: Mapping[str, Any], *, dedup_key: str | None = None) -> OutboxMessage:
+    """Queue ``payload`` (a JSON object) for ``subject``; it is published once the caller's transaction commits.
+
+    Call it inside the transaction that makes the change the event reports: the row commits or rolls
+    back with it. ``dedup_key`` becomes the event id (``Nats-Msg-Id``, ``ReceivedEvent.id``); pass a
+    natural key (a webhook delivery id, ``"build-42-finished"``) when the caller itself may run twice,
+    otherwise a random one is used. Raises ``ValueError`` for a subject outside the stream or a
+    payload that is not a JSON object.
+    """
+    if not subjects.is_event_subject(subject):
+        raise ValueError(f"cannot publish to {subject!r}: event subjects look like {subjects.PREFIX}.<kind>")
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"an event payload is a JSON object, got {type(payload).__name__}")
+    key = dedup_key or f"outbox-{uuid.uuid4()}"
+    if len(key) > 200:
+        raise ValueError("dedup_key is longer than 200 characters")
+    message = OutboxMessage.objects.create(
+        subject=subject,
+        payload=json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")),
+        dedup_key=key,
+    )
+    transaction.on_commit(_notify_commit_listeners)
+    return message
+
+
+def add_commit_listener(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener`` (cheap, thread-safe) after every commit that wrote outbox rows in this process.
+
+    An in-process relay uses it to publish at once instead of waiting for its next poll. Returns a
+    function that removes the listener.
+    """
+    with _listeners_lock:
+        _commit_listeners.append(listener)
+
+    def remove() -> None:
+        with _listeners_lock:
+            if listener in _commit_listeners:
+                _commit_listeners.remove(listener)
+
+    return remove
+
+
+def _notify_commit_listeners() -> None:
+    with _listeners_lock:
+        listeners = list(_commit_listeners)
+    for listener in listeners:
+        listener()
+
+
+# --- the relay's database steps (sync; each one short retried transaction) ---------------------------
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(sent_at__isnull=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+
+
+def claim_batch(*, token: str, limit: int, lease_seconds: float) -> list[OutboxMessage]:
+    """Claim up to ``limit`` unsent rows for ``token`` until the lease ends; returns them in id order.
+
+    A plain read first: an idle relay polls often, and on SQLite every write transaction takes the
+    database's write lock, so an empty outbox must cost no lock at all.
+    """
+    if not OutboxMessage.objects.filter(_claimable(timezone.now())).exists():
+        return []
+    return _claim(token=token, limit=limit, lease_seconds=lease_seconds)
+
+
+@atomic_with_retry
+def _claim(*, token: str, limit: int, lease_seconds: float) -> list[OutboxMessage]:
+    # The UPDATE repeats the claimable condition, so two relays racing for the same rows each get only
+    # the rows their own UPDATE changed (on SERIALIZABLE databases the loser retries on 40001).
+    now = timezone.now()
+    candidates = list(OutboxMessage.objects.filter(_claimable(now)).order_by("id").values_list("id", flat=True)[:limit])
+    if not candidates:
+        return []
+    OutboxMessage.objects.filter(_claimable(now), id__in=candidates).update(
+        claimed_by=token,
+        claimed_until=now + timedelta(seconds=lease_seconds),
+        attempts=F("attempts") + 1,
+    )
+    return list(OutboxMessage.objects.filter(id__in=candidates, claimed_by=token, sent_at__isnull=True).order_by("id"))
+
+
+@atomic_with_retry
+def mark_sent(*, token: str, ids: list[int]) -> int:
+    """Mark published rows sent, if this claim still holds them. Returns how many rows were marked."""
+    if not ids:
+        return 0
+    return OutboxMessage.objects.filter(id__in=ids, claimed_by=token, sent_at__isnull=True).update(
+        sent_at=timezone.now(), claimed_by="", claimed_until=None, last_error=""
+    )
+
+
+@atomic_with_retry
+def release_claim(*, token: str, ids: list[int], error: str) -> None:
+    """Give rows back after a failed publish so the next round (of any relay) retries them."""
+    if ids:
+        OutboxMessage.objects.filter(id__in=ids, claimed_by=token, sent_at__isnull=True).update(
+            claimed_by="", claimed_until=None, last_error=error[:2000]
+        )
+
+
+@retry_on_serialization_failure
+def prune(*, outbox_retention_seconds: float, handled_retention_seconds: float) -> int:
+    """Delete sent outbox rows and handled-event records that are too old to matter. Returns rows deleted."""
+    now = timezone.now()
+    deleted, _ = OutboxMessage.objects.filter(sent_at__lt=now - timedelta(seconds=outbox_retention_seconds)).delete()
+    handled, _ = HandledEvent.objects.filter(handled_at__lt=now - timedelta(seconds=handled_retention_seconds)).delete()
+    return deleted + handled
+
+
+# --- the relay ---------------------------------------------------------------------------------------
+
+
+class OutboxRelay:
+    """Moves outbox rows to JetStream until stopped.
+
+    ``await relay.run(stop)`` runs it on the current event loop (the ``relay_outbox`` command);
+    ``relay.start_in_thread()`` runs it beside a web server or a test harness. Database work runs on
+    one worker thread of its own (the ORM is sync); publishing runs on the event loop.
+    """
+
+    PRUNE_EVERY_SECONDS = 300.0
+
+    def __init__(self, queue: jetstream.QueueSettings, *, batch_size: int = 100, name: str = "outbox-relay") -> None:
+        if queue.outbox_lease_seconds >= queue.duplicate_window_seconds:
+            raise ValueError(
+                "the outbox lease must be shorter than the JetStream duplicate window, or a relay that "
+                "re-publishes an expired claim could double an event: lower ESTAFETTE_OUTBOX_LEASE_SECONDS"
+            )
+        self.queue = queue
+        self.batch_size = batch_size
+        self.name = name
+        self.published = 0  # messages acknowledged by JetStream since start (duplicates included)
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_prune = 0.0
+
+    def wake(self) -> None:
+        """Ask the relay to look at the outbox now (thread-safe; used as a commit listener)."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set, then return after finishing the batch in hand."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        remove_listener = add_commit_listener(self.wake)
+        nc = await jetstream.connect_until_stopped(self.queue.url, name=self.name, stop=stop)
+        try:
+            if nc is None or not await jetstream.wait_for_stream(nc.jetstream(), self.queue, name=self.name, stop=stop):
+                return
+            js = nc.jetstream()
+            logger.info("%s: relaying the outbox to %s (stream %s)", self.name, self.queue.url, self.queue.stream)
+            while not stop.is_set():
+                sent = await self.relay_once(js)
+                await self._maybe_prune()
+                if sent >= self.batch_size:
+                    continue  # more is waiting
+                await self._sleep(stop, self.queue.outbox_poll_interval_seconds if sent >= 0 else 1.0)
+        finally:
+            remove_listener()
+            if nc is not None:
+                await jetstream.close_quietly(nc)
+            await asyncio.get_running_loop().run_in_executor(self._db, connections.close_all)
+            self._db.shutdown(wait=True)
+
+    async def relay_once(self, js: Any) -> int:
+        """Claim, publish and mark one batch. Returns how many were sent, or -1 after a failure."""
+        token = uuid.uuid4().hex
+        try:
+            batch = await self._in_db(
+                claim_batch, token=token, limit=self.batch_size, lease_seconds=self.queue.outbox_lease_seconds
+            )
+        except Exception:  # a database outage must not end the relay
+            logger.exception("%s: cannot claim outbox rows, retrying", self.name)
+            return -1
+        if not batch:
+            return 0
+        published: list[int] = []
+        failure = ""
+        for message in batch:
+            try:
+                ack = await js.publish(
+                    message.subject,
+                    message.payload.encode(),
+                    timeout=5,
+                    headers={jetstream.MSG_ID_HEADER: message.dedup_key},
+                )
+            except Exception as error:  # noqa: BLE001 - NATS down or slow: keep the row, retry later
+                failure = f"{type(error).__name__}: {error}"
+                logger.warning("%s: publishing %s failed (%s); it stays in the outbox", self.name, message.id, failure)
+                break
+            if ack.duplicate:
+                logger.info("%s: %s was already in the stream (a re-publish after a crash)", self.name, message.id)
+            published.append(message.id)
+        self.published += len(published)
+        try:
+            await self._in_db(mark_sent, token=token, ids=published)
+            unsent = [m.id for m in batch if m.id not in set(published)]  # after a failure: give them back
+            await self._in_db(release_claim, token=token, ids=unsent, error=failure)
+        except Exception:  # the claim expires and a later round re-publishes (deduplicated)
+            logger.exception("%s: cannot mark outbox rows sent; they will be re-published and deduplicated", self.name)
+            return -1
+        return len(published) if not failure else -1
+
+    def start_in_thread(self) -> Callable[[], None]:
+        """Run the relay on a thread of its own; returns a function that stops it and waits."""
+        ready = threading.Event()
+        holder: dict[str, Any] = {}
+
+        def main() -> None:
+            async def body() -> None:
+                holder["loop"] = asyncio.get_running_loop()
+                holder["stop"] = asyncio.Event()
+                ready.set()
+                await self.run(holder["stop"])
+
+            asyncio.run(body())
+
+        thread = threading.Thread(target=main, name=self.name, daemon=True)
+        thread.start()
+        ready.wait(10)
+
+        def stop() -> None:
+            holder["loop"].call_soon_threadsafe(holder["stop"].set)
+            thread.join(30)
+
+        return stop
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        assert self._wake is not None
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+        _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        self._wake.clear()
+
+    async def _maybe_prune(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_prune < self.PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = loop.time()
+        try:
+            await self._in_db(
+                prune,
+                outbox_retention_seconds=self.queue.outbox_retention_seconds,
+                handled_retention_seconds=self.queue.stream_max_age_seconds,
+            )
+        except Exception:  # pruning is housekeeping; the next round tries again
+            logger.exception("%s: pruning the outbox failed", self.name)
+
+    async def _in_db(self, func: Callable[..., Any], /, **kwargs: Any) -> Any:
+        def call() -> Any:
+            close_old_connections()
+            return func(**kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+
+
+_in_process: dict[int, tuple[OutboxRelay, Callable[[], None]]] = {}
+_in_process_lock = threading.Lock()
+
+
+def start_relay_in_process(queue: jetstream.QueueSettings | None = None) -> OutboxRelay:
+    """Run a relay on a thread of this process, woken by this process's commits. Idempotent per process.
+
+    The dedicated ``relay_outbox`` process polls; a process that writes events (a web worker, a
+    consumer) publishes its own rows right after commit with this instead of waiting for that poll,
+    and polls itself only every few seconds. Rows it does not get to (it dies, NATS is away) are
+    still published by the dedicated relay; relays never double an event.
+    """
+    with _in_process_lock:
+        running = _in_process.get(os.getpid())  # keyed by pid: a forked child needs its own thread
+        if running is None:
+            queue = queue or jetstream.QueueSettings.from_django()
+            queue = replace(queue, outbox_poll_interval_seconds=max(queue.outbox_poll_interval_seconds, 5.0))
+            relay = OutboxRelay(queue, name=f"outbox-relay-{os.getpid()}")
+            running = _in_process[os.getpid()] = (relay, relay.start_in_thread())
+        return running[0]
+
+
+def stop_relay_in_process() -> None:
+    """Stop this process's in-process relay, if one runs (tests; shutdown)."""
+    with _in_process_lock:
+        running = _in_process.pop(os.getpid(), None)
+    if running is not None:
+        running[1]()
+
+
+def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: int = 100) -> int:
+    """Publish everything the outbox holds now, then return how many were published (sync; for tests and scripts)."""
+
+    async def body() -> int:
+        relay = OutboxRelay(queue or jetstream.QueueSettings.from_django(), batch_size=batch_size, name="outbox-once")
+        nc = await jetstream.connect(relay.queue.url, name=relay.name)
+        try:
+            js = nc.jetstream()
+            await jetstream.ensure_stream(js, relay.queue)
+            total = 0
+            while (sent := await relay.relay_once(js)) > 0:
+                total += sent
+            if sent < 0:
+                raise RuntimeError("the outbox relay could not publish everything; see the log")
+            return total
+        finally:
+            await jetstream.close_quietly(nc)
+            await asyncio.get_running_loop().run_in_executor(relay._db, connections.close_all)
+            relay._db.shutdown(wait=True)
+
+    return asyncio.run(body())

@@ -1,0 +1,80 @@
+"""The cron sender: one tick per minute, idempotent within the minute."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from estafette.queue.cron import cron_event, seconds_until_next_minute, send_cron_event
+from estafette.queue.jetstream import QueueSettings
+from tests.tooling.nats import stream_messages
+
+
+def test_it_sends_the_utc_time_and_names_the_message_after_the_minute() -> None:
+    # given
+    in_amsterdam = datetime(2024, 5, 1, 14, 3, 27, 123456, tzinfo=timezone(timedelta(hours=2)))
+
+    # when
+    payload, message_id = cron_event(in_amsterdam)
+
+    # then
+    assert payload == {"time": "2024-05-01T12:03:27Z"}
+    assert message_id == "cron-2024-05-01T12:03Z"
+
+
+def test_it_waits_for_the_start_of_the_next_minute() -> None:
+    assert seconds_until_next_minute(datetime(2024, 5, 1, 12, 3, 45, tzinfo=UTC)) == 15
+    assert seconds_until_next_minute(datetime(2024, 5, 1, 12, 3, 0, tzinfo=UTC)) == 60
+
+
+@pytest.mark.nats
+def test_it_publishes_one_tick_per_minute_however_often_it_runs(queue_settings: QueueSettings) -> None:
+    # given
+    noon = datetime(2024, 5, 1, 12, 0, 5, tzinfo=UTC)
+
+    # when
+    sent = [
+        send_cron_event(queue_settings, now=noon),
+        send_cron_event(queue_settings, now=noon + timedelta(seconds=40)),  # a retried CronJob, same minute
+        send_cron_event(queue_settings, now=noon + timedelta(minutes=1)),
+    ]
+
+    # then
+    assert sent == [True, False, True]
+    assert [(m["subject"], m["id"], m["data"]) for m in stream_messages(queue_settings)] == [
+        ("estafette.events.cron", "cron-2024-05-01T12:00Z", {"time": "2024-05-01T12:00:05Z"}),
+        ("estafette.events.cron", "cron-2024-05-01T12:01Z", {"time": "2024-05-01T12:01:05Z"}),
+    ]
+
+
+@pytest.mark.nats
+def test_the_command_publishes_a_tick_and_refuses_a_time_without_zone(
+    queue_settings: QueueSettings, settings, capsys
+) -> None:
+    # given
+    settings.NATS_URL = queue_settings.url
+
+    # when
+    call_command("send_cron_event", "--time", "2024-05-01T12:03:00Z")
+
+    # then
+    assert capsys.readouterr().out.strip() == "published cron-2024-05-01T12:03Z"
+    with pytest.raises(CommandError, match="--time needs a time zone"):
+        call_command("send_cron_event", "--time", "2024-05-01T12:03:00")
+    with pytest.raises(CommandError, match="--time must be RFC 3339"):
+        call_command("send_cron_event", "--time", "noon")
+
+
+def test_the_command_says_what_to_do_when_nats_is_unreachable(settings) -> None:
+    # given: nothing listens on this port
+    from tests.tooling.postgres import free_port
+
+    settings.NATS_URL = f"nats://127.0.0.1:{free_port()}"
+
+    # when / then
+    with pytest.raises(
+        CommandError, match=r"cannot reach NATS at .* start it \(make run does\) or set ESTAFETTE_NATS_URL"
+    ):
+        call_command("send_cron_event", "--wait", "0.3")

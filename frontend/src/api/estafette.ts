@@ -1,0 +1,139 @@
+// Typed calls to the Estafette API routes (docs/CONTRACTS.md §3). Nothing here keeps state.
+
+import { api, ApiError, isApiError, type Query } from './client'
+import type { Build, LogRecord, LogStep, Page, Pipeline, Release, User } from './types'
+
+// A type alias (not an interface) so it can be spread into vue-router params.
+export type PipelineKey = {
+  source: string
+  owner: string
+  name: string
+}
+
+export type RunKind = 'build' | 'release'
+
+/** The filters every list page understands; `page` counts from 1. */
+export interface ListFilter {
+  status?: string
+  since?: string
+  labels?: string[]
+  search?: string
+  branch?: string
+  target?: string
+  page?: number
+  size?: number
+}
+
+export const DEFAULT_PAGE_SIZE = 20
+
+export function toApiQuery(filter: ListFilter): Query {
+  return {
+    'filter[status]': filter.status,
+    'filter[since]': filter.since,
+    'filter[labels]': filter.labels && filter.labels.length > 0 ? filter.labels : undefined,
+    'filter[search]': filter.search,
+    'filter[branch]': filter.branch,
+    'filter[target]': filter.target,
+    'page[number]': filter.page,
+    'page[size]': filter.size ?? DEFAULT_PAGE_SIZE,
+  }
+}
+
+export function pipelineKeyOf(run: { repoSource: string; repoOwner: string; repoName: string }): PipelineKey {
+  return { source: run.repoSource, owner: run.repoOwner, name: run.repoName }
+}
+
+export function pipelinePath(key: PipelineKey): string {
+  return `/pipelines/${encodeURIComponent(key.source)}/${encodeURIComponent(key.owner)}/${encodeURIComponent(key.name)}`
+}
+
+function runPath(key: PipelineKey, kind: RunKind, id: string): string {
+  return `${pipelinePath(key)}/${kind === 'build' ? 'builds' : 'releases'}/${encodeURIComponent(id)}`
+}
+
+interface Options {
+  signal?: AbortSignal
+}
+
+export const listPipelines = (filter: ListFilter, options: Options = {}) =>
+  api.get<Page<Pipeline>>('/pipelines', { query: toApiQuery(filter), ...options })
+
+export const getPipeline = (key: PipelineKey, options: Options = {}) => api.get<Pipeline>(pipelinePath(key), options)
+
+export const listBuilds = (filter: ListFilter, options: Options = {}) =>
+  api.get<Page<Build>>('/builds', { query: toApiQuery(filter), ...options })
+
+export const listReleases = (filter: ListFilter, options: Options = {}) =>
+  api.get<Page<Release>>('/releases', { query: toApiQuery(filter), ...options })
+
+export const listPipelineBuilds = (key: PipelineKey, filter: ListFilter, options: Options = {}) =>
+  api.get<Page<Build>>(`${pipelinePath(key)}/builds`, { query: toApiQuery(filter), ...options })
+
+export const listPipelineReleases = (key: PipelineKey, filter: ListFilter, options: Options = {}) =>
+  api.get<Page<Release>>(`${pipelinePath(key)}/releases`, { query: toApiQuery(filter), ...options })
+
+export const getBuild = (key: PipelineKey, id: string, options: Options = {}) =>
+  api.get<Build>(runPath(key, 'build', id), options)
+
+/**
+ * The succeeded build of a version (what a release of that version runs). Estafette's route
+ * `…/builds/version/{version}` first; an API without it is searched through its latest 100
+ * succeeded builds. Rejects with a 404 ApiError when neither has it.
+ */
+export async function getBuildByVersion(key: PipelineKey, version: string, options: Options = {}): Promise<Build> {
+  try {
+    return await api.get<Build>(`${pipelinePath(key)}/builds/version/${encodeURIComponent(version)}`, options)
+  } catch (error) {
+    if (!isApiError(error) || error.status !== 404) throw error
+  }
+  const page = await listPipelineBuilds(key, { status: 'succeeded', size: 100 }, options)
+  const found = page.items.find((build) => build.buildVersion === version)
+  if (!found) throw new ApiError(404, 'Not Found', `No succeeded build of version ${version} was found.`)
+  return getBuild(key, found.id, options)
+}
+
+export const getRelease = (key: PipelineKey, id: string, options: Options = {}) =>
+  api.get<Release>(runPath(key, 'release', id), options)
+
+/** Cancels a pending or running build/release (DELETE, as Estafette). */
+export const cancelRun = (key: PipelineKey, kind: RunKind, id: string) => api.delete<unknown>(runPath(key, kind, id))
+
+/** Re-runs a failed or canceled version: a new build with the same version. */
+export const rebuild = (key: PipelineKey, buildVersion: string) =>
+  api.post<Build>(`${pipelinePath(key)}/builds`, {
+    repoSource: key.source,
+    repoOwner: key.owner,
+    repoName: key.name,
+    buildVersion,
+  })
+
+export const createRelease = (key: PipelineKey, release: { name: string; action?: string; releaseVersion: string }) =>
+  api.post<Release>(`${pipelinePath(key)}/releases`, {
+    name: release.name,
+    action: release.action ?? '',
+    repoSource: key.source,
+    repoOwner: key.owner,
+    repoName: key.name,
+    releaseVersion: release.releaseVersion,
+  })
+
+/** The latest log record of a run. Estafette itself answers a bare step array; both are accepted. */
+export async function getRunLog(
+  key: PipelineKey,
+  kind: RunKind,
+  id: string,
+  options: Options = {},
+): Promise<LogRecord> {
+  const body = await api.get<LogRecord | LogStep[] | undefined>(`${runPath(key, kind, id)}/logs`, options)
+  if (Array.isArray(body)) return { steps: body }
+  return { ...body, steps: body?.steps ?? [] }
+}
+
+export const runLogStreamPath = (key: PipelineKey, kind: RunKind, id: string) => `${runPath(key, kind, id)}/logs.stream`
+
+export const getMe = () => api.get<User>('/me', { expectUnauthorized: true })
+
+export const login = (username: string, password: string) =>
+  api.post<User | undefined>('/auth/login', { username, password }, { expectUnauthorized: true })
+
+export const logout = () => api.post<unknown>('/auth/logout', undefined, { expectUnauthorized: true })
