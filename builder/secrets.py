@@ -269,10 +269,9 @@ def secret_forms(value: str) -> set[str]:
             lines.add(line)
             lines.add(line.rstrip("\r"))
             lines.update(line.split("\\n"))
-    forms = set(lines)
-    forms.update(_b64_text(line) for line in lines)
-    forms.update(_b64_text(piece) for piece in pieces)
-    return {form for form in forms if len(form) >= MIN_MASKED_LENGTH and "\n" not in form}
+    long_enough = {text for text in lines | pieces if len(text) >= MIN_MASKED_LENGTH}
+    forms = long_enough | {_b64_text(text) for text in long_enough}
+    return {form for form in forms if "\n" not in form}
 
 
 class Masker:
@@ -320,10 +319,10 @@ class Masker:
 class StreamMasker:
     """Masks a stream of text chunks so that the concatenated output equals ``Masker.mask`` of the whole text.
 
-    ``feed`` returns the part of the text seen so far that is decided; it holds back at most ``longest - 1``
-    characters of the current (unfinished) line that could still be the start of a secret. ``flush`` returns the
-    rest at the end of the stream. Because no secret form contains a newline, everything up to the last newline
-    is always released.
+    ``feed`` returns the part of the text seen so far that is decided; it holds back only the end of the current
+    (unfinished) line that could still be the start of a secret — at most ``longest - 1`` characters. ``flush``
+    returns the rest at the end of the stream. Because no secret form contains a newline, everything up to the last
+    newline is always released.
     """
 
     def __init__(self, masker: Masker) -> None:
@@ -335,8 +334,7 @@ class StreamMasker:
         if pattern is None:
             return chunk
         buffer = self._held + chunk
-        # A match starting at or after `undecided` might still grow with the next chunk.
-        undecided = max(len(buffer) - self._masker.longest + 1, buffer.rfind("\n") + 1, 0)
+        undecided = self._undecided(buffer)
         pieces: list[str] = []
         position = 0
         for match in pattern.finditer(buffer):
@@ -349,6 +347,20 @@ class StreamMasker:
         pieces.append(buffer[position:cut])
         self._held = buffer[cut:]
         return "".join(pieces)
+
+    def _undecided(self, buffer: str) -> int:
+        """Where the text stops being final: the first position whose rest is a proper prefix of a secret form.
+
+        A match there could still grow with the next chunk; every earlier position is decided. Only the last
+        ``longest - 1`` characters after the last newline can qualify (no form contains a newline).
+        """
+        forms = self._masker.forms
+        start = max(len(buffer) - self._masker.longest + 1, buffer.rfind("\n") + 1, 0)
+        for position in range(start, len(buffer)):
+            rest = buffer[position:]
+            if any(len(form) > len(rest) and form.startswith(rest) for form in forms):
+                return position
+        return len(buffer)
 
     def flush(self) -> str:
         rest, self._held = self._held, ""
