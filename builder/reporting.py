@@ -247,7 +247,7 @@ class Reporter:
     # --- log lines (the Sink interface) -------------------------------------------------------------------------------
 
     def update(self, tail: TailLogLine) -> None:
-        self._add([tail.to_dict()], _LINE_OVERHEAD)
+        self._add([tail.to_dict()], [_LINE_OVERHEAD])
 
     def log_lines(self, ref: StepRef, stream: str, first_line: int, timestamp: str, texts: Sequence[str]) -> None:
         prefix = ref.json_prefix()
@@ -255,20 +255,30 @@ class Reporter:
             {**prefix, "logLine": {"line": number, "timestamp": timestamp, "streamType": stream, "text": text}}
             for number, text in enumerate(texts, first_line)
         ]
-        self._add(items, sum(map(len, texts)) + _LINE_OVERHEAD * len(texts))
+        self._add(items, [len(text) + _LINE_OVERHEAD for text in texts])
 
-    def _add(self, items: list[dict[str, Any]], size: int) -> None:
+    def _add(self, items: list[dict[str, Any]], sizes: list[int]) -> None:
+        total = sum(sizes)
         with self._cond:
-            while self._buffered + size > self._buffer_limit and self._buffered > 0 and not self._abandon:
+            while self._buffered + total > self._buffer_limit and self._buffered > 0 and not self._abandon:
                 self._cond.wait(1.0)  # backpressure: the API is behind or down
             if not self._open:
                 self._open_since = time.monotonic()
-            self._open.extend(items)
-            self._open_size += size
-            self._buffered += size
+                self._cond.notify_all()  # the sender starts the flush timer
+            self._buffered += total
+            if len(self._open) + len(items) < self._max_lines and self._open_size + total < self._max_bytes:
+                self._open.extend(items)
+                self._open_size += total
+                return
+            for item, size in zip(items, sizes, strict=True):
+                if self._open and (len(self._open) >= self._max_lines or self._open_size + size > self._max_bytes):
+                    self._seal_locked()
+                    self._open_since = time.monotonic()
+                self._open.append(item)
+                self._open_size += size
             if len(self._open) >= self._max_lines or self._open_size >= self._max_bytes:
                 self._seal_locked()
-                self._cond.notify_all()
+            self._cond.notify_all()
 
     def _seal_locked(self) -> None:
         if not self._open:
