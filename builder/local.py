@@ -43,7 +43,10 @@ def working_copy_git(directory: Path) -> GitConfig:
         repo_source=match.group("host") if match else "local",
         repo_owner=match.group("owner") if match else "local",
         repo_name=match.group("name") if match else directory.name,
-        repo_branch=_git(directory, "rev-parse", "--abbrev-ref", "HEAD") or "local",
+        # symbolic-ref also works before the first commit; rev-parse names a detached HEAD
+        repo_branch=_git(directory, "symbolic-ref", "--short", "HEAD")
+        or _git(directory, "rev-parse", "--abbrev-ref", "HEAD")
+        or "local",
         repo_revision=_git(directory, "rev-parse", "HEAD") or "0" * 40,
     )
 
