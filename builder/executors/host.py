@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from builder.contracts import Credential, ImageInfo
@@ -44,7 +45,14 @@ def bwrap_available() -> bool:
 class HostProcess:
     """A stage or service running as a host process group. Output is read by two threads until both pipes close."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: str, output: OutputHandler) -> None:
+    def __init__(
+        self, argv: list[str], *, env: dict[str, str], cwd: str, output: OutputHandler, sandboxed: bool = False
+    ) -> None:
+        # In a bwrap sandbox the script is PID 1 of its namespace (--as-pid-1), as in a container: SIGTERM goes to
+        # it alone (its trap forwards it), since bwrap itself would die at once and SIGKILL everything inside.
+        info_read, info_write = os.pipe() if sandboxed else (-1, -1)
+        if sandboxed:
+            argv = [argv[0], "--as-pid-1", "--info-fd", str(info_write), *argv[1:]]
         try:
             self._process = subprocess.Popen(
                 argv,
@@ -55,9 +63,16 @@ class HostProcess:
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group, so stop() reaches every child
                 bufsize=0,
+                pass_fds=(info_write,) if sandboxed else (),
             )
         except OSError as error:
             raise ExecutorError(f"cannot start {argv[0]}: {error.strerror}") from error
+        finally:
+            if sandboxed:
+                os.close(info_write)
+        self._info_fd = info_read
+        self._info_lock = threading.Lock()
+        self._script_pid: int | None = None
         self._readers = [
             threading.Thread(target=_pump, args=(pipe, stream, output), daemon=True, name=f"output-{stream}")
             for pipe, stream in ((self._process.stdout, "stdout"), (self._process.stderr, "stderr"))
@@ -75,6 +90,10 @@ class HostProcess:
             code = self._process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        with self._info_lock:
+            if self._info_fd >= 0:
+                os.close(self._info_fd)
+                self._info_fd = -2
         deadline = None if timeout is None else time.monotonic() + timeout
         for reader in self._readers:
             # a daemon a stage left behind may hold the pipes open: don't wait for it forever
@@ -87,13 +106,39 @@ class HostProcess:
             if self._process.poll() is not None:
                 self._kill_group(signal.SIGKILL)  # stray children of an exited stage
                 return
-            self._kill_group(signal.SIGTERM)
+            self._terminate()
             try:
                 self._process.wait(grace)
             except subprocess.TimeoutExpired:
                 self._kill_group(signal.SIGKILL)
                 self._process.wait()
             self._kill_group(signal.SIGKILL)
+
+    def _terminate(self) -> None:
+        if self._info_fd == -1:  # not sandboxed
+            self._kill_group(signal.SIGTERM)
+            return
+        pid = self.sandboxed_pid(timeout=STOP_GRACE_SECONDS)
+        if pid is None:
+            self._kill_group(signal.SIGKILL)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+
+    def sandboxed_pid(self, timeout: float = 2.0) -> int | None:
+        """The PID (outside the sandbox) of the script, from bwrap's --info-fd JSON; ``None`` until bwrap wrote it."""
+        with self._info_lock:
+            if self._script_pid is None and self._info_fd >= 0:
+                import json
+                import select
+
+                ready, _, _ = select.select([self._info_fd], [], [], timeout)
+                if ready:  # bwrap wrote its info, or closed the pipe without (it failed to set up)
+                    with contextlib.suppress(OSError, ValueError, KeyError):
+                        self._script_pid = int(json.loads(os.read(self._info_fd, 65536))["child-pid"])
+                    os.close(self._info_fd)
+                    self._info_fd = -2
+            return self._script_pid
 
     def _kill_group(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -126,9 +171,16 @@ class _HostContainer:
         self._process.stop(grace)
 
     def exec(self, command: Sequence[str], *, timeout: float) -> int:
+        argv = list(command)
+        if self._sandbox_argv:
+            # enter the running sandbox's mount and PID namespaces (its own /tmp, its work dir), as docker exec does
+            pid = self._process.sandboxed_pid()
+            if pid is None:
+                return -1
+            argv = ["nsenter", "-t", str(pid), "-m", "-p", "-w", "--", *command]
         try:
             result = subprocess.run(
-                [*self._sandbox_argv, *command],
+                argv,
                 env=self._executor.process_env(self._spec.env),
                 cwd=self._executor.cwd_for(self._spec),
                 stdin=subprocess.DEVNULL,
@@ -158,6 +210,7 @@ class HostExecutor:
         self._service_names: list[str] = []
         self._containers: list[_HostContainer] = []
         self._lock = threading.Lock()
+        self._spawn_thread: ThreadPoolExecutor | None = None
         self._root_entries = self._list_root()
 
     @staticmethod
@@ -178,6 +231,10 @@ class HostExecutor:
             self._service_names = []
         for container in containers:
             container.stop(0)
+        with self._lock:
+            spawner, self._spawn_thread = self._spawn_thread, None
+        if spawner is not None:
+            spawner.shutdown(wait=True)
         if self._runtime is not None:
             shutil.rmtree(self._runtime, ignore_errors=True)
             self._runtime = None
@@ -212,13 +269,30 @@ class HostExecutor:
                 self._service_names.append(spec.network_alias)
             services = list(self._service_names)
         sandbox_argv = self._sandbox_argv(spec, directory, services) if self.sandbox else []
-        process = HostProcess(
-            [*sandbox_argv, str(script)], env=self.process_env(spec.env), cwd=self.cwd_for(spec), output=output
+        # bwrap's --die-with-parent fires when the *thread* that started it ends (PR_SET_PDEATHSIG), and services
+        # are started from short-lived threads: every process is spawned from one long-lived thread instead.
+        process = (
+            self._spawner()
+            .submit(
+                HostProcess,
+                [*sandbox_argv, str(script)],
+                env=self.process_env(spec.env),
+                cwd=self.cwd_for(spec),
+                output=output,
+                sandboxed=self.sandbox,
+            )
+            .result()
         )
         container = _HostContainer(self, spec, process, sandbox_argv)
         with self._lock:
             self._containers.append(container)
         return container
+
+    def _spawner(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._spawn_thread is None:
+                self._spawn_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="host-spawner")
+            return self._spawn_thread
 
     def process_env(self, env: dict[str, str] | object) -> dict[str, str]:
         base = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
