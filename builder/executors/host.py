@@ -72,6 +72,7 @@ class HostProcess:
                 os.close(info_write)
         self._info_fd = info_read
         self._info_lock = threading.Lock()
+        self._info = b""
         self._script_pid: int | None = None
         self._readers = [
             threading.Thread(target=_pump, args=(pipe, stream, output), daemon=True, name=f"output-{stream}")
@@ -126,18 +127,28 @@ class HostProcess:
             os.kill(pid, signal.SIGTERM)
 
     def sandboxed_pid(self, timeout: float = 2.0) -> int | None:
-        """The PID (outside the sandbox) of the script, from bwrap's --info-fd JSON; ``None`` until bwrap wrote it."""
-        with self._info_lock:
-            if self._script_pid is None and self._info_fd >= 0:
-                import json
-                import select
+        """The PID (outside the sandbox) of the script, from bwrap's --info-fd JSON; ``None`` until bwrap wrote it.
 
-                ready, _, _ = select.select([self._info_fd], [], [], timeout)
-                if ready:  # bwrap wrote its info, or closed the pipe without (it failed to set up)
-                    with contextlib.suppress(OSError, ValueError, KeyError):
-                        self._script_pid = int(json.loads(os.read(self._info_fd, 65536))["child-pid"])
-                    os.close(self._info_fd)
-                    self._info_fd = -2
+        bwrap writes the JSON in several writes and then closes its end: the pipe is read to its end before it is
+        closed, since closing it early kills bwrap with SIGPIPE in the middle of setting up the sandbox.
+        """
+        import json
+        import select
+
+        with self._info_lock:
+            deadline = time.monotonic() + timeout
+            while self._script_pid is None and self._info_fd >= 0:
+                ready, _, _ = select.select([self._info_fd], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    break  # not written yet: keep the pipe open and try again later
+                data = os.read(self._info_fd, 65536)
+                if data:
+                    self._info += data
+                    continue
+                os.close(self._info_fd)
+                self._info_fd = -2
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    self._script_pid = int(json.loads(self._info)["child-pid"])
             return self._script_pid
 
     def _kill_group(self, sig: signal.Signals) -> None:
@@ -155,6 +166,17 @@ def _pump(pipe: object, stream: str, output: OutputHandler) -> None:
             output(stream, data)  # type: ignore[arg-type]
     finally:
         pipe.close()  # type: ignore[attr-defined]
+
+
+def _has_exec_started(pid: int) -> bool:
+    """Whether bwrap's child has finished setting up and exec'd the script.
+
+    Before that its mount namespace still shows the host's file system, so a probe entering it could pass wrongly.
+    """
+    try:
+        return os.readlink(f"/proc/{pid}/exe") != os.path.realpath(BWRAP)
+    except OSError:
+        return False
 
 
 class _HostContainer:
@@ -175,7 +197,7 @@ class _HostContainer:
         if self._sandbox_argv:
             # enter the running sandbox's mount and PID namespaces (its own /tmp, its work dir), as docker exec does
             pid = self._process.sandboxed_pid()
-            if pid is None:
+            if pid is None or not _has_exec_started(pid):
                 return -1
             argv = ["nsenter", "-t", str(pid), "-m", "-p", "-w", "--", *command]
         try:
