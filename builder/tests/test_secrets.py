@@ -26,10 +26,8 @@ from builder.secrets import (
     restricted_envelopes,
 )
 
-VECTORS_FILE = Path(__file__).resolve().parents[3] / "shared" / "secret-vectors.json"
-if not VECTORS_FILE.exists():  # a worktree under /work/wt/<name>
-    VECTORS_FILE = Path("/work/shared/secret-vectors.json")
-VECTORS = json.loads(VECTORS_FILE.read_text())["vectors"]
+# Envelopes made by Estafette's own secret library (a copy of ../shared/secret-vectors.json, so a clean clone has it)
+VECTORS = json.loads((Path(__file__).parent / "data" / "secret-vectors.json").read_text())["vectors"]
 KEY = parse_key("SazbwMf3NZxVVbBqQHebPcXCqrVn3DDp")
 
 
