@@ -37,6 +37,28 @@ class ContractError(ValueError):
 
 
 # --- generic camelCase conversion -------------------------------------------------------------------------------------
+#
+# Converters run once per field of every parsed object (a log batch holds thousands of lines), so the valid path does
+# no string formatting: a problem raises _Invalid with a relative path, and each enclosing level prepends its key.
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, *path: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = list(path)
+
+    def within(self, part: str) -> _Invalid:
+        self.path.insert(0, part)
+        return self
+
+    def render(self, root: str) -> str:
+        parts = [root] if root else []
+        parts.extend(self.path)
+        text = ""
+        for part in parts:
+            text += part if part.startswith("[") or not text else f".{part}"
+        return f"{text or '<root>'}: {self.message}"
 
 
 def _camel(name: str) -> str:
@@ -49,43 +71,49 @@ def json_name(name: str) -> dict[str, str]:
     return {"json": name}
 
 
-_Converter = Callable[[Any, str], Any]
+_Converter = Callable[[Any], Any]
 
 
-def _fail(path: str, expected: str, value: Any) -> ContractError:
-    return ContractError(f"{path or '<root>'}: expected {expected}, got {type(value).__name__}")
+def _wrong(expected: str, value: Any) -> _Invalid:
+    return _Invalid(f"expected {expected}, got {type(value).__name__}")
 
 
 def _converter_for(hint: Any) -> _Converter:  # noqa: PLR0911 — one branch per supported JSON shape
     origin = typing.get_origin(hint)
     if hint is Any:
-        return lambda value, path: value
-    if hint is str:
-        return _check(str, "a string")
-    if hint is bool:
-        return _check(bool, "a boolean")
+        return lambda value: value
+    if hint in (str, bool):
+        expected = "a string" if hint is str else "a boolean"
+
+        def checked(value: Any, kind: type = hint) -> Any:
+            if value.__class__ is not kind and not isinstance(value, kind):
+                raise _wrong(expected, value)
+            return value
+
+        return checked
     if hint is int:
 
-        def to_int(value: Any, path: str) -> int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _fail(path, "an integer", value)
-            return value
+        def to_int(value: Any) -> int:
+            if value.__class__ is not int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise _wrong("an integer", value)
+            return value  # type: ignore[no-any-return]
 
         return to_int
     if hint is float:
 
-        def to_float(value: Any, path: str) -> float:
+        def to_float(value: Any) -> float:
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _fail(path, "a number", value)
+                raise _wrong("a number", value)
             return float(value)
 
         return to_float
     if origin is Literal:
-        allowed = typing.get_args(hint)
+        allowed = frozenset(typing.get_args(hint))
+        listed = ", ".join(map(str, typing.get_args(hint)))
 
-        def to_literal(value: Any, path: str) -> Any:
+        def to_literal(value: Any) -> Any:
             if value not in allowed:
-                raise ContractError(f"{path}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
+                raise _Invalid(f"expected one of {listed}, got {value!r}")
             return value
 
         return to_literal
@@ -93,38 +121,46 @@ def _converter_for(hint: Any) -> _Converter:  # noqa: PLR0911 — one branch per
         inner = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         if len(inner) != 1:
             raise TypeError(f"unsupported union {hint}")
-        convert_inner = _converter_for(inner[0])
-        return lambda value, path: None if value is None else convert_inner(value, path)
+        return _converter_for(inner[0])  # None never reaches a converter
     if origin is tuple:
         item = _converter_for(typing.get_args(hint)[0])
 
-        def to_tuple(value: Any, path: str) -> tuple[Any, ...]:
+        def to_tuple(value: Any) -> tuple[Any, ...]:
             if not isinstance(value, list | tuple):
-                raise _fail(path, "a list", value)
-            return tuple(item(element, f"{path}[{index}]") for index, element in enumerate(value))
+                raise _wrong("a list", value)
+            try:
+                return tuple([item(element) for element in value])
+            except _Invalid as error:
+                index = next(i for i, element in enumerate(value) if _fails(item, element))
+                raise error.within(f"[{index}]") from None
 
         return to_tuple
     if origin is dict:
         value_converter = _converter_for(typing.get_args(hint)[1])
 
-        def to_dict(value: Any, path: str) -> dict[str, Any]:
+        def to_dict(value: Any) -> dict[str, Any]:
             if not isinstance(value, dict):
-                raise _fail(path, "an object", value)
-            return {str(key): value_converter(element, f"{path}.{key}") for key, element in value.items()}
+                raise _wrong("an object", value)
+            converted = {}
+            for key, element in value.items():
+                try:
+                    converted[str(key)] = value_converter(element)
+                except _Invalid as error:
+                    raise error.within(str(key)) from None
+            return converted
 
         return to_dict
     if isinstance(hint, type) and issubclass(hint, Wire):
-        return lambda value, path: hint.from_dict(value, path=path)
+        return lambda value: hint._parse(value)  # noqa: PLW0108 — looked up per call: replaced once compiled
     raise TypeError(f"unsupported contract field type {hint}")
 
 
-def _check(kind: type, expected: str) -> _Converter:
-    def checked(value: Any, path: str) -> Any:
-        if not isinstance(value, kind):
-            raise _fail(path, expected, value)
-        return value
-
-    return checked
+def _fails(convert: _Converter, value: Any) -> bool:
+    try:
+        convert(value)
+    except _Invalid:
+        return True
+    return False
 
 
 def _to_json(value: Any) -> Any:
@@ -137,12 +173,16 @@ def _to_json(value: Any) -> Any:
     return value
 
 
+_NO_DEFAULT = object()
+
+
 @dataclass(frozen=True)
 class _FieldSpec:
     name: str
     key: str
     convert: _Converter
-    required: bool
+    default: Any  # _NO_DEFAULT when required
+    factory: Callable[[], Any] | None
 
 
 class Wire:
@@ -160,7 +200,8 @@ class Wire:
                     name=f.name,
                     key=f.metadata.get("json", _camel(f.name)),
                     convert=_converter_for(hints[f.name]),
-                    required=f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+                    default=_NO_DEFAULT if f.default is dataclasses.MISSING else f.default,
+                    factory=None if f.default_factory is dataclasses.MISSING else f.default_factory,
                 )
                 for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             )
@@ -179,28 +220,92 @@ class Wire:
     @classmethod
     def from_dict(cls, data: Any, *, path: str = "") -> Self:
         """Parse camelCase JSON; raises :class:`ContractError` naming the first bad or missing field."""
-        if not isinstance(data, Mapping):
-            raise _fail(path, "an object", data)
-        kwargs: dict[str, Any] = {}
-        for spec in cls._field_specs():
-            field_path = f"{path}.{spec.key}" if path else spec.key
-            if spec.key in data and data[spec.key] is not None:
-                kwargs[spec.name] = spec.convert(data[spec.key], field_path)
-            elif spec.required:
-                raise ContractError(f"{field_path}: is required")
-        instance = cls(**kwargs)
-        instance._validate(path)
-        return instance
+        try:
+            return cls._parse(data)
+        except _Invalid as error:
+            raise ContractError(error.render(path)) from None
 
-    def _validate(self, path: str) -> None:
-        """Cross-field checks after parsing; raise :class:`ContractError`."""
+    @classmethod
+    def _parse(cls, data: Any) -> Self:
+        # compiled on first use, then installed in place of this method: nested fields call it directly
+        parser = _compile_parser(cls, cls._field_specs())
+        cls._parse = staticmethod(parser)  # type: ignore[method-assign,assignment]
+        return parser(data)  # type: ignore[no-any-return]
+
+    def _check(self) -> None:
+        """Cross-field checks after parsing; raise ``_Invalid(message, field)``."""
 
 
-def _check_version(version: int, path: str) -> None:
+def _compile_parser(cls: type[Wire], specs: tuple[_FieldSpec, ...]) -> Callable[[Any], Any]:
+    """A parse function for ``cls`` with one straight-line block per field (as dataclasses generate ``__init__``).
+
+    Strings, integers and booleans are checked inline; other fields call their converter. The frozen instance is
+    filled directly: the values are complete and checked, and its ``__init__`` would cost as much as the parsing.
+    """
+    namespace: dict[str, Any] = {
+        "Mapping": Mapping,
+        "_Invalid": _Invalid,
+        "_wrong": _wrong,
+        "new": object.__new__,
+        "cls": cls,
+    }
+    body = [
+        "def parse(data):",
+        "    if data.__class__ is not dict and not isinstance(data, Mapping):",
+        "        raise _wrong('an object', data)",
+        "    get = data.get",
+        "    instance = new(cls)",
+        "    d = instance.__dict__",
+        "    key = None",
+        "    try:",
+    ]
+    hints = typing.get_type_hints(cls)
+    for index, spec in enumerate(specs):
+        namespace[f"convert{index}"] = spec.convert
+        namespace[f"default{index}"] = spec.default
+        namespace[f"factory{index}"] = spec.factory
+        body += [f"        key = {spec.key!r}", f"        v = get({spec.key!r})", "        if v is None:"]
+        if spec.factory is not None:
+            body.append(f"            d[{spec.name!r}] = factory{index}()")
+        elif spec.default is _NO_DEFAULT:
+            body.append("            raise _Invalid('is required')")
+        else:
+            body.append(f"            d[{spec.name!r}] = default{index}")
+        body.append("        else:")
+        body.append(_inline_check(hints[spec.name], index, namespace))
+        body.append(f"            d[{spec.name!r}] = v")
+    body += [
+        "    except _Invalid as error:",
+        "        raise error.within(key) from None",
+        "    instance._check()",
+        "    return instance",
+    ]
+    exec("\n".join(body), namespace)  # noqa: S102 — generated from the class's own field list, no outside input
+    return namespace["parse"]  # type: ignore[no-any-return]
+
+
+def _inline_check(hint: Any, index: int, namespace: dict[str, Any]) -> str:
+    """The generated line checking (or converting) ``v`` for a field of type ``hint`` (``None`` already handled)."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if hint is str:
+        return "            if v.__class__ is not str and not isinstance(v, str): raise _wrong('a string', v)"
+    if hint is bool:
+        return "            if v.__class__ is not bool: raise _wrong('a boolean', v)"
+    if hint is int:
+        return f"            if v.__class__ is not int: v = convert{index}(v)"
+    if typing.get_origin(hint) is Literal:
+        namespace[f"allowed{index}"] = frozenset(typing.get_args(hint))
+        return f"            if v not in allowed{index}: v = convert{index}(v)"
+    return f"            v = convert{index}(v)"
+
+
+def _check_version(version: int) -> None:
     if version > CONTRACT_VERSION:
-        raise ContractError(
-            f"{path + '.' if path else ''}contractVersion: {version} is newer than this side understands "
-            f"({CONTRACT_VERSION}); upgrade the builder and the API together"
+        raise _Invalid(
+            f"{version} is newer than this side understands ({CONTRACT_VERSION}); "
+            "upgrade the builder and the API together",
+            "contractVersion",
         )
 
 
@@ -310,10 +415,10 @@ class BuilderConfig(Wire):
     resources: Resources | None = None
     contract_version: int = CONTRACT_VERSION
 
-    def _validate(self, path: str) -> None:
-        _check_version(self.contract_version, path)
+    def _check(self) -> None:
+        _check_version(self.contract_version)
         if getattr(self, self.job_type) is None:
-            raise ContractError(f"{path + '.' if path else ''}{self.job_type}: is required for jobType {self.job_type}")
+            raise _Invalid(f"is required for jobType {self.job_type}", self.job_type)
 
     @property
     def run_id(self) -> str:
@@ -391,10 +496,10 @@ class LogBatch(Wire):
     lines: tuple[TailLogLine, ...]
     contract_version: int = CONTRACT_VERSION
 
-    def _validate(self, path: str) -> None:
-        _check_version(self.contract_version, path)
+    def _check(self) -> None:
+        _check_version(self.contract_version)
         if self.seq < 1:
-            raise ContractError(f"{path + '.' if path else ''}seq: must be 1 or more, got {self.seq}")
+            raise _Invalid(f"must be 1 or more, got {self.seq}", "seq")
 
 
 @dataclass(frozen=True)
@@ -414,10 +519,10 @@ class StatusEvent(Wire):
     log_batches: int | None = None
     contract_version: int = CONTRACT_VERSION
 
-    def _validate(self, path: str) -> None:
-        _check_version(self.contract_version, path)
+    def _check(self) -> None:
+        _check_version(self.contract_version)
         if self.event_type == "updateStatus" and self.status is None:
-            raise ContractError(f"{path + '.' if path else ''}status: is required for eventType updateStatus")
+            raise _Invalid("is required for eventType updateStatus", "status")
 
 
 class StepTree:
