@@ -6,7 +6,9 @@
    measured in the same run), through the host executor (entrypoint script, process, output threads), and as a whole
    stage through the runner (``when``, environment, statuses, masking), unsandboxed and in the bwrap sandbox.
    Overhead = median time - median baseline.
-2. **Lines/s end to end** (target ≥ 100 k lines/s): ``python -m builder job`` (host executor) runs one stage printing
+2. **Start-up**: ``python -m builder job`` from process start until the first stage's command runs (it writes a
+   timestamp), against ``python -c pass`` as the baseline (the spine wants < 100 ms push-to-first-stage overall).
+3. **Lines/s end to end** (target ≥ 100 k lines/s): ``python -m builder job`` (host executor) runs one stage printing
    N lines (``seq``) while the fake API (``builder.testing.FakeApi``, parsing every batch with ``builder.contracts``)
    receives them over HTTP. Timed from starting the job process until the API holds every line and the final status;
    the baseline is ``seq`` alone writing to a pipe that is read and discarded.
@@ -91,6 +93,51 @@ def stage_overhead(runs: int) -> None:
         executor.close()
 
 
+def _job_config(api: FakeApi, commands: list[str]) -> dict:
+    return {
+        "jobType": "build",
+        "build": {"id": "1"},
+        "git": {
+            "repoSource": "github.com",
+            "repoOwner": "acme",
+            "repoName": "bench",
+            "repoBranch": "main",
+            "repoRevision": "0" * 40,
+        },
+        "version": {"version": "1.0.0"},
+        "stages": [{"name": "first", "image": "alpine", "commands": commands}],
+        "ciServer": api.ci_server().to_dict(),
+    }
+
+
+def _job_argv(directory: str, config: dict) -> list[str]:
+    config_file = Path(directory) / "config.json"
+    config_file.write_text(json.dumps(config))
+    argv = [sys.executable, "-m", "builder", "job", "--config", str(config_file), "--executor", "host"]
+    return [*argv, "--workspace", str(Path(directory) / "work")]
+
+
+def startup(runs: int) -> None:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    baseline = median_ms(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), runs)
+    samples = []
+    with FakeApi() as api:
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(prefix="bench-start-") as directory:
+                argv = _job_argv(directory, _job_config(api, ["date +%s.%N > started"]))
+                started = time.time()
+                subprocess.run(argv, cwd=directory, env=env, capture_output=True, check=True)
+                first_command = float((Path(directory) / "work" / "started").read_text())
+                samples.append((first_command - started) * 1000)
+    sandbox = "bwrap sandbox" if bwrap_available() else "no sandbox"
+    print(f"\nstart-up, median of {runs} runs")
+    print(f"  baseline: python -c pass                    {baseline:7.1f} ms")
+    print(
+        f"  job process start → first command runs      {statistics.median(samples):7.1f} ms"
+        f"  (host executor, {sandbox})"
+    )
+
+
 def lines_per_second(lines: int) -> None:
     # baseline: seq into a pipe that is drained
     started = time.perf_counter()
@@ -98,30 +145,13 @@ def lines_per_second(lines: int) -> None:
     baseline = time.perf_counter() - started
 
     with FakeApi() as api, tempfile.TemporaryDirectory(prefix="bench-job-") as directory:
-        config = {
-            "jobType": "build",
-            "build": {"id": "1"},
-            "git": {
-                "repoSource": "github.com",
-                "repoOwner": "acme",
-                "repoName": "bench",
-                "repoBranch": "main",
-                "repoRevision": "0" * 40,
-            },
-            "version": {"version": "1.0.0"},
-            "stages": [{"name": "print", "image": "alpine", "commands": [f"seq 1 {lines}"]}],
-            "ciServer": api.ci_server().to_dict(),
-        }
-        config_file = Path(directory) / "config.json"
-        config_file.write_text(json.dumps(config))
-        argv = [sys.executable, "-m", "builder", "job", "--config", str(config_file), "--executor", "host"]
-        argv += ["--workspace", str(Path(directory) / "work")]
+        argv = _job_argv(directory, _job_config(api, [f"seq 1 {lines}"]))
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
         started = time.perf_counter()
         result = subprocess.run(argv, cwd=directory, env=env, capture_output=True, text=True, check=False)
         api.wait_until(lambda fake: len(fake.statuses) >= 2, timeout=600)
         took = time.perf_counter() - started
-        received = sum(1 for line in api.stored_lines() if line.step == "print" and line.log_line is not None)
+        received = sum(1 for line in api.stored_lines() if line.step == "first" and line.log_line is not None)
         echoed = 1  # the entrypoint echoes the command as one line
     if result.returncode != 0 or received != lines + echoed:
         print(f"job failed (exit {result.returncode}, {received} lines received):\n{result.stderr}")
@@ -142,6 +172,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines the stage prints")
     args = parser.parse_args()
     stage_overhead(args.stages)
+    startup(max(5, args.stages // 5))
     lines_per_second(args.lines)
 
 

@@ -312,9 +312,8 @@ def run_job(
     reporter = Reporter(
         ci_server=config.ci_server, job_type=config.job_type, run_id=config.run_id, job_name=config.job_name
     )
-    reporter.start()
+    reporter.start(initial_status="running")
     sink = TeeSink(reporter, ConsoleSink(sys.stdout, show_lines=False, colour=False))
-    reporter.send_status("running", timeout=120)
     started_at = utc_timestamp()
     masker = Masker([config.ci_server.job_token])
     directory, temporary = _workspace(workspace, environ)

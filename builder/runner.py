@@ -15,10 +15,8 @@ running or not yet started CANCELED.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import ssl
 import tempfile
 import threading
 import time
@@ -571,6 +569,9 @@ class PipelineRunner:
             interval = min(1.0, interval * 2)
 
     def _probe(self, service: _Service, check: ReadinessCheck) -> bool:
+        import http.client  # here: most runs have no HTTP readiness probe, and it costs start-up time
+        import ssl
+
         if check.kind == "exec":
             return service.container.exec(check.command, timeout=5) == 0
         try:
