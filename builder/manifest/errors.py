@@ -38,8 +38,15 @@ class ManifestErrors(Exception):
         super().__init__("\n".join(str(error) for error in self.errors))
 
 
+MAX_EXPANDED_NODES = 200_000  # a real manifest has a few thousand; aliases can expand exponentially
+
+
+class ManifestTooLarge(Exception):
+    """Raised (and turned into a ManifestError) when a document expands beyond ``MAX_EXPANDED_NODES``."""
+
+
 class ErrorCollector:
-    """Accumulates errors while a manifest is parsed and validated.
+    """Accumulates errors while a manifest is parsed and validated, and bounds the work reading it takes.
 
     Parsing marks the objects it could not read completely as *tainted*; validation errors about a
     tainted object are dropped, because they would only repeat the parse error in other words
@@ -51,6 +58,15 @@ class ErrorCollector:
         self.errors: list[ManifestError] = []
         self._seen: set[tuple[int, int, str]] = set()
         self._tainted: set[Position] = set()
+        self._nodes_left = MAX_EXPANDED_NODES
+
+    def spend(self, nodes: int) -> None:
+        """Account for reading ``nodes`` YAML nodes; aliases make a small text expand without bound
+        ("billion laughs"), so reading stops with ``ManifestTooLarge`` past the budget.
+        """
+        self._nodes_left -= nodes
+        if self._nodes_left < 0:
+            raise ManifestTooLarge
 
     def __len__(self) -> int:
         return len(self.errors)

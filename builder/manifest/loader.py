@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -30,31 +31,52 @@ MAP = "tag:yaml.org,2002:map"
 SEQ = "tag:yaml.org,2002:seq"
 
 MAX_DEPTH = 64  # deeper nesting is never a manifest; it is a mistake or an attack
-MAX_EXPANDED_NODES = 100_000  # aliases can blow a small document up exponentially ("billion laughs")
 
 _TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _GoLikeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Composes nodes with yaml.v2's implicit scalar types."""
-
-
-_GoLikeLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in [
-    (BOOL, r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$", "yYnNtTfFoO"),
-    (INT, r"^[-+]?(?:0b[01][01_]*|0o[0-7][0-7_]*|0x[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)$", "-+0123456789"),
+_IMPLICIT_TYPES = [
+    (BOOL, re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF")),
+    (INT, re.compile(r"[-+]?(?:0b[01][01_]*|0o[0-7][0-7_]*|0x[0-9a-fA-F][0-9a-fA-F_]*|[0-9][0-9_]*)")),
     (
         FLOAT,
-        r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+0123456789.",
+        re.compile(
+            r"[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+        ),
     ),
-    (NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    (MERGE, r"^<<$", "<"),
-]:
-    _GoLikeLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+    (NULL, re.compile(r"~|null|Null|NULL|")),
+    (MERGE, re.compile(r"<<")),
+]
+
+
+@lru_cache(maxsize=4096)
+def _plain_scalar_tag(value: str) -> str:
+    for tag, pattern in _IMPLICIT_TYPES:
+        if pattern.fullmatch(value):
+            return tag
+    return STR
+
+
+class _GoLikeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Composes nodes with yaml.v2's implicit scalar types.
+
+    Resolution is done here directly (no path resolvers exist), which also makes composing about twice
+    as fast as PyYAML's generic resolver.
+    """
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return _plain_scalar_tag(value) if implicit[0] else STR
+        return SEQ if kind is SequenceNode else MAP
 
 
 def position_of(node: Node) -> Position:
@@ -72,13 +94,15 @@ def compose(text: str, errors: ErrorCollector) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(mark.line + 1, mark.column + 1) if mark is not None else START
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context and exc.context_mark is not None else ""
-        errors.add(where, f"invalid YAML: {problem}{context}")
+        problem = exc.problem or "cannot parse"
+        errors.add(where, f"invalid YAML: {exc.context}: {problem}" if exc.context else f"invalid YAML: {problem}")
     except yaml.reader.ReaderError as exc:
         errors.add(_position_at(text, exc.position), f"invalid YAML: {exc.reason} in the manifest text")
     except yaml.YAMLError as exc:
         errors.add(START, f"invalid YAML: {exc}")
+    except UnicodeError as exc:  # e.g. lone surrogates, which no file can contain
+        index = getattr(exc, "start", 0)
+        errors.add(_position_at(text, index), "invalid YAML: the text is not valid Unicode (UTF-8)")
     return None
 
 
@@ -173,7 +197,9 @@ class Fields:
         if not isinstance(node, MappingNode):
             self.fail(node, f"cannot unmarshal {describe(node)} into {type_name}")
             return
-        for key_node, value_node in mapping_pairs(node, errors, owner=owner):
+        pairs = mapping_pairs(node, errors, owner=owner)
+        errors.spend(1 + len(pairs))
+        for key_node, value_node in pairs:
             self.keys[key_node.value] = key_node
             self.values[key_node.value] = value_node
 
@@ -357,25 +383,13 @@ def plain_value(node: Node, errors: ErrorCollector, *, owner: Position) -> Any:
     """Convert a node to plain data the way Estafette keeps custom properties.
 
     Strings, ints and bools are kept, floats become Go's decimal text (``0.5`` → ``"0.5"``), nulls stay
-    ``None``; mappings keep document order. Recursive or exploding aliases are reported, not followed.
+    ``None``; mappings keep document order. Recursive aliases are reported, not followed.
     """
-    budget = [MAX_EXPANDED_NODES]
-    try:
-        return _plain(node, errors, owner, budget, 0)
-    except _TooLarge:
-        errors.add(position_of(node), f"value expands to more than {MAX_EXPANDED_NODES} YAML nodes (aliases?)")
-        errors.taint(owner)
-        return None
+    return _plain(node, errors, owner, 0)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-def _plain(node: Node, errors: ErrorCollector, owner: Position, budget: list[int], depth: int) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooLarge
+def _plain(node: Node, errors: ErrorCollector, owner: Position, depth: int) -> Any:
+    errors.spend(1)
     if depth > MAX_DEPTH:
         errors.add(position_of(node), "YAML nests too deeply (a recursive alias?)")
         errors.taint(owner)
@@ -383,10 +397,10 @@ def _plain(node: Node, errors: ErrorCollector, owner: Position, budget: list[int
     if isinstance(node, ScalarNode):
         return scalar_value(node)
     if isinstance(node, SequenceNode):
-        return [_plain(item, errors, owner, budget, depth + 1) for item in node.value]
+        return [_plain(item, errors, owner, depth + 1) for item in node.value]
     assert isinstance(node, MappingNode)
     return {
-        key.value: _plain(value, errors, owner, budget, depth + 1)
+        key.value: _plain(value, errors, owner, depth + 1)
         for key, value in mapping_pairs(node, errors, owner=owner, depth=depth)
     }
 

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
 from builder.manifest.bots import Bot, bot_with_defaults, parse_bot, validate_bot
 from builder.manifest.builder import Builder, builder_with_defaults, parse_builder, validate_builder
-from builder.manifest.errors import START, ErrorCollector, Position
+from builder.manifest.errors import MAX_EXPANDED_NODES, START, ErrorCollector, ManifestTooLarge, Position
 from builder.manifest.fields import compact, positions_field
-from builder.manifest.loader import Fields, compose, is_null
+from builder.manifest.loader import Fields, compose, describe, is_null, position_of
 from builder.manifest.preferences import ManifestPreferences
 from builder.manifest.regex import full_match
 from builder.manifest.releases import (
@@ -27,7 +27,8 @@ from builder.manifest.releases import (
     validate_release,
 )
 from builder.manifest.stages import Stage, parse_stages, stage_with_defaults, validate_stage
-from builder.manifest.triggers import Trigger, parse_triggers, trigger_with_defaults, validate_trigger
+from builder.manifest.trigger_validation import validate_trigger
+from builder.manifest.triggers import Trigger, parse_triggers, trigger_with_defaults
 from builder.manifest.version import Version, parse_version
 
 MANIFEST_KEYS = frozenset(
@@ -130,9 +131,16 @@ def load_manifest(
     preferences = preferences or ManifestPreferences()
     errors = ErrorCollector(path)
     root = compose(text, errors)
-    if errors:
+    if root is not None and not is_null(root) and not isinstance(root, MappingNode):
+        errors.add(position_of(root), f"cannot unmarshal {describe(root)} into manifest.EstafetteManifest")
+    errors.raise_if_any()  # nothing to validate in a document that is not a mapping
+    try:
+        parsed = parse_manifest(root, errors)
+    except ManifestTooLarge:
+        errors.add(START, f"the manifest expands to more than {MAX_EXPANDED_NODES} YAML nodes (through aliases?)")
         errors.raise_if_any()
-    manifest = manifest_with_defaults(parse_manifest(root, errors), preferences)
+        raise  # unreachable: raise_if_any raised
+    manifest = manifest_with_defaults(parsed, preferences)
     validate_manifest(manifest, preferences, errors)
     errors.raise_if_any()
     return manifest

@@ -14,7 +14,8 @@ from builder.manifest.fields import compact, positions_field
 from builder.manifest.loader import Fields, is_null, position_of
 from builder.manifest.preferences import ManifestPreferences
 from builder.manifest.stages import Stage, parse_stages, stage_with_defaults, validate_stage
-from builder.manifest.triggers import Trigger, parse_triggers, trigger_with_defaults, validate_trigger
+from builder.manifest.trigger_validation import validate_trigger
+from builder.manifest.triggers import Trigger, parse_triggers, trigger_with_defaults
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class HttpGetProbe:
     scheme: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return compact({"path": self.path, "port": self.port, "host": self.host, "scheme": self.scheme})
+        return compact({"path": self.path, "port": self.port or None, "host": self.host, "scheme": self.scheme})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HttpGetProbe:
@@ -86,9 +86,9 @@ class Readiness:
             {
                 "httpGet": self.http_get.to_dict() if self.http_get else None,
                 "exec": self.exec.to_dict() if self.exec else None,
-                "timeoutSeconds": self.timeout_seconds,
+                "timeoutSeconds": self.timeout_seconds or None,
                 "path": self.path,
-                "port": self.port,
+                "port": self.port or None,
                 "protocol": self.protocol,
                 "hostname": self.hostname,
             }

@@ -28,6 +28,7 @@ STAGE_KEYS = frozenset(
         "services",
     }
 )
+MAX_PARALLEL_DEPTH = 32
 
 
 def default_work_dir(operating_system: str) -> str:
@@ -98,14 +99,28 @@ def parse_stages(pairs: list[tuple[ScalarNode, Node]], errors: ErrorCollector) -
 
 
 def parse_stage(
-    name: str, key: ScalarNode, node: Node | None, errors: ErrorCollector, *, name_from_body: bool = False
+    name: str,
+    key: ScalarNode,
+    node: Node | None,
+    errors: ErrorCollector,
+    *,
+    name_from_body: bool = False,
+    depth: int = 0,
 ) -> Stage:
     """Parse one stage; a null body is an empty stage. ``name_from_body`` lets a ``name:`` win (parallel stages)."""
     owner = position_of(key)
     fields = Fields(node, errors, owner=owner, type_name="manifest.EstafetteStage")
+    inner_pairs = fields.mapping("parallelStages")
+    if inner_pairs and depth >= MAX_PARALLEL_DEPTH:
+        # the builder only runs one level; this deep it can only be a mistake (or a recursion attack)
+        errors.add(
+            fields.value_position("parallelStages"), f"parallelStages nest more than {MAX_PARALLEL_DEPTH} levels deep"
+        )
+        errors.taint(owner)
+        inner_pairs = []
     parallel_stages = tuple(
-        parse_stage(inner_key.value, inner_key, inner, errors, name_from_body=True)
-        for inner_key, inner in fields.mapping("parallelStages")
+        parse_stage(inner_key.value, inner_key, inner, errors, name_from_body=True, depth=depth + 1)
+        for inner_key, inner in inner_pairs
     )
     return Stage(
         name=(fields.string("name") if name_from_body else "") or name,

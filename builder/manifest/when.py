@@ -31,7 +31,15 @@ MAX_EXPRESSION_LENGTH = 10_000
 
 
 class WhenError(ValueError):
-    """The expression is empty, malformed, refers to an unknown parameter or does not give a boolean."""
+    """The expression is empty, malformed, refers to an unknown parameter or does not give a boolean.
+
+    ``summary`` says what is wrong without quoting the expression or any value, for when the expression
+    had ``ESTAFETTE_*`` variables substituted into it (their values may be secrets).
+    """
+
+    def __init__(self, message: str, *, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message
 
 
 def evaluate_when(expression: str, parameters: Mapping[str, str], environ: Mapping[str, str] | None = None) -> bool:
@@ -39,13 +47,29 @@ def evaluate_when(expression: str, parameters: Mapping[str, str], environ: Mappi
     and ``server``; raise ``WhenError`` with a clear message instead of guessing.
     """
     text = substitute_environment(expression, environ or {}).strip()
+    try:
+        return _evaluate_text(text, parameters)
+    except WhenError as exc:
+        if text == expression.strip():
+            raise
+        # never echo substituted values: they may be secrets
+        raise WhenError(
+            f"{exc.summary} in when expression {expression.strip()!r} "
+            "(after substituting its ESTAFETTE_* variables, whose values are not shown)"
+        ) from None
+
+
+def _evaluate_text(text: str, parameters: Mapping[str, str]) -> bool:
     if not text:
         raise WhenError("When expression is empty")
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise WhenError(f"When expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     result = _evaluate(_Parser(text).parse(), parameters)
     if not isinstance(result, bool):
-        raise WhenError(f"Result of evaluating when expression is not of type boolean: {text}")
+        raise WhenError(
+            f"Result of evaluating when expression is not of type boolean: {text}",
+            summary="Result of evaluating when expression is not of type boolean",
+        )
     return result
 
 
@@ -111,7 +135,10 @@ def _tokenize(text: str) -> list[_Token]:
         if char == "[":  # govaluate's escaped parameter name: [some name]
             end = text.find("]", index)
             if end < 0:
-                raise WhenError(f"Unclosed parameter bracket at position {index + 1} in when expression: {text}")
+                raise WhenError(
+                    f"Unclosed parameter bracket at position {index + 1} in when expression: {text}",
+                    summary="Unclosed parameter bracket",
+                )
             tokens.append(_Token("name", text[index + 1 : end], index))
             index = end + 1
             continue
@@ -125,7 +152,10 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         operator = next((op for op in _OPERATORS if text.startswith(op, index)), None)
         if operator is None:
-            raise WhenError(f"Invalid character {char!r} at position {index + 1} in when expression: {text}")
+            raise WhenError(
+                f"Invalid character {char!r} at position {index + 1} in when expression: {text}",
+                summary="Invalid character",
+            )
         tokens.append(_Token("op", operator, index))
         index += len(operator)
     tokens.append(_Token("end", None, len(text)))
@@ -146,7 +176,9 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
             return "".join(chars), index + 1
         chars.append(char)
         index += 1
-    raise WhenError(f"Unclosed string literal at position {start + 1} in when expression: {text}")
+    raise WhenError(
+        f"Unclosed string literal at position {start + 1} in when expression: {text}", summary="Unclosed string literal"
+    )
 
 
 @dataclass(frozen=True)
@@ -198,7 +230,7 @@ def _evaluate(node: _Expr, params: Mapping[str, str]) -> Any:  # noqa: PLR0911 -
         return node.value
     if isinstance(node, _Parameter):
         if node.name not in params:
-            raise WhenError(f"No parameter '{node.name}' found.")
+            raise WhenError(f"No parameter '{node.name}' found.", summary="Unknown parameter")
         return params[node.name]
     if isinstance(node, _List):
         return [_evaluate(item, params) for item in node.items]
@@ -255,7 +287,10 @@ def _render(value: Any) -> str:
 def _need(value: Any, kind: type, operator: str) -> Any:
     if not isinstance(value, kind) or (kind is float and isinstance(value, bool)):
         wanted = {bool: "a bool", float: "a number", str: "a string"}[kind]
-        raise WhenError(f"Value {_render(value)} cannot be used with the operator '{operator}', it is not {wanted}")
+        raise WhenError(
+            f"Value {_render(value)} cannot be used with the operator '{operator}', it is not {wanted}",
+            summary=f"A value that is not {wanted} is used with the operator '{operator}'",
+        )
     return value
 
 
@@ -278,7 +313,10 @@ def _compare(operator: str, left: Any, right: Any) -> bool:
 def _regex(operator: str, left: Any, right: Any) -> bool:
     pattern = compile_go(_need(right, str, operator))
     if pattern is None:
-        raise WhenError(f"Unable to compile regular expression {right!r} for operator '{operator}'")
+        raise WhenError(
+            f"Unable to compile regular expression {right!r} for operator '{operator}'",
+            summary=f"Invalid regular expression for operator '{operator}'",
+        )
     found = pattern.search(_need(left, str, operator)) is not None
     return found if operator == "=~" else not found
 
@@ -328,7 +366,10 @@ class _Parser:
 
     def fail(self, token: _Token, what: str) -> None:
         shown = "end of expression" if token.kind == "end" else repr(self.text[token.offset :][:20])
-        raise WhenError(f"{what} {shown} at position {token.offset + 1} in when expression: {self.text}")
+        raise WhenError(
+            f"{what} {shown} at position {token.offset + 1} in when expression: {self.text}",
+            summary=f"Syntax error ({what.lower()} {'end of expression' if token.kind == 'end' else 'token'})",
+        )
 
     def ternary(self) -> _Expr:
         self.depth += 1

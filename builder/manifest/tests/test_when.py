@@ -95,3 +95,35 @@ def test_it_short_circuits_like_govaluate() -> None:
     # then the right-hand side is never evaluated
     assert evaluate_when("status == 'succeeded' || unknown == 'x'", PARAMETERS) is True
     assert evaluate_when("status == 'failed' && unknown == 'x'", PARAMETERS) is False
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "'${ESTAFETTE_SECRET}' && true",
+            "A value that is not a bool is used with the operator '&&' in when expression "
+            "\"'${ESTAFETTE_SECRET}' && true\" "
+            "(after substituting its ESTAFETTE_* variables, whose values are not shown)",
+        ),
+        (
+            "${ESTAFETTE_SECRET} == 'x'",
+            "Unknown parameter in when expression \"${ESTAFETTE_SECRET} == 'x'\" "
+            "(after substituting its ESTAFETTE_* variables, whose values are not shown)",
+        ),
+        (
+            "'${ESTAFETTE_SECRET}'",
+            "Result of evaluating when expression is not of type boolean in when expression \"'${ESTAFETTE_SECRET}'\" "
+            "(after substituting its ESTAFETTE_* variables, whose values are not shown)",
+        ),
+    ],
+)
+def test_it_never_echoes_substituted_values_in_errors(expression: str, message: str) -> None:
+    # given an expression that substitutes a secret
+    # when it fails
+    with pytest.raises(WhenError) as raised:
+        evaluate_when(expression, PARAMETERS, {"ESTAFETTE_SECRET": "hunter2"})
+
+    # then the error names the expression as written, never the value
+    assert str(raised.value) == message
+    assert "hunter2" not in str(raised.value)
