@@ -389,6 +389,7 @@ class PipelineRunner:
             run_commands_in_foreground=stage.run_commands_in_foreground,
             credentials_dir=credentials_dir,
             privileged=trusted is not None and (trusted.run_privileged or trusted.run_docker),
+            mount_docker_socket=trusted is not None and trusted.run_docker,
             resources=self.context.resources,
         )
         started = time.monotonic()

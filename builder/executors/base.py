@@ -45,6 +45,7 @@ class ContainerSpec:
     network_alias: str | None = None  # services: the DNS name stages reach them by
     credentials_dir: Path | None = None  # mounted read-only at /credentials (trusted images)
     privileged: bool = False
+    mount_docker_socket: bool = False  # trusted images with runDocker: the engine's socket at /var/run/docker.sock
     resources: Resources | None = None
 
 

@@ -14,6 +14,7 @@ the run's network, which the builder can route to when the engine runs on the sa
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import stat
 import tempfile
@@ -145,6 +146,8 @@ class DockerExecutor:
                 f"no container engine answers ({error}); start dockerd or use the host executor"
             ) from error
         self.api = self.client.api
+        url = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        self._socket_path = url.removeprefix("unix://") if url.startswith("unix://") else None
         self._network_id: str | None = None
         self._runtime: Path | None = None
         self._containers: list[_Container] = []
@@ -224,6 +227,8 @@ class DockerExecutor:
             entrypoint = [f"{ENTRYPOINT_DIR}/{script.name}"]
         if spec.credentials_dir is not None:
             volumes[str(spec.credentials_dir)] = {"bind": "/credentials", "mode": "ro"}
+        if spec.mount_docker_socket and self._socket_path:
+            volumes[self._socket_path] = {"bind": "/var/run/docker.sock", "mode": "rw"}
         limits: dict[str, Any] = {}
         if spec.resources is not None and spec.resources.cpus:
             limits["nano_cpus"] = int(spec.resources.cpus * 1e9)

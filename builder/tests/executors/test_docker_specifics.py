@@ -91,3 +91,19 @@ def test_it_pulls_a_present_image_without_a_registry(docker_engine: object) -> N
     assert info.is_pulled is False and info.image_size > 0
     sha, created = executor.image_details(IMAGE)
     assert sha.startswith("sha256:") and created
+
+
+def test_it_mounts_the_engine_socket_only_when_asked(docker_engine: object, tmp_path: Path) -> None:
+    # (the runner asks for it for trusted images with runDocker, which also run privileged: a privileged container
+    # cannot start inside this unprivileged test machine, so the mount is checked at the executor)
+    executor = DockerExecutor(base_url=docker_engine.url)  # type: ignore[attr-defined]
+    executor.open(run_id="socket")
+    check = "test -S /var/run/docker.sock && echo has-socket || echo no-socket"
+    try:
+        with_socket, without = Output(), Output()
+        assert executor.start(spec(tmp_path, check, mount_docker_socket=True), with_socket).wait(timeout=60) == 0
+        assert executor.start(spec(tmp_path, check), without).wait(timeout=60) == 0
+    finally:
+        executor.close()
+    assert with_socket.lines() == ["has-socket"]
+    assert without.lines() == ["no-socket"]
