@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -226,8 +227,6 @@ class PipelineRunner:
                 self._run_stage(stage, parent="", depth=0)
         finally:
             self._stop_services(self._multi_stage_services)
-            import shutil
-
             shutil.rmtree(self._scratch, ignore_errors=True)
         return self.final_status()
 
