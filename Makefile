@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
 APP_TESTS := estafette pipelines builds releases integrations tests
 
-.PHONY: run test lint checks test-pure test-sqlite test-postgres test-cockroach system-deps clean frontend test-frontend
+.PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach system-deps clean frontend test-frontend
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,11 @@ checks: $(VENV)/.dev
 
 # Pure tier: the builder and the manifest library, without Django.
 test-pure: $(VENV)/.dev
-	$(PYTEST) -p no:django builder estafette/lib/tests/test_env.py
+	$(PYTEST) -p no:django builder estafette/lib/tests/test_env.py --ignore=builder/tests/executors
+
+# Executor tier: the builder's executors on the host (bwrap) and on a real dockerd the tests start themselves.
+test-builder: $(VENV)/.dev system-deps
+	$(PYTEST) -p no:django builder/tests/executors
 
 # The app tiers run on each of the three databases.
 test-sqlite: $(VENV)/.dev
@@ -58,7 +62,7 @@ test-postgres: $(VENV)/.dev system-deps
 test-cockroach: $(VENV)/.dev system-deps
 	ESTAFETTE_TEST_DB=cockroach $(PYTEST) $(APP_TESTS)
 
-test: system-deps lint checks test-pure test-frontend test-sqlite test-postgres test-cockroach
+test: system-deps lint checks test-pure test-builder test-frontend test-sqlite test-postgres test-cockroach
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""``python -m builder``: ``run`` (local mode), ``job`` (job mode) or ``version``.
+
+Imports stay lazy: a job on the host executor never loads the docker SDK, and nothing is imported before the
+subcommand is known.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+USAGE = """usage: python -m builder COMMAND [OPTIONS]
+
+commands:
+  run [STAGE...] [--file .estafette.yaml] [--executor auto|docker|host]
+        run a manifest's stages in the current working copy (local mode)
+  job [--config FILE] [--secret-key-file FILE] [--workspace DIR] [--executor auto|docker|host]
+        run one job from a builder configuration and report it to the API
+  version
+        print the builder's version
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "run":
+        from builder.local import parse_run_args, run_local
+
+        return run_local(**parse_run_args(rest))  # type: ignore[arg-type]
+    if command == "job":
+        from builder.job import parse_job_args, run_job
+
+        return run_job(**parse_job_args(rest))
+    if command == "version":
+        from builder import __version__
+
+        print(__version__)
+        return 0
+    print(f"unknown command {command!r}\n\n{USAGE}", end="", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""Reports a run to the API: status events, log batches and heartbeats over HTTP with the job token.
+
+* **Status**: ``updateStatus`` running at the start and the final status at the end, retried with backoff until a
+  deadline; the final event carries ``logBatches`` (how many batches were sent) and goes out only after every batch
+  was delivered (or the drain deadline passed).
+* **Log batches** ``{contractVersion, seq, lines:[TailLogLine]}``: every step update and log line, in order, sealed
+  when ``max_batch_lines`` or ``max_batch_bytes`` is reached or the oldest line waited ``flush_interval`` seconds (live
+  output, not only at the end). One sender thread delivers them in ``seq`` order; a failed delivery (connection error,
+  5xx, 408, 429) is retried with exponential backoff, so an API outage of minutes loses nothing: the batches wait in a
+  buffer of at most ``buffer_limit_bytes``; when it is full, producers block (the stage's output pipe fills and the
+  stage pauses) until the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
+  permanent (the batch is refused as malformed or the token is invalid): logged and dropped.
+* **Heartbeats**: a ``heartbeat`` status event every ``heartbeat_interval`` seconds, best effort.
+
+Diagnostics go to the builder's stderr without secrets (bodies are never echoed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from builder.contracts import CONTRACT_VERSION, CiServerConfig, JobType, RunStatus, StatusEvent, TailLogLine
+from builder.steps import StepRef, utc_timestamp
+
+if TYPE_CHECKING:
+    import http.client
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    # http.client (~20 ms with its email imports) is first needed in the sender thread, not before the first stage
+    import http.client
+
+    return (OSError, http.client.HTTPException)
+
+
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C-accelerated
+
+
+class PermanentDeliveryError(Exception):
+    """The API refused a request in a way retrying will not fix (a 4xx other than 408/425/429)."""
+
+
+class Transport:
+    """POSTs JSON to the API over a kept-alive connection per host. Not thread-safe: one per thread."""
+
+    def __init__(self, *, token: str, job_name: str = "", timeout: float = 10.0) -> None:
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "X-Estafette-Job-Name": job_name,
+        }
+        self._timeout = timeout
+        self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
+
+    def post(self, url: str, body: bytes) -> int:
+        """POST ``body``; the HTTP status. Raises ``OSError``/``HTTPException`` when the request does not complete."""
+        import http.client
+        import ssl
+
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        connection = self._connections.get(key)
+        if connection is None:
+            if parts.scheme == "https":
+                connection = http.client.HTTPSConnection(
+                    parts.netloc, timeout=self._timeout, context=ssl.create_default_context()
+                )
+            else:
+                connection = http.client.HTTPConnection(parts.netloc, timeout=self._timeout)
+            self._connections[key] = connection
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request("POST", path or "/", body=body, headers=self._headers)
+            response = connection.getresponse()
+            response.read()
+            if response.will_close:
+                self._drop(key)
+            return response.status
+        except _transport_errors():
+            self._drop(key)
+            raise
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        connection = self._connections.pop(key, None)
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        for key in list(self._connections):
+            self._drop(key)
+
+
+def _delivered(status: int) -> bool:
+    """Whether an HTTP status means the API has the request (raises for a permanent refusal)."""
+    if 200 <= status < 300:
+        return True
+    if status in _TRANSIENT_STATUSES or status >= 500:
+        return False
+    raise PermanentDeliveryError(f"the API refused it with HTTP {status}")
+
+
+@dataclass
+class _Batch:
+    seq: int
+    items: list[str]  # TailLogLine JSON texts
+    size: int
+    body: bytes | None = None
+
+
+class Reporter:
+    """Batches and delivers a run's step updates and log lines (a :class:`builder.steps.Sink`) and its status."""
+
+    def __init__(
+        self,
+        *,
+        ci_server: CiServerConfig,
+        job_type: JobType,
+        run_id: str,
+        job_name: str = "",
+        max_batch_lines: int = 5000,
+        max_batch_bytes: int = 1024 * 1024,
+        flush_interval: float = 0.2,
+        heartbeat_interval: float = 15.0,
+        buffer_limit_bytes: int = 64 * 1024 * 1024,
+        backoff_initial: float = 0.25,
+        backoff_max: float = 10.0,
+        transport_factory: Callable[[], Transport] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self._ci = ci_server
+        self._job_type: JobType = job_type
+        self._run_id = run_id
+        self._job_name = job_name
+        self._max_lines = max_batch_lines
+        self._max_bytes = max_batch_bytes
+        self._flush_interval = flush_interval
+        self._heartbeat_interval = heartbeat_interval
+        self._buffer_limit = buffer_limit_bytes
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._new_transport = transport_factory or (lambda: Transport(token=ci_server.job_token, job_name=job_name))
+        self._log = log or (lambda message: print(f"estafette-builder: {message}", file=sys.stderr, flush=True))
+
+        self._cond = threading.Condition()
+        self._open: list[str] = []
+        self._prefixes: dict[StepRef, str] = {}
+        self._open_size = 0
+        self._open_since = 0.0
+        self._sealed: deque[_Batch] = deque()
+        self._buffered = 0
+        self._seq = 0
+        self._closing = False
+        self._abandon = False
+        self._stopped = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._initial_status: RunStatus | None = None
+        self._heartbeat: threading.Thread | None = None
+        self.delivered_batches = 0
+        self.retried_deliveries = 0
+        self.dropped_batches = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------------
+
+    def start(self, *, initial_status: RunStatus | None = None) -> None:
+        """Start the sender and heartbeat threads.
+
+        ``initial_status`` (``running``) is sent by the sender thread before any batch, so the caller can start the
+        first stage without waiting for the round trip.
+        """
+        self._initial_status = initial_status
+        self._sender = threading.Thread(target=self._send_loop, daemon=True, name="reporter-sender")
+        self._sender.start()
+        if self._heartbeat_interval > 0:
+            self._heartbeat = threading.Thread(target=self._heartbeat_loop, daemon=True, name="reporter-heartbeat")
+            self._heartbeat.start()
+
+    def close(self, final_status: RunStatus, *, timeout: float = 1800.0) -> bool:
+        """Deliver every batch, then the final status; whether everything was delivered within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._closing = True
+            self._seal_locked()
+            self._cond.notify_all()
+        drained = True
+        if self._sender is not None:
+            self._sender.join(max(0.0, deadline - time.monotonic()))
+            if self._sender.is_alive():
+                drained = False
+                with self._cond:
+                    self._abandon = True
+                    lost = sum(len(batch.items) for batch in self._sealed)
+                    self._cond.notify_all()
+                self._log(f"gave up delivering {lost} log lines: the API did not accept them in time")
+        self._stopped.set()
+        delivered = self.send_status(final_status, log_batches=self._seq, timeout=max(5.0, deadline - time.monotonic()))
+        return drained and delivered
+
+    # --- status -------------------------------------------------------------------------------------------------------
+
+    def _status_event(self, event_type: str, status: RunStatus | None, log_batches: int | None) -> bytes:
+        event = StatusEvent(
+            event_type=event_type,  # type: ignore[arg-type]
+            job_type=self._job_type,
+            id=self._run_id,
+            timestamp=utc_timestamp(),
+            status=status,
+            job_name=self._job_name,
+            log_batches=log_batches,
+        )
+        return json.dumps(event.to_dict()).encode()
+
+    def send_status(self, status: RunStatus, *, log_batches: int | None = None, timeout: float = 120.0) -> bool:
+        """POST an ``updateStatus`` event, retrying transient failures for up to ``timeout`` seconds."""
+        body = self._status_event("updateStatus", status, log_batches)
+        transport = self._new_transport()
+        try:
+            return self._deliver(transport, self._ci.status_url, body, f"status {status}", time.monotonic() + timeout)
+        finally:
+            transport.close()
+
+    def _deliver(self, transport: Transport, url: str, body: bytes, what: str, deadline: float | None) -> bool:
+        """POST until delivered; False on a permanent refusal, when ``deadline`` passes, or when abandoned."""
+        backoff = self._backoff_initial
+        failures = 0
+        while True:
+            try:
+                if _delivered(transport.post(url, body)):
+                    if failures:
+                        self._log(f"delivered {what} after {failures} failed attempts")
+                    return True
+                problem = "the API is unavailable"
+            except PermanentDeliveryError as error:
+                self._log(f"dropped {what}: {error}")
+                return False
+            except _transport_errors() as error:
+                problem = f"cannot reach the API ({type(error).__name__})"
+            failures += 1
+            self.retried_deliveries += 1
+            if failures == 1 or failures % 10 == 0:
+                self._log(f"{what}: {problem}; retrying (attempt {failures + 1})")
+            if self._abandon or (deadline is not None and time.monotonic() + backoff > deadline):
+                return False
+            time.sleep(backoff)
+            backoff = min(self._backoff_max, backoff * 2)
+
+    def _heartbeat_loop(self) -> None:
+        transport = Transport(token=self._ci.job_token, job_name=self._job_name, timeout=5.0)
+        try:
+            while not self._stopped.wait(self._heartbeat_interval):
+                # best effort: the next one will do
+                with contextlib.suppress(*_transport_errors()):
+                    transport.post(self._ci.status_url, self._status_event("heartbeat", None, None))
+        finally:
+            transport.close()
+
+    # --- log lines (the Sink interface) -------------------------------------------------------------------------------
+
+    # Lines are kept as ready JSON text: the hot path formats each line once, with the C string encoder, and a
+    # batch body is a join (json.dumps of thousands of dicts cost more than everything else in the builder).
+
+    def update(self, tail: TailLogLine) -> None:
+        item = json.dumps(tail.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        self._add([item], [len(item)])
+
+    def log_lines(self, ref: StepRef, stream: str, first_line: int, timestamp: str, texts: Sequence[str]) -> None:
+        prefix = self._prefixes.get(ref)
+        if prefix is None:
+            prefix = (
+                json.dumps(ref.json_prefix(), ensure_ascii=False, separators=(",", ":"))[:-1] + ',"logLine":{"line":'
+            )
+            self._prefixes[ref] = prefix
+        middle = f',"timestamp":{_quote(timestamp)},"streamType":{_quote(stream)},"text":'
+        items = [f"{prefix}{number}{middle}{_quote(text)}}}}}" for number, text in enumerate(texts, first_line)]
+        self._add(items, [len(item) for item in items])
+
+    def _add(self, items: list[str], sizes: list[int]) -> None:
+        total = sum(sizes)
+        with self._cond:
+            while self._buffered + total > self._buffer_limit and self._buffered > 0 and not self._abandon:
+                self._cond.wait(1.0)  # backpressure: the API is behind or down
+            if not self._open:
+                self._open_since = time.monotonic()
+                self._cond.notify_all()  # the sender starts the flush timer
+            self._buffered += total
+            if len(self._open) + len(items) < self._max_lines and self._open_size + total < self._max_bytes:
+                self._open.extend(items)
+                self._open_size += total
+                return
+            for item, size in zip(items, sizes, strict=True):
+                if self._open and (len(self._open) >= self._max_lines or self._open_size + size > self._max_bytes):
+                    self._seal_locked()
+                    self._open_since = time.monotonic()
+                self._open.append(item)
+                self._open_size += size
+            if len(self._open) >= self._max_lines or self._open_size >= self._max_bytes:
+                self._seal_locked()
+            self._cond.notify_all()
+
+    def _seal_locked(self) -> None:
+        if not self._open:
+            return
+        self._seq += 1
+        self._sealed.append(_Batch(seq=self._seq, items=self._open, size=self._open_size))
+        self._open, self._open_size = [], 0
+
+    # --- sender -------------------------------------------------------------------------------------------------------
+
+    def _next_batch(self) -> _Batch | None:
+        with self._cond:
+            while True:
+                if self._abandon:
+                    return None
+                if not self._sealed and self._open:
+                    due = self._open_since + self._flush_interval - time.monotonic()
+                    if due <= 0 or self._closing:
+                        self._seal_locked()
+                    else:
+                        self._cond.wait(due)
+                        continue
+                if self._sealed:
+                    return self._sealed[0]
+                if self._closing:
+                    return None
+                self._cond.wait()
+
+    def _send_loop(self) -> None:
+        if self._initial_status is not None:
+            self.send_status(self._initial_status, timeout=120)
+        transport = self._new_transport()
+        try:
+            while (batch := self._next_batch()) is not None:
+                if batch.body is None:
+                    head = f'{{"contractVersion":{CONTRACT_VERSION},"seq":{batch.seq},"lines":['
+                    batch.body = (head + ",".join(batch.items) + "]}").encode()
+                delivered = self._deliver(transport, self._ci.logs_url, batch.body, f"log batch {batch.seq}", None)
+                with self._cond:
+                    if self._abandon:
+                        return
+                    self._sealed.popleft()
+                    self._buffered -= batch.size
+                    if delivered:
+                        self.delivered_batches += 1
+                    else:
+                        self.dropped_batches += 1
+                    self._cond.notify_all()
+        finally:
+            transport.close()

@@ -1,0 +1,159 @@
+"""The reporter against the fake API over real HTTP: batching, live delivery, retries, outages, backpressure."""
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from builder.reporting import Reporter
+from builder.steps import StepRef
+from builder.testing import FakeApi
+
+REF = StepRef("build")
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApi]:
+    with FakeApi() as fake:
+        yield fake
+
+
+def make_reporter(api: FakeApi, **options: object) -> Reporter:
+    defaults: dict[str, object] = {
+        "flush_interval": 0.05,
+        "backoff_initial": 0.02,
+        "backoff_max": 0.2,
+        "log": lambda m: None,
+    }
+    defaults.update(options)
+    return Reporter(ci_server=api.ci_server(), job_type="build", run_id="42", **defaults)  # type: ignore[arg-type]
+
+
+def emit(reporter: Reporter, count: int, *, start: int = 1, prefix: str = "line") -> None:
+    reporter.log_lines(
+        REF, "stdout", start, "2024-01-01T00:00:00Z", [f"{prefix} {n}" for n in range(start, start + count)]
+    )
+
+
+def test_it_delivers_lines_live_before_the_run_ends(api: FakeApi) -> None:
+    # given a started reporter
+    reporter = make_reporter(api)
+    reporter.start()
+    # when a few lines are logged and nothing else happens
+    emit(reporter, 3)
+    # then they reach the API within the flush interval, not only at the end
+    api.wait_until(lambda fake: len(fake.texts("build")) == 3, timeout=5)
+    reporter.close("succeeded", timeout=10)
+
+
+def test_it_bounds_batches_by_line_count_and_size(api: FakeApi) -> None:
+    # given small batch limits
+    reporter = make_reporter(api, max_batch_lines=100, max_batch_bytes=50_000, flush_interval=5)
+    reporter.start()
+    # when many lines, then a few big ones, are logged
+    emit(reporter, 1000)
+    reporter.log_lines(REF, "stdout", 1001, "t", ["x" * 20_000] * 6)
+    reporter.close("succeeded", timeout=30)
+    # then no batch exceeds the limits and every line arrived once, in order
+    assert all(len(batch.lines) <= 100 for batch in api.batches.values())
+    assert all(
+        sum(len(line.log_line.text) for line in batch.lines if line.log_line) <= 50_000
+        for batch in api.batches.values()
+    )
+    texts = api.texts("build")
+    assert texts[:1000] == [f"line {n}" for n in range(1, 1001)]
+    assert len(texts) == 1006
+    assert sorted(api.batches) == list(range(1, len(api.batches) + 1))
+
+
+def test_it_retries_failed_deliveries_and_the_api_stores_each_batch_once(api: FakeApi) -> None:
+    # given an API that fails the next requests
+    reporter = make_reporter(api)
+    reporter.start()
+    api.fail_next(5)
+    # when lines are logged
+    emit(reporter, 10)
+    reporter.close("succeeded", timeout=30)
+    # then they all arrived despite the failures
+    assert api.texts("build") == [f"line {n}" for n in range(1, 11)]
+    assert reporter.retried_deliveries >= 5
+    assert api.stored_statuses() == ["succeeded"]
+
+
+def test_it_loses_nothing_during_an_api_outage(api: FakeApi) -> None:
+    # given an API that goes down while a stage is logging
+    reporter = make_reporter(api)
+    reporter.start()
+    emit(reporter, 100)
+    api.wait_until(lambda fake: len(fake.texts("build")) == 100)
+    api.set_down(True)
+    emit(reporter, 100, start=101)
+    time.sleep(1.0)  # several retry rounds fail meanwhile
+    assert len(api.texts("build")) == 100
+    # when the API comes back
+    api.set_down(False)
+    reporter.close("succeeded", timeout=30)
+    # then every line is there exactly once, and the final status says how many batches to expect
+    assert api.texts("build") == [f"line {n}" for n in range(1, 201)]
+    assert api.statuses[-1].status == "succeeded"
+    assert api.statuses[-1].log_batches == len(api.batches)
+
+
+def test_it_blocks_producers_when_its_buffer_is_full_instead_of_dropping(api: FakeApi) -> None:
+    # given a small buffer and an API that is down
+    reporter = make_reporter(api, buffer_limit_bytes=20_000, max_batch_bytes=5_000)
+    reporter.start()
+    api.set_down(True)
+    done = threading.Event()
+
+    def produce() -> None:
+        for chunk in range(50):
+            emit(reporter, 10, start=chunk * 10 + 1)
+        done.set()
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    # when the buffer fills up
+    time.sleep(0.5)
+    # then the producer waits
+    assert not done.is_set()
+    # and once the API is back everything flows through
+    api.set_down(False)
+    assert done.wait(20)
+    reporter.close("succeeded", timeout=30)
+    assert len(api.texts("build")) == 500
+
+
+def test_it_drops_a_batch_the_api_refuses_permanently_and_carries_on(api: FakeApi) -> None:
+    messages: list[str] = []
+    reporter = make_reporter(api, log=messages.append)
+    reporter.start()
+    api.fail_next(1, status=422)
+    emit(reporter, 1)
+    api.wait_until(lambda fake: ("/api/builder/logs", 422) in fake.requests)
+    emit(reporter, 1, start=2)
+    reporter.close("succeeded", timeout=10)
+    assert api.texts("build") == ["line 2"]
+    assert reporter.dropped_batches == 1
+    assert any("refused it with HTTP 422" in message for message in messages)
+
+
+def test_it_sends_heartbeats(api: FakeApi) -> None:
+    reporter = make_reporter(api, heartbeat_interval=0.05)
+    reporter.start()
+    api.wait_until(lambda fake: len(fake.heartbeats) >= 2)
+    reporter.close("succeeded", timeout=10)
+    assert all(event.id == "42" and event.status is None for event in api.heartbeats)
+
+
+def test_it_gives_up_draining_at_the_deadline_and_says_so(api: FakeApi) -> None:
+    messages: list[str] = []
+    reporter = make_reporter(api, log=messages.append)
+    reporter.start()
+    api.set_down(True)
+    emit(reporter, 5)
+    started = time.monotonic()
+    assert not reporter.close("failed", timeout=1)
+    assert time.monotonic() - started < 10
+    assert any("gave up delivering 5 log lines" in message for message in messages)
