@@ -9,3 +9,4 @@ class BuildsConfig(AppConfig):
         from builds.run_kinds import register_build_kind
 
         register_build_kind()
+        import builds.job_consumers  # noqa: F401 — registers the jobs-stop consumer

@@ -26,6 +26,8 @@ class RunKindSpec:
     finish: Callable[[Any, str, datetime | None], bool]  # (run, status, now): → succeeded/failed/canceled
     cancel: Callable[[Any, datetime | None], Any]  # (run, now): the API's cancel (pending → canceled, …)
     related: tuple[str, ...] = ("pipeline",)  # loaded with the run: the pipeline, and the build of a release/bot
+    # (run, now): after a change outside the services above (the sweeper losing a pending run): the read model
+    refresh: Callable[[Any, datetime | None], None] = lambda run, now: None
 
     def get(self, run_id: int) -> Any:
         """The run with its pipeline; ``NotFound`` when there is none."""
@@ -57,6 +59,7 @@ def run_kinds() -> list[RunKindSpec]:
 def register_build_kind() -> None:
     from builds.models import Build
     from builds.services import build_cancel, build_finish, build_start
+    from pipelines.services import pipeline_refresh_read_model
 
     register_run_kind(
         RunKindSpec(
@@ -65,5 +68,6 @@ def register_build_kind() -> None:
             start=lambda run, now: build_start(build=run, now=now),
             finish=lambda run, status, now: build_finish(build=run, status=status, now=now),
             cancel=lambda run, now: build_cancel(build=run, now=now),
+            refresh=lambda run, now: pipeline_refresh_read_model(pipeline=run.pipeline, now=now),
         )
     )
