@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path(f"{PIPELINE}/builds/<str:revision_or_id>", api.PipelineBuildApi.as_view(), name="pipeline-build"),
     path(f"{PIPELINE}/builds/<str:build_id>/logs", api.BuildLogsApi.as_view(), name="pipeline-build-logs"),
+    path(f"{PIPELINE}/builds/<str:build_id>/logs.stream", api.BuildLogStreamApi.as_view(), name="pipeline-build-tail"),
     path(f"{PIPELINE}/builds/<str:build_id>/alllogs", api.BuildLogRecordsApi.as_view(), name="pipeline-build-alllogs"),
     path(
         f"{PIPELINE}/builds/<str:build_id>/logsbyid/<str:log_id>",
