@@ -26,7 +26,7 @@ from estafette.lib.sse import Poll, sse_response, sse_stream
 
 logger = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.25
+TICK_SECONDS = 0.1  # how stale a tail may be; each tick costs a few indexed queries per process
 READ_LIMIT = 500  # chunks per tail and tick; a tail behind by more catches up over the next ticks
 
 
