@@ -141,3 +141,38 @@ class DjangoBuilderApi:
             return []
         entries, _ = log_entries_after(record=record, after_seq=0, limit=100_000)
         return [TailLogLine.from_dict(entry) for entry in entries]
+
+
+def builder_config_for(
+    build: Build, *, base_url: str, stages: list[dict[str, Any]], job_name: str = ""
+) -> dict[str, Any]:
+    """A minimal ``BuilderConfig`` (JSON) for ``build`` reporting to ``base_url``: the given stages, no secrets.
+
+    For tests of the builder against the API; production configurations come from ``builds.dispatch``.
+    """
+    from builds.callbacks import callback_urls
+    from estafette.lib.jobtokens import issue_job_token
+
+    status_url, logs_url = callback_urls(kind="build", run_id=build.pk, base_url=base_url)
+    pipeline = build.pipeline
+    return {
+        "jobType": "build",
+        "build": {"id": str(build.pk)},
+        "jobName": job_name,
+        "git": {
+            "repoSource": pipeline.repo_source,
+            "repoOwner": pipeline.repo_owner,
+            "repoName": pipeline.repo_name,
+            "repoBranch": build.repo_branch,
+            "repoRevision": build.repo_revision,
+        },
+        "version": {"version": build.build_version, "currentCounter": build.counter or 0},
+        "manifest": {},
+        "stages": stages,
+        "ciServer": {
+            "baseUrl": base_url,
+            "statusUrl": status_url,
+            "logsUrl": logs_url,
+            "jobToken": issue_job_token(kind="build", run_id=build.pk),
+        },
+    }
