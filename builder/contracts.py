@@ -490,10 +490,15 @@ class TailLogLine(Wire):
 
 @dataclass(frozen=True)
 class LogBatch(Wire):
-    """Tail lines. ``seq`` counts batches from 1 per job; the API stores each seq once (retries repeat it)."""
+    """Tail lines. ``seq`` counts batches from 1 per builder process; the API stores each seq once (retries repeat it).
+
+    ``attempt`` identifies the builder process (random, the same in all its reports): when Kubernetes re-runs a lost
+    pod, the new builder's reports carry a new attempt and the API keeps them as a new log of the same run.
+    """
 
     seq: int
     lines: tuple[TailLogLine, ...]
+    attempt: str | None = None
     contract_version: int = CONTRACT_VERSION
 
     def _check(self) -> None:
@@ -507,7 +512,7 @@ class StatusEvent(Wire):
     """The builder's status report (``updateStatus``) or liveness signal (``heartbeat``) for the run it executes.
 
     The final ``updateStatus`` carries ``log_batches``: how many batches were sent, so the API can tell whether
-    it has all of them (seqs 1..log_batches).
+    it has all of them (seqs 1..log_batches). ``attempt`` is the builder process's attempt (see :class:`LogBatch`).
     """
 
     event_type: StatusEventType
@@ -517,6 +522,7 @@ class StatusEvent(Wire):
     status: RunStatus | None = None
     job_name: str = ""
     log_batches: int | None = None
+    attempt: str | None = None
     contract_version: int = CONTRACT_VERSION
 
     def _check(self) -> None:

@@ -11,6 +11,8 @@
   stage pauses) until the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
   permanent (the batch is refused as malformed or the token is invalid): logged and dropped.
 * **Heartbeats**: a ``heartbeat`` status event every ``heartbeat_interval`` seconds, best effort.
+* **Attempt**: every status event and batch carries ``attempt``, random per reporter (one per builder process), so the
+  API tells a Kubernetes re-run of a lost pod (a new process, seqs from 1 again) from retries of the same one.
 
 Diagnostics go to the builder's stderr without secrets (bodies are never echoed).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import threading
 import time
@@ -136,7 +139,9 @@ class Reporter:
         backoff_max: float = 10.0,
         transport_factory: Callable[[], Transport] | None = None,
         log: Callable[[str], None] | None = None,
+        attempt: str | None = None,
     ) -> None:
+        self.attempt = attempt or os.urandom(8).hex()  # os, not secrets: start-up time counts here
         self._ci = ci_server
         self._job_type: JobType = job_type
         self._run_id = run_id
@@ -216,6 +221,7 @@ class Reporter:
             status=status,
             job_name=self._job_name,
             log_batches=log_batches,
+            attempt=self.attempt,
         )
         return json.dumps(event.to_dict()).encode()
 
@@ -340,7 +346,10 @@ class Reporter:
         try:
             while (batch := self._next_batch()) is not None:
                 if batch.body is None:
-                    head = f'{{"contractVersion":{CONTRACT_VERSION},"seq":{batch.seq},"lines":['
+                    head = (
+                        f'{{"contractVersion":{CONTRACT_VERSION},"seq":{batch.seq},'
+                        f'"attempt":{_quote(self.attempt)},"lines":['
+                    )
                     batch.body = (head + ",".join(batch.items) + "]}").encode()
                 delivered = self._deliver(transport, self._ci.logs_url, batch.body, f"log batch {batch.seq}", None)
                 with self._cond:

@@ -39,6 +39,7 @@ class ApiUnderTest(Protocol):
     status_url: str
     logs_url: str
     job_token: str
+    run_id: str  # the build the URLs and the token are for
 
     def stored_statuses(self) -> list[str]:
         """The statuses of the ``updateStatus`` events stored so far, in order."""
@@ -54,6 +55,7 @@ class FakeApi:
 
     def __init__(self, *, token: str = "fake-job-token") -> None:  # noqa: S107 — a test token
         self.job_token = token
+        self.run_id = "1"  # any id is accepted; the contract tests report this one
         self.statuses: list[StatusEvent] = []
         self.heartbeats: list[StatusEvent] = []
         # batches are validated on arrival but kept as the bytes received, parsed again when read: a million parsed

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +23,7 @@ from builds.serializers import (
     log_document,
 )
 from builds.services import build_cancel, build_rebuild, manual_event
+from builds.tail import TAIL_RENDERERS, log_tail_response
 from estafette.lib.api import BadRequest, NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
@@ -199,3 +202,26 @@ class BuildLogRecordsApi(APIView):
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
         records = selectors.log_records_of_run(run_kind=RunKind.BUILD, run_id=build.pk)
         return Response(LogRecordSerializer(records, many=True).data)
+
+
+LOG_STREAM_SCHEMA = {
+    "responses": {
+        (200, "text/event-stream"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
+        ),
+        **errors(400, 401, 404),
+    },
+}
+
+
+class BuildLogStreamApi(APIView):
+    """``GET …/builds/{id}/logs.stream``: the live tail of the build's log (SSE)."""
+
+    renderer_classes = TAIL_RENDERERS
+
+    @extend_schema(operation_id="pipeline_build_log_stream", **LOG_STREAM_SCHEMA)  # type: ignore[arg-type]
+    def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
+        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk)

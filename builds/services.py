@@ -14,6 +14,7 @@ from django.db import IntegrityError
 from django.db.models import F, Max
 from django.utils import timezone
 
+from builds.job_control import job_stop_on_commit
 from builds.logs import normalise_batch
 from builds.manifests import ManifestPreferences, ParsedManifest, parse_manifest
 from builds.models import Build, LogChunk, LogRecord, LogStep, RunKind, RunStatus
@@ -231,12 +232,13 @@ def build_finish(*, build: Build, status: str, now: datetime | None = None) -> b
 def build_cancel(*, build: Build, now: datetime | None = None) -> Build:
     """Cancel a build (ESTAFETTE.md §3.5): pending → canceled, running → canceling.
 
-    A build already ``canceling`` is forced to ``canceled`` (its job is gone or stuck). Stopping the
-    job belongs to the job runner, which follows the status. Raises ``Conflict`` for a build that
-    has finished.
+    A build already ``canceling`` is forced to ``canceled`` (its job is gone or stuck). Its job is
+    stopped (or removed) after commit through the queue (``builds/job_control.py``). Raises
+    ``Conflict`` for a build that has finished.
     """
     if not (build.cancel(now=now) or build.request_cancel(now=now)):
         raise Conflict(f"build {build.pk} is {build.status}; only pending or running builds can be canceled")
+    job_stop_on_commit(kind="build", run=build)
     pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
     return build
 

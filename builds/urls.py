@@ -1,10 +1,14 @@
 from django.urls import path
 
-from builds import api
+from builds import api, builder_api
 
 PIPELINE = "pipelines/<str:source>/<str:owner>/<str:name>"
+# Included under api/: builds.callbacks.callback_urls gives the same paths to jobs.
+BUILDER = "builder/v1/<str:kind>/<int:run_id>"
 
 urlpatterns = [
+    path(f"{BUILDER}/status", builder_api.BuilderStatusApi.as_view(), name="builder-status"),
+    path(f"{BUILDER}/logs", builder_api.BuilderLogsApi.as_view(), name="builder-logs"),
     path("builds", api.BuildListApi.as_view(), name="builds"),
     path(f"{PIPELINE}/builds", api.PipelineBuildsApi.as_view(), name="pipeline-builds"),
     path(f"{PIPELINE}/recentbuilds", api.PipelineRecentBuildsApi.as_view(), name="pipeline-recent-builds"),
@@ -15,6 +19,7 @@ urlpatterns = [
     ),
     path(f"{PIPELINE}/builds/<str:revision_or_id>", api.PipelineBuildApi.as_view(), name="pipeline-build"),
     path(f"{PIPELINE}/builds/<str:build_id>/logs", api.BuildLogsApi.as_view(), name="pipeline-build-logs"),
+    path(f"{PIPELINE}/builds/<str:build_id>/logs.stream", api.BuildLogStreamApi.as_view(), name="pipeline-build-tail"),
     path(f"{PIPELINE}/builds/<str:build_id>/alllogs", api.BuildLogRecordsApi.as_view(), name="pipeline-build-alllogs"),
     path(
         f"{PIPELINE}/builds/<str:build_id>/logsbyid/<str:log_id>",

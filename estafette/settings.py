@@ -185,6 +185,13 @@ JOBS_BACKOFF_LIMIT = env_int("ESTAFETTE_JOBS_BACKOFF_LIMIT", 2, minimum=0)
 JOBS_AFFINITY = env_json("ESTAFETTE_JOBS_AFFINITY", {})  # a Kubernetes Affinity, for every job pod
 JOBS_TOLERATIONS = env_json("ESTAFETTE_JOBS_TOLERATIONS", [])  # a list of Kubernetes Tolerations
 KUBECONFIG = env_str("ESTAFETTE_KUBECONFIG", "")  # empty: the in-cluster service account
+# Dead jobs (builds/sweeper.py, `manage.py sweep_jobs`): a run whose builder is quiet for CHECK_AFTER seconds is
+# looked up in the job runner (failed at once when its job ended), and failed after HEARTBEAT_TIMEOUT seconds anyway.
+JOB_HEARTBEAT_TIMEOUT_SECONDS = env_int("ESTAFETTE_JOB_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=1)
+JOB_CHECK_AFTER_SECONDS = env_int("ESTAFETTE_JOB_CHECK_AFTER_SECONDS", 20, minimum=0)
+JOB_START_TIMEOUT_SECONDS = env_int("ESTAFETTE_JOB_START_TIMEOUT_SECONDS", 6 * 3600, minimum=60)
+JOB_CLEANUP_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS", 30, minimum=0)
+JOB_SWEEP_INTERVAL_SECONDS = env_int("ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS", 5, minimum=1)
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("ESTAFETTE_SECRET_KEY is empty")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -11,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds import selectors as build_selectors
-from builds.api import actor_email, check_body_matches_pipeline, pipeline_from_path
+from builds.api import LOG_STREAM_SCHEMA, actor_email, check_body_matches_pipeline, pipeline_from_path
 from builds.models import LogRecord, RunKind
 from builds.serializers import LogRecordSerializer, LogSerializer, log_document
 from builds.services import manual_event
+from builds.tail import TAIL_RENDERERS, log_tail_response
 from estafette.lib.api import NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
@@ -138,6 +140,18 @@ class ReleaseLogsApi(APIView):
         return release_log_response(release, record)
 
 
+class ReleaseLogStreamApi(APIView):
+    """``GET …/releases/{id}/logs.stream``: the live tail of the release's log (SSE)."""
+
+    renderer_classes = TAIL_RENDERERS
+
+    @extend_schema(operation_id="pipeline_release_log_stream", **LOG_STREAM_SCHEMA)  # type: ignore[arg-type]
+    def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> StreamingHttpResponse:
+        pipeline = pipeline_from_path(self.kwargs)
+        release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
+        return log_tail_response(kind=RunKind.RELEASE, run_id=release.pk)
+
+
 class ReleaseLogByIdApi(APIView):
     """``GET …/releases/{id}/logsbyid/{logId}``: the log of one attempt."""
 
@@ -255,3 +269,15 @@ class BotRunLogsApi(APIView):
             raise NotFound(f"bot run {run.pk} has no logs yet")
         steps = build_selectors.log_steps(record=record)
         return Response(log_document(record, steps=steps, run_fields={"botID": str(run.pk)}))
+
+
+class BotRunLogStreamApi(APIView):
+    """``GET …/bots/{id}/logs.stream``: the live tail of the bot run's log (SSE)."""
+
+    renderer_classes = TAIL_RENDERERS
+
+    @extend_schema(operation_id="pipeline_bot_log_stream", **LOG_STREAM_SCHEMA)  # type: ignore[arg-type]
+    def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> StreamingHttpResponse:
+        pipeline = pipeline_from_path(self.kwargs)
+        run = selectors.bot_run_get(pipeline_id=pipeline.pk, bot_run_id=bot_id)
+        return log_tail_response(kind=RunKind.BOT, run_id=run.pk)

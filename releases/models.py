@@ -27,6 +27,7 @@ class Release(Run):
             models.Index(fields=["pipeline", "name", "action", "-inserted_at"], name="release_pipeline_target"),
             models.Index(fields=["-inserted_at", "-id"], name="release_recent"),
             models.Index(fields=["status", "-inserted_at", "-id"], name="release_status_recent"),
+            models.Index(fields=["job_cleanup_at"], name="release_job_cleanup"),
         ]
 
     def __str__(self) -> str:
@@ -50,6 +51,7 @@ class BotRun(Run):
             models.Index(fields=["pipeline", "-inserted_at", "-id"], name="botrun_pipeline_recent"),
             models.Index(fields=["-inserted_at", "-id"], name="botrun_recent"),
             models.Index(fields=["status", "-inserted_at", "-id"], name="botrun_status_recent"),
+            models.Index(fields=["job_cleanup_at"], name="botrun_job_cleanup"),
         ]
 
     def __str__(self) -> str:

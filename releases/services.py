@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from builds import selectors as build_selectors
+from builds.job_control import job_stop_on_commit
 from builds.manifests import parse_manifest
 from builds.models import Build, RunStatus
 from estafette.lib.api import BadRequest, Conflict, NotFound
@@ -106,6 +107,7 @@ def release_cancel(*, release: Release, now: datetime | None = None) -> Release:
     """pending → canceled, running → canceling, canceling → canceled; ``Conflict`` once finished."""
     if not (release.cancel(now=now) or release.request_cancel(now=now)):
         raise Conflict(f"release {release.pk} is {release.status}; only pending or running releases can be canceled")
+    job_stop_on_commit(kind="release", run=release)
     pipeline_refresh_read_model(pipeline=release.pipeline, now=now)
     return release
 
@@ -161,4 +163,5 @@ def bot_cancel(*, bot_run: BotRun, now: datetime | None = None) -> BotRun:
     """pending → canceled, running → canceling, canceling → canceled; ``Conflict`` once finished."""
     if not (bot_run.cancel(now=now) or bot_run.request_cancel(now=now)):
         raise Conflict(f"bot run {bot_run.pk} is {bot_run.status}; only pending or running bot runs can be canceled")
+    job_stop_on_commit(kind="bot", run=bot_run)
     return bot_run

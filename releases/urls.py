@@ -10,6 +10,11 @@ urlpatterns = [
     path(f"{PIPELINE}/releases/<str:release_id>", api.PipelineReleaseApi.as_view(), name="pipeline-release"),
     path(f"{PIPELINE}/releases/<str:release_id>/logs", api.ReleaseLogsApi.as_view(), name="pipeline-release-logs"),
     path(
+        f"{PIPELINE}/releases/<str:release_id>/logs.stream",
+        api.ReleaseLogStreamApi.as_view(),
+        name="pipeline-release-tail",
+    ),
+    path(
         f"{PIPELINE}/releases/<str:release_id>/alllogs",
         api.ReleaseLogRecordsApi.as_view(),
         name="pipeline-release-alllogs",
@@ -23,4 +28,5 @@ urlpatterns = [
     path(f"{PIPELINE}/bots", api.PipelineBotRunsApi.as_view(), name="pipeline-bots"),
     path(f"{PIPELINE}/bots/<str:bot_id>", api.PipelineBotRunApi.as_view(), name="pipeline-bot"),
     path(f"{PIPELINE}/bots/<str:bot_id>/logs", api.BotRunLogsApi.as_view(), name="pipeline-bot-logs"),
+    path(f"{PIPELINE}/bots/<str:bot_id>/logs.stream", api.BotRunLogStreamApi.as_view(), name="pipeline-bot-tail"),
 ]

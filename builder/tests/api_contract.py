@@ -19,7 +19,7 @@ from builder.testing import ApiUnderTest
 
 def _reporter(api: ApiUnderTest, **options: object) -> Reporter:
     ci = CiServerConfig(base_url="", status_url=api.status_url, logs_url=api.logs_url, job_token=api.job_token)
-    return Reporter(ci_server=ci, job_type="build", run_id="1", job_name="build-acme-api-1", **options)  # type: ignore[arg-type]
+    return Reporter(ci_server=ci, job_type="build", run_id=api.run_id, job_name="build-acme-api-1", **options)  # type: ignore[arg-type]
 
 
 def _post(url: str, body: bytes, token: str | None) -> tuple[int, dict]:

@@ -157,3 +157,17 @@ def test_it_gives_up_draining_at_the_deadline_and_says_so(api: FakeApi) -> None:
     assert not reporter.close("failed", timeout=1)
     assert time.monotonic() - started < 10
     assert any("gave up delivering 5 log lines" in message for message in messages)
+
+
+def test_it_marks_every_report_with_the_attempt_of_its_builder_process(api: FakeApi) -> None:
+    # given two reporters, as two builder processes of the same run would have (a re-run pod)
+    first, second = make_reporter(api, heartbeat_interval=0.05), make_reporter(api)
+    # when the first reports a line and a status (and heartbeats meanwhile)
+    first.start(initial_status="running")
+    emit(first, 1)
+    api.wait_until(lambda fake: bool(fake.heartbeats) and fake.line_count() == 1, timeout=5)
+    first.close("failed", timeout=10)
+    # then each report carries the first one's attempt, and the second's differs
+    assert len(first.attempt) == 16 and first.attempt != second.attempt
+    assert {event.attempt for event in api.statuses + api.heartbeats} == {first.attempt}
+    assert {batch.attempt for batch in api.batches.values()} == {first.attempt}

@@ -43,6 +43,7 @@ class Build(Run):
             models.Index(fields=["pipeline", "repo_branch", "-inserted_at", "-id"], name="build_pipeline_branch"),
             models.Index(fields=["-inserted_at", "-id"], name="build_recent"),
             models.Index(fields=["status", "-inserted_at", "-id"], name="build_status_recent"),
+            models.Index(fields=["job_cleanup_at"], name="build_job_cleanup"),
         ]
 
     def __str__(self) -> str:

@@ -44,12 +44,16 @@ class LogRecord(models.Model):
     run_kind = models.CharField(max_length=8, choices=RunKind.choices)
     run_id = models.BigIntegerField()
     attempt = models.PositiveIntegerField(default=1)
+    # The builder process that writes this record (random per process, sent with its reports): a Kubernetes Job
+    # re-running a lost pod starts a new builder, whose reports open the next record. NULL: not claimed by one.
+    attempt_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 — NULLs are distinct keys
     inserted_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["run_kind", "run_id", "attempt"], name="log_record_run_attempt"),
+            models.UniqueConstraint(fields=["run_kind", "run_id", "attempt_key"], name="log_record_run_attempt_key"),
         ]
         indexes = [models.Index(fields=["inserted_at"], name="log_record_inserted")]
 

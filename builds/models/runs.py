@@ -32,6 +32,8 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 }
 FINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
 ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELING})
+# Not a builder report: the API gives up on a run whose job was lost (no builder reports any more).
+LOSABLE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
 
 def nanoseconds(delta: timedelta) -> int:
@@ -46,6 +48,10 @@ class Run(models.Model):
     inserted_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The builder's last sign of life (heartbeat or status report); the sweeper fails a run whose builder went quiet.
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when the run becomes final: from then on its job (if any) is to be removed. Cleared once removed.
+    job_cleanup_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -73,8 +79,37 @@ class Run(models.Model):
         """pending or canceling → canceled. False from any other status."""
         return self._transition(RunStatus.CANCELED, now=now or timezone.now())
 
-    def _transition(self, status: str, *, now: datetime, **extra: datetime) -> bool:
-        allowed_from = ALLOWED_FROM[status]
+    def lose(self, *, now: datetime | None = None) -> bool:
+        """pending or running → failed because its job was lost (the builder died or never started).
+
+        Not one of the builder's transitions (Estafette fails only running runs): the API decides this when no
+        builder will ever report again. False from any other status.
+        """
+        return self._transition(RunStatus.FAILED, now=now or timezone.now(), allowed_from=LOSABLE_STATUSES)
+
+    def record_heartbeat(self, *, now: datetime | None = None) -> bool:
+        """Note the builder's sign of life. False (nothing written) once the run is final."""
+        now = now or timezone.now()
+        changed = type(self)._base_manager.filter(pk=self.pk, status__in=ACTIVE_STATUSES).update(last_heartbeat_at=now)
+        if changed:
+            self.last_heartbeat_at = now
+        return bool(changed)
+
+    def job_cleaned_up(self) -> bool:
+        """Note that the run's job was removed. False when another sweeper noted it first."""
+        changed = (
+            type(self)._base_manager.filter(pk=self.pk, job_cleanup_at=self.job_cleanup_at).update(job_cleanup_at=None)
+        )
+        if changed:
+            self.job_cleanup_at = None
+        return bool(changed)
+
+    def _transition(
+        self, status: str, *, now: datetime, allowed_from: frozenset[str] | None = None, **extra: datetime
+    ) -> bool:
+        allowed_from = ALLOWED_FROM[status] if allowed_from is None else allowed_from
+        if status in FINAL_STATUSES:
+            extra["job_cleanup_at"] = now  # whatever ran it is no longer needed
         changed = (
             type(self)
             ._base_manager.filter(pk=self.pk, status__in=allowed_from)
@@ -87,7 +122,7 @@ class Run(models.Model):
                 setattr(self, name, value)
             return True
         # Refused: show the caller the status that won instead of the stale one it held.
-        self.refresh_from_db(fields=["status", "started_at", "updated_at"])
+        self.refresh_from_db(fields=["status", "started_at", "updated_at", "job_cleanup_at"])
         return False
 
     # -- derived values ----------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""The builder endpoints: ``POST /api/builder/v1/{build|release|bot}/{id}/status`` and ``…/logs``.
+
+Only a builder calls them, with the job token of exactly that run (``Authorization: Bearer <ciServer.jobToken>``):
+no token or a bad/expired one → 401, a valid token of another run → 403; the token is never echoed. The bodies are
+``builder.contracts`` types (``StatusEvent``, ``LogBatch``); a malformed one → 400 naming the field. Both are
+idempotent (the builder retries until it sees a 2xx): a log batch is stored once per (attempt, seq).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builder.contracts import ContractError, LogBatch, StatusEvent
+from builds.reports import run_append_log_batch, run_report_status
+from builds.run_kinds import run_kind
+from estafette.lib.api import BadRequest, DomainError
+from estafette.lib.api_docs import errors
+from estafette.lib.jobtokens import InvalidJobToken, read_job_token
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "Forbidden"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "Request Entity Too Large"
+
+
+def authorize_job(request: Request, *, kind: str, run_id: int) -> None:
+    """Raise ``Unauthorized``/``Forbidden`` unless the request carries the job token of run ``kind`` ``run_id``."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send the run's job token: Authorization: Bearer <ciServer.jobToken>")
+    try:
+        claim = read_job_token(token)
+    except InvalidJobToken as error:
+        raise Unauthorized(f"{error}; only the job started for this run may report it") from None
+    if claim.kind != kind or claim.run_id != run_id:
+        raise Forbidden(f"the job token is for another run, not {kind} {run_id}")
+
+
+def json_body(request: Request) -> Any:
+    try:
+        return json.loads(request.body)
+    except RequestDataTooBig:
+        raise TooLarge("the body is too large; send smaller log batches") from None
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 JSON") from None
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+
+
+def parse(contract: type[StatusEvent] | type[LogBatch], data: Any) -> Any:
+    try:
+        return contract.from_dict(data)
+    except ContractError as error:
+        raise BadRequest(str(error)) from None
+
+
+class BuilderEndpoint(APIView):
+    # The job token is checked by each handler (it is scoped to the run in the URL); no session, no CSRF.
+    authentication_classes = ()
+    permission_classes = ()
+
+
+STATUS_ANSWER = inline_serializer("BuilderStatusAnswer", {"status": serializers.CharField()})
+LOGS_ANSWER = inline_serializer("BuilderLogsAnswer", {"stored": serializers.BooleanField()})
+
+
+class BuilderStatusApi(BuilderEndpoint):
+    """``POST …/status``: the builder's ``updateStatus`` and ``heartbeat`` events (``StatusEvent``)."""
+
+    @extend_schema(
+        operation_id="builder_status",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(STATUS_ANSWER, description="the run's status now"),
+            **errors(400, 401, 403, 404),
+        },
+        description="StatusEvent (builder/contracts.py); job token of this run as Bearer token",
+    )
+    def post(self, request: Request, kind: str, run_id: int) -> Response:
+        authorize_job(request, kind=kind, run_id=run_id)
+        event = parse(StatusEvent, json_body(request))
+        spec = run_kind(kind)
+        status = run_report_status(kind=spec, run=spec.get(run_id), event=event)
+        return Response({"status": status})
+
+
+class BuilderLogsApi(BuilderEndpoint):
+    """``POST …/logs``: one log batch (``LogBatch``); 201 when stored, 200 when that seq was stored before."""
+
+    @extend_schema(
+        operation_id="builder_logs",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            201: OpenApiResponse(LOGS_ANSWER, description="stored"),
+            200: OpenApiResponse(LOGS_ANSWER, description="stored before (a retry)"),
+            **errors(400, 401, 403, 404),
+        },
+        description="LogBatch (builder/contracts.py); job token of this run as Bearer token",
+    )
+    def post(self, request: Request, kind: str, run_id: int) -> Response:
+        authorize_job(request, kind=kind, run_id=run_id)
+        data = json_body(request)
+        batch = parse(LogBatch, data)
+        spec = run_kind(kind)
+        stored = run_append_log_batch(kind=spec, run=spec.get(run_id), batch=batch, lines=data["lines"])
+        return Response({"stored": stored}, status=201 if stored else 200)

@@ -1,0 +1,24 @@
+"""Where a builder reports: the versioned callback URLs of one run (status events and log batches).
+
+``callback_urls`` is what the job dispatcher puts into ``BuilderConfig.ciServer``; ``builds/builder_urls.py`` routes
+the same paths to the builder endpoints. Run ids in the paths are the run's primary key.
+"""
+
+from __future__ import annotations
+
+CALLBACK_PREFIX = "api/builder/v1"
+RUN_KINDS = ("build", "release", "bot")
+
+
+def callback_urls(*, kind: str, run_id: int, base_url: str) -> tuple[str, str]:
+    """``(statusUrl, logsUrl)`` of run ``run_id`` of ``kind`` (build, release or bot) under ``base_url``.
+
+    ``base_url`` is how a job reaches the API (``ESTAFETTE_BASE_URL`` or an in-cluster service URL); a trailing
+    slash is ignored. Raises ``ValueError`` for an unknown kind or a run id that is not a positive integer.
+    """
+    if kind not in RUN_KINDS:
+        raise ValueError(f"run kind must be one of {', '.join(RUN_KINDS)}, got {kind!r}")
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 1:
+        raise ValueError(f"run id must be a positive integer, got {run_id!r}")
+    root = f"{base_url.rstrip('/')}/{CALLBACK_PREFIX}/{kind}/{run_id}"
+    return f"{root}/status", f"{root}/logs"

@@ -1,0 +1,146 @@
+"""What the builder reports, applied to the run: status events, heartbeats and log batches (ESTAFETTE.md §3.4).
+
+The builder endpoints (``builds/builder_api.py``) call these after checking the job token and parsing the
+``builder.contracts`` types. Every function is idempotent: the builder retries until it sees a 2xx.
+
+Each builder process reports with its own ``attempt``; the first report of an attempt opens a log record of the run
+(attempt 1, 2, … — a Kubernetes Job re-running a lost pod starts a second builder), later ones find it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError
+from django.db.models import Max
+from django.utils import timezone
+
+from builder.contracts import LogBatch, StatusEvent
+from builds.masking import mask_lines, run_masker
+from builds.models import LogRecord, Run, RunStatus
+from builds.run_kinds import RunKindSpec
+from builds.services import log_append
+from estafette.lib.api import BadRequest, Conflict, DomainError
+from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
+
+logger = logging.getLogger(__name__)
+
+OPEN_ATTEMPTS = 5
+
+
+class Unavailable(DomainError):
+    """A passing condition; the builder retries (503)."""
+
+    status = 503
+    code = "Service Unavailable"
+
+
+REPORTABLE = frozenset({RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
+
+
+def run_report_status(*, kind: RunKindSpec, run: Run, event: StatusEvent, now: datetime | None = None) -> str:
+    """Apply one ``updateStatus`` or ``heartbeat`` event of the builder; returns the run's status afterwards.
+
+    ``running`` starts a pending run and opens the attempt's log record. A final status finishes a running run; on a
+    run being canceled (``canceling``) any final report ends it ``canceled`` (the cancel wins, and the run must not
+    hang in ``canceling``); ``canceled`` on a running run (its job was stopped from outside) cancels it. Transitions
+    the state machine refuses change nothing, as in Estafette. Raises ``BadRequest`` when the event names another run
+    or reports a status a builder never reports (``pending``, ``canceling``).
+    """
+    now = now or timezone.now()
+    if event.job_type != kind.name or event.id != str(run.pk):
+        raise BadRequest(
+            f"the event is for {event.job_type} {event.id} but was sent to the URL of {kind.name} {run.pk}; "
+            "post each run's events to its own statusUrl"
+        )
+    if event.event_type == "heartbeat":
+        _record_heartbeat(run=run, now=now)
+        return run.status
+    status = event.status or ""
+    if status not in REPORTABLE:
+        raise BadRequest(f"status: a builder reports running, succeeded, failed or canceled, not {status!r}")
+    if status == RunStatus.RUNNING:
+        _record_heartbeat(run=run, now=now)
+        log_record_for_attempt(kind=kind, run=run, attempt_key=event.attempt, now=now)
+        kind.start(run, now)
+    elif run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
+        _cancel_until_canceled(kind=kind, run=run, now=now)
+    elif not kind.finish(run, status, now):
+        logger.info("%s %s reported %s while %s: ignored", kind.name, run.pk, status, run.status)
+    return run.status
+
+
+def _cancel_until_canceled(*, kind: RunKindSpec, run: Run, now: datetime) -> None:
+    # running → canceling → canceled: the API's own cancel (which also stops the job, harmless when it has stopped).
+    for _ in range(2):
+        try:
+            kind.cancel(run, now)
+        except Conflict:
+            return  # finished meanwhile
+        if run.status == RunStatus.CANCELED:
+            return
+
+
+@retry_on_serialization_failure
+def _record_heartbeat(*, run: Run, now: datetime) -> None:
+    run.record_heartbeat(now=now)
+
+
+def run_append_log_batch(
+    *, kind: RunKindSpec, run: Run, batch: LogBatch, lines: Sequence[Mapping[str, Any]], now: datetime | None = None
+) -> bool:
+    """Store one log batch of the builder in its attempt's log record, masked; False when that seq was stored before.
+
+    ``batch`` is the parsed batch (its seq and attempt), ``lines`` its lines as received (TailLogLine JSON), which
+    the log store keeps as they are apart from masking. Raises ``BadRequest`` for a malformed line.
+    """
+    now = now or timezone.now()
+    record = log_record_for_attempt(kind=kind, run=run, attempt_key=batch.attempt, now=now)
+    return log_append(record=record, seq=batch.seq, lines=mask_lines(lines, run_masker(run)), now=now)
+
+
+def log_record_for_attempt(
+    *, kind: RunKindSpec, run: Run, attempt_key: str | None, now: datetime | None = None
+) -> LogRecord:
+    """The log record the builder process ``attempt_key`` writes; opened on its first report.
+
+    A new attempt claims the run's latest record when no builder has claimed it yet (one opened before the job
+    started), else it opens the next one. Reports without an attempt (older builders) go to the latest record.
+    Safe under concurrent first reports of the same attempt (the unique key decides; the loser reads the winner's).
+    """
+    records = LogRecord.objects.filter(run_kind=kind.name, run_id=run.pk)
+    for _ in range(OPEN_ATTEMPTS):
+        if attempt_key is None:
+            found = records.order_by("-attempt").first()
+        else:
+            found = records.filter(attempt_key=attempt_key).first()
+        if found is not None:
+            return found
+        try:
+            return _open_record(kind=kind, run=run, attempt_key=attempt_key, now=now or timezone.now())
+        except IntegrityError:
+            continue  # a concurrent report opened this attempt's record, or took the next attempt number
+    raise Unavailable(f"could not open a log record for {kind.name} {run.pk} among concurrent reports; retry")
+
+
+@atomic_with_retry
+def _open_record(*, kind: RunKindSpec, run: Run, attempt_key: str | None, now: datetime) -> LogRecord:
+    records = LogRecord.objects.filter(run_kind=kind.name, run_id=run.pk)
+    latest = records.order_by("-attempt").first()
+    unclaimed = attempt_key is not None and latest is not None and latest.attempt_key is None
+    if unclaimed and records.filter(pk=latest.pk, attempt_key__isnull=True).update(attempt_key=attempt_key):
+        latest.attempt_key = attempt_key
+        return latest
+    last = records.aggregate(last=Max("attempt"))["last"] or 0
+    return LogRecord.objects.create(
+        pipeline_id=run.pipeline_id,  # type: ignore[attr-defined]
+        run_kind=kind.name,
+        run_id=run.pk,
+        attempt=last + 1,
+        attempt_key=attempt_key,
+        inserted_at=now,
+        updated_at=now,
+    )

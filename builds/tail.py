@@ -1,0 +1,197 @@
+"""Live tails of run logs (``GET …/logs.stream``): Server-Sent Events fed from the log store.
+
+Each open tail holds a web worker thread for as long as it is open (gunicorn's ``gthread`` workers: see the Procfile)
+but no database connection: one poller thread per process (``TailHub``) reads the log store for every open tail —
+a few queries per tick, however many tails are open — and hands each tail its new lines. The stream itself is
+``estafette.lib.sse``: a ``log`` event per TailLogLine, a ``ping`` every 5 s, ``close`` once the run is final and
+every stored line was sent, or when a new attempt of the run starts (the web UI then reloads the stored log).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import close_old_connections, connections
+from django.http import StreamingHttpResponse
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+
+from builds.models import FINAL_STATUSES, LogRecord
+from builds.run_kinds import run_kind
+from builds.selectors import log_entries_after
+from estafette.lib.sse import Poll, sse_response, sse_stream
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.1  # how stale a tail may be; each tick costs a few indexed queries per process
+READ_LIMIT = 500  # chunks per tail and tick; a tail behind by more catches up over the next ticks
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open tail: what the hub found for it and has not been sent yet."""
+
+    kind: str
+    run_id: int
+    record_id: int | None = None
+    cursor: int = 0
+    seen_updated_at: Any = None
+    behind: bool = False  # the last read found lines: there may be more
+    items: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = False
+    wake: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def poll(self, cursor: int) -> Poll[int]:
+        """For ``sse_stream``: the lines found since the last poll (the cursor is the hub's, not the caller's)."""
+        with self.lock:
+            items, self.items = self.items, []
+            finished = self.finished and not items
+            self.wake.clear()
+        return Poll(items=items, cursor=cursor + len(items), finished=finished)
+
+    def wait(self, seconds: float) -> None:
+        self.wake.wait(seconds)
+
+    def _deliver(self, items: list[dict[str, Any]], *, finished: bool) -> None:
+        with self.lock:
+            self.items.extend(items)
+            self.finished = self.finished or finished
+        if items or finished:
+            self.wake.set()
+
+
+class TailHub:
+    """The per-process poller serving every open tail; its thread runs while at least one tail is open."""
+
+    def __init__(self, *, tick: float = TICK_SECONDS) -> None:
+        self.tick = tick
+        self._subscriptions: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def subscribe(self, *, kind: str, run_id: int) -> Subscription:
+        subscription = Subscription(kind=kind, run_id=run_id)
+        with self._lock:
+            self._subscriptions.add(subscription)
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="tail-hub", daemon=True)
+                self._thread.start()
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)
+
+    @property
+    def open_tails(self) -> int:
+        with self._lock:
+            return len(self._subscriptions)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    subscriptions = list(self._subscriptions)
+                    if not subscriptions:
+                        self._thread = None
+                        return
+                try:
+                    close_old_connections()
+                    self.poll_once(subscriptions)
+                except Exception:  # a database hiccup must not end every tail: log, reconnect, try again
+                    logger.exception("live tail poller failed; retrying")
+                    connections.close_all()
+                self._stop.wait(self.tick)
+        finally:
+            connections.close_all()
+
+    def poll_once(self, subscriptions: list[Subscription]) -> None:
+        """One tick: statuses and latest records of all tailed runs (one query each per kind), then new lines."""
+        by_kind: dict[str, list[Subscription]] = {}
+        for subscription in subscriptions:
+            by_kind.setdefault(subscription.kind, []).append(subscription)
+        for kind, group in by_kind.items():
+            ids = {subscription.run_id for subscription in group}
+            # Statuses first: a run that was final before its lines are read has all of them stored (the builder
+            # sends its final status after its last batch; the sweeper writes its reason with the status).
+            final = {
+                pk
+                for pk, status in run_kind(kind).model.objects.filter(pk__in=ids).values_list("pk", "status")
+                if status in FINAL_STATUSES
+            }
+            latest: dict[int, tuple[int, Any]] = {}
+            for pk, run_id, updated_at in (
+                LogRecord.objects.filter(run_kind=kind, run_id__in=ids)
+                .order_by("run_id", "attempt")
+                .values_list("pk", "run_id", "updated_at")
+            ):
+                latest[run_id] = (pk, updated_at)
+            for subscription in group:
+                self._advance(subscription, latest.get(subscription.run_id), final=subscription.run_id in final)
+
+    @staticmethod
+    def _advance(subscription: Subscription, latest: tuple[int, Any] | None, *, final: bool) -> None:
+        if latest is None:
+            subscription._deliver([], finished=final)
+            return
+        record_id, updated_at = latest
+        if subscription.record_id is None:
+            subscription.record_id = record_id
+        elif subscription.record_id != record_id and not subscription.behind:
+            subscription._deliver([], finished=True)  # a new attempt: the client reloads the stored log
+            return
+        if updated_at == subscription.seen_updated_at and not subscription.behind:
+            subscription._deliver([], finished=final)
+            return
+        items, cursor = log_entries_after(
+            record=LogRecord(pk=subscription.record_id), after_seq=subscription.cursor, limit=READ_LIMIT
+        )
+        # After a read that found something, read again next tick even if the record looks unchanged: the read is
+        # bounded, and a batch may have committed with the timestamp already seen.
+        subscription.behind = cursor != subscription.cursor
+        subscription.cursor = cursor
+        subscription.seen_updated_at = updated_at
+        subscription._deliver(items, finished=final and not subscription.behind)
+
+
+hub = TailHub()
+
+
+def _release_database_connections() -> None:
+    # An open tail holds its thread for minutes; it must not hold a database connection too (the hub reads for it).
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def log_tail_response(*, kind: str, run_id: int) -> StreamingHttpResponse:
+    """The SSE response tailing the latest log record of run ``kind`` ``run_id`` (already authorised)."""
+    subscription = hub.subscribe(kind=kind, run_id=run_id)
+
+    def events() -> Iterator[bytes]:
+        try:
+            _release_database_connections()
+            yield from sse_stream(subscription.poll, 0, interval=1.0, sleep=subscription.wait)
+        finally:
+            hub.unsubscribe(subscription)
+
+    return sse_response(events())
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets a tail view accept ``Accept: text/event-stream`` (what EventSource sends); errors are rendered as JSON."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return JSONRenderer().render(data)
+
+
+TAIL_RENDERERS = (JSONRenderer, EventStreamRenderer)
