@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from integrations.git.identity import is_local
 
@@ -43,6 +44,14 @@ class CommitInfo:
 
 def scrub(text: str) -> str:
     return _CREDENTIALS_IN_URL.sub(r"\g<scheme>***@", text)
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user and password of an http(s) URL (ssh user names and paths are kept)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _fetch_source(url: str) -> str:
