@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import OutboxMessage
 from estafette.queue.outbox import OutboxRelay
+from integrations.git.identity import is_local
 from integrations.git.intake import push_publish, push_resolve
 from integrations.git.webhook import InvalidPush, make_push_event
 
@@ -30,10 +32,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        repository: str = options["repository"]
+        if is_local(repository) and not repository.startswith("file://"):
+            repository = str(Path(repository).expanduser().resolve())  # the consumers run elsewhere
         try:
-            push = make_push_event(
-                repository=options["repository"], branch=options["branch"], revision=options["revision"]
-            )
+            push = make_push_event(repository=repository, branch=options["branch"], revision=options["revision"])
             if push.revision is None:
                 self.stdout.write(f"resolving the head of {push.branch} in {push.repository} …")
             push = push_resolve(push=push)
