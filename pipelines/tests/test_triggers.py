@@ -222,6 +222,28 @@ def test_a_release_trigger_for_a_version_without_a_build_releases_nothing(api: G
     assert not Release.objects.filter(pipeline__repo_name="web").exists()
 
 
+def test_a_push_fires_the_git_triggers_of_other_pipelines_only(api: GitRepository, tmp_path: Path) -> None:
+    # given web, built on pushes to api's main, and api with a git trigger on itself
+    make_downstream(tmp_path, "- git:\n    repository: local/acme/api\n    branch: main")
+    api.commit({".estafette.yaml": downstream("- git:\n    repository: local/acme/api")}, "self trigger")
+
+    # when api is pushed on main, then on another branch
+    push(api)
+    settle()
+    api.checkout("feature/y")
+    api.commit({"README": "y"})
+    push(api, branch="feature/y")
+    settle()
+
+    # then web built once more (for main only), and api only from its pushes
+    web_builds = builds_of("web")
+    assert len(web_builds) == 2
+    assert web_builds[1].triggered_by_events == [
+        {"fired": True, "git": {"event": "push", "repository": "local/acme/api", "branch": "main"}}
+    ]
+    assert len(builds_of("api")) == 2
+
+
 CRON_TRIGGER = "- cron:\n    schedule: '*/5 * * * *'"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import nats
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from builds.models import Build, RunStatus
@@ -104,6 +105,39 @@ def test_a_push_over_http_builds_runs_a_job_and_triggers_the_next_pipeline(
     triggered = Build.objects.filter(pipeline__repo_name="web").order_by("-id").first()
     assert triggered is not None and triggered.triggered_by_events[0]["pipeline"]["repoName"] == "api"
     assert Build.objects.count() == 3
+
+
+def test_the_cron_tick_of_send_cron_event_fires_in_its_minute_only(
+    system: Running, job_runner: FakeJobRunner, queue_settings: QueueSettings, tmp_path: Path, settings
+) -> None:
+    # given a pipeline built every day at 12:05 UTC
+    settings.NATS_URL = queue_settings.url
+    settings.NATS_DUPLICATE_WINDOW_SECONDS = int(queue_settings.duplicate_window_seconds)
+    nightly = GitRepository(tmp_path / "acme" / "nightly")
+    nightly.commit({".estafette.yaml": "triggers:\n- cron: {schedule: '5 12 * * *'}\n" + MANIFEST})
+    APIClient().post(
+        "/api/integrations/git/events",
+        data=(body := push_body(str(nightly.path), branch="main")),
+        content_type="application/json",
+        **signed_headers(body, WEBHOOK_SECRET),
+    )
+    wait_until(lambda: len(job_runner.started) == 1, timeout=30, what="the first build's job")
+
+    # when the ticks of 12:04 and 12:05 are sent (the 12:05 one twice, as two senders would)
+    call_command("send_cron_event", "--time", "2024-05-01T12:04:00Z")
+    wait_until(lambda: HandledEvent.objects.filter(consumer="triggers-cron").count() == 1, what="the 12:04 tick")
+    assert Build.objects.count() == 1
+    call_command("send_cron_event", "--time", "2024-05-01T12:05:01Z")
+    call_command("send_cron_event", "--time", "2024-05-01T12:05:40Z")
+
+    # then one build, for the 12:05 tick
+    wait_until(lambda: len(job_runner.started) == 2, timeout=30, what="the cron build's job")
+    triggered = Build.objects.order_by("-id").first()
+    assert triggered is not None and triggered.triggered_by_events == [
+        {"fired": True, "cron": {"time": "2024-05-01T12:05:01Z"}}
+    ]
+    wait_until(lambda: HandledEvent.objects.filter(consumer="triggers-cron").count() == 2, what="the 12:05 tick")
+    assert Build.objects.count() == 2
 
 
 def test_no_push_is_lost_or_doubled_when_nats_server_restarts_with_events_in_flight(
