@@ -136,8 +136,12 @@ class Consumer:
         return delays[min(deliveries, len(delays)) - 1]
 
     def _handle(self, event: ReceivedEvent) -> None:
-        # Outside the transaction: on SQLite its first write takes the database's write lock.
-        event = replace(event, prepared=self.prepare(event))
+        # Outside the transaction: on SQLite its first write takes the database's write lock. A
+        # redelivery of a handled event needs nothing prepared (the handler will not run).
+        if type(self).prepare is not Consumer.prepare and not (
+            self.idempotent and _already_handled(self.durable, event.id)
+        ):
+            event = replace(event, prepared=self.prepare(event))
         if not self.idempotent:
             retry_on_serialization_failure(self.handle)(event)
             return
