@@ -1,8 +1,7 @@
 """Consumers of the pipelines app: pushes become builds; events fire triggers; fired triggers act.
 
-Each ``handle`` only calls services. All are idempotent per event id (``idempotent = True``): the
-handler's writes and the record of the handled id commit together, so a redelivered event — after
-a SIGKILLed consumer or a restarted nats-server — changes nothing the second time.
+Each ``handle`` only calls services, and each is idempotent per event id: a redelivered event —
+after a SIGKILLed consumer or a restarted nats-server — changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -35,9 +34,12 @@ class GitPushConsumer(Consumer):
 
 
 class TriggerMatchConsumer(Consumer):
-    """An event of one kind: publish a fired-trigger message per trigger it fires."""
+    """An event of one kind: publish a fired-trigger message per trigger it fires.
 
-    idempotent = True
+    Not ``idempotent`` in the queue's sense: matching only reads, and the messages it publishes have
+    ids derived from (event, pipeline, trigger), so a second run publishes the same ids (JetStream
+    drops them; ``triggers-fire`` acts once per id). An event that fires nothing writes nothing.
+    """
 
     def handle(self, event: ReceivedEvent) -> None:
         try:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+from django.db import transaction
 
 from builder.manifest import Manifest, Trigger
 from builder.manifest.events import (
@@ -110,35 +112,45 @@ def triggers_match(*, event: Event, event_id: str) -> list[dict[str, Any]]:
 
     Candidates are the non-archived pipelines whose latest build's triggers (``self`` resolved) are
     indexed under one of the event's keys; a push does not fire the pushed pipeline's own git
-    triggers. Idempotent per ``event_id``: the same messages, with the same ids, every time.
+    triggers. Idempotent per ``event_id``: the same messages, with the same ids, every time. An event
+    that fires nothing writes nothing.
     """
-    keys = event_keys(event)
-    pipeline_ids = (
-        PipelineFacet.objects.filter(kind=FacetKind.TRIGGER, value__in=keys)
-        .values_list("pipeline_id", flat=True)
-        .distinct()
-    )
-    excluded = pushed_pipeline(event)
-    fired: list[dict[str, Any]] = []
-    for pipeline in Pipeline.objects.filter(pk__in=list(pipeline_ids), archived=False).order_by("pk"):
-        if excluded is not None and pipeline.full_name.casefold() == excluded:
-            continue
-        for data in pipeline.triggers:
-            trigger = Trigger.from_dict(data)
-            if not trigger.fires(event):
-                continue
-            message = {
+    fired = [
+        (
+            fire_id(event_id, pipeline.pk, data),
+            {
                 "eventId": event_id,
                 "pipelineId": str(pipeline.pk),
                 "pipeline": pipeline.full_name,
                 "trigger": dict(data),
                 "event": replace(event, name=trigger.name, fired=True).to_dict(),
-            }
-            publish_on_commit(subjects.TRIGGER_FIRED, message, dedup_key=fire_id(event_id, pipeline.pk, data))
-            fired.append(message)
+            },
+        )
+        for pipeline, data, trigger in _firing(event)
+    ]
     if fired:
+        with transaction.atomic():
+            for message_id, message in fired:
+                publish_on_commit(subjects.TRIGGER_FIRED, message, dedup_key=message_id)
         logger.info("event %s fires %d trigger(s)", event_id, len(fired))
-    return fired
+    return [message for _, message in fired]
+
+
+def _firing(event: Event) -> Iterator[tuple[Pipeline, Mapping[str, Any], Trigger]]:
+    """(pipeline, trigger JSON, trigger) for each trigger of a candidate pipeline that fires."""
+    pipeline_ids = (
+        PipelineFacet.objects.filter(kind=FacetKind.TRIGGER, value__in=event_keys(event))
+        .values_list("pipeline_id", flat=True)
+        .distinct()
+    )
+    excluded = pushed_pipeline(event)
+    for pipeline in Pipeline.objects.filter(pk__in=list(pipeline_ids), archived=False).order_by("pk"):
+        if excluded is not None and pipeline.full_name.casefold() == excluded:
+            continue
+        for data in pipeline.triggers:
+            trigger = Trigger.from_dict(data)
+            if trigger.fires(event):
+                yield pipeline, data, trigger
 
 
 # -- actions --------------------------------------------------------------------------------------

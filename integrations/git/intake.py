@@ -86,8 +86,7 @@ def push_read(*, payload: Mapping[str, Any], cache: GitRepositoryCache | None = 
     cache = cache or repository_cache()
     push = push_resolve(push=push, cache=cache)
     assert push.revision is not None
-    commit = cache.commit_info(url=push.repository, revision=push.revision)
-    manifest_text = cache.read_file(url=push.repository, revision=commit.revision)
+    commit, manifest_text = cache.read_revision(url=push.repository, revision=push.revision)
     return PushedRevision(
         push=replace(push, revision=commit.revision),
         repo_url=without_credentials(push.repository),
