@@ -199,3 +199,39 @@ def test_a_secret_restricted_to_another_pipeline_fails_the_build_up_front(
 
 def _git_payload(repo: GitRepository) -> dict[str, str]:
     return {"event": "push", "repository": str(repo.path), "branch": "main", "revision": repo.head()}
+
+
+def test_the_servers_manifest_preferences_apply_to_pushed_manifests(
+    repo: GitRepository, job_runner: FakeJobRunner, settings
+) -> None:
+    # given an installation that allows lowercase team labels only and builds main by default
+    settings.MANIFEST_PREFERENCES = {"labelRegexes": {"team": "[a-z]+"}, "defaultBranch": "main"}
+    repo.commit(
+        {".estafette.yaml": "labels: {team: CI}\ntriggers:\n- cron: {schedule: '0 * * * *'}\n" + MANIFEST_STAGES}
+    )
+
+    # when
+    push(repo)
+    settle()
+
+    # then the label is refused with the preference's rule
+    build = Build.objects.get()
+    assert build.status == RunStatus.FAILED
+    texts = [
+        entry["logLine"]["text"] for chunk in LogChunk.objects.all() for entry in chunk.entries if "logLine" in entry
+    ]
+    assert any("team" in text and "[a-z]+" in text for text in texts), texts
+    assert job_runner.started == []
+
+    # and a valid manifest gets its trigger's default branch from the preferences
+    repo.commit(
+        {".estafette.yaml": "labels: {team: ci}\ntriggers:\n- cron: {schedule: '0 * * * *'}\n" + MANIFEST_STAGES}
+    )
+    push(repo)
+    settle()
+    latest = Build.objects.order_by("-id").first()
+    assert latest is not None and latest.status == RunStatus.PENDING
+    assert latest.triggers == [{"cron": {"schedule": "0 * * * *"}, "builds": {"branch": "main"}}]
+
+
+MANIFEST_STAGES = "stages:\n  build:\n    image: alpine\n"
