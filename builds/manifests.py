@@ -46,12 +46,20 @@ class ParsedManifest:
         return counter_from_version(build_version, self.manifest.version)
 
 
+def server_preferences() -> ManifestPreferences:
+    """The installation's manifest preferences (``ESTAFETTE_MANIFEST_PREFERENCES`` / the config file)."""
+    from django.conf import settings
+
+    return ManifestPreferences.from_dict(settings.MANIFEST_PREFERENCES)
+
+
 def parse_manifest(
     text: str, *, pipeline_full_name: str, preferences: ManifestPreferences | None = None
 ) -> ParsedManifest:
-    """Load and validate ``text``; collect what the build row and the read model need from it."""
+    """Load and validate ``text`` (with the server's preferences unless given); collect what the build
+    row and the read model need from it."""
     try:
-        manifest = load_manifest(text, path=MANIFEST_PATH, preferences=preferences)
+        manifest = load_manifest(text, path=MANIFEST_PATH, preferences=preferences or server_preferences())
     except ManifestErrors as errors:
         return ParsedManifest(manifest=None, errors=tuple(str(error) for error in errors.errors))
     return ParsedManifest(

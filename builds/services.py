@@ -14,16 +14,19 @@ from django.db import IntegrityError
 from django.db.models import F, Max
 from django.utils import timezone
 
+from builds.events import publish_build_created, publish_pipeline_event
 from builds.job_control import job_stop_on_commit
 from builds.logs import normalise_batch
 from builds.manifests import ManifestPreferences, ParsedManifest, parse_manifest
 from builds.models import Build, LogChunk, LogRecord, LogStep, RunKind, RunStatus
 from estafette.lib.api import BadRequest, Conflict, NotFound
+from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
 
 VALIDATE_MANIFEST_STEP = "validate-manifest"
+VALIDATE_SECRETS_STEP = "validate-secrets"
 REBUILDABLE = frozenset({RunStatus.FAILED, RunStatus.CANCELED})
 
 
@@ -100,6 +103,8 @@ def _build_insert(
     elif counter is None:
         counter = parsed.counter_of(build_version)
     labels, release_targets, triggers = parsed.labels, parsed.release_targets, parsed.triggers
+    # Secrets restricted to other pipelines fail the build up front, before a job could try them.
+    refused = restricted_secrets(manifest_text, pipeline=pipeline.full_name) if parsed.valid else []
     if not parsed.valid:
         previous = Pipeline.objects.filter(pk=pipeline.pk).values_list("latest_build", flat=True).first()
         previous_build = Build.objects.filter(pk=previous).first() if previous else None
@@ -115,7 +120,7 @@ def _build_insert(
         repo_revision=repo_revision,
         build_version=build_version,
         counter=counter,
-        status=RunStatus.PENDING if parsed.valid else RunStatus.FAILED,
+        status=RunStatus.PENDING if parsed.valid and not refused else RunStatus.FAILED,
         labels=labels,
         release_targets=release_targets,
         triggers=triggers,
@@ -131,6 +136,22 @@ def _build_insert(
         _record_manifest_errors(
             pipeline=pipeline, run_kind=RunKind.BUILD, run_id=build.pk, errors=parsed.errors, now=now
         )
+    elif refused:
+        errors = [
+            "The manifest uses secrets restricted to other pipelines; please recreate the following secrets "
+            f"for {pipeline.full_name} (POST /api/manifest/encrypt):",
+            *refused,
+        ]
+        _record_manifest_errors(
+            pipeline=pipeline,
+            run_kind=RunKind.BUILD,
+            run_id=build.pk,
+            errors=errors,
+            now=now,
+            step=VALIDATE_SECRETS_STEP,
+        )
+    else:
+        publish_build_created(build)
     pipeline_refresh_read_model(pipeline=pipeline, now=now)
     return build
 
@@ -149,13 +170,19 @@ def _next_counter(pipeline: Pipeline) -> int:
 
 
 def _record_manifest_errors(
-    *, pipeline: Pipeline, run_kind: str, run_id: int, errors: Sequence[str], now: datetime
+    *,
+    pipeline: Pipeline,
+    run_kind: str,
+    run_id: int,
+    errors: Sequence[str],
+    now: datetime,
+    step: str = VALIDATE_MANIFEST_STEP,
 ) -> None:
     record = _log_record_insert(pipeline=pipeline, run_kind=run_kind, run_id=run_id, now=now)
     timestamp = now.isoformat().replace("+00:00", "Z")
     lines: list[dict[str, Any]] = [
         {
-            "step": VALIDATE_MANIFEST_STEP,
+            "step": step,
             "type": "stage",
             "depth": 0,
             "runIndex": 0,
@@ -163,7 +190,7 @@ def _record_manifest_errors(
         }
         for number, error in enumerate(errors, start=1)
     ]
-    lines.append({"step": VALIDATE_MANIFEST_STEP, "type": "stage", "exitCode": 1, "status": "FAILED", "duration": 0})
+    lines.append({"step": step, "type": "stage", "exitCode": 1, "status": "FAILED", "duration": 0})
     _log_insert_batch(record=record, seq=1, lines=normalise_batch(lines), now=now)
 
 
@@ -216,6 +243,7 @@ def build_start(*, build: Build, now: datetime | None = None) -> bool:
     changed = build.start(now=now)
     if changed:
         pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
+        publish_pipeline_event(build, event="started")
     return changed
 
 
@@ -225,6 +253,7 @@ def build_finish(*, build: Build, status: str, now: datetime | None = None) -> b
     changed = build.finish(status=status, now=now)
     if changed:
         pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
+        publish_pipeline_event(build, event="finished")
     return changed
 
 

@@ -12,7 +12,16 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from estafette.lib.dburl import database_from_url
-from estafette.lib.env import env_bool, env_choice, env_int, env_json, env_secret, env_str
+from estafette.lib.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_json,
+    env_secret,
+    env_secret_or_generated,
+    env_str,
+)
+from estafette.lib.server_config import check_manifest_preferences, read_server_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -193,5 +202,44 @@ JOB_START_TIMEOUT_SECONDS = env_int("ESTAFETTE_JOB_START_TIMEOUT_SECONDS", 6 * 3
 JOB_CLEANUP_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS", 30, minimum=0)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS", 5, minimum=1)
 
+# Intake, triggers and jobs' secrets (pipelines/, integrations/, builds/dispatch.py).
+# Git webhooks are refused (401) until a secret is set; the sender signs each body with it.
+GIT_WEBHOOK_SECRET = env_secret("ESTAFETTE_GIT_WEBHOOK_SECRET") or ""
+# Google Pub/Sub push subscriptions and Docker registry notifications authenticate with a token
+# (`?token=` or `Authorization: Bearer`); unset refuses them.
+PUBSUB_TOKEN = env_secret("ESTAFETTE_PUBSUB_TOKEN") or ""
+PUBSUB_SUBSCRIPTION_SUFFIX = env_str("ESTAFETTE_PUBSUB_SUBSCRIPTION_SUFFIX", "~estafette-ci-pubsub-trigger")
+DOCKER_WEBHOOK_TOKEN = env_secret("ESTAFETTE_DOCKER_WEBHOOK_TOKEN") or ""
+
+
+def _new_secret_decryption_key() -> str:
+    import base64
+
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# The installation key of `estafette.secret(...)` envelopes (ESTAFETTE.md §6): 32 characters, or the
+# base64 of 32 bytes. Generated into the data dir on first run; jobs never receive it.
+SECRET_DECRYPTION_KEY = env_secret_or_generated(
+    "ESTAFETTE_SECRET_DECRYPTION_KEY", file=DATA_DIR / "secret-decryption-key", generate=_new_secret_decryption_key
+)
+# The URL jobs call back on (Estafette's apiServer.serviceURL); the web UI's ESTAFETTE_BASE_URL by default.
+SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
+GIT_CACHE_DIR = DATA_DIR / "git-cache"
+# Credentials, trusted images and manifest preferences (estafette/lib/server_config.py documents the file).
+_SERVER_CONFIG = read_server_config(env_str("ESTAFETTE_CONFIG_FILE", ""))
+CREDENTIALS = _SERVER_CONFIG.credentials
+TRUSTED_IMAGES = _SERVER_CONFIG.trusted_images
+MANIFEST_PREFERENCES = check_manifest_preferences(
+    env_json("ESTAFETTE_MANIFEST_PREFERENCES", _SERVER_CONFIG.manifest_preferences),
+    where="ESTAFETTE_MANIFEST_PREFERENCES",
+)
+
 if not SECRET_KEY:
     raise ImproperlyConfigured("ESTAFETTE_SECRET_KEY is empty")
+try:
+    from builder.secrets import SecretError, parse_key
+
+    parse_key(SECRET_DECRYPTION_KEY)
+except SecretError as _error:
+    raise ImproperlyConfigured(f"ESTAFETTE_SECRET_DECRYPTION_KEY: {_error}") from None

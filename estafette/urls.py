@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("pipelines.urls")),
     path("api/", include("builds.urls")),
     path("api/", include("releases.urls")),
+    path("api/", include("integrations.urls")),
     # The web UI: built files WhiteNoise has not seen yet, and (last) every other path is a route
     # of the UI (history-mode fallback to index.html).
     re_path(spa.ASSET_PATH, spa.spa_asset, name="spa-asset"),

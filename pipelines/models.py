@@ -19,6 +19,9 @@ class Pipeline(models.Model):
     inserted_at = models.DateTimeField(default=timezone.now)
     # The last {{auto}} counter handed out; per repository across all branches, never reused.
     build_counter = models.PositiveBigIntegerField(default=0)
+    # Where jobs clone from (the URL or path of the last push, without credentials); empty means
+    # https://<source>/<owner>/<name>.
+    repo_url = models.CharField(max_length=1024, blank=True, default="")
 
     # -- read model (pipeline_refresh_read_model) ------------------------------------------------
     latest_build = models.ForeignKey("builds.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -63,6 +66,7 @@ class FacetKind(models.TextChoices):
     TARGET = "target"  # a release target name
     COMMITTER = "committer"  # an email of a recent committer
     RELEASER = "releaser"  # an email of a recent releaser
+    TRIGGER = "trigger"  # what a trigger listens to, e.g. "git:github.com/acme/api" (pipelines.trigger_index)
 
 
 class PipelineFacet(models.Model):

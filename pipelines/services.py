@@ -15,6 +15,7 @@ from builds.models import Build, RunStatus, nanoseconds
 from estafette.lib.api import BadRequest
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
+from pipelines.trigger_index import trigger_keys
 from releases import selectors as release_selectors
 
 RECENT_WINDOW = timedelta(days=7)
@@ -42,6 +43,14 @@ def pipeline_get_or_create(*, repo_source: str, repo_owner: str, repo_name: str)
 def _get_or_create(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeline:
     pipeline, _ = Pipeline.objects.get_or_create(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name)
     return pipeline
+
+
+@atomic_with_retry
+def pipeline_set_repo_url(*, pipeline: Pipeline, repo_url: str) -> bool:
+    """Remember where jobs of the pipeline clone from (credentials must already be removed). True if it changed."""
+    changed = Pipeline.objects.filter(pk=pipeline.pk).exclude(repo_url=repo_url).update(repo_url=repo_url)
+    pipeline.repo_url = repo_url
+    return bool(changed)
 
 
 @atomic_with_retry
@@ -147,6 +156,7 @@ def _facets(values: dict[str, Any]) -> set[tuple[str, str]]:
     facets |= {(FacetKind.TARGET.value, target["name"]) for target in values["release_targets"]}
     facets |= {(FacetKind.COMMITTER.value, email) for email in values["recent_committers"]}
     facets |= {(FacetKind.RELEASER.value, email) for email in values["recent_releasers"]}
+    facets |= {(FacetKind.TRIGGER.value, key) for key in trigger_keys(values["triggers"])}
     return {(kind, value[:512]) for kind, value in facets}
 
 

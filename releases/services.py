@@ -16,6 +16,7 @@ from estafette.lib.api import BadRequest, Conflict, NotFound
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
+from releases.events import publish_bot_created, publish_release_created, publish_release_event
 from releases.models import BotRun, Release
 
 # -- releases ---------------------------------------------------------------------------------
@@ -55,6 +56,7 @@ def release_create(
         updated_at=now,
     )
     pipeline_refresh_read_model(pipeline=pipeline, now=now)
+    publish_release_created(release)
     return release
 
 
@@ -90,6 +92,7 @@ def release_start(*, release: Release, now: datetime | None = None) -> bool:
     changed = release.start(now=now)
     if changed:
         pipeline_refresh_read_model(pipeline=release.pipeline, now=now)
+        publish_release_event(release, event="started")
     return changed
 
 
@@ -99,6 +102,7 @@ def release_finish(*, release: Release, status: str, now: datetime | None = None
     changed = release.finish(status=status, now=now)
     if changed:
         pipeline_refresh_read_model(pipeline=release.pipeline, now=now)
+        publish_release_event(release, event="finished")
     return changed
 
 
@@ -143,6 +147,7 @@ def bot_create(
         inserted_at=now,
         updated_at=now,
     )
+    publish_bot_created(run)
     return run
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -90,3 +91,38 @@ def env_json(name: str, default: Any, *, environ: Mapping[str, str] = os.environ
         return json.loads(raw)
     except ValueError as error:
         raise ImproperlyConfigured(f"{name} must be a JSON document: {error}") from None
+
+
+def env_secret_or_generated(
+    name: str,
+    *,
+    file: Path,
+    generate: Callable[[], str],
+    environ: Mapping[str, str] = os.environ,
+) -> str:
+    """A secret from ``NAME``/``NAME_FILE``; when neither is set, the one kept in ``file``, made on first use.
+
+    For keys a single-machine install may generate itself (the Django secret key, the secret
+    decryption key): the file is written once with mode 0600 and read on every later start, so the
+    key survives restarts. Deployments with several processes on several machines set the variable.
+    """
+    configured = env_secret(name, environ=environ)
+    if configured:
+        return configured
+    if file.exists():
+        return file.read_text(encoding="utf-8").strip()
+    value = generate()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: of two processes starting at once, one key wins and
+    # the other reads it, and nobody ever reads a half-written file.
+    staging = file.with_name(f".{file.name}.{os.getpid()}")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    try:
+        os.link(staging, file)
+    except FileExistsError:
+        value = file.read_text(encoding="utf-8").strip()
+    finally:
+        staging.unlink()
+    return value

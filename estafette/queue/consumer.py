@@ -59,6 +59,7 @@ class ReceivedEvent:
     deliveries: int = 1
     stream_sequence: int | None = None
     published_at: datetime | None = None
+    prepared: Any = None  # what the consumer's ``prepare`` returned for this delivery
 
 
 class Verdict(enum.Enum):
@@ -93,6 +94,12 @@ class Consumer:
 
     def handle(self, event: ReceivedEvent) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define handle(event)")
+
+    def prepare(self, event: ReceivedEvent) -> Any:
+        """Slow reads for ``handle`` (git, HTTP), run before its transaction; ``handle`` finds the result
+        in ``event.prepared``. Runs on every delivery, must not write to the database, may raise like
+        ``handle``. By default nothing is prepared."""
+        return None
 
     # --- the steps, run on the consumer's worker thread --------------------------------------------
 
@@ -129,6 +136,12 @@ class Consumer:
         return delays[min(deliveries, len(delays)) - 1]
 
     def _handle(self, event: ReceivedEvent) -> None:
+        # Outside the transaction: on SQLite its first write takes the database's write lock. A
+        # redelivery of a handled event needs nothing prepared (the handler will not run).
+        if type(self).prepare is not Consumer.prepare and not (
+            self.idempotent and _already_handled(self.durable, event.id)
+        ):
+            event = replace(event, prepared=self.prepare(event))
         if not self.idempotent:
             retry_on_serialization_failure(self.handle)(event)
             return

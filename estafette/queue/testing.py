@@ -10,12 +10,12 @@ dead letters), only the transport is left out; test it once more through a real 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from estafette.queue.consumer import Consumer, Outcome, RawDelivery, Verdict
 
-__all__ = ["Verdict", "deliver"]
+__all__ = ["Verdict", "deliver", "deliver_outbox", "subject_matches"]
 
 
 def deliver(
@@ -38,3 +38,39 @@ def deliver(
         published_at=None,
     )
     return consumer.process(raw, max_deliver=max_deliver)
+
+
+def subject_matches(filter_subject: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, a trailing ``>`` one or more."""
+    wanted, got = filter_subject.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(got) > index
+        if index >= len(got) or part not in ("*", got[index]):
+            return False
+    return len(wanted) == len(got)
+
+
+def deliver_outbox(consumers: Sequence[Consumer], *, max_rounds: int = 20) -> list[tuple[str, str, Outcome]]:
+    """Deliver the unsent outbox rows to the consumers whose subjects match, until no new rows appear.
+
+    A stand-in for relay + JetStream in app tests (no NATS): each row is marked sent, then handed to
+    every matching consumer once, in row order; rows the handlers write are delivered in the next
+    round. Returns ``(durable, event id, outcome)`` per delivery. Test it once more through NATS.
+    """
+    from django.utils import timezone
+
+    from estafette.queue.models import OutboxMessage
+
+    delivered: list[tuple[str, str, Outcome]] = []
+    for _ in range(max_rounds):
+        rows = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id"))
+        if not rows:
+            return delivered
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(sent_at=timezone.now())
+        for row in rows:
+            for handler in consumers:
+                if subject_matches(handler.subject, row.subject):
+                    outcome = deliver(handler, row.payload.encode(), event_id=row.dedup_key, subject=row.subject)
+                    delivered.append((handler.durable, row.dedup_key, outcome))
+    raise AssertionError(f"the outbox did not settle in {max_rounds} rounds (a trigger loop?)")

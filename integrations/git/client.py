@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from integrations.git.identity import is_local
 
@@ -43,6 +44,14 @@ class CommitInfo:
 
 def scrub(text: str) -> str:
     return _CREDENTIALS_IN_URL.sub(r"\g<scheme>***@", text)
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user and password of an http(s) URL (ssh user names and paths are kept)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _fetch_source(url: str) -> str:
@@ -135,8 +144,78 @@ class GitRepositoryCache:
             return None
         return result.stdout.decode("utf-8", errors="replace")
 
+    def read_revision(self, *, url: str, revision: str, path: str = ".estafette.yaml") -> tuple[CommitInfo, str | None]:
+        """The commit at ``revision`` and the text of ``path`` there (None when absent), with one ``git``
+        process when the mirror has the commit (fetching first when it has not). Raises ``GitError``."""
+        mirror = self.mirror_path(url)
+        found = self._cat_commit_and_file(mirror, revision, path) if (mirror / "HEAD").exists() else None
+        if found is None:
+            self._ensure_revision(url, revision)
+            found = self._cat_commit_and_file(mirror, revision, path)
+            if found is None:
+                raise GitError(f"revision {revision} does not exist in {scrub(url)}")
+        return found
+
+    def _cat_commit_and_file(self, mirror: Path, revision: str, path: str) -> tuple[CommitInfo, str | None] | None:
+        request = f"{revision}^{{commit}}\n{revision}:{path}\n".encode()
+        env = {**os.environ, **_GIT_ENV}
+        try:
+            result = subprocess.run(
+                ["git", "--git-dir", str(mirror), "cat-file", "--batch"],
+                input=request,
+                capture_output=True,
+                timeout=self.timeout,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git cat-file timed out after {self.timeout:.0f}s") from None
+        if result.returncode != 0:
+            return None
+        objects = _batch_objects(result.stdout)
+        if len(objects) != 2 or objects[0] is None:
+            return None
+        full, commit = objects[0]
+        blob = objects[1]
+        text = blob[1].decode("utf-8", errors="replace") if blob is not None else None
+        return _commit_info(full, commit), text
+
     def commit_info(self, *, url: str, revision: str) -> CommitInfo:
         mirror = self._ensure_revision(url, revision)
         output = self._git(mirror, "show", "-s", "--format=%H%x00%an%x00%ae%x00%B", revision).stdout
         full, name, email, message = output.decode("utf-8", errors="replace").split("\x00", 3)
         return CommitInfo(revision=full, message=message.strip(), author_name=name, author_email=email)
+
+
+def _batch_objects(output: bytes) -> list[tuple[str, bytes] | None]:
+    """The objects of ``git cat-file --batch`` output: (object id, content), or None for a missing one."""
+    objects: list[tuple[str, bytes] | None] = []
+    position = 0
+    while position < len(output):
+        end = output.index(b"\n", position)
+        header = output[position:end].decode(errors="replace").split()
+        position = end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            objects.append((header[0], output[position : position + size]))
+            position += size + 1  # the content is followed by a newline
+        else:  # "<name> missing" / "ambiguous"
+            objects.append(None)
+    return objects
+
+
+def _commit_info(revision: str, raw: bytes) -> CommitInfo:
+    """Author and message of a raw commit object (headers, a blank line, the message)."""
+    head, _, message = raw.partition(b"\n\n")
+    name = email = ""
+    for line in head.decode("utf-8", errors="replace").split("\n"):
+        if line.startswith("author "):
+            person = line[len("author ") :]
+            name = person.split(" <", 1)[0]
+            email = person.split(" <", 1)[1].split(">", 1)[0] if " <" in person else ""
+    return CommitInfo(
+        revision=revision,
+        message=message.decode("utf-8", errors="replace").strip(),
+        author_name=name,
+        author_email=email,
+    )

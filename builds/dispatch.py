@@ -1,0 +1,123 @@
+"""Job dispatch: a pending build, release or bot run gets its job, with its own secret key.
+
+The configuration comes from ``builds.jobconfig``. Before it leaves the API every secret envelope in
+it is re-encrypted under a fresh per-job key (ESTAFETTE.md §6): the job gets that key, never the
+installation key.
+
+Dispatch is idempotent: only a ``pending`` run gets a job, and job names are deterministic, so a
+redelivered ``*.created`` event finds the job started (runners leave an existing job alone).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from builds.jobconfig import Kind, RunToDispatch, builder_config, run_builder
+from builds.manifests import parse_manifest
+from builds.models import Build, RunKind, RunStatus
+from estafette.jobs import JobRunner, JobSpec, get_job_runner
+from estafette.lib.crypt import reencrypt_for_job
+from pipelines.triggers import MissingNamedEvent, trigger_named_events
+from releases.models import BotRun, Release
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_TRIGGERS_STEP = "validate-triggers"
+
+
+def job_dispatch(*, kind: Kind, run_id: int, runner: JobRunner | None = None) -> str | None:
+    """Start the job of a pending run; returns the job's name, or None when there is nothing to start.
+
+    Nothing is started for a run that is gone or no longer ``pending`` (its job started before, or it
+    was canceled). A run whose named trigger has no event to describe (ESTAFETTE.md §1.10) is
+    canceled, with a ``validate-triggers`` log step saying why. Idempotent; raises ``JobRunnerError``
+    when the runner fails (the caller retries).
+    """
+    target = _load(kind, run_id)
+    if target is None:
+        return None
+    try:
+        named = trigger_named_events(
+            manifest=target.manifest,
+            pipeline_full_name=target.pipeline.full_name,
+            fired=target.run.triggered_by_events,
+        )
+    except MissingNamedEvent as error:
+        _cancel_for_missing_event(target, str(error))
+        return None
+    config = builder_config(target, named_events=named)
+    config_json, job_key = reencrypt_for_job(json.dumps(config.to_dict()))
+    spec = JobSpec.for_run(
+        job_type=kind,
+        repo_owner=target.pipeline.repo_owner,
+        repo_name=target.pipeline.repo_name,
+        run_id=run_id,
+        config=json.loads(config_json),
+        secret_key=job_key,
+        operating_system="windows" if run_builder(target).os == "windows" else "linux",
+    )
+    name = (runner or get_job_runner()).start(spec)
+    logger.info("%s %s of %s: job %s started", kind, run_id, target.pipeline.full_name, name)
+    return name
+
+
+def _load(kind: Kind, run_id: int) -> RunToDispatch | None:
+    run: Build | Release | BotRun | None
+    if kind == "build":
+        run = Build.objects.select_related("pipeline").filter(pk=run_id).first()
+        build = run
+    elif kind == "release":
+        run = Release.objects.select_related("pipeline", "build").filter(pk=run_id).first()
+        build = run.build if run is not None else None
+    else:
+        run = BotRun.objects.select_related("pipeline", "build").filter(pk=run_id).first()
+        build = run.build if run is not None else None
+    if run is None or build is None:
+        logger.warning("%s %s is gone; no job", kind, run_id)
+        return None
+    if run.status != RunStatus.PENDING:
+        logger.info("%s %s is %s, not pending; no job", kind, run_id, run.status)
+        return None
+    pipeline = run.pipeline
+    manifest = parse_manifest(build.manifest, pipeline_full_name=pipeline.full_name).manifest
+    if manifest is None:
+        logger.warning("%s %s: the manifest of build %s is invalid; no job", kind, run_id, build.pk)
+        return None
+    return RunToDispatch(kind=kind, run=run, build=build, pipeline=pipeline, manifest=manifest)
+
+
+# -- a named trigger without its event -------------------------------------------------------------
+
+
+@transaction.atomic
+def _cancel_for_missing_event(target: RunToDispatch, reason: str) -> None:
+    """Estafette leaves such a run pending for ever; here it is canceled with the reason in its log."""
+    from builds.services import build_cancel, log_append, log_record_create
+    from releases.services import bot_cancel, release_cancel
+
+    run = target.run
+    now = timezone.now()
+    record = log_record_create(pipeline=target.pipeline, run_kind=RunKind(target.kind), run_id=run.pk, now=now)
+    timestamp = now.isoformat().replace("+00:00", "Z")
+    text = f"{reason}; the {target.kind} cannot start"
+    line = {"line": 1, "timestamp": timestamp, "streamType": "stderr", "text": text}
+    log_append(
+        record=record,
+        seq=1,
+        lines=[
+            {"step": VALIDATE_TRIGGERS_STEP, "logLine": line},
+            {"step": VALIDATE_TRIGGERS_STEP, "status": "FAILED", "exitCode": 1, "duration": 0},
+        ],
+        now=now,
+    )
+    if isinstance(run, Build):
+        build_cancel(build=run, now=now)
+    elif isinstance(run, Release):
+        release_cancel(release=run, now=now)
+    else:
+        bot_cancel(bot_run=run, now=now)
+    logger.warning("%s %s of %s canceled: %s", target.kind, run.pk, target.pipeline.full_name, reason)

@@ -1,0 +1,56 @@
+"""``GitRepositoryCache.read_revision``: commit and manifest in one git process, fetching what is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from integrations.git.client import GitError, GitRepositoryCache
+from integrations.git.testing import GitRepository
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepository:
+    return GitRepository(tmp_path / "acme" / "api")
+
+
+def test_it_reads_the_commit_and_the_manifest_at_a_revision(repo: GitRepository, tmp_path: Path) -> None:
+    # given two revisions, the second not fetched into the mirror yet when the first is read
+    first = repo.commit({".estafette.yaml": "stages: {one: {image: a}}\n"}, "First\n\nWith a body.\n\nAnd more.")
+    cache = GitRepositoryCache(tmp_path / "cache")
+    commit, text = cache.read_revision(url=str(repo.path), revision=first)
+    repo.git(
+        "-c",
+        "user.name=Émile Zola",
+        "-c",
+        "user.email=emile@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "Zweite Änderung",
+    )
+    second = repo.head()
+
+    # when
+    later, later_text = cache.read_revision(url=str(repo.path), revision=second[:12])
+
+    # then
+    assert (commit.revision, commit.author_name, commit.author_email) == (first, "Ada Lovelace", "ada@example.com")
+    assert commit.message == "First\n\nWith a body.\n\nAnd more."
+    assert text == "stages: {one: {image: a}}\n"
+    assert (later.revision, later.author_name, later.message) == (second, "Émile Zola", "Zweite Änderung")
+    assert later_text == text
+
+
+def test_a_revision_without_the_file_gives_none(repo: GitRepository, tmp_path: Path) -> None:
+    revision = repo.commit({"README": "hi"})
+    commit, text = GitRepositoryCache(tmp_path / "cache").read_revision(url=str(repo.path), revision=revision)
+    assert (commit.revision, text) == (revision, None)
+
+
+def test_an_unknown_revision_is_an_error(repo: GitRepository, tmp_path: Path) -> None:
+    repo.commit({"README": "hi"})
+    with pytest.raises(GitError, match="revision 0123456789abcdef does not exist"):
+        GitRepositoryCache(tmp_path / "cache").read_revision(url=str(repo.path), revision="0123456789abcdef")

@@ -1,0 +1,1 @@
+from pipelines.testing import intake, job_runner  # noqa: F401 - fixtures

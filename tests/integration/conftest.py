@@ -1,0 +1,2 @@
+from pipelines.testing import intake, job_runner  # noqa: F401 - fixtures
+from tests.tooling.nats import nats_server, queue_settings  # noqa: F401 - fixtures
