@@ -69,6 +69,7 @@ JOB_MODULES = (
     "builder.secrets",
     "argparse",
     "http.client",
+    "pkgutil",  # runpy imports it on first use
     "runpy",
     "yaml",  # for stages with custom properties (extensions)
 )

@@ -93,7 +93,8 @@ class _Standby:
 
 class StandbyPool:
     """Keeps ``size`` standbys ready. ``environment()`` gives the variables a new standby starts with (a job's, less
-    its own paths); ``launch`` hands one job request to an idle standby."""
+    its own paths); ``argv`` is the standby's command (``--parent-pid PID`` is appended); ``launch`` hands one job
+    request to an idle standby."""
 
     def __init__(
         self,
@@ -102,6 +103,7 @@ class StandbyPool:
         environment: Callable[[], dict[str, str]],
         cwd: str = "/",
         argv: Sequence[str] | None = None,
+        handoff_timeout: float = HANDOFF_TIMEOUT,
     ) -> None:
         if size < 1:
             raise ValueError("a standby pool needs at least one standby")
@@ -109,6 +111,7 @@ class StandbyPool:
         self._environment = environment
         self._cwd = cwd
         self._argv = list(argv) if argv is not None else [sys.executable, "-P", "-m", "builder", "standby"]
+        self._handoff_timeout = handoff_timeout
         self._lock = threading.Condition()
         self._idle: list[_Standby] = []
         self._busy = 0
@@ -130,7 +133,7 @@ class StandbyPool:
             return None
         healthy = False
         try:
-            reply = standby.request(request, timeout=HANDOFF_TIMEOUT)
+            reply = standby.request(request, timeout=self._handoff_timeout)
             healthy = True
         finally:
             self._give_back(standby, healthy=healthy)
