@@ -22,8 +22,9 @@ configuration and key from the files above.
 **Standbys.** With ``standbys`` > 0 the runner keeps that many pre-started builders (``python -m builder standby``,
 see ``builder/standby.py`` and :mod:`estafette.jobs.standby`) that have imported the builder already; ``start``
 hands the job to an idle one, which forks a leader doing the wrapper's work in Python and the builder under it, with
-the same files, environment, working directory, signals and process group as a cold start. A job starts cold when
-no standby is idle (none started yet, or the command is not ``{python} -m MODULE …`` / ``{python} SCRIPT.py …``).
+the same files, environment, working directory, signals and process group as a cold start. Standbys start with the
+first job or ``prestart()``. A job starts cold when no standby is idle (none ready yet, or the command is not
+``{python} -m MODULE …`` / ``{python} SCRIPT.py …``).
 If a standby took the request but did not answer, the ``claim`` file decides who runs the job, so it never runs
 twice. Standbys die with the runner's process; jobs do not.
 """
@@ -124,6 +125,11 @@ class LocalProcessJobRunner:
             python_path=(settings.BASE_DIR,),
             standbys=settings.LOCAL_JOB_STANDBYS,
         )
+
+    def prestart(self) -> None:
+        """Start the standbys now, not with the first job (a process that dispatches jobs can call it at boot)."""
+        if self.standbys is not None:
+            self.standbys.start()
 
     def close(self) -> None:
         """Stop the standbys (running jobs go on). The runner still starts jobs afterwards, cold."""

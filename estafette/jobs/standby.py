@@ -4,9 +4,11 @@ A standby has imported the builder already and launches each job by forking itse
 a job starts in a few milliseconds instead of the ~130 ms a cold ``python -m builder job`` takes. A standby is busy
 only while it forks (milliseconds), so a few serve any number of jobs; the pool keeps ``size`` of them.
 
-One thread per pool (the *keeper*) starts every standby and replaces those that died: Linux's parent-death signal,
-which ends a standby with its parent, fires when the *thread* that started it ends, so standbys must not be started
-from request threads. A pool belongs to one process: after a fork (a pre-forking server) the child starts its own.
+Standbys start with the first ``launch`` (that job starts cold) or an explicit ``start()``, so a process that only
+cancels or watches jobs never pays for them. One thread per pool (the *keeper*) starts every standby and replaces
+those that died: Linux's parent-death signal, which ends a standby with its parent, fires when the *thread* that
+started it ends, so standbys must not be started from request threads. A pool belongs to one process: after a fork
+(a pre-forking server) the child starts its own.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class StandbyPool:
         self._closed = False
         self._stale = False  # the environment changed: replace every standby
         self._owner = os.getpid()
-        self._keeper = self._start_keeper()
+        self._keeper: threading.Thread | None = None
 
     # --- for the runner ----------------------------------------------------------------------------------------------
 
@@ -127,7 +129,7 @@ class StandbyPool:
         none started yet, or they were started with different interpreter settings than ``env``'s) — the caller
         starts the job itself. Raises :class:`HandoffFailed` when a standby got the request but did not answer
         properly: the job may have been launched (the caller's claim on the job decides)."""
-        self._adopt_after_fork()
+        self.start()
         standby = self._take(interpreter_environment(env))
         if standby is None:
             return None
@@ -143,8 +145,17 @@ class StandbyPool:
             raise HandoffFailed("the job was claimed by someone else")
         raise HandoffFailed(f"the standby refused the job: {reply.get('error', 'no reason given')}")
 
+    def start(self) -> None:
+        """Start the standbys now rather than with the first job (idempotent; returns at once)."""
+        self._adopt_after_fork()
+        with self._lock:
+            if self._keeper is None and not self._closed:
+                self._keeper = threading.Thread(target=self._keep, name="standby-keeper", daemon=True)
+                self._keeper.start()
+
     def wait_until_ready(self, timeout: float = READY_TIMEOUT) -> bool:
-        """Whether all ``size`` standbys are idle and ready within ``timeout`` seconds (for tests and benchmarks)."""
+        """Start the standbys if need be; whether all ``size`` are idle and ready within ``timeout`` seconds."""
+        self.start()
         with self._lock:
             return self._lock.wait_for(lambda: len(self._idle) >= self.size or self._closed, timeout=timeout)
 
@@ -160,8 +171,9 @@ class StandbyPool:
             self._lock.notify_all()
         for standby in idle:
             standby.stop()
-        if self._keeper is not threading.current_thread():
-            self._keeper.join(timeout=5)
+        keeper = self._keeper
+        if keeper is not None and keeper is not threading.current_thread():
+            keeper.join(timeout=5)
 
     # --- idle and busy -----------------------------------------------------------------------------------------------
 
@@ -201,11 +213,6 @@ class StandbyPool:
 
     # --- the keeper --------------------------------------------------------------------------------------------------
 
-    def _start_keeper(self) -> threading.Thread:
-        keeper = threading.Thread(target=self._keep, name="standby-keeper", daemon=True)
-        keeper.start()
-        return keeper
-
     def _adopt_after_fork(self) -> None:
         """In a forked child the standbys are the parent's and no keeper runs: start afresh."""
         if self._owner == os.getpid():
@@ -220,7 +227,7 @@ class StandbyPool:
                         if pipe is not None:
                             pipe.close()
             self._idle, self._busy, self._stale = [], 0, False
-            self._keeper = self._start_keeper()
+            self._keeper = None
 
     def _keep(self) -> None:
         backoff = 0.5
@@ -242,7 +249,11 @@ class StandbyPool:
                 if len(self._idle) + self._busy >= self.size:
                     self._lock.wait(timeout=1.0)  # also a periodic look for standbys that died while idle
                     continue
-            standby = self._spawn()
+            try:
+                standby = self._spawn()
+            except Exception:  # a keeper that died would leave every later job cold, silently
+                logger.exception("starting a builder standby failed")
+                standby = None
             with self._lock:
                 if standby is not None and not self._closed and self._owner == owner:
                     self._idle.append(standby)

@@ -65,7 +65,7 @@ def replace_pool(runner: LocalProcessJobRunner, program: str, *, handoff_timeout
 
 def test_it_starts_jobs_cold_until_a_standby_is_ready(runner: LocalProcessJobRunner) -> None:
     # given standbys that never become ready
-    replace_pool(runner, "import time; time.sleep(60)")
+    replace_pool(runner, "import sys; sys.stdin.read()")
 
     # when a job starts
     name = runner.start(make_spec())
