@@ -23,6 +23,7 @@ running, ≤ 150 ms to finished, ≥ 20 builds/s; this measures the job-start pa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -100,6 +101,7 @@ class Bench:
             jobs_dir=self.directory / "jobs", python_path=(ROOT,), grace_seconds=5, standbys=standbys
         )
         self.run_ids = iter(range(1, 1_000_000))
+        self.launchers: dict[str, int] = {}  # how many jobs a standby launched ("standby") or started cold ("spawn")
         if self.runner.standbys is not None and not self.runner.standbys.wait_until_ready(timeout=120):
             sys.exit("the standbys did not start within 120 s")
 
@@ -130,6 +132,8 @@ class Bench:
             time.sleep(0.005)
         # the server's shutdown waits for its poll interval (0.5 s): not on the measured path
         threading.Thread(target=api.stop, daemon=True).start()
+        launcher = json.loads((self.runner.workspace(name) / "job.json").read_text())["startedBy"]
+        self.launchers[launcher] = self.launchers.get(launcher, 0) + 1
         self.runner.cleanup(name)
 
     def close(self) -> None:
@@ -178,12 +182,14 @@ def main() -> None:
 
     results: dict[str, dict[str, list[float]]] = {}
     rates: dict[str, tuple[float, float]] = {}
+    launchers: dict[str, dict[str, int]] = {}
     for mode, standbys in (("cold", 0), ("warm", args.standbys)):
         bench = Bench(standbys=standbys)
         try:
             latency(bench, 3)  # warm the page cache and the fake API's code paths
             results[mode] = latency(bench, args.jobs)
             rates[mode] = throughput(bench, args.burst)
+            launchers[mode] = bench.launchers
         finally:
             bench.close()
 
@@ -201,6 +207,7 @@ def main() -> None:
         done, starts = rates[mode]
         print(f"  {mode}: {done:7.1f} jobs/s finished   ({starts:7.1f} starts/s)")
     print(f"  warm/cold: {rates['warm'][0] / rates['cold'][0]:.1f}x")
+    print(f"\njobs launched by a standby / started cold: cold run {launchers['cold']}, warm run {launchers['warm']}")
     warm = results["warm"]
     print(
         f"\nwarm p50 to stage RUNNING {statistics.median(warm['stage RUNNING']):.1f} ms and to final status "
