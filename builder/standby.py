@@ -14,7 +14,9 @@ cached temporary directory), changes into the job's directory and points stdin a
 the job's log. What a fork cannot change is what the interpreter decided at start-up: ``sys.path``, ``sys.flags``,
 the stdio encoding and the hash seed. The caller therefore starts standbys with the jobs' environment and uses them
 only while the variables that feed those decisions (``PYTHON*``, ``LANG``, ``LC_ALL``, ``LC_CTYPE``; see
-:func:`interpreter_environment`) are the same; jobs forked from one standby share its hash seed.
+:func:`interpreter_environment`) are the same; jobs forked from one standby share its hash seed and memory layout.
+A request carries no secret (the job's key stays in its file), so what a request leaves in the standby's memory tells
+a later job nothing it is not given anyway. A standby runs the code it imported when it started.
 
 **The leader** does what the local runner's shell wrapper does: it leads the job's process group, forwards
 SIGTERM/SIGINT to the builder and SIGKILLs it after the grace period, writes the builder's exit code (128 + n when
