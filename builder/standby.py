@@ -338,6 +338,7 @@ class _Supervisor:
                 break
             except ChildProcessError:
                 return 1
+        signal.setitimer(signal.ITIMER_REAL, 0)  # a pending SIGKILL must not hit a process that reused the pid
         code = os.waitstatus_to_exitcode(status)
         return 128 - code if code < 0 else code
 

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from estafette.jobs.base import JobStatus
+from builder.secrets import generate_key
+from builder.testing import FakeApi
+from estafette.jobs.base import JobSpec, JobStatus
 from estafette.jobs.local import LocalProcessJobRunner
 from estafette.jobs.standby import StandbyPool
 from estafette.jobs.tests.contract import make_spec
@@ -61,6 +63,44 @@ def replace_pool(runner: LocalProcessJobRunner, program: str, *, handoff_timeout
         argv=[sys.executable, "-c", program],
         handoff_timeout=handoff_timeout,
     )
+
+
+def test_a_standby_runs_the_real_builder_job_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the default command (python -m builder job …) with standbys, and a fake API
+    monkeypatch.setenv("ESTAFETTE_BUILDER_EXECUTOR", "host")
+    runner = LocalProcessJobRunner(jobs_dir=tmp_path / "jobs", python_path=(REPO,), standbys=1)
+    assert runner.standbys is not None and runner.standbys.wait_until_ready(timeout=60)
+    with FakeApi() as api:
+        config = {
+            "jobType": "build",
+            "build": {"id": "42"},
+            "git": {
+                "repoSource": "github.com",
+                "repoOwner": "acme",
+                "repoName": "api",
+                "repoBranch": "main",
+                "repoRevision": "b" * 40,
+            },
+            "version": {"version": "1.0.42"},
+            "stages": [{"name": "build", "image": "alpine", "commands": ["echo built in $PWD"]}],
+            "ciServer": api.ci_server().to_dict(),
+        }
+        spec = JobSpec.for_run(
+            job_type="build", repo_owner="acme", repo_name="api", run_id=42, config=config, secret_key=generate_key()
+        )
+
+        # when the job starts
+        name = runner.start(spec)
+
+        # then a standby launched it, the build ran and was reported, and the builder process ended with 0
+        try:
+            wait_until(lambda: runner.status(name) is JobStatus.SUCCEEDED, timeout=60, what=f"{name} to end")
+            assert json.loads((runner.workspace(name) / "job.json").read_text())["startedBy"] == "standby"
+            assert api.stored_statuses() == ["running", "succeeded"]
+            assert [text for text in api.texts("build") if text.startswith("built in")] != []
+        finally:
+            runner.close()
+            runner.cleanup(name)
 
 
 def test_it_starts_jobs_cold_until_a_standby_is_ready(runner: LocalProcessJobRunner) -> None:
