@@ -16,6 +16,8 @@ commands:
         run a manifest's stages in the current working copy (local mode)
   job [--config FILE] [--secret-key-file FILE] [--workspace DIR] [--executor auto|docker|host]
         run one job from a builder configuration and report it to the API
+  standby [--parent-pid PID]
+        start pre-loaded and launch jobs requested on standard input (see builder/standby.py)
   version
         print the builder's version
 """
@@ -35,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from builder.job import parse_job_args, run_job
 
         return run_job(**parse_job_args(rest))
+    if command == "standby":
+        from builder.standby import parse_standby_args, serve
+
+        return serve(**parse_standby_args(rest))
     if command == "version":
         from builder import __version__
 

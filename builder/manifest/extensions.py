@@ -7,10 +7,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
-from builder.manifest.loader import go_float
-
 PREFIX = "ESTAFETTE_EXTENSION_"
 CUSTOM_PROPERTIES = PREFIX + "CUSTOM_PROPERTIES"
 CUSTOM_PROPERTIES_YAML = PREFIX + "CUSTOM_PROPERTIES_YAML"
@@ -40,12 +36,16 @@ def extension_env(custom_properties: Mapping[str, Any], env: Mapping[str, str]) 
     if everything:
         everything["env"] = dict(env)
     variables[CUSTOM_PROPERTIES] = json.dumps(everything, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    variables[CUSTOM_PROPERTIES_YAML] = (
-        yaml.safe_dump(everything, sort_keys=True, default_flow_style=False, allow_unicode=True)
-        if everything
-        else "{}\n"
-    )
+    variables[CUSTOM_PROPERTIES_YAML] = _yaml(everything) if everything else "{}\n"
     return variables
+
+
+def _yaml(properties: Mapping[str, Any]) -> str:
+    # PyYAML is imported only for a stage that has custom properties: most stages have none, and the builder's
+    # start-up should not pay for it
+    import yaml
+
+    return yaml.safe_dump(properties, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
 
 def _as_variable(value: Any) -> str | None:
@@ -56,6 +56,8 @@ def _as_variable(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        from builder.manifest.loader import go_float  # PyYAML comes with it; see _yaml
+
         return go_float(value)
     if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
         return ",".join(value)

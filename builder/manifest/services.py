@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-from yaml.nodes import Node
+from typing import TYPE_CHECKING, Any
 
 from builder.manifest.errors import ErrorCollector, Position
 from builder.manifest.fields import compact, positions_field
-from builder.manifest.loader import Fields, is_null, plain_value, position_of
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 SERVICE_KEYS = frozenset(
     {
@@ -164,6 +164,9 @@ class Service:
 
 def parse_service(node: Node, errors: ErrorCollector) -> Service:
     """Unknown keys become custom properties, as on stages (services are decoded non-strictly)."""
+    # imported here, not above: the builder reads services from JSON (from_dict) and must not pay for PyYAML
+    from builder.manifest.loader import Fields, plain_value, position_of
+
     owner = position_of(node)
     fields = Fields(node, errors, owner=owner, type_name="manifest.EstafetteService")
     return Service(
@@ -183,6 +186,8 @@ def parse_service(node: Node, errors: ErrorCollector) -> Service:
 
 
 def _parse_readiness(node: Node | None, errors: ErrorCollector, *, owner: Position) -> Readiness | None:
+    from builder.manifest.loader import Fields, is_null
+
     if is_null(node):
         return None
     fields = Fields(node, errors, owner=owner, type_name="manifest.ReadinessProbe")

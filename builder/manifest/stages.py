@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-from yaml.nodes import Node, ScalarNode
+from typing import TYPE_CHECKING, Any
 
 from builder.manifest.errors import ErrorCollector, Position
 from builder.manifest.fields import compact, positions_field, where
-from builder.manifest.loader import Fields, plain_value, position_of
 from builder.manifest.services import DEFAULT_WHEN, Service, default_shell, parse_service, service_with_defaults
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node, ScalarNode
 
 STAGE_KEYS = frozenset(
     {
@@ -108,6 +108,9 @@ def parse_stage(
     depth: int = 0,
 ) -> Stage:
     """Parse one stage; a null body is an empty stage. ``name_from_body`` lets a ``name:`` win (parallel stages)."""
+    # imported here, not above: the builder reads stages from JSON (from_dict) and must not pay for PyYAML
+    from builder.manifest.loader import Fields, plain_value, position_of
+
     owner = position_of(key)
     fields = Fields(node, errors, owner=owner, type_name="manifest.EstafetteStage")
     inner_pairs = fields.mapping("parallelStages")

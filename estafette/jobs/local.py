@@ -6,7 +6,8 @@ A job's workspace is ``<ESTAFETTE_DATA_DIR>/jobs/<name>/`` (mode 0700)::
     secret-key            the per-job key (0600)
     work/                 the builder's working directory
     job.log               its stdout and stderr
-    job.json              pid and start time of the job's process group
+    claim                 who launched the job: ``spawn`` (a cold start) or ``standby``; created exclusively
+    job.json              pid and start time of the job's process group leader
     exit-code             written when the builder exits
     canceled              written when cancel was requested
 
@@ -17,12 +18,22 @@ after the grace period, SIGKILLs it; when the builder ends, whatever it left run
 killed, as when a pod ends. The job does not inherit the server's ``ESTAFETTE_*`` variables (its
 secrets and database), only the builder's own ``ESTAFETTE_BUILDER_*`` ones; it reads its
 configuration and key from the files above.
+
+**Standbys.** With ``standbys`` > 0 the runner keeps that many pre-started builders (``python -m builder standby``,
+see ``builder/standby.py`` and :mod:`estafette.jobs.standby`) that have imported the builder already; ``start``
+hands the job to an idle one, which forks a leader doing the wrapper's work in Python and the builder under it, with
+the same files, environment, working directory, signals and process group as a cold start. Standbys start with the
+first job or ``prestart()``. A job starts cold when no standby is idle (none ready yet, or the command is not
+``{python} -m MODULE …`` / ``{python} SCRIPT.py …``).
+If a standby took the request but did not answer, the ``claim`` file decides who runs the job, so it never runs
+twice. Standbys die with the runner's process; jobs do not.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -32,8 +43,12 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from estafette.jobs.base import JobRunnerError, JobSpec, JobStatus
+from estafette.jobs.standby import HandoffFailed, StandbyPool
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COMMAND: tuple[str, ...] = (
     *("{python}", "-m", "builder", "job", "--config", "{config}"),
@@ -44,6 +59,7 @@ CONFIG_FILE = "builder-config.json"
 KEY_FILE = "secret-key"
 WORK_DIR = "work"
 LOG_FILE = "job.log"
+CLAIM_FILE = "claim"
 STATE_FILE = "job.json"
 EXIT_FILE = "exit-code"
 CANCELED_FILE = "canceled"
@@ -71,7 +87,8 @@ kill -KILL 0 2>/dev/null
 class LocalProcessJobRunner:
     """Runs ``command`` (placeholders ``{python}``, ``{config}``, ``{secret_key_file}``, ``{workspace}``,
     ``{workdir}``) per job, in the job's workspace under ``jobs_dir``. ``grace_seconds`` is how long a canceled job
-    gets between SIGTERM and SIGKILL."""
+    gets between SIGTERM and SIGKILL. ``standbys`` pre-started builders launch jobs when the command allows it
+    (module docstring); ``close()`` stops them (they also end with this process)."""
 
     def __init__(
         self,
@@ -80,13 +97,20 @@ class LocalProcessJobRunner:
         command: Sequence[str] = DEFAULT_COMMAND,
         grace_seconds: float = 120,
         python_path: Sequence[Path] = (),
+        standbys: int = 0,
     ) -> None:
         if not command:
             raise ValueError("the local job command is empty")
+        if standbys < 0:
+            raise ValueError("the number of standbys cannot be negative")
         self.jobs_dir = Path(jobs_dir)
         self.command = tuple(command)
         self.grace_seconds = grace_seconds
         self.python_path = tuple(python_path)
+        self.standby_target = _standby_target(self.command)
+        self.standbys: StandbyPool | None = None
+        if standbys and self.standby_target is not None:
+            self.standbys = StandbyPool(size=standbys, environment=self._base_environment, cwd="/")
 
     @classmethod
     def from_settings(cls) -> LocalProcessJobRunner:
@@ -99,7 +123,19 @@ class LocalProcessJobRunner:
             grace_seconds=settings.JOB_CANCEL_GRACE_SECONDS,
             # `python -m builder` must find the repository's builder package from the job's own directory.
             python_path=(settings.BASE_DIR,),
+            standbys=settings.LOCAL_JOB_STANDBYS,
         )
+
+    def prestart(self) -> None:
+        """Start the standbys now, not with the first job (a process that dispatches jobs can call it at boot)."""
+        if self.standbys is not None:
+            self.standbys.start()
+
+    def close(self) -> None:
+        """Stop the standbys (running jobs go on). The runner still starts jobs afterwards, cold."""
+        standbys, self.standbys = self.standbys, None
+        if standbys is not None:
+            standbys.close()
 
     def workspace(self, job_name: str) -> Path:
         if not job_name or "/" in job_name or job_name.startswith("."):
@@ -121,6 +157,37 @@ class LocalProcessJobRunner:
         _write_private(workspace / CONFIG_FILE, json.dumps(spec.config, indent=2))
         _write_private(workspace / KEY_FILE, spec.secret_key)
         (workspace / WORK_DIR).mkdir(mode=0o700)
+        env = self._environment(spec, workspace)
+        if self.standbys is not None and self._hand_to_standby(spec, workspace, env):
+            return spec.name
+        if not _claim(workspace / CLAIM_FILE, "spawn"):
+            return spec.name  # a standby that did not answer in time launched it after all
+        self._spawn(spec, workspace, env)
+        return spec.name
+
+    def _hand_to_standby(self, spec: JobSpec, workspace: Path, env: dict[str, str]) -> bool:
+        """Whether a standby launched the job. False: start it cold (none idle, or the hand-off failed)."""
+        assert self.standbys is not None and self.standby_target is not None
+        kind, target, skipped = self.standby_target
+        request: dict[str, Any] = {
+            kind: target,
+            "argv": self._command(workspace)[skipped:],
+            "cwd": str(workspace / WORK_DIR),
+            "env": env,
+            "output": str(workspace / LOG_FILE),
+            "claimFile": str(workspace / CLAIM_FILE),
+            "stateFile": str(workspace / STATE_FILE),
+            "exitFile": str(workspace / EXIT_FILE),
+            "graceSeconds": self.grace_seconds,
+            "state": {"command": self.command[0], "startedBy": "standby"},
+        }
+        try:
+            return self.standbys.launch(request, env=env) is not None
+        except HandoffFailed as error:
+            logger.warning("job %s: handing it to a standby failed (%s); starting it cold", spec.name, error)
+            return False
+
+    def _spawn(self, spec: JobSpec, workspace: Path, env: dict[str, str]) -> None:
         argv = ["/bin/sh", "-c", WRAPPER, "estafette-job", f"{self.grace_seconds:g}", str(workspace / EXIT_FILE)]
         argv += self._command(workspace)
         try:
@@ -128,7 +195,7 @@ class LocalProcessJobRunner:
                 process = subprocess.Popen(
                     argv,
                     cwd=workspace / WORK_DIR,
-                    env=self._environment(spec, workspace),
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -136,11 +203,15 @@ class LocalProcessJobRunner:
                 )
         except OSError as error:
             raise JobRunnerError(f"cannot start job {spec.name}: {error}") from None
-        state = {"pid": process.pid, "startTime": _start_time(process.pid), "command": self.command[0]}
+        state = {
+            "pid": process.pid,
+            "startTime": _start_time(process.pid),
+            "command": self.command[0],
+            "startedBy": "spawn",
+        }
         _write_private(workspace / STATE_FILE, json.dumps(state))
         # Reap the wrapper when it ends, so it does not linger as a zombie of this process.
         threading.Thread(target=process.wait, name=f"reap-{spec.name}", daemon=True).start()
-        return spec.name
 
     def status(self, job_name: str) -> JobStatus:
         workspace = self.workspace(job_name)
@@ -209,6 +280,18 @@ class LocalProcessJobRunner:
         return argv
 
     def _environment(self, spec: JobSpec, workspace: Path) -> dict[str, str]:
+        env = self._base_environment()
+        # The same as the command line, for custom commands (the builder reads both).
+        env.update(
+            BUILDER_CONFIG_PATH=str(workspace / CONFIG_FILE),
+            ESTAFETTE_BUILDER_SECRET_KEY_FILE=str(workspace / KEY_FILE),
+            ESTAFETTE_BUILDER_WORKSPACE=str(workspace / WORK_DIR),
+            ESTAFETTE_BUILDER_JOB_NAME=spec.name,
+        )
+        return env
+
+    def _base_environment(self) -> dict[str, str]:
+        """Every job's environment before its own paths (standbys start with it too)."""
         # The server's settings (ESTAFETTE_*: secret key, database URL, webhook secrets) stay with the server;
         # the builder's own (ESTAFETTE_BUILDER_*, e.g. its executor) are passed on.
         env = {
@@ -221,14 +304,30 @@ class LocalProcessJobRunner:
             python_path.append(env["PYTHONPATH"])
         if python_path:
             env["PYTHONPATH"] = os.pathsep.join(python_path)
-        # The same as the command line, for custom commands (the builder reads both).
-        env.update(
-            BUILDER_CONFIG_PATH=str(workspace / CONFIG_FILE),
-            ESTAFETTE_BUILDER_SECRET_KEY_FILE=str(workspace / KEY_FILE),
-            ESTAFETTE_BUILDER_WORKSPACE=str(workspace / WORK_DIR),
-            ESTAFETTE_BUILDER_JOB_NAME=spec.name,
-        )
         return env
+
+
+def _standby_target(command: Sequence[str]) -> tuple[str, str, int] | None:
+    """What a standby runs for ``command``: ("module", name, 3) for ``{python} -m name …``, ("script", path, 2) for
+    ``{python} path.py …`` (the number: how many leading words that replaces), None when a standby cannot run it."""
+    if len(command) < 2 or command[0] not in ("{python}", sys.executable):
+        return None
+    if command[1] == "-m" and len(command) >= 3 and "{" not in command[2]:
+        return ("module", command[2], 3)
+    if command[1].endswith(".py") and "{" not in command[1]:
+        return ("script", command[1], 2)
+    return None
+
+
+def _claim(path: Path, launcher: str) -> bool:
+    """Create ``path`` exclusively: whether this caller is the one to launch the job."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(launcher + "\n")
+    return True
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1,4 +1,8 @@
-"""The local process runner: the contract, plus what only local processes have (signals, files, env)."""
+"""The local process runner: the contract, plus what only local processes have (signals, files, env).
+
+Every test runs twice: with jobs started cold (a fresh interpreter under the shell wrapper) and warm (handed to a
+pre-started standby that forks the job); the warm variant checks that a standby really launched each job.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import signal
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ from estafette.jobs.tests.contract import JobRunnerContract, make_spec
 from tests.tooling.waiting import wait_until
 
 FAKE_BUILDER = Path(__file__).with_name("fake_builder.py")
+REPO = Path(__file__).resolve().parents[3]
 
 
 class LocalDriver:
@@ -28,6 +34,9 @@ class LocalDriver:
     def received(self, job_name: str) -> tuple[dict[str, Any], str]:
         workspace = self.runner.workspace(job_name)
         wait_until((workspace / "started").exists, timeout=30, what=f"{job_name} to start")
+        launcher = json.loads((workspace / "job.json").read_text())["startedBy"]
+        assert launcher == ("standby" if self.runner.standbys is not None else "spawn")
+        assert (workspace / "claim").read_text() == launcher + "\n"
         return json.loads((workspace / "received-config.json").read_text()), (workspace / "received-key").read_text()
 
     def finish(self, job_name: str, *, exit_code: int) -> None:
@@ -42,11 +51,19 @@ class LocalDriver:
         return sorted(p.name for p in workspace.iterdir()) if workspace.exists() else []
 
 
-@pytest.fixture
-def local_runner(tmp_path: Path) -> LocalProcessJobRunner:
-    return LocalProcessJobRunner(
-        jobs_dir=tmp_path / "jobs", command=[sys.executable, str(FAKE_BUILDER), "{config}"], grace_seconds=0.5
+@pytest.fixture(params=["cold", "warm"])
+def local_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalProcessJobRunner]:
+    runner = LocalProcessJobRunner(
+        jobs_dir=tmp_path / "jobs",
+        command=[sys.executable, str(FAKE_BUILDER), "{config}"],
+        grace_seconds=0.5,
+        python_path=(REPO,),
+        standbys=2 if request.param == "warm" else 0,
     )
+    if runner.standbys is not None:
+        assert runner.standbys.wait_until_ready(timeout=60), "the standbys did not start"
+    yield runner
+    runner.close()
 
 
 @pytest.fixture
@@ -180,6 +197,7 @@ def test_when_the_builder_ends_what_it_left_running_is_stopped(local_runner: Loc
 def test_the_default_command_is_python_m_builder_with_the_configuration_file(settings, tmp_path: Path) -> None:
     # given
     settings.LOCAL_JOB_COMMAND = ""
+    settings.LOCAL_JOB_STANDBYS = 0
     settings.DATA_DIR = tmp_path
 
     # when
