@@ -153,6 +153,35 @@ class System:
             if process.poll() is not None:
                 raise SystemExit(f"{name} exited with {process.returncode}; see {self.logs}/{name}.log")
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each process with everything it started (reaped children included: a job's
+        builder is counted with the consumers, whose standbys launched it)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        children: dict[int, list[int]] = {}
+        used: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            fields = raw[raw.rindex(")") + 2 :].split()
+            pid, ppid = int(entry.name), int(fields[1])
+            children.setdefault(ppid, []).append(pid)
+            used[pid] = sum(int(value) for value in fields[11:15]) / tick  # utime stime cutime cstime
+
+        def tree(pid: int) -> float:
+            return used.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, ()))
+
+        totals = {name: tree(process.pid) for name, process in self.processes.items()}
+        if os.environ.get("BENCH_CPU_DETAIL"):
+            for name, process in self.processes.items():
+                for child in children.get(process.pid, ()):
+                    totals[f"{name}/{child}"] = tree(child)
+                totals[f"{name}/self"] = used.get(process.pid, 0.0)
+        return totals
+
     def stop(self) -> None:
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
@@ -223,10 +252,19 @@ class Client:
             {"event": "push", "repository": str(repository), "branch": "main", "revision": revision}
         ).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, SECRET)}
-        sent = time.time()
-        self.connection.request("POST", "/api/integrations/git/events", body=body, headers=headers)
-        response = self.connection.getresponse()
-        answer = response.read()
+        for attempt in (1, 2):
+            sent = time.time()
+            try:
+                self.connection.request("POST", "/api/integrations/git/events", body=body, headers=headers)
+                response = self.connection.getresponse()
+                answer = response.read()
+                break
+            except ConnectionError:
+                # gunicorn closed the kept-alive connection (idle for its keep-alive timeout): send again on a new
+                # one. A push is idempotent (its event id comes from pipeline, branch and revision).
+                self.connection.close()
+                if attempt == 2:
+                    raise
         accepted = time.time()
         if response.status != 202:
             raise SystemExit(f"the webhook answered {response.status}: {answer[:300]!r}")
@@ -444,6 +482,7 @@ class Burst:
     quarter_rates: list[float]  # builds finished per second in each quarter of the builds
     count: int
     statuses: dict[str, int]
+    cpu_ms_per_build: dict[str, float]  # by Procfile process (with what it started)
 
 
 def burst(system: System, repository: Repository, revisions: Sequence[str], clients: int) -> Burst:
@@ -484,6 +523,7 @@ def burst(system: System, repository: Repository, revisions: Sequence[str], clie
             if done % max(1, count // 4) == 0 and done < count:
                 threading.Thread(target=note_quarter, args=(done,), daemon=True).start()
 
+    cpu_before = system.cpu_seconds()
     threads = [threading.Thread(target=send, name=f"client-{n}") for n in range(clients)]
     for thread in threads:
         thread.start()
@@ -497,6 +537,7 @@ def burst(system: System, repository: Repository, revisions: Sequence[str], clie
         system=system,
         every=0.5,
     )
+    cpu_after = system.cpu_seconds()
     read_timelines(timelines)
     last_accepted = max(timeline.at["accepted"] for timeline in timelines)
     created = sorted(timeline.at["created"] for timeline in timelines)
@@ -517,6 +558,7 @@ def burst(system: System, repository: Repository, revisions: Sequence[str], clie
         quarter_rates=rates,
         count=count,
         statuses=statuses,
+        cpu_ms_per_build={name: (cpu_after[name] - cpu_before.get(name, 0)) * 1000 / count for name in cpu_after},
     )
 
 
@@ -628,6 +670,12 @@ def report(
     rates = ", ".join(f"{rate:.1f}" for rate in result.quarter_rates)
     print(f"  builds finished per second in each quarter of the builds: {rates}")
     print(f"  statuses: {result.statuses}")
+    cpu = sorted(result.cpu_ms_per_build.items(), key=lambda item: -item[1])
+    print(
+        f"  CPU per build {sum(result.cpu_ms_per_build.values()):.0f} ms: "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu)
+        + " (consumers: with the standbys and the builders they launched)"
+    )
 
 
 if __name__ == "__main__":
