@@ -114,6 +114,17 @@ def test_it_runs_no_more_git_processes_than_needed_for_the_branch_head(origin: P
     assert not (tmp_path / "head" / ".git" / "hooks").exists()
 
 
+def test_it_keeps_a_small_fetch_as_one_pack_not_a_file_per_object(origin: Path, tmp_path: Path) -> None:
+    # given a fetch of a few objects (git would write each as a file of its own)
+    head = git(origin, "rev-parse", "main")
+    # when
+    final, sink = run_clone(tmp_path, config_for(origin, "main", head), custom_properties={"depth": 3})
+    # then
+    assert final == "succeeded", sink.texts("git-clone")
+    counts = dict(line.split(": ") for line in git(tmp_path, "count-objects", "-v").splitlines())
+    assert (counts["count"], counts["packs"]) == ("0", "1")
+
+
 def test_it_fetches_a_revision_older_than_the_shallow_history(origin: Path, tmp_path: Path) -> None:
     revision = git(origin, "rev-parse", "main~55")
     final, sink = run_clone(tmp_path, config_for(origin, "main", revision))
