@@ -5,12 +5,10 @@
   was delivered (or the drain deadline passed).
 * **Log batches** ``{contractVersion, seq, lines:[TailLogLine]}``: every step update and log line, in order, sealed
   when ``max_batch_lines`` or ``max_batch_bytes`` is reached or the oldest line waited ``flush_interval`` seconds (live
-  output, not only at the end), and at once when a step starts running while no delivery is under way (the API shows
-  a stage running as it starts; during a delivery the lines wait for it, so this adds no requests under load). One
-  sender thread delivers them in ``seq`` order; a failed delivery (connection error, 5xx, 408, 429) is retried
-  with exponential backoff, so an API outage of minutes loses nothing: the batches wait in a buffer of at most
-  ``buffer_limit_bytes``; when it is full, producers block (the stage's output pipe fills and the stage pauses) until
-  the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
+  output, not only at the end). One sender thread delivers them in ``seq`` order; a failed delivery (connection error,
+  5xx, 408, 429) is retried with exponential backoff, so an API outage of minutes loses nothing: the batches wait in a
+  buffer of at most ``buffer_limit_bytes``; when it is full, producers block (the stage's output pipe fills and the
+  stage pauses) until the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
   permanent (the batch is refused as malformed or the token is invalid): logged and dropped.
 * **Heartbeats**: a ``heartbeat`` status event every ``heartbeat_interval`` seconds, best effort.
 * **Attempt**: every status event and batch carries ``attempt``, random per reporter (one per builder process), so the
@@ -168,8 +166,6 @@ class Reporter:
         self._seq = 0
         self._closing = False
         self._abandon = False
-        self._delivering = False  # a status event or batch is being sent (the sender is not waiting for lines)
-        self._seal_now = False  # a step started running while nothing was being sent: send what is open at once
         self._stopped = threading.Event()
         self._sender: threading.Thread | None = None
         self._initial_status: RunStatus | None = None
@@ -280,7 +276,7 @@ class Reporter:
 
     def update(self, tail: TailLogLine) -> None:
         item = json.dumps(tail.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        self._add([item], [len(item)], started=tail.status == "RUNNING")
+        self._add([item], [len(item)])
 
     def log_lines(self, ref: StepRef, stream: str, first_line: int, timestamp: str, texts: Sequence[str]) -> None:
         prefix = self._prefixes.get(ref)
@@ -293,14 +289,11 @@ class Reporter:
         items = [f"{prefix}{number}{middle}{_quote(text)}}}}}" for number, text in enumerate(texts, first_line)]
         self._add(items, [len(item) for item in items])
 
-    def _add(self, items: list[str], sizes: list[int], *, started: bool = False) -> None:
+    def _add(self, items: list[str], sizes: list[int]) -> None:
         total = sum(sizes)
         with self._cond:
             while self._buffered + total > self._buffer_limit and self._buffered > 0 and not self._abandon:
                 self._cond.wait(1.0)  # backpressure: the API is behind or down
-            if started and not self._delivering:
-                self._seal_now = True
-                self._cond.notify_all()
             if not self._open:
                 self._open_since = time.monotonic()
                 self._cond.notify_all()  # the sender starts the flush timer
@@ -320,7 +313,6 @@ class Reporter:
             self._cond.notify_all()
 
     def _seal_locked(self) -> None:
-        self._seal_now = False
         if not self._open:
             return
         self._seq += 1
@@ -336,7 +328,7 @@ class Reporter:
                     return None
                 if not self._sealed and self._open:
                     due = self._open_since + self._flush_interval - time.monotonic()
-                    if due <= 0 or self._closing or self._seal_now:
+                    if due <= 0 or self._closing:
                         self._seal_locked()
                     else:
                         self._cond.wait(due)
@@ -347,19 +339,12 @@ class Reporter:
                     return None
                 self._cond.wait()
 
-    def _delivery(self, under_way: bool) -> None:
-        with self._cond:
-            self._delivering = under_way
-
     def _send_loop(self) -> None:
         if self._initial_status is not None:
-            self._delivery(True)
             self.send_status(self._initial_status, timeout=120)
-            self._delivery(False)
         transport = self._new_transport()
         try:
             while (batch := self._next_batch()) is not None:
-                self._delivery(True)
                 if batch.body is None:
                     head = (
                         f'{{"contractVersion":{CONTRACT_VERSION},"seq":{batch.seq},'
@@ -368,7 +353,6 @@ class Reporter:
                     batch.body = (head + ",".join(batch.items) + "]}").encode()
                 delivered = self._deliver(transport, self._ci.logs_url, batch.body, f"log batch {batch.seq}", None)
                 with self._cond:
-                    self._delivering = False
                     if self._abandon:
                         return
                     self._sealed.popleft()

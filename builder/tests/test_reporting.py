@@ -47,25 +47,6 @@ def test_it_delivers_lines_live_before_the_run_ends(api: FakeApi) -> None:
     reporter.close("succeeded", timeout=10)
 
 
-def test_it_sends_a_step_starting_at_once_when_no_delivery_is_under_way(api: FakeApi) -> None:
-    # given a reporter that would otherwise hold lines for 5 s, with a line of output waiting
-    reporter = make_reporter(api, flush_interval=5)
-    reporter.start()
-    emit(reporter, 1)
-    time.sleep(0.3)
-    assert api.texts("build") == []  # output alone waits for the flush interval
-
-    # when a step starts running
-    started = time.monotonic()
-    reporter.update(StepRef("test").tail(status="RUNNING"))
-
-    # then the open batch goes out at once, the waiting line with it
-    api.wait_until(lambda fake: [step.step for step in fake.steps()] == ["build", "test"], timeout=4)
-    assert time.monotonic() - started < 2
-    assert api.texts("build") == ["line 1"]
-    reporter.close("succeeded", timeout=10)
-
-
 def test_it_bounds_batches_by_line_count_and_size(api: FakeApi) -> None:
     # given small batch limits
     reporter = make_reporter(api, max_batch_lines=100, max_batch_bytes=50_000, flush_interval=5)
