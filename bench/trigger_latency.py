@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Trigger latency and throughput of the whole system: signed webhook POST → first stage running → build finished.
 
-    .venv/bin/python bench/trigger_latency.py [--pushes 50] [--burst 1000] [--clients 4] [--database-url URL]
+    .venv/bin/python bench/trigger_latency.py [--pushes 50] [--repeat 3] [--burst 1000] [--clients 4]
+    .venv/bin/python bench/trigger_latency.py --postgres        # on a throw-away PostgreSQL (or --database-url URL)
 
 Runs the system as ``make run`` does: every line of the Procfile (``manage.py run_nats``, gunicorn, ``relay_outbox``,
 ``consume --all``, ``sweep_jobs``, ``cron_loop``) as its own process, on free ports, with a SQLite database in a
@@ -76,6 +77,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent connections sending the burst")
     parser.add_argument("--warmup", type=int, default=5, help="builds before measuring")
     parser.add_argument("--database-url", help="ESTAFETTE_DATABASE_URL (default: SQLite in the data dir)")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL (tests/tooling)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (logs of every process)")
     return parser.parse_args()
 
@@ -86,8 +88,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def setup_environment(args: argparse.Namespace) -> Path:
-    """The server's settings, in this process's environment (the processes inherit it; Django reads it here too)."""
+def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
+    """The server's settings, in this process's environment (the processes inherit it; Django reads it here too);
+    the data directory and the throw-away PostgreSQL server, if one was asked for."""
     data_dir = Path(tempfile.mkdtemp(prefix="estafette-trigger-bench-"))
     os.environ.update(
         ESTAFETTE_DATA_DIR=str(data_dir),
@@ -100,11 +103,18 @@ def setup_environment(args: argparse.Namespace) -> Path:
         DJANGO_SETTINGS_MODULE="estafette.settings",
     )
     os.environ.pop("ESTAFETTE_NATS_URL", None)
+    server = None
     if args.database_url:
         os.environ["ESTAFETTE_DATABASE_URL"] = args.database_url
+    elif args.postgres:
+        from tests.tooling.postgres import PostgresServer
+
+        server = PostgresServer().start()
+        server.psql("CREATE DATABASE bench")
+        os.environ["ESTAFETTE_DATABASE_URL"] = args.database_url = server.url("bench")
     else:
         os.environ.pop("ESTAFETTE_DATABASE_URL", None)
-    return data_dir
+    return data_dir, server
 
 
 # --- the system, as the Procfile runs it ------------------------------------------------------------------------------
@@ -175,7 +185,7 @@ class System:
             return used.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, ()))
 
         totals = {name: tree(process.pid) for name, process in self.processes.items()}
-        if os.environ.get("BENCH_CPU_DETAIL"):
+        if os.environ.get("BENCH_CPU_DETAIL"):  # each child process on its own line (which standby ran the jobs)
             for name, process in self.processes.items():
                 for child in children.get(process.pid, ()):
                     totals[f"{name}/{child}"] = tree(child)
@@ -567,7 +577,7 @@ def burst(system: System, repository: Repository, revisions: Sequence[str], clie
 
 def main() -> None:
     args = parse_args()
-    data_dir = setup_environment(args)
+    data_dir, database_server = setup_environment(args)
     import django
 
     django.setup()
@@ -603,6 +613,8 @@ def main() -> None:
             result = burst(system, repository, [next(revisions) for _ in range(args.burst)], args.clients)
     finally:
         system.stop()
+        if database_server is not None:
+            database_server.stop()
     report(args, http_samples, queue_samples, rounds, result)
     print(f"\n(bench ran {time.perf_counter() - started:.0f}s)")
     if args.keep:
