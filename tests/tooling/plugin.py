@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ _running: dict[str, Any] = {}  # the PostgreSQL server this session started, if 
 def _configure_database() -> None:
     choice = os.environ.get("ESTAFETTE_TEST_DB", "sqlite")
     os.environ.setdefault("ESTAFETTE_DATA_DIR", tempfile.mkdtemp(prefix="estafette-test-data-"))
+    # Tests do not run collectstatic; an empty static root keeps whitenoise from warning on every request.
+    (Path(os.environ["ESTAFETTE_DATA_DIR"]) / "static").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("ESTAFETTE_SECRET_KEY", "test-secret-key-not-for-production")
     if choice == "sqlite":
         os.environ.pop("ESTAFETTE_DATABASE_URL", None)
