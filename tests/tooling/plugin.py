@@ -13,6 +13,7 @@ when the session ends, so nothing has to be running beforehand.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Generator
 from pathlib import Path
@@ -49,6 +50,14 @@ def _configure_database() -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Generator:
     _configure_database()
     return (yield)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A browser may leave a live tail open when its test server stops; the tail poller must not outlive the
+    # test database.
+    tail = sys.modules.get("builds.tail")
+    if tail is not None:
+        tail.hub.stop()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
