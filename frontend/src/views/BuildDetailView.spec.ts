@@ -2,6 +2,7 @@ import { screen, within } from '@testing-library/vue'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it, vi } from 'vitest'
 
+import type { RunStatus } from '@/api/types'
 import { installFakeApi, page } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
 import { lines, makeBuild, makePipeline, makeRelease, makeStep } from '@/testing/fixtures'
@@ -56,7 +57,7 @@ describe('build detail', () => {
 
   it('reads the pipeline again when the build finishes, so its header status follows', async () => {
     // given: a running build of a running pipeline
-    let buildStatus = 'running'
+    let buildStatus: RunStatus = 'running'
     const api = installFakeApi()
       .on('GET', PIPELINE, () => ({ body: makePipeline({ buildStatus }) }))
       .on('GET', `${PIPELINE}/builds/101`, () => ({ body: makeBuild({ buildStatus }) }))
