@@ -46,22 +46,26 @@ pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 FINAL = ("succeeded", "failed", "canceled")
 
 APP = """\
+env:
+  API_TOKEN: {secret}
 stages:
   compile:
     image: alpine:3.20
     commands:
     - echo "compiling app $ESTAFETTE_BUILD_VERSION"
+    - echo "token=$API_TOKEN"
   test:
     image: alpine:3.20
     commands:
     - echo "testing app"
 releases:
   staging:
+    clone: true
     stages:
       deploy:
         image: alpine:3.20
         commands:
-        - echo "deploying app $ESTAFETTE_BUILD_VERSION to $ESTAFETTE_RELEASE_NAME"
+        - echo "deploying $(cat app.txt) $ESTAFETTE_BUILD_VERSION to $ESTAFETTE_RELEASE_NAME"
 """
 
 DOCS = """\
@@ -104,11 +108,12 @@ class Processes:
             ESTAFETTE_HTTP_PORT=str(self.port),
             ESTAFETTE_BASE_URL=self.url,
             ESTAFETTE_GIT_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            # One installation key for the test process and the server's (the data dir would generate another).
-            ESTAFETTE_SECRET_DECRYPTION_KEY=settings.SECRET_DECRYPTION_KEY,
             ESTAFETTE_BUILDER_EXECUTOR="host",
             ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS="2",
         )
+        # The server's keys (Django's, the installation key) are its own, made in its data dir as `make run` does.
+        for key in ("ESTAFETTE_SECRET_KEY", "ESTAFETTE_SECRET_DECRYPTION_KEY"):
+            self.env.pop(key, None)
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *argv: str) -> None:
@@ -124,7 +129,10 @@ class Processes:
 
     def start_all(self) -> None:
         gunicorn = ("-m", "gunicorn", "estafette.wsgi", "--bind", f"127.0.0.1:{self.port}")
-        self.start("web", *gunicorn, "--workers", "1", "--worker-class", "gthread", "--threads", "32")
+        # No control socket: gunicorn's default one is shared by every gunicorn of the user (~/.gunicorn).
+        self.start(
+            "web", *gunicorn, "--workers", "1", "--worker-class", "gthread", "--threads", "32", "--no-control-socket"
+        )
         self.start("consumers", "manage.py", "consume", "--all")
         self.start("relay", "manage.py", "relay_outbox")
         self.start("sweeper", "manage.py", "sweep_jobs", "--every")
@@ -203,9 +211,9 @@ class System:
         self.api = api
         self.repositories = repositories
 
-    def repository(self, owner: str, name: str, manifest: str) -> GitRepository:
+    def repository(self, owner: str, name: str, manifest: str, **files: str) -> GitRepository:
         repository = GitRepository(self.repositories / owner / name)
-        repository.commit({".estafette.yaml": manifest}, f"{name}: first")
+        repository.commit({".estafette.yaml": manifest, **files}, f"{name}: first")
         return repository
 
     def push(self, repository: GitRepository, *, branch: str = "main") -> None:
@@ -316,8 +324,12 @@ def test_a_push_builds_triggers_the_next_pipeline_and_a_release_runs_through_the
     first_docs = system.wait_for_build("local/acme/docs")
     system.wait_until_final(f"/pipelines/local/acme/docs/builds/{first_docs['id']}", "buildStatus")
 
-    # when app is pushed
-    app = system.repository("acme", "app", APP)
+    # when app, with a secret the server encrypted for it, is pushed
+    status, encrypted = system.api.call(
+        "POST", "/manifest/encrypt", {"value": "s3cret-value", "pipelineAllowList": "local/acme/app"}
+    )
+    assert status == 200, encrypted
+    app = system.repository("acme", "app", APP.format(secret=encrypted["secret"]), **{"app.txt": "app"})
     system.push(app)
 
     # then its build runs both stages in the real builder and succeeds, with the stages' lines stored
@@ -331,7 +343,7 @@ def test_a_push_builds_triggers_the_next_pipeline_and_a_release_runs_through_the
     assert {name: steps[name]["status"] for name in ("git-clone", "compile", "test")} == dict.fromkeys(
         ("git-clone", "compile", "test"), "SUCCEEDED"
     )
-    assert printed(steps["compile"]) == ["compiling app 0.0.1"]
+    assert printed(steps["compile"]) == ["compiling app 0.0.1", "token=***"]
     assert printed(steps["test"]) == ["testing app"]
 
     # and docs builds again, triggered by app's build, and succeeds
@@ -357,7 +369,17 @@ def test_a_push_builds_triggers_the_next_pipeline_and_a_release_runs_through_the
     release_log = steps_of(system.api.get(f"{release_path}/logs"))
     assert release_log["deploy"]["status"] == "SUCCEEDED"
     assert printed(release_log["deploy"]) == ["deploying app 0.0.1 to staging"]
-    assert "git-clone" not in release_log
+    assert release_log["git-clone"]["status"] == "SUCCEEDED"
+    assert release["triggeredByEvents"][0]["manual"]["userID"] == "ann@example.com"
+    # and the pipeline shows its latest build and the release on its target
+    pipeline = system.api.get("/pipelines/local/acme/app")
+    assert (pipeline["buildStatus"], pipeline["buildVersion"]) == ("succeeded", "0.0.1")
+    (target,) = pipeline["releaseTargets"]
+    assert target["name"] == "staging"
+    assert [(active["releaseVersion"], active["releaseStatus"]) for active in target["activeReleases"]] == [
+        ("0.0.1", "succeeded")
+    ]
+    assert pipeline["recentReleasers"] and pipeline["extraInfo"]["medianDuration"] > 0
 
 
 def test_a_build_canceled_through_the_api_mid_stage_ends_canceled_and_its_builder_is_gone(system: System) -> None:
