@@ -1,10 +1,11 @@
 """The whole system at once, as ``make run`` starts it, driven only through its webhook and its REST API.
 
-Every part is real and runs as its own process, as in the ``Procfile``: nats-server, gunicorn (gthread), ``manage.py
-consume --all`` (whose job runner is the default ``LocalProcessJobRunner``, with standbys, spawning ``python -m
-builder job`` on the host executor), ``manage.py relay_outbox`` and ``manage.py sweep_jobs --every``, all on the
-test's database; repositories are real git repositories on disk. The test only signs pushes as a git server would and
-reads and acts through the REST API as a user would (the ORM makes the user and reads nothing).
+The repository's ``Procfile`` runs under honcho as in ``make run``: gunicorn (gthread), ``manage.py consume --all``
+(whose job runner is the default ``LocalProcessJobRunner``, with standbys, launching the real builder, ``python -m
+builder job``, on the host executor), ``relay_outbox``, ``sweep_jobs --every`` and ``cron_loop``, on the test's
+database and the test's nats-server (its ``nats`` process then idles); the server makes its own keys in its own data
+dir. Repositories are real git repositories on disk. The test only signs pushes as a git server would and reads and
+acts through the REST API as a user would (the ORM only makes the user and their API token).
 
 A cron trigger firing in its minute (and only then) is shown by
 ``test_spine_over_nats.py::test_the_cron_tick_of_send_cron_event_fires_in_its_minute_only``.
@@ -94,14 +95,15 @@ stages:
 # -- the running system ------------------------------------------------------------------------------------------------
 
 
-class Processes:
-    """The server's processes (as in the Procfile), each logging to a file under ``logs``."""
+class Procfile:
+    """``make run``'s process set: the repository's Procfile under honcho, on the test's database, nats-server (its
+    ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set) and a data dir of its own. Output goes to ``log``."""
 
-    def __init__(self, queue: QueueSettings, data_dir: Path, logs: Path) -> None:
+    def __init__(self, queue: QueueSettings, data_dir: Path, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
-        self.logs = logs
+        self.log_path = log
         self.env = subprocess_env(
             queue,
             ESTAFETTE_DATA_DIR=str(data_dir),
@@ -110,37 +112,32 @@ class Processes:
             ESTAFETTE_GIT_WEBHOOK_SECRET=WEBHOOK_SECRET,
             ESTAFETTE_BUILDER_EXECUTOR="host",
             ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS="2",
+            # gunicorn's default control socket (~/.gunicorn/gunicorn.ctl) is shared by every gunicorn of the user.
+            GUNICORN_CMD_ARGS="--no-control-socket",
         )
         # The server's keys (Django's, the installation key) are its own, made in its data dir as `make run` does.
         for key in ("ESTAFETTE_SECRET_KEY", "ESTAFETTE_SECRET_DECRYPTION_KEY"):
             self.env.pop(key, None)
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, name: str, *argv: str) -> None:
-        with open(self.logs / f"{name}.log", "ab") as output:
-            self.running[name] = subprocess.Popen(
-                [sys.executable, *argv],
+    def start(self) -> None:
+        no_env_file = self.data_dir / "no.env"  # not a developer's .env
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        no_env_file.touch()
+        with open(self.log_path, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "honcho", "start", "--no-colour", "-e", str(no_env_file), "-f", "Procfile"],
                 cwd=settings.BASE_DIR,
                 env=self.env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-
-    def start_all(self) -> None:
-        gunicorn = ("-m", "gunicorn", "estafette.wsgi", "--bind", f"127.0.0.1:{self.port}")
-        # No control socket: gunicorn's default one is shared by every gunicorn of the user (~/.gunicorn).
-        self.start(
-            "web", *gunicorn, "--workers", "1", "--worker-class", "gthread", "--threads", "32", "--no-control-socket"
-        )
-        self.start("consumers", "manage.py", "consume", "--all")
-        self.start("relay", "manage.py", "relay_outbox")
-        self.start("sweeper", "manage.py", "sweep_jobs", "--every")
-        wait_until(self._web_answers, timeout=60, what=f"gunicorn on port {self.port}")
+        wait_until(self._web_answers, timeout=60, what=f"gunicorn on port {self.port}\n{self.log()}")
         wait_until(
-            lambda: self._check_alive() and "starting consumers" in self.log("consumers"),
+            lambda: self._check_alive() and "starting consumers" in self.log(),
             timeout=60,
-            what="the consumers to start",
+            what=f"the consumers to start\n{self.log()}",
         )
 
     def _web_answers(self) -> bool:
@@ -152,13 +149,11 @@ class Processes:
             return False
 
     def _check_alive(self) -> bool:
-        for name, process in self.running.items():
-            assert process.poll() is None, f"{name} exited with {process.returncode}:\n{self.log(name)}"
+        assert self.process is not None and self.process.poll() is None, f"honcho stopped:\n{self.log()}"
         return True
 
-    def log(self, name: str) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def job_logs(self) -> str:
         return "\n".join(
@@ -167,16 +162,15 @@ class Processes:
         )
 
     def stop(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.running.values():
+        """Ctrl-C as in ``make run`` (honcho stops every process), then end any job a failed test left running."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
             try:
-                process.wait(20)
+                self.process.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        # Jobs outlive the server's processes (as pods do): end whatever a failed test left running.
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        # Jobs outlive the server's processes (as pods do).
         runner = LocalProcessJobRunner(jobs_dir=self.data_dir / "jobs")
         for workspace in runner.jobs_dir.glob("*"):
             runner.cleanup(workspace.name)
@@ -206,7 +200,7 @@ class Api:
 
 
 class System:
-    def __init__(self, processes: Processes, api: Api, repositories: Path) -> None:
+    def __init__(self, processes: Procfile, api: Api, repositories: Path) -> None:
         self.processes = processes
         self.api = api
         self.repositories = repositories
@@ -251,18 +245,16 @@ class System:
         )
 
     def diagnostics(self) -> str:
-        logs = "\n".join(f"=== {name} ===\n{self.processes.log(name)[-4000:]}" for name in self.processes.running)
-        return f"{logs}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
+        return f"=== honcho ===\n{self.processes.log()[-8000:]}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
 
 
 @pytest.fixture
 def system(transactional_db: None, queue_settings: QueueSettings, tmp_path: Path) -> Iterator[System]:
-    (tmp_path / "logs").mkdir()
-    processes = Processes(queue_settings, tmp_path / "data", tmp_path / "logs")
+    processes = Procfile(queue_settings, tmp_path / "data", tmp_path / "honcho.log")
     user = make_user("ann")
     api = Api(processes.url, Token.objects.create(user=user).key)
     try:
-        processes.start_all()
+        processes.start()
         yield System(processes, api, tmp_path / "repositories")
     finally:
         processes.stop()
