@@ -395,10 +395,10 @@ def test_a_build_canceled_through_the_api_mid_stage_ends_canceled_and_its_builde
         assert status == 200, canceling
         assert canceling["buildStatus"] == "canceling"
 
-        # then it ends canceled within seconds, and the live tail closes
+        # then it ends canceled within seconds (SIGTERM reached the stage: not the SIGKILL 8 s later), the tail closes
         build = system.wait_until_final(path, "buildStatus", timeout=15)
         assert build["buildStatus"] == "canceled"
-        assert time.monotonic() - canceled_at < 10
+        assert time.monotonic() - canceled_at < 5
         tail.thread.join(10)
         assert tail.names()[-1] == "close"
     finally:
