@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 .venv/bin/honcho start -f Procfile &
 honcho=$!
-# Ctrl-C reaches honcho too (same process group); SIGTERM (e.g. from make) only reaches this shell.
-trap 'kill -TERM "$honcho" 2>/dev/null' INT TERM HUP
+# Ctrl-C reaches honcho too (same process group); SIGTERM (e.g. from make) only reaches this shell. Each signal is
+# passed on as itself: honcho exits with the status of the last signal it got (130 for Ctrl-C, 143 for SIGTERM).
+trap 'kill -INT "$honcho" 2>/dev/null' INT
+trap 'kill -TERM "$honcho" 2>/dev/null' TERM HUP
 status=0
 while kill -0 "$honcho" 2>/dev/null; do
   wait "$honcho"
