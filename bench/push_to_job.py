@@ -126,7 +126,7 @@ def main() -> None:
     consumers = [*app_consumers(), baseline]
     consuming = BackgroundLoop(lambda stop: run_consumers(consumers, queue, stop=stop), name="consumers").start()
     relay = OutboxRelay(queue, batch_size=100)
-    relaying = BackgroundLoop(relay.run, name="relay").start()
+    relaying = BackgroundLoop(lambda stop: relay.run(stop, claim_on_commit=True), name="relay").start()
 
     repository = GitRepository(Path(settings.DATA_DIR) / "repos" / "acme" / "api")
     repository.commit({".estafette.yaml": MANIFEST}, "bench")

@@ -136,7 +136,9 @@ def main() -> None:
         )
 
         relay = OutboxRelay(queue, batch_size=100)
-        relaying = BackgroundLoop(relay.run, name="relay").start()  # as start_relay_in_process() runs it
+        relaying = BackgroundLoop(
+            lambda stop: relay.run(stop, claim_on_commit=True), name="relay"
+        ).start()  # as start_relay_in_process() runs it
         try:
             time.sleep(0.5)
             in_process = one_at_a_time(timing, through_outbox, args.events, "inprocess")

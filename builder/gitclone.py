@@ -25,6 +25,11 @@ TOKEN_CREDENTIAL_TYPES = ("github-api-token", "bitbucket-api-token", "cloudsourc
 _TOKEN_USERS = {"github.com": "x-access-token", "bitbucket.org": "x-token-auth"}
 CLOUD_SOURCE = "source.developers.google.com"
 
+# The workspace is thrown away after the job, so its fetches keep what they receive as one pack file (not one file per
+# object in a directory per object: a shallow fetch of 50 commits was 100 file system entries to write and to delete)
+# and start no background `git maintenance`.
+_THROWAWAY_FETCH = ("-c", "fetch.unpackLimit=1", "-c", "maintenance.auto=false")
+
 # Runs one git command (argv without "git"), streaming its output; returns its exit code.
 GitRunner = Callable[[Sequence[str], str], int]
 
@@ -101,10 +106,11 @@ def git_clone(*, git: GitConfig, token: str | None, workspace: Path, options: Cl
     refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}" if branch else "HEAD"
 
     steps: list[tuple[list[str], str]] = [
-        (["init", "-q", directory], f"git init {directory}"),
+        # No template: its sample hooks are a dozen files to write here and to delete with the workspace.
+        (["init", "-q", "--template=", directory], f"git init {directory}"),
         (["-C", directory, "remote", "add", "origin", public_url], f"git remote add origin {public_url}"),
         (
-            ["-C", directory, "fetch", "-q", *depth, url, refspec],
+            ["-C", directory, *_THROWAWAY_FETCH, "fetch", "-q", *depth, url, refspec],
             f"git fetch {' '.join(depth)} origin {ref}".replace("  ", " "),
         ),
     ]
@@ -113,13 +119,28 @@ def git_clone(*, git: GitConfig, token: str | None, workspace: Path, options: Cl
         if code != 0:
             return code
     checkout_target = revision or "FETCH_HEAD"
-    if revision and run(["-C", directory, "cat-file", "-e", f"{revision}^{{commit}}"], "") != 0:
+    if (
+        revision
+        and not _fetched_head_is(target, revision)
+        and run(["-C", directory, "cat-file", "-e", f"{revision}^{{commit}}"], "") != 0
+    ):
         # older than the shallow history: fetch that commit on its own
         code = run(
-            ["-C", directory, "fetch", "-q", "--depth=1", url, revision], f"git fetch --depth=1 origin {revision}"
+            ["-C", directory, *_THROWAWAY_FETCH, "fetch", "-q", "--depth=1", url, revision],
+            f"git fetch --depth=1 origin {revision}",
         )
         if code != 0:
             return code
     checkout = ["-C", directory, "checkout", "-q", "--force"]
     checkout += ["-B", branch, checkout_target] if branch else [checkout_target]
     return run(checkout, f"git checkout {'-B ' + branch + ' ' if branch else ''}{checkout_target}")
+
+
+def _fetched_head_is(directory: Path, revision: str) -> bool:
+    """Whether the fetch brought ``revision`` as the branch head (the usual case: a push builds the head), which
+    spares a ``git cat-file`` process checking that the commit is there."""
+    try:
+        fetched = (directory / ".git" / "FETCH_HEAD").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return len(revision) >= 40 and fetched.startswith(revision)

@@ -63,9 +63,7 @@ def run_report_status(*, kind: RunKindSpec, run: Run, event: StatusEvent, now: d
     if status not in REPORTABLE:
         raise BadRequest(f"status: a builder reports running, succeeded, failed or canceled, not {status!r}")
     if status == RunStatus.RUNNING:
-        _record_heartbeat(run=run, now=now)
-        log_record_for_attempt(kind=kind, run=run, attempt_key=event.attempt, now=now)
-        kind.start(run, now)
+        _report_running(kind=kind, run=run, attempt_key=event.attempt, now=now)
     elif run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
         _cancel_until_canceled(kind=kind, run=run, now=now)
     elif not kind.finish(run, status, now):
@@ -87,6 +85,15 @@ def _cancel_until_canceled(*, kind: RunKindSpec, run: Run, now: datetime) -> Non
 @retry_on_serialization_failure
 def _record_heartbeat(*, run: Run, now: datetime) -> None:
     run.record_heartbeat(now=now)
+
+
+@atomic_with_retry
+def _report_running(*, kind: RunKindSpec, run: Run, attempt_key: str | None, now: datetime) -> None:
+    # One transaction for the three writes of a builder's first report: on SQLite each transaction queues for the
+    # database's write lock, and every job sends this report.
+    run.record_heartbeat(now=now)
+    log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
+    kind.start(run, now)
 
 
 def run_append_log_batch(

@@ -133,6 +133,16 @@ def build_latest(*, pipeline_id: int) -> Build | None:
     return Build.objects.filter(pipeline_id=pipeline_id).order_by("-inserted_at", "-id").first()
 
 
+def build_latest_status(*, pipeline_id: int) -> dict[str, Any] | None:
+    """The id, status and update time of the pipeline's latest build."""
+    return (
+        Build.objects.filter(pipeline_id=pipeline_id)
+        .order_by("-inserted_at", "-id")
+        .values("id", "status", "updated_at")
+        .first()
+    )
+
+
 def build_latest_with_valid_manifest(*, pipeline_id: int) -> Build | None:
     return Build.objects.filter(pipeline_id=pipeline_id, manifest_valid=True).order_by("-inserted_at", "-id").first()
 

@@ -23,7 +23,7 @@ from estafette.lib.api import BadRequest, Conflict, NotFound
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import Pipeline
-from pipelines.services import pipeline_refresh_read_model
+from pipelines.services import pipeline_refresh_build_status, pipeline_refresh_read_model
 
 VALIDATE_MANIFEST_STEP = "validate-manifest"
 VALIDATE_SECRETS_STEP = "validate-secrets"
@@ -242,7 +242,7 @@ def build_start(*, build: Build, now: datetime | None = None) -> bool:
     """pending → running (the builder began). False, changing nothing, from any other status."""
     changed = build.start(now=now)
     if changed:
-        pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
+        pipeline_refresh_build_status(pipeline=build.pipeline, build=build)
         publish_pipeline_event(build, event="started")
     return changed
 
@@ -252,7 +252,7 @@ def build_finish(*, build: Build, status: str, now: datetime | None = None) -> b
     """running → succeeded/failed, or pending/canceling → canceled. False when the guard refuses."""
     changed = build.finish(status=status, now=now)
     if changed:
-        pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
+        pipeline_refresh_build_status(pipeline=build.pipeline, build=build)
         publish_pipeline_event(build, event="finished")
     return changed
 

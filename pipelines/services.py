@@ -105,6 +105,33 @@ def pipeline_refresh_read_model(*, pipeline: Pipeline, now: datetime | None = No
     return pipeline
 
 
+@atomic_with_retry
+def pipeline_refresh_build_status(*, pipeline: Pipeline, build: Build) -> None:
+    """The read model after ``build`` of ``pipeline`` started or finished, as ``pipeline_refresh_read_model`` would
+    compute it, with a fraction of its reads (two of every build's three refreshes are status changes).
+
+    A status change alters only what follows the latest build's status and update time (``build_status``,
+    ``last_updated_at``) and, once final, the medians; labels, release targets, triggers, committers, releasers,
+    counts and facets depend on which builds and releases exist, and are refreshed by the services that create them.
+    Call it in the transaction that changed the status.
+    """
+    latest = build_selectors.build_latest_status(pipeline_id=pipeline.pk)
+    values: dict[str, Any] = {}
+    if latest is not None and latest["id"] == build.pk:
+        latest_release = release_selectors.release_latest(pipeline_id=pipeline.pk)
+        values["build_status"] = latest["status"]
+        values["last_updated_at"] = max(
+            [latest["updated_at"], *([latest_release["updated_at"]] if latest_release else [])]
+        )
+    if build.is_final:
+        recent = build_selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=MEDIAN_OVER_LAST)
+        values["median_duration_ns"], values["median_pending_duration_ns"] = _medians(recent)
+    if values:
+        Pipeline.objects.filter(pk=pipeline.pk).update(**values)
+        for name, value in values.items():
+            setattr(pipeline, name, value)
+
+
 def _release_targets_with_active_releases(pipeline: Pipeline, latest: Build | None) -> list[dict[str, Any]]:
     """The latest build's release targets, each with the ids of its active release per action."""
     targets: list[dict[str, Any]] = []

@@ -1,13 +1,14 @@
 """The native git-clone stage with the real git CLI against a local repository."""
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from builder.contracts import Credential, GitConfig
 from builder.executors.host import HostExecutor
-from builder.gitclone import CloneOptions, clone_url, source_token
+from builder.gitclone import CloneOptions, clone_url, git_clone, source_token
 from builder.manifest.when import evaluate_when
 from builder.plan import StagePlan
 from builder.runner import PipelineRunner, RunContext
@@ -83,6 +84,45 @@ def test_it_clones_the_branch_shallow_and_checks_out_the_exact_revision(origin: 
     assert git(tmp_path, "rev-parse", "--is-shallow-repository") == "true"
     assert int(git(tmp_path, "rev-list", "--count", "HEAD")) <= 50
     assert sink.step("git-clone").status == "SUCCEEDED"
+
+
+def test_it_runs_no_more_git_processes_than_needed_for_the_branch_head(origin: Path, tmp_path: Path) -> None:
+    # given the head of the branch (what a push builds) and a revision behind it
+    subcommands: list[str] = []
+
+    def run(argv: Sequence[str], shown: str) -> int:
+        words = list(argv)
+        while words[0] in ("-c", "-C"):  # options with a value, before the subcommand
+            words = words[2:]
+        subcommands.append(words[0])
+        return subprocess.run(["git", *argv], check=False, capture_output=True).returncode
+
+    def clone(revision: str, workspace: Path) -> list[str]:
+        subcommands.clear()
+        config = config_for(origin, "main", revision)
+        assert git_clone(git=config, token=None, workspace=workspace, options=CloneOptions(), run=run) == 0
+        assert git(workspace, "rev-parse", "HEAD") == revision
+        return list(subcommands)
+
+    # when each is cloned
+    head = clone(git(origin, "rev-parse", "main"), tmp_path / "head")
+    behind = clone(git(origin, "rev-parse", "main~3"), tmp_path / "behind")
+
+    # then the head needs no check that the commit arrived; the clone has no sample hooks to write and delete
+    assert head == ["init", "remote", "fetch", "checkout"]
+    assert behind == ["init", "remote", "fetch", "cat-file", "checkout"]
+    assert not (tmp_path / "head" / ".git" / "hooks").exists()
+
+
+def test_it_keeps_a_small_fetch_as_one_pack_not_a_file_per_object(origin: Path, tmp_path: Path) -> None:
+    # given a fetch of a few objects (git would write each as a file of its own)
+    head = git(origin, "rev-parse", "main")
+    # when
+    final, sink = run_clone(tmp_path, config_for(origin, "main", head), custom_properties={"depth": 3})
+    # then
+    assert final == "succeeded", sink.texts("git-clone")
+    counts = dict(line.split(": ") for line in git(tmp_path, "count-objects", "-v").splitlines())
+    assert (counts["count"], counts["packs"]) == ("0", "1")
 
 
 def test_it_fetches_a_revision_older_than_the_shallow_history(origin: Path, tmp_path: Path) -> None:

@@ -5,11 +5,16 @@ claims unsent rows with a conditional UPDATE (a lease, so several relays can run
 rows come back), publishes each with ``Nats-Msg-Id = dedup_key`` and marks it sent. Losing the relay
 between commit and publish loses nothing (the row waits); losing it between publish and mark makes
 the next relay publish again, and JetStream drops the copy inside its duplicate window.
+
+A process running its own relay (``start_relay_in_process``) writes its rows already claimed by that
+relay and hands them over on commit: the relay publishes them at once, without a claiming transaction
+of its own. Should the process die first, the lease runs out and any relay publishes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -19,7 +24,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connections, transaction
@@ -32,8 +37,21 @@ from estafette.queue.models import HandledEvent, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-_commit_listeners: list[Callable[[], None]] = []
-_listeners_lock = threading.Lock()
+_claimants: list[tuple[int, Claimant]] = []  # with the pid that registered it: a forked child has no relay thread
+_claimants_lock = threading.Lock()
+
+
+class Claimant(Protocol):
+    """A relay that takes this process's rows as they commit (``register_claimant``)."""
+
+    token: str  # the claim its rows are written with
+    lease_seconds: float
+
+    def accepting(self) -> bool:
+        """Whether it is running and will publish what it is handed."""
+
+    def hand(self, message: OutboxMessage) -> None:
+        """Take a committed row it holds the claim of (thread-safe, cheap)."""
 
 
 def publish_on_commit(subject: str, payload: Mapping[str, Any], *, dedup_key: str | None = None) -> OutboxMessage:
@@ -52,37 +70,41 @@ def publish_on_commit(subject: str, payload: Mapping[str, Any], *, dedup_key: st
     key = dedup_key or f"outbox-{uuid.uuid4()}"
     if len(key) > 200:
         raise ValueError("dedup_key is longer than 200 characters")
+    claimant = _claimant()
+    claim: dict[str, Any] = {}
+    if claimant is not None:
+        lease = timedelta(seconds=claimant.lease_seconds)
+        claim = {"claimed_by": claimant.token, "claimed_until": timezone.now() + lease, "attempts": 1}
     message = OutboxMessage.objects.create(
         subject=subject,
         payload=json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")),
         dedup_key=key,
+        **claim,
     )
-    transaction.on_commit(_notify_commit_listeners)
+    if claimant is not None:
+        transaction.on_commit(functools.partial(claimant.hand, message))
     return message
 
 
-def add_commit_listener(listener: Callable[[], None]) -> Callable[[], None]:
-    """Call ``listener`` (cheap, thread-safe) after every commit that wrote outbox rows in this process.
-
-    An in-process relay uses it to publish at once instead of waiting for its next poll. Returns a
-    function that removes the listener.
-    """
-    with _listeners_lock:
-        _commit_listeners.append(listener)
+def register_claimant(claimant: Claimant) -> Callable[[], None]:
+    """Let ``claimant`` (this process's relay) claim the rows this process writes from now on, and be handed
+    each one when its transaction commits. Returns a function that ends this."""
+    entry = (os.getpid(), claimant)
+    with _claimants_lock:
+        _claimants.append(entry)
 
     def remove() -> None:
-        with _listeners_lock:
-            if listener in _commit_listeners:
-                _commit_listeners.remove(listener)
+        with _claimants_lock:
+            if entry in _claimants:
+                _claimants.remove(entry)
 
     return remove
 
 
-def _notify_commit_listeners() -> None:
-    with _listeners_lock:
-        listeners = list(_commit_listeners)
-    for listener in listeners:
-        listener()
+def _claimant() -> Claimant | None:
+    pid = os.getpid()
+    with _claimants_lock:
+        return next((claimant for owner, claimant in _claimants if owner == pid and claimant.accepting()), None)
 
 
 # --- the relay's database steps (sync; each one short retried transaction) ---------------------------
@@ -170,36 +192,64 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.name = name
         self.published = 0  # messages acknowledged by JetStream since start (duplicates included)
+        self.token = uuid.uuid4().hex  # the claim of the rows this process writes while the relay runs in it
+        self.lease_seconds = queue.outbox_lease_seconds
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_prune = 0.0
+        self._handed: list[OutboxMessage] = []
+        self._handed_lock = threading.Lock()
+        self._accepting = False
 
     def wake(self) -> None:
-        """Ask the relay to look at the outbox now (thread-safe; used as a commit listener)."""
+        """Ask the relay to look at the outbox now (thread-safe)."""
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wake.set)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set, then return after finishing the batch in hand."""
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def hand(self, message: OutboxMessage) -> None:
+        """Publish ``message``, committed under this relay's claim, at once (thread-safe)."""
+        with self._handed_lock:
+            self._handed.append(message)
+        self.wake()
+
+    async def run(self, stop: asyncio.Event, *, claim_on_commit: bool = False) -> None:
+        """Relay until ``stop`` is set, then return after finishing the batch in hand.
+
+        With ``claim_on_commit`` the rows this process writes meanwhile are claimed by this relay as they are
+        written and published as soon as they commit (``register_claimant``); it polls for others as usual.
+        """
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        remove_listener = add_commit_listener(self.wake)
+        remove_claimant = register_claimant(self) if claim_on_commit else (lambda: None)
         nc = await jetstream.connect_until_stopped(self.queue.url, name=self.name, stop=stop)
         try:
             if nc is None or not await jetstream.wait_for_stream(nc.jetstream(), self.queue, name=self.name, stop=stop):
                 return
             js = nc.jetstream()
             logger.info("%s: relaying the outbox to %s (stream %s)", self.name, self.queue.url, self.queue.stream)
+            self._accepting = claim_on_commit
+            loop = asyncio.get_running_loop()
+            next_poll = loop.time()
             while not stop.is_set():
-                sent = await self.relay_once(js)
-                await self._maybe_prune()
-                if sent >= self.batch_size:
-                    continue  # more is waiting
-                await self._sleep(stop, self.queue.outbox_poll_interval_seconds if sent >= 0 else 1.0)
+                self._wake.clear()  # before looking: a row handed over from now on wakes the next sleep
+                await self._publish_handed(js)
+                if loop.time() >= next_poll:
+                    sent = await self.relay_once(js)
+                    await self._maybe_prune()
+                    if sent >= self.batch_size:
+                        continue  # more is waiting
+                    next_poll = loop.time() + (self.queue.outbox_poll_interval_seconds if sent >= 0 else 1.0)
+                await self._sleep(stop, max(0.0, next_poll - loop.time()))
         finally:
-            remove_listener()
+            self._accepting = False
+            remove_claimant()
+            if nc is not None:
+                await self._publish_handed(nc.jetstream())  # handed over before the stop: rows claimed by us
             if nc is not None:
                 await jetstream.close_quietly(nc)
             await asyncio.get_running_loop().run_in_executor(self._db, connections.close_all)
@@ -217,6 +267,17 @@ class OutboxRelay:
             return -1
         if not batch:
             return 0
+        return await self._publish(js, batch, token=token)
+
+    async def _publish_handed(self, js: Any) -> int:
+        """Publish the rows handed over on commit (claimed by ``self.token``); as ``relay_once``."""
+        with self._handed_lock:
+            batch, self._handed = self._handed, []
+        return await self._publish(js, batch, token=self.token) if batch else 0
+
+    async def _publish(self, js: Any, batch: list[OutboxMessage], *, token: str) -> int:
+        """Publish ``batch`` (claimed by ``token``) in order and mark it sent; after a failure the rest are given
+        back for any relay to retry. Returns how many were sent, or -1 after a failure."""
         published: list[int] = []
         failure = ""
         for message in batch:
@@ -245,7 +306,8 @@ class OutboxRelay:
         return len(published) if not failure else -1
 
     def start_in_thread(self) -> Callable[[], None]:
-        """Run the relay on a thread of its own; returns a function that stops it and waits."""
+        """Run the relay on a thread of its own, claiming this process's rows on commit (``run``); returns a
+        function that stops it and waits."""
         ready = threading.Event()
         holder: dict[str, Any] = {}
 
@@ -254,7 +316,7 @@ class OutboxRelay:
                 holder["loop"] = asyncio.get_running_loop()
                 holder["stop"] = asyncio.Event()
                 ready.set()
-                await self.run(holder["stop"])
+                await self.run(holder["stop"], claim_on_commit=True)
 
             asyncio.run(body())
 
@@ -274,7 +336,6 @@ class OutboxRelay:
         _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
-        self._wake.clear()
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()

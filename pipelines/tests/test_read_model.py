@@ -123,3 +123,43 @@ def test_it_gives_the_same_read_model_when_refreshed_again() -> None:
 
     # then
     assert (Pipeline.objects.filter(pk=pipeline.pk).values().get(), facets(pipeline)) == before
+
+
+@pytest.mark.django_db
+def test_a_status_change_leaves_the_read_model_a_full_refresh_would_compute() -> None:
+    # given finished builds with durations, a release, and two pending builds (the later one is the latest)
+    from builds.services import build_finish, build_start
+
+    pipeline = make_pipeline()
+    for index in range(3):
+        inserted = T0 + timedelta(hours=index)
+        make_build(
+            pipeline,
+            status=RunStatus.SUCCEEDED,
+            commits=[{"message": "m", "author": {"email": f"dev{index}@example.com"}}],
+            now=inserted,
+            started=inserted + timedelta(seconds=5),
+            finished=inserted + timedelta(seconds=30 + index),
+        )
+    make_release(make_build(pipeline, status=RunStatus.SUCCEEDED, now=T0 + timedelta(hours=4)), "staging", by="a@b.c")
+    older = make_build(pipeline, now=T0 + timedelta(hours=5))
+    latest = make_build(pipeline, now=T0 + timedelta(hours=6))
+
+    def read_model() -> tuple[dict[str, object], set[tuple[str, str]]]:
+        return Pipeline.objects.filter(pk=pipeline.pk).values().get(), facets(pipeline)
+
+    pipeline_refresh_read_model(pipeline=pipeline)  # as of now: the window of recent releasers moved on
+
+    # when each status change is applied, then its read model is what a full refresh computes from scratch
+    changes = [
+        lambda: build_start(build=latest, now=T0 + timedelta(hours=7)),
+        lambda: build_start(build=older, now=T0 + timedelta(hours=7, seconds=1)),
+        lambda: build_finish(build=older, status=RunStatus.SUCCEEDED, now=T0 + timedelta(hours=7, seconds=50)),
+        lambda: build_finish(build=latest, status=RunStatus.FAILED, now=T0 + timedelta(hours=7, seconds=60)),
+    ]
+    for change in changes:
+        assert change()
+        after_change = read_model()
+        pipeline_refresh_read_model(pipeline=pipeline)
+        assert after_change == read_model()
+    assert read_model()[0]["build_status"] == RunStatus.FAILED

@@ -17,7 +17,14 @@ from django.utils import timezone
 
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import HandledEvent, OutboxMessage
-from estafette.queue.outbox import claim_batch, mark_sent, prune, publish_on_commit, relay_pending
+from estafette.queue.outbox import (
+    claim_batch,
+    mark_sent,
+    prune,
+    publish_on_commit,
+    register_claimant,
+    relay_pending,
+)
 from tests.tooling.nats import NatsServer, stream_messages, subprocess_env
 from tests.tooling.waiting import wait_until
 
@@ -253,3 +260,46 @@ def test_an_in_process_relay_publishes_right_after_commit(queue_settings: QueueS
     finally:
         stop_relay_in_process()
     assert [m["id"] for m in stream_messages(queue_settings)] == ["fast-1"]
+
+
+class HandingClaimant:
+    """Stands in for this process's relay: notes what is handed to it."""
+
+    token = "in-process-relay"
+    lease_seconds = 30.0
+
+    def __init__(self) -> None:
+        self.handed: list[OutboxMessage] = []
+
+    def accepting(self) -> bool:
+        return True
+
+    def hand(self, message: OutboxMessage) -> None:
+        self.handed.append(message)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_with_its_own_relay_writes_rows_claimed_by_it_and_hands_them_over_on_commit() -> None:
+    # given this process's relay
+    claimant = HandingClaimant()
+    unregister = register_claimant(claimant)
+    try:
+        # when one transaction commits and another rolls back
+        with transaction.atomic():
+            publish_on_commit("estafette.events.git", {"n": 1}, dedup_key="kept")
+            assert claimant.handed == []  # not before the commit
+        with pytest.raises(RuntimeError), transaction.atomic():
+            publish_on_commit("estafette.events.git", {"n": 2}, dedup_key="rolled-back")
+            raise RuntimeError("rollback")
+    finally:
+        unregister()
+
+    # then the committed row was handed over, claimed by that relay: no other relay takes it while the lease lasts
+    assert [message.dedup_key for message in claimant.handed] == ["kept"]
+    row = OutboxMessage.objects.get()
+    assert (row.claimed_by, row.attempts) == ("in-process-relay", 1)
+    assert row.claimed_until is not None and row.claimed_until > timezone.now() + timedelta(seconds=20)
+    assert claim_batch(token="another-relay", limit=10, lease_seconds=30) == []
+    # and once it is unregistered, rows are written unclaimed again
+    publish_on_commit("estafette.events.git", {"n": 3}, dedup_key="later")
+    assert OutboxMessage.objects.get(dedup_key="later").claimed_by == ""

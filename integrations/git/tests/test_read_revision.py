@@ -54,3 +54,20 @@ def test_an_unknown_revision_is_an_error(repo: GitRepository, tmp_path: Path) ->
     repo.commit({"README": "hi"})
     with pytest.raises(GitError, match="revision 0123456789abcdef does not exist"):
         GitRepositoryCache(tmp_path / "cache").read_revision(url=str(repo.path), revision="0123456789abcdef")
+
+
+def test_it_reads_a_local_repository_in_place_without_a_mirror(repo: GitRepository, tmp_path: Path) -> None:
+    # given a local repository, as a path and as a file:// URL, its clone bare
+    revision = repo.commit({".estafette.yaml": "stages: {one: {image: a}}\n"})
+    bare = tmp_path / "bare" / "api.git"
+    repo.git("clone", "-q", "--bare", str(repo.path), str(bare))
+    cache = GitRepositoryCache(tmp_path / "cache")
+
+    # when
+    found = [cache.read_revision(url=url, revision=revision) for url in (str(repo.path), f"file://{bare}")]
+    head = cache.resolve_branch(url=str(repo.path), branch="main")
+
+    # then both were read where they are: no mirror was made (nothing fetched)
+    assert [(commit.revision, text) for commit, text in found] == [(revision, "stages: {one: {image: a}}\n")] * 2
+    assert head == revision
+    assert not (tmp_path / "cache").exists()
