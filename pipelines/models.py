@@ -8,8 +8,10 @@ inside their own transactions, so a list page never has to aggregate over builds
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Concat, Lower
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+from estafette.lib.expressions import PipesConcat
 
 # What separates source, owner and name in ``Pipeline.search_key``. Identities never contain it
 # (``pipeline_get_or_create`` refuses them), so a search term containing it matches no single field.
@@ -32,7 +34,7 @@ class Pipeline(models.Model):
     # one narrow column in an index instead of lower-casing three columns of every row.
     search_key = models.GeneratedField(
         expression=Lower(
-            Concat(
+            PipesConcat(
                 "repo_source",
                 models.Value(SEARCH_KEY_SEPARATOR),
                 "repo_owner",

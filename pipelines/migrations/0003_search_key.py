@@ -10,6 +10,8 @@ runs schema changes outside the migration's transaction).
 import django.db.models.functions.text
 from django.db import migrations, models
 
+import estafette.lib.expressions
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -24,7 +26,7 @@ class Migration(migrations.Migration):
             field=models.GeneratedField(
                 db_persist=True,
                 expression=django.db.models.functions.text.Lower(
-                    django.db.models.functions.text.Concat(
+                    estafette.lib.expressions.PipesConcat(
                         "repo_source", models.Value("/"), "repo_owner", models.Value("/"), "repo_name"
                     )
                 ),
