@@ -49,7 +49,7 @@ def pipeline_list(*, filters: Filters) -> QuerySet[Pipeline]:
     if filters.branch:
         pipelines = pipelines.filter(latest_build__repo_branch=filters.branch)
     if filters.search:
-        pipelines = pipelines.filter(search_matches(filters.search))
+        pipelines = pipelines.filter(_search_condition(filters.search))
     facets = [(FacetKind.LABEL, f"{key}={value}") for key, value in filters.labels]
     if filters.target:
         facets.append((FacetKind.TARGET, filters.target))
@@ -64,7 +64,7 @@ def pipeline_list(*, filters: Filters) -> QuerySet[Pipeline]:
     return pipelines
 
 
-def search_matches(term: str) -> Q:
+def _search_condition(term: str) -> Q:
     """Estafette's ``filter[search]``: the term occurs, ignoring case, in the source, owner or name.
 
     One LIKE over the stored ``search_key`` (lower("source/owner/name"), carried by the listing
