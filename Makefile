@@ -33,7 +33,7 @@ test-frontend:
 run: $(VENV)/.runtime frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	$(BIN)/honcho start -f Procfile
+	./scripts/run.sh
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

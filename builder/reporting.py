@@ -46,6 +46,8 @@ def _transport_errors() -> tuple[type[Exception], ...]:
 
 
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+# How a request on a kept-alive connection the server has closed fails (http.client.RemoteDisconnected is a reset).
+_CLOSED_WHILE_IDLE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C-accelerated
 
 
@@ -66,32 +68,51 @@ class Transport:
         self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
 
     def post(self, url: str, body: bytes) -> int:
-        """POST ``body``; the HTTP status. Raises ``OSError``/``HTTPException`` when the request does not complete."""
-        import http.client
-        import ssl
+        """POST ``body``; the HTTP status. Raises ``OSError``/``HTTPException`` when the request does not complete.
 
+        A kept-alive connection the server closed while it was idle (gunicorn does after 2 s, proxies after their idle
+        timeout) fails at once, without an answer: the request then goes again, once, on a new connection, rather than
+        failing a heartbeat or delaying a log batch by a retry.
+        """
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
-        connection = self._connections.get(key)
-        if connection is None:
-            if parts.scheme == "https":
-                connection = http.client.HTTPSConnection(
-                    parts.netloc, timeout=self._timeout, context=ssl.create_default_context()
-                )
-            else:
-                connection = http.client.HTTPConnection(parts.netloc, timeout=self._timeout)
-            self._connections[key] = connection
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        reused = key in self._connections
         try:
-            connection.request("POST", path or "/", body=body, headers=self._headers)
+            return self._post(key, path, body)
+        except _CLOSED_WHILE_IDLE:
+            if not reused:
+                raise
+        return self._post(key, path, body)
+
+    def _post(self, key: tuple[str, str], path: str, body: bytes) -> int:
+        connection = self._connection(key)
+        try:
+            connection.request("POST", path, body=body, headers=self._headers)
             response = connection.getresponse()
             response.read()
-            if response.will_close:
-                self._drop(key)
-            return response.status
         except _transport_errors():
             self._drop(key)
             raise
+        if response.will_close:
+            self._drop(key)
+        return response.status
+
+    def _connection(self, key: tuple[str, str]) -> http.client.HTTPConnection:
+        import http.client
+        import ssl
+
+        connection = self._connections.get(key)
+        if connection is None:
+            scheme, netloc = key
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(
+                    netloc, timeout=self._timeout, context=ssl.create_default_context()
+                )
+            else:
+                connection = http.client.HTTPConnection(netloc, timeout=self._timeout)
+            self._connections[key] = connection
+        return connection
 
     def _drop(self, key: tuple[str, str]) -> None:
         connection = self._connections.pop(key, None)

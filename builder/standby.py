@@ -54,9 +54,9 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
-# What ``python -m builder job`` imports on its way to the first stage (and a little after): loaded once here.
+# What ``python -m builder job`` imports on its way to the first stage (and a little after): loaded once here. Not
+# ``builder.__main__`` itself: runpy executes it afresh anyway, and warns into the job's log when it was imported.
 JOB_MODULES = (
-    "builder.__main__",
     "builder.job",
     "builder.console",
     "builder.envvars",

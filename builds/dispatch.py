@@ -33,9 +33,9 @@ def job_dispatch(*, kind: Kind, run_id: int, runner: JobRunner | None = None) ->
     """Start the job of a pending run; returns the job's name, or None when there is nothing to start.
 
     Nothing is started for a run that is gone or no longer ``pending`` (its job started before, or it
-    was canceled). A run whose named trigger has no event to describe (ESTAFETTE.md §1.10) is
-    canceled, with a ``validate-triggers`` log step saying why. Idempotent; raises ``JobRunnerError``
-    when the runner fails (the caller retries).
+    was canceled); a job started while its run was being canceled is removed again (None). A run whose
+    named trigger has no event to describe (ESTAFETTE.md §1.10) is canceled, with a ``validate-triggers``
+    log step saying why. Idempotent; raises ``JobRunnerError`` when the runner fails (the caller retries).
     """
     target = _load(kind, run_id)
     if target is None:
@@ -60,9 +60,29 @@ def job_dispatch(*, kind: Kind, run_id: int, runner: JobRunner | None = None) ->
         secret_key=job_key,
         operating_system="windows" if run_builder(target).os == "windows" else "linux",
     )
-    name = (runner or get_job_runner()).start(spec)
+    runner = runner or get_job_runner()
+    name = runner.start(spec)
+    if _canceled_while_starting(target):
+        runner.cleanup(name)
+        logger.info(
+            "%s %s of %s was canceled while its job started: job %s removed",
+            kind,
+            run_id,
+            target.pipeline.full_name,
+            name,
+        )
+        return None
     logger.info("%s %s of %s: job %s started", kind, run_id, target.pipeline.full_name, name)
     return name
+
+
+def _canceled_while_starting(target: RunToDispatch) -> bool:
+    """Whether the run was canceled after it was loaded as pending. That cancel's job stop
+    (``builds.job_control.run_stop_job``) may have looked for the job before it existed and found nothing to
+    remove; the job just started would then run a canceled run to its end and never be cleaned up."""
+    run = target.run
+    status = type(run)._base_manager.filter(pk=run.pk).values_list("status", flat=True).first()
+    return status == RunStatus.CANCELED
 
 
 def _load(kind: Kind, run_id: int) -> RunToDispatch | None:

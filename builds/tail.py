@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.1  # how stale a tail may be; each tick costs a few indexed queries per process
 READ_LIMIT = 500  # chunks per tail and tick; a tail behind by more catches up over the next ticks
+# An open stream polls its subscription at least every second (``sse_stream``'s interval). One not polled for this
+# long belongs to a response the server stopped iterating without closing it (a vanished client, a server shut down
+# under an open stream): the hub forgets it, so nothing keeps reading the log store for nobody.
+ABANDONED_AFTER_SECONDS = 60.0
+MAX_RETRY_SECONDS = 5.0  # the longest pause between polls while the database keeps failing
 
 
 @dataclass(eq=False)
@@ -44,6 +50,7 @@ class Subscription:
     finished: bool = False
     wake: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_polled: float = field(default_factory=time.monotonic)
 
     def poll(self, cursor: int) -> Poll[int]:
         """For ``sse_stream``: the lines found since the last poll (the cursor is the hub's, not the caller's)."""
@@ -51,6 +58,7 @@ class Subscription:
             items, self.items = self.items, []
             finished = self.finished and not items
             self.wake.clear()
+            self.last_polled = time.monotonic()
         return Poll(items=items, cursor=cursor + len(items), finished=finished)
 
     def wait(self, seconds: float) -> None:
@@ -67,8 +75,9 @@ class Subscription:
 class TailHub:
     """The per-process poller serving every open tail; its thread runs while at least one tail is open."""
 
-    def __init__(self, *, tick: float = TICK_SECONDS) -> None:
+    def __init__(self, *, tick: float = TICK_SECONDS, abandoned_after: float = ABANDONED_AFTER_SECONDS) -> None:
         self.tick = tick
+        self.abandoned_after = abandoned_after
         self._subscriptions: set[Subscription] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -93,23 +102,49 @@ class TailHub:
         with self._lock:
             return len(self._subscriptions)
 
+    def _forget_abandoned(self) -> list[Subscription]:
+        """The subscriptions still polled by their streams; the others are dropped (see ABANDONED_AFTER_SECONDS)."""
+        oldest_alive = time.monotonic() - self.abandoned_after
+        with self._lock:
+            abandoned = {
+                subscription for subscription in self._subscriptions if subscription.last_polled < oldest_alive
+            }
+            self._subscriptions -= abandoned
+            return list(self._subscriptions)
+
     def _run(self) -> None:
+        failures = 0
         try:
             while not self._stop.is_set():
+                subscriptions = self._forget_abandoned()
                 with self._lock:
-                    subscriptions = list(self._subscriptions)
-                    if not subscriptions:
+                    if not subscriptions and not self._subscriptions:
                         self._thread = None
                         return
                 try:
                     close_old_connections()
                     self.poll_once(subscriptions)
-                except Exception:  # a database hiccup must not end every tail: log, reconnect, try again
-                    logger.exception("live tail poller failed; retrying")
+                except Exception:  # a database hiccup must not end every tail: log, reconnect, back off, try again
+                    failures += 1
+                    if failures == 1:
+                        logger.exception("live tail poller failed; retrying with back-off")
                     connections.close_all()
-                self._stop.wait(self.tick)
+                else:
+                    if failures:
+                        logger.warning("live tail poller recovered after %d failed polls", failures)
+                    failures = 0
+                self._stop.wait(min(self.tick * 2**failures, MAX_RETRY_SECONDS))
         finally:
             connections.close_all()
+
+    def stop(self) -> None:
+        """Stop the poller and forget every tail (open streams then see no more lines): for shutdown and tests."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._subscriptions.clear()
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout=5)
 
     def poll_once(self, subscriptions: list[Subscription]) -> None:
         """One tick: statuses and latest records of all tailed runs (one query each per kind), then new lines."""

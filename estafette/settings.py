@@ -28,22 +28,12 @@ DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _secret_key() -> str:
-    configured = env_secret("ESTAFETTE_SECRET_KEY")
-    if configured:
-        return configured
-    # First run without a configured key: generate one and keep it in the data dir so sessions
-    # and signed job tokens survive restarts.
-    key_file = DATA_DIR / "secret-key"
-    if key_file.exists():
-        return key_file.read_text(encoding="utf-8").strip()
-    key = secrets.token_urlsafe(50)
-    key_file.write_text(key, encoding="utf-8")
-    key_file.chmod(0o600)
-    return key
-
-
-SECRET_KEY = _secret_key()
+# First run without a configured key: one is generated and kept in the data dir, so sessions and signed job tokens
+# survive restarts, and the processes `make run` starts at once agree on it (the consumers sign the job tokens the web
+# checks): of two processes generating one at the same moment, one key wins and both use it.
+SECRET_KEY = env_secret_or_generated(
+    "ESTAFETTE_SECRET_KEY", file=DATA_DIR / "secret-key", generate=lambda: secrets.token_urlsafe(50)
+)
 DEBUG = env_bool("ESTAFETTE_DEBUG", False)
 HTTP_PORT = env_int("ESTAFETTE_HTTP_PORT", 8000, minimum=1, maximum=65535)
 ALLOWED_HOSTS = [h.strip() for h in env_str("ESTAFETTE_ALLOWED_HOSTS", "*").split(",") if h.strip()]

@@ -3,10 +3,11 @@
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from builder.reporting import Reporter
+from builder.reporting import Reporter, Transport
 from builder.steps import StepRef
 from builder.testing import FakeApi
 
@@ -171,3 +172,44 @@ def test_it_marks_every_report_with_the_attempt_of_its_builder_process(api: Fake
     assert len(first.attempt) == 16 and first.attempt != second.attempt
     assert {event.attempt for event in api.statuses + api.heartbeats} == {first.attempt}
     assert {batch.attempt for batch in api.batches.values()} == {first.attempt}
+
+
+class ClosingIdleConnections(BaseHTTPRequestHandler):
+    """Answers keep-alive (HTTP/1.1, no ``Connection: close``), then closes the connection: a server whose keep-alive
+    timeout passed before the client's next request (gunicorn's is 2 s)."""
+
+    protocol_version = "HTTP/1.1"
+    requests = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_its_transport_sends_again_on_a_new_connection_when_the_server_closed_the_kept_alive_one() -> None:
+    # given a server that closes every connection after answering, and a transport that delivered one request
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ClosingIdleConnections)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/api/builder/v1/build/42/status"
+    transport = Transport(token="job-token")
+    try:
+        assert transport.post(url, b"{}") == 200
+        time.sleep(0.1)  # the server's close reaches the client
+
+        # when the next requests go out on the connection the server closed
+        statuses = [transport.post(url, b"{}"), transport.post(url, b"{}")]
+
+        # then they are delivered, each once
+        assert statuses == [200, 200]
+        assert ClosingIdleConnections.requests == 3
+    finally:
+        transport.close()
+        server.shutdown()
+        server.server_close()

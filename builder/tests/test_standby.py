@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from builder import __version__
+
 REPO = Path(__file__).resolve().parents[2]
 
 # A job that reports what it got, then exits with the code it is given.
@@ -131,6 +133,22 @@ def test_it_launches_a_job_with_its_own_session_environment_directory_and_output
     assert seen["env"] == {"PATH": os.environ["PATH"], "JOB_ONLY": "yes", "TZ": "UTC"}
     assert seen["stdin"] == ""
     assert seen["session"] == seen["group"] == seen["ppid"] == leader != standby.process.pid
+
+
+def test_a_module_job_runs_as_python_dash_m_would_with_only_its_own_output_in_the_log(
+    standby: Standby, tmp_path: Path
+) -> None:
+    # given the builder itself as the job, as the local job runner hands it over
+    request = job_request(tmp_path, argv=["version"])
+    del request["script"]
+    request["module"] = "builder"
+
+    # when it runs
+    standby.send(request)
+
+    # then it succeeded, and its log holds what it printed and nothing from the standby's preloading
+    assert wait_for(tmp_path / "exit-code") == "0\n"
+    assert (tmp_path / "job.log").read_text() == f"{__version__}\n"
 
 
 def test_each_job_gets_a_fresh_copy_of_the_standby_not_the_previous_jobs_state(

@@ -8,9 +8,11 @@ import pytest
 
 from builds.consumers import JobDispatchConsumer
 from builds.dispatch import job_dispatch
-from builds.models import RunStatus
+from builds.job_control import run_stop_job
+from builds.models import Build, RunStatus
 from builds.services import build_cancel
 from builds.testing import make_build, make_pipeline
+from estafette.jobs import JobSpec, JobStatus
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue.testing import Verdict, deliver
 from estafette.testing import client_for, make_user
@@ -148,6 +150,35 @@ def test_only_a_pending_run_gets_a_job_and_a_redelivery_starts_nothing_new(job_r
     assert len(job_runner.started) == 1
     assert canceled is None
     assert job_dispatch(kind="build", run_id=10**9) is None
+
+
+class CanceledWhileStarting(FakeJobRunner):
+    """A cancel lands while dispatch starts the job: the run is canceled and its job stop handled before the job
+    exists (so the stop finds nothing to remove)."""
+
+    def start(self, spec: JobSpec) -> str:
+        build = Build.objects.get()
+        build_cancel(build=build)
+        assert run_stop_job(kind="build", run_id=build.pk, runner=self)
+        assert self.status(spec.name) is JobStatus.NOT_FOUND
+        return super().start(spec)
+
+
+def test_a_job_started_while_its_run_was_canceled_is_removed_at_once() -> None:
+    # given a pending build, canceled while its job is being started
+    build = make_build(manifest=MANIFEST)
+    runner = CanceledWhileStarting()
+
+    # when it is dispatched
+    name = job_dispatch(kind="build", run_id=build.pk, runner=runner)
+
+    # then the job that got started is removed, not left running a canceled build
+    assert name is None
+    (started,) = runner.started
+    assert runner.cleaned_up == [started.name]
+    assert runner.status(started.name) is JobStatus.NOT_FOUND
+    build.refresh_from_db()
+    assert build.status == RunStatus.CANCELED
 
 
 def test_a_malformed_created_event_is_a_dead_letter_not_a_retry_loop(job_runner: FakeJobRunner) -> None:

@@ -41,6 +41,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ CLAIM_FILE = "claim"
 STATE_FILE = "job.json"
 EXIT_FILE = "exit-code"
 CANCELED_FILE = "canceled"
+KILL_WAIT_SECONDS = 5  # how long stop_all waits for SIGKILLed jobs to be gone
 
 # $1 grace seconds, $2 exit-code file, then the command. POSIX sh (dash).
 WRAPPER = r"""
@@ -255,6 +257,53 @@ class LocalProcessJobRunner:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(int(state["pid"]), signal.SIGKILL)
         shutil.rmtree(workspace, ignore_errors=True)
+
+    def running_jobs(self) -> list[str]:
+        """Names of the jobs whose process group leader still runs."""
+        if not self.jobs_dir.is_dir():
+            return []
+        return sorted(
+            workspace.name
+            for workspace in self.jobs_dir.iterdir()
+            if (state := _read_state(workspace)) is not None and _alive(state)
+        )
+
+    def stop_all(
+        self, *, grace_seconds: float, hurry: threading.Event | None = None, poll_seconds: float = 0.1
+    ) -> list[str]:
+        """Stop every running job, for shutting the single-machine system down (``make run``'s Ctrl-C).
+
+        Each job gets SIGTERM (the builder stops its stages, as on cancel); the process groups of the jobs still
+        running after ``grace_seconds``, or as soon as ``hurry`` is set, get SIGKILL. Jobs that appear while waiting
+        are stopped too. Blocks until every job found has ended (at most a few seconds after the SIGKILL: a process
+        stuck in the kernel is left behind); returns their names. Unlike ``cancel`` it marks no job canceled: with
+        the API down the builder cannot report, so the sweeper fails those runs, saying why, once the system is back.
+        """
+        hurry = hurry or threading.Event()
+        kill_at = time.monotonic() + grace_seconds
+        stopped: dict[str, int] = {}
+        while True:
+            running = {name: leader for name in self.running_jobs() if (leader := self._leader(name)) is not None}
+            for name, leader in running.items():
+                if name not in stopped:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(leader, signal.SIGTERM)
+                    stopped[name] = leader
+            now = time.monotonic()
+            if not running or now > kill_at + KILL_WAIT_SECONDS:
+                return sorted(stopped)
+            if hurry.is_set() or now >= kill_at:
+                kill_at = min(kill_at, now)
+                for leader in running.values():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(leader, signal.SIGKILL)
+                time.sleep(poll_seconds)
+            else:
+                hurry.wait(poll_seconds)
+
+    def _leader(self, job_name: str) -> int | None:
+        state = _read_state(self.workspace(job_name))
+        return int(str(state["pid"])) if state is not None else None
 
     def is_process_alive(self, job_name: str) -> bool:
         """Whether the job's process group leader still runs (for tests and diagnostics)."""

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from playwright.sync_api import expect
 
+from builder.contracts import LogBatch, LogLine, TailLogLine
 from builds.models import Build, RunStatus
-from builds.testing import make_build, make_pipeline
+from builds.services import build_finish
+from builds.tail import hub
+from builds.testing import DjangoBuilderApi, make_build, make_pipeline
 from releases.models import Release
+from tests.tooling.waiting import wait_until
 
 
 def test_it_lists_pipelines_with_their_status(page: Any) -> None:
@@ -68,3 +75,55 @@ def test_it_starts_a_release_of_a_succeeded_build(page: Any) -> None:
     release = Release.objects.get()
     assert (release.name, release.action, release.release_version) == ("production", "deploy", build.build_version)
     assert Build.objects.count() == 1
+
+
+def test_it_shows_a_new_log_line_live(page: Any) -> None:
+    # given a running build whose builder reported the first line of its build stage
+    build = make_build(make_pipeline("api"), status=RunStatus.RUNNING)
+    builder = DjangoBuilderApi(base_url=page.base_url, run=build)
+    report_lines(builder, seq=1, texts=["compiling 12 modules"], status="RUNNING")
+    log_reads: list[str] = []
+    page.on("request", lambda request: log_reads.append(request.url) if request.url.endswith("/logs") else None)
+    with page.expect_request(re.compile(rf"/builds/{build.pk}/logs\.stream$")):
+        page.goto(f"{page.base_url}/pipelines/github.com/acme/api/builds/{build.pk}")
+    expect(page.get_by_text("compiling 12 modules")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    reads_before = len(log_reads)
+    try:
+        # when the builder reports a new line, after the page is open
+        report_lines(builder, seq=2, texts=["all 42 tests passed"], first_line=2)
+        # then the log viewer shows it within a few seconds, through the live tail: no reload, no re-read of the log
+        expect(page.get_by_text("all 42 tests passed")).to_be_visible(timeout=5_000)
+        assert page.evaluate("window.__sameDocument") is True
+        assert len(log_reads) == reads_before
+        # and when the build finishes, the tail closes and the page shows the outcome
+        expect(page.get_by_text("succeeded", exact=True)).to_have_count(0)
+        build_finish(build=build, status=RunStatus.SUCCEEDED)
+        expect(page.get_by_text("succeeded", exact=True).first).to_be_visible()
+    finally:
+        # the tail must close before the test database goes
+        build.refresh_from_db()
+        if build.status == RunStatus.RUNNING:
+            build_finish(build=build, status=RunStatus.FAILED)
+        wait_until(lambda: hub.open_tails == 0, timeout=15, what="the page's live tail to close")
+
+
+def report_lines(
+    builder: DjangoBuilderApi, *, seq: int, texts: list[str], first_line: int = 1, status: str | None = None
+) -> None:
+    """POST one log batch of the build stage to the builder endpoint with the build's job token, as the builder does."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    lines = [TailLogLine(step="build", status=status)] if status else []
+    lines += [
+        TailLogLine(step="build", log_line=LogLine(line=first_line + i, timestamp=now, stream_type="stdout", text=text))
+        for i, text in enumerate(texts)
+    ]
+    batch = LogBatch(seq=seq, lines=tuple(lines), attempt="e2e")
+    request = urllib.request.Request(
+        builder.logs_url,
+        data=json.dumps(batch.to_dict()).encode(),
+        headers={"Authorization": f"Bearer {builder.job_token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201, 202, 204)

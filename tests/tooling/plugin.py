@@ -13,8 +13,10 @@ when the session ends, so nothing has to be running beforehand.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,8 @@ _running: dict[str, Any] = {}  # the PostgreSQL server this session started, if 
 def _configure_database() -> None:
     choice = os.environ.get("ESTAFETTE_TEST_DB", "sqlite")
     os.environ.setdefault("ESTAFETTE_DATA_DIR", tempfile.mkdtemp(prefix="estafette-test-data-"))
+    # Tests do not run collectstatic; an empty static root keeps whitenoise from warning on every request.
+    (Path(os.environ["ESTAFETTE_DATA_DIR"]) / "static").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("ESTAFETTE_SECRET_KEY", "test-secret-key-not-for-production")
     if choice == "sqlite":
         os.environ.pop("ESTAFETTE_DATABASE_URL", None)
@@ -46,6 +50,14 @@ def _configure_database() -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Generator:
     _configure_database()
     return (yield)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A browser may leave a live tail open when its test server stops; the tail poller must not outlive the
+    # test database.
+    tail = sys.modules.get("builds.tail")
+    if tail is not None:
+        tail.hub.stop()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

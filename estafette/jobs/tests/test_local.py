@@ -11,6 +11,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +193,63 @@ def test_when_the_builder_ends_what_it_left_running_is_stopped(local_runner: Loc
     # then: as when a pod ends
     wait_until(lambda: local_runner.status(workspace.name) is JobStatus.SUCCEEDED, what="the job to end")
     wait_until(lambda: not _running(child), what="the child to be killed")
+
+
+def test_stop_all_sends_sigterm_to_every_job_and_returns_once_they_ended(local_runner: LocalProcessJobRunner) -> None:
+    # given two running jobs
+    first = started(local_runner, make_spec())
+    second = started(local_runner, make_spec())
+    assert local_runner.running_jobs() == sorted([first.name, second.name])
+
+    # when the system shuts down
+    began = time.monotonic()
+    stopped = local_runner.stop_all(grace_seconds=30)
+
+    # then both builders got SIGTERM and ended on their own, long before the grace period was over
+    assert stopped == sorted([first.name, second.name])
+    assert time.monotonic() - began < 10
+    assert (first / "got-sigterm").exists() and (second / "got-sigterm").exists()
+    assert local_runner.running_jobs() == []
+    assert not (first / "canceled").exists(), "a shutdown is not a cancel: the sweeper decides about the run"
+
+
+def test_stop_all_kills_a_job_still_running_after_the_grace_period(local_runner: LocalProcessJobRunner) -> None:
+    # given a builder that ignores SIGTERM and has a child, under a wrapper that would wait a minute before SIGKILL
+    local_runner.grace_seconds = 60
+    workspace = started(local_runner, make_spec(config={"testIgnoreSigterm": True, "testSpawnChild": True}))
+    child = int((workspace / "child-pid").read_text())
+
+    # when
+    began = time.monotonic()
+    stopped = local_runner.stop_all(grace_seconds=0.5)
+
+    # then the whole process group went after the 0.5 s grace period, not after the wrapper's minute
+    assert stopped == [workspace.name]
+    assert 0.4 <= time.monotonic() - began < 10
+    assert not local_runner.is_process_alive(workspace.name)
+    wait_until(lambda: not _running(child), timeout=5, what="the builder's child to be killed")
+
+
+def test_stop_all_kills_at_once_when_hurried(local_runner: LocalProcessJobRunner) -> None:
+    # given a builder that ignores SIGTERM
+    local_runner.grace_seconds = 60
+    workspace = started(local_runner, make_spec(config={"testIgnoreSigterm": True}))
+    hurry = threading.Event()
+    threading.Timer(0.3, hurry.set).start()
+
+    # when a second Ctrl-C comes 0.3 s into a 60 s grace period
+    began = time.monotonic()
+    stopped = local_runner.stop_all(grace_seconds=60, hurry=hurry)
+
+    # then
+    assert stopped == [workspace.name]
+    assert time.monotonic() - began < 10
+    assert not local_runner.is_process_alive(workspace.name)
+
+
+def test_stop_all_without_jobs_returns_at_once(tmp_path: Path) -> None:
+    runner = LocalProcessJobRunner(jobs_dir=tmp_path / "never-made")
+    assert runner.stop_all(grace_seconds=60) == []
 
 
 def test_the_default_command_is_python_m_builder_with_the_configuration_file(settings, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
+import stat
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from estafette.lib.env import env_bool, env_int, env_secret
+from estafette.lib.env import env_bool, env_int, env_secret, env_secret_or_generated
 
 
 def test_it_reads_booleans_strictly() -> None:
@@ -33,3 +35,31 @@ def test_it_reads_json_documents() -> None:
     assert env_json("ESTAFETTE_J", {"x": 1}, environ={}) == {"x": 1}
     with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_J must be a JSON document"):
         env_json("ESTAFETTE_J", {}, environ={"ESTAFETTE_J": "{nope"})
+
+
+def test_it_generates_a_missing_secret_once_and_keeps_it_private(tmp_path) -> None:
+    key_file = tmp_path / "data" / "secret-key"
+    first = env_secret_or_generated("ESTAFETTE_K", file=key_file, generate=lambda: "generated", environ={})
+    again = env_secret_or_generated("ESTAFETTE_K", file=key_file, generate=lambda: "another", environ={})
+    assert (first, again) == ("generated", "generated")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert env_secret_or_generated("ESTAFETTE_K", file=key_file, generate=str, environ={"ESTAFETTE_K": "set"}) == "set"
+
+
+def test_processes_generating_a_secret_at_the_same_moment_all_use_the_one_stored_first(tmp_path) -> None:
+    # given a process that generates its key while another one (starting at the same moment) stores its own
+    key_file = tmp_path / "secret-key"
+
+    def generate_while_another_process_stores_its_key() -> str:
+        assert env_secret_or_generated("ESTAFETTE_K", file=key_file, generate=lambda: "other", environ={}) == "other"
+        return "mine"
+
+    # when it goes on to store its key
+    mine = env_secret_or_generated(
+        "ESTAFETTE_K", file=key_file, generate=generate_while_another_process_stores_its_key, environ={}
+    )
+
+    # then it uses the other process's key, the one on disk
+    assert mine == "other"
+    assert key_file.read_text() == "other"
+    assert [path.name for path in tmp_path.iterdir()] == ["secret-key"]

@@ -78,6 +78,11 @@ export function providePipelineContext(context: PipelineContext): void {
   provide(pipelineContextKey, context)
 }
 
+/** The pipeline context when the component sits under PipelineView, else undefined. */
+export function useOptionalPipelineContext(): PipelineContext | undefined {
+  return inject(pipelineContextKey, undefined)
+}
+
 export function usePipelineContext(): PipelineContext {
   const context = inject(pipelineContextKey)
   if (!context) throw new Error('usePipelineContext() needs PipelineView above it')

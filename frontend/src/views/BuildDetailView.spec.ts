@@ -1,7 +1,8 @@
 import { screen, within } from '@testing-library/vue'
 import userEvent from '@testing-library/user-event'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
+import type { RunStatus } from '@/api/types'
 import { installFakeApi, page } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
 import { lines, makeBuild, makePipeline, makeRelease, makeStep } from '@/testing/fixtures'
@@ -52,6 +53,27 @@ describe('build detail', () => {
     expect(EventSource.latest().url).toBe(`${PIPELINE}/builds/101/logs.stream`)
     expect(screen.getByRole('checkbox', { name: 'Follow log' })).toHaveProperty('checked', true)
     expect(screen.getByRole('button', { name: 'Cancel build 1.0.101' })).toBeTruthy()
+  })
+
+  it('reads the pipeline again when the build finishes, so its header status follows', async () => {
+    // given: a running build of a running pipeline
+    let buildStatus: RunStatus = 'running'
+    const api = installFakeApi()
+      .on('GET', PIPELINE, () => ({ body: makePipeline({ buildStatus }) }))
+      .on('GET', `${PIPELINE}/builds/101`, () => ({ body: makeBuild({ buildStatus }) }))
+      .on('GET', `${PIPELINE}/builds/101/logs`, { body: { steps: [makeStep({ step: 'deploy', logLines: lines(2) })] } })
+    const EventSource = installFakeEventSource()
+    const { container } = await renderAt(PipelineView, BUILD_PAGE)
+    await screen.findByText('line 2')
+    const pipelineReads = api.requestsTo('GET', PIPELINE).length
+    // when: the build succeeds and the server closes the live tail
+    buildStatus = 'succeeded'
+    EventSource.latest().emit('close')
+    // then
+    await vi.waitFor(() => expect(api.requestsTo('GET', PIPELINE).length).toBeGreaterThan(pipelineReads))
+    // (the innermost header: PipelineView is rendered by the test and again by the route)
+    const header = [...container.querySelectorAll('.pipeline-header')].at(-1)!
+    await vi.waitFor(() => expect(header.textContent).toContain('succeeded'))
   })
 
   it('shows the manifest as the API sent it, secrets masked, with or without defaults', async () => {
