@@ -6,10 +6,20 @@
     .venv/bin/python bench/api_lists.py --large              # 10k / 1M on a throw-away PostgreSQL
     .venv/bin/python bench/api_lists.py --database-url postgresql://…   # an existing, empty database
 
+    # seed once, then measure again (after a code change) without seeding: --keep, then --reuse
+    .venv/bin/python bench/api_lists.py --large --keep --json large.json
+    .venv/bin/python bench/api_lists.py --database-url postgresql://… --reuse --rounds 5
+    # the 2x target: a default-size run's figures next to a large run's
+    .venv/bin/python bench/api_lists.py --postgres --rounds 5 --json default.json
+    .venv/bin/python bench/api_lists.py --large --rounds 5 --compare default.json
+
 Seeds pipelines, builds (with a release for every tenth build) with bulk_create, refreshes every
 pipeline's read model through the real service, then requests each endpoint in-process through
 Django's test client (full middleware, authentication, DRF, serializers, database) and prints p50 and
 p95 per endpoint and the ratio of its p95 to the trivial endpoint's. ``--json FILE`` keeps the figures.
+``--rounds N`` measures every endpoint N times, round-robin (so a burst of load on a shared machine hits
+one round, not one endpoint), and prints the median over the rounds. ``--compare FILE`` adds each
+p95's ratio to the same endpoint's p95 in an earlier ``--json`` file (a run at the default size).
 Target (issue 2): at 10k/1M, p95 ≤ 50 ms per page and no worse than 2x the 100k figure.
 """
 
@@ -46,7 +56,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="measured requests per endpoint")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="leave the seeded database (and server) running")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --database-url: measure the data a --keep run left there instead of seeding (migrates first)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="measure every endpoint this many times; medians")
+    parser.add_argument("--compare", type=Path, help="a --json file of another run: print each p95's ratio to it")
     args = parser.parse_args()
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs --database-url (the URL a --keep run printed)")
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     if args.large:
         args.pipelines, args.builds, args.postgres = 10_000, 1_000_000, True
     return args
@@ -181,6 +202,17 @@ def seed(pipeline_count: int, build_count: int) -> dict[str, Any]:
     return {"pipelines": pipelines}
 
 
+def reuse_seeded() -> dict[str, Any]:
+    """The pipelines a ``--keep`` run seeded, in the order ``seed`` returned them (so the same sample)."""
+    from builds.models import Build
+    from pipelines.models import Pipeline
+
+    pipelines = list(Pipeline.objects.order_by("pk").only("pk"))
+    if not pipelines:
+        raise SystemExit("--reuse: the database holds no pipelines; seed it first with --keep")
+    return {"pipelines": pipelines, "builds": Build.objects.count()}
+
+
 def measure(client: Any, paths: list[str], requests: int) -> list[float]:
     for path in paths[:5]:
         assert client.get(path).status_code == 200, path
@@ -212,14 +244,23 @@ def main() -> None:
         from django.test import Client
 
         install_trivial_endpoint()
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        seeded = seed(args.pipelines, args.builds)
-        seconds = time.perf_counter() - started
-        print(
-            f"seeded {args.pipelines} pipelines / {args.builds} builds on {connection.vendor} in {seconds:.0f}s",
-            file=sys.stderr,
-        )
+        call_command("migrate", verbosity=0)
+        if args.reuse:
+            seeded = reuse_seeded()
+            if connection.vendor == "postgresql":
+                # A migration may have rewritten tables; plan and scan as after seeding.
+                with connection.cursor() as cursor:
+                    cursor.execute("VACUUM ANALYZE")
+            args.pipelines, args.builds = len(seeded["pipelines"]), seeded["builds"]
+            print(f"migrated in {time.perf_counter() - started:.1f}s; reusing the seeded database", file=sys.stderr)
+        else:
+            seeded = seed(args.pipelines, args.builds)
+            seconds = time.perf_counter() - started
+            print(
+                f"seeded {args.pipelines} pipelines / {args.builds} builds on {connection.vendor} in {seconds:.0f}s",
+                file=sys.stderr,
+            )
         rng = random.Random(7)
         sample = [p.pk for p in rng.sample(seeded["pipelines"], min(50, len(seeded["pipelines"])))]
         from pipelines.models import Pipeline
@@ -247,24 +288,22 @@ def main() -> None:
             "/api/releases?filter[status]=succeeded": ["/api/releases?filter[status]=succeeded"],
         }
         client = Client()
-        results: dict[str, dict[str, float]] = {}
-        for label, paths in endpoints.items():
-            timings = measure(client, paths, args.requests)
-            results[label] = {
-                "p50_ms": statistics.median(timings),
-                "p95_ms": percentile(timings, 0.95),
+        rounds: dict[str, list[tuple[float, float]]] = {label: [] for label in endpoints}
+        for round_number in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr)
+            for label, paths in endpoints.items():
+                timings = measure(client, paths, args.requests)
+                rounds[label].append((statistics.median(timings), percentile(timings, 0.95)))
+        results = {
+            label: {
+                "p50_ms": statistics.median(p50 for p50, _ in figures),
+                "p95_ms": statistics.median(p95 for _, p95 in figures),
+                "p95_rounds_ms": [p95 for _, p95 in figures],
             }
-        baseline = results["trivial DRF endpoint"]["p95_ms"]
-        scale = f"{args.pipelines} pipelines / {args.builds} builds on {connection.vendor}"
-        print(f"\nlist endpoints, {scale}, {args.requests} requests each, page size 20")
-        print(f"{'endpoint':52} {'p50 ms':>8} {'p95 ms':>8} {'p95 / trivial':>14}")
-        for label, figures in results.items():
-            ratio = figures["p95_ms"] / baseline
-            print(f"{label:52} {figures['p50_ms']:8.1f} {figures['p95_ms']:8.1f} {ratio:13.1f}x")
-        worst = max(figures["p95_ms"] for label, figures in results.items() if label != "trivial DRF endpoint")
-        print(f"\nworst list p95: {worst:.1f} ms (target ≤ 50 ms)")
-        if args.json:
-            args.json.write_text(json.dumps({"scale": scale, "results": results}, indent=2))
+            for label, figures in rounds.items()
+        }
+        report(args, results, scale=f"{args.pipelines} pipelines / {args.builds} builds on {connection.vendor}")
     finally:
         if args.keep:
             print(f"kept: ESTAFETTE_DATABASE_URL={os.environ['ESTAFETTE_DATABASE_URL']}", file=sys.stderr)
@@ -273,6 +312,37 @@ def main() -> None:
 
             connections.close_all()
             server.stop()
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, Any]], *, scale: str) -> None:
+    """Print the table (and the ratio to ``--compare``'s figures); write ``--json``."""
+    baseline = results["trivial DRF endpoint"]["p95_ms"]
+    compared = json.loads(args.compare.read_text())["results"] if args.compare else {}
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    print(f"\nlist endpoints, {scale}, {args.requests} requests each{rounds}, page size 20")
+    header = f"{'endpoint':52} {'p50 ms':>8} {'p95 ms':>8} {'p95 / trivial':>14}"
+    if args.rounds > 1:
+        header += f" {'p95 range ms':>14}"
+    if compared:
+        header += f" {'p95 / compared':>15}"
+    print(header)
+    ratios: dict[str, float] = {}
+    for label, figures in results.items():
+        line = f"{label:52} {figures['p50_ms']:8.1f} {figures['p95_ms']:8.1f} {figures['p95_ms'] / baseline:13.1f}x"
+        if args.rounds > 1:
+            spread = figures["p95_rounds_ms"]
+            line += f" {min(spread):6.1f}-{max(spread):<7.1f}"
+        if label in compared and label != "trivial DRF endpoint":
+            ratios[label] = figures["p95_ms"] / compared[label]["p95_ms"]
+            line += f" {ratios[label]:14.1f}x"
+        print(line)
+    worst = max(figures["p95_ms"] for label, figures in results.items() if label != "trivial DRF endpoint")
+    print(f"\nworst list p95: {worst:.1f} ms (target ≤ 50 ms)")
+    if ratios:
+        label = max(ratios, key=ratios.__getitem__)
+        print(f"worst p95 ratio to {args.compare}: {ratios[label]:.2f}x, {label} (target ≤ 2x)")
+    if args.json:
+        args.json.write_text(json.dumps({"scale": scale, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

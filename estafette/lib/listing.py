@@ -121,6 +121,9 @@ def _values(params: Mapping[str, Any], name: str, *, split_commas: bool = False)
     raw = getlist(name) if getlist else ([params[name]] if name in params else [])
     values: list[str] = []
     for item in raw:
+        if "\x00" in str(item):
+            # PostgreSQL refuses NUL in any string; no name, label or search term contains one.
+            raise BadRequest(f"{name} must not contain a NUL character")
         parts = str(item).split(",") if split_commas else [str(item)]
         values.extend(part.strip() for part in parts if part.strip())
     return values

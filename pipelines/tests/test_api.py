@@ -142,6 +142,8 @@ def test_it_hides_archived_pipelines_unless_asked(client) -> None:
         ("filter[colour]=red", "unknown filter 'filter[colour]'; this list supports filter[archived]"),
         ("filter[archived]=maybe", "filter[archived] must be true, false or all"),
         ("sort=-colour", "cannot sort by '-colour'; sort by one of build_status"),
+        ("filter[search]=a%00b", "filter[search] must not contain a NUL character"),
+        ("filter[labels]=team=%00", "filter[labels] must not contain a NUL character"),
     ],
 )
 def test_it_explains_a_malformed_query(client, query: str, reason: str) -> None:
