@@ -17,6 +17,14 @@ class JobDispatchConsumer(Consumer):
     again is harmless — and no database transaction is held open while the job starts.
     """
 
+    def start(self) -> None:
+        # The local runner's standby builders start now, so the first job after a (re)start is not a cold one.
+        from estafette.jobs import get_job_runner
+
+        prestart = getattr(get_job_runner(), "prestart", None)
+        if prestart is not None:
+            prestart()
+
     def handle(self, event: ReceivedEvent) -> None:
         from builds.dispatch import job_dispatch
 

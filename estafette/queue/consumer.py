@@ -92,6 +92,10 @@ class Consumer:
     retry_delays: ClassVar[tuple[float, ...]] = (1.0, 5.0, 30.0, 120.0)
     batch_size: ClassVar[int] = 10
 
+    def start(self) -> None:
+        """Called once by ``manage.py consume`` before the first fetch: warm up what the first event would
+        otherwise wait for. By default nothing."""
+
     def handle(self, event: ReceivedEvent) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define handle(event)")
 

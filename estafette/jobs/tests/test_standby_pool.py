@@ -249,3 +249,22 @@ def test_idle_standbys_end_with_the_server_process_killed_outright_and_its_jobs_
         for pid in started["standbys"]:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_dispatch_consumer_starts_the_standbys_before_its_first_job(
+    runner: LocalProcessJobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the process's runner with standbys not started yet
+    import estafette.jobs
+    from builds.consumers import JobDispatchConsumer
+
+    assert runner.standbys is not None
+    monkeypatch.setattr(estafette.jobs, "get_job_runner", lambda: runner)
+    time.sleep(0.5)
+    assert runner.standbys.ready_count() == 0
+
+    # when `manage.py consume` starts the dispatch consumer
+    JobDispatchConsumer().start()
+
+    # then the standbys come up without a job asking for them
+    wait_until(lambda: runner.standbys.ready_count() == 2, timeout=60, what="two idle standbys")

@@ -65,5 +65,7 @@ class Command(BaseCommand):
         if settings.OUTBOX_RELAY_IN_PROCESS:
             start_relay_in_process(queue)  # events the handlers commit go out at once
         consumers = [registry[name]() for name in selected]
+        for each in consumers:
+            each.start()
         asyncio.run(run_consumers(consumers, queue, handle_signals=True, name=f"consume {' '.join(selected) or '-'}"))
         logger.info("consumers stopped")
