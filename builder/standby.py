@@ -41,6 +41,7 @@ parent. The jobs it launched do outlive it, like cold-started ones: a fork does 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -134,6 +135,10 @@ def serve(*, parent_pid: int | None = None, requests: int = 0, replies: int = 1)
     signal.signal(signal.SIGCHLD, _reap_children)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is for the parent; it closes our pipe
     preload()
+    # What is loaded now is shared with every job as copy-on-write memory. The cyclic garbage collector of a
+    # job would walk (and so write to, and copy) all of it; frozen, it is left alone.
+    gc.collect()
+    gc.freeze()
     _send(replies, {"ready": True, "pid": os.getpid()})
     lines = os.fdopen(requests, "rb", closefd=False)
     while line := lines.readline():

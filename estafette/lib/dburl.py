@@ -30,7 +30,7 @@ SQLITE_INIT = ";".join(
 
 def sqlite_database(path: Path) -> dict[str, Any]:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "estafette.lib.sqlite_backend",  # writers queue on a lock file, see there
         "NAME": str(path),
         "OPTIONS": {"init_command": SQLITE_INIT, "transaction_mode": "IMMEDIATE", "timeout": 30},
         "TEST": {"NAME": str(path.with_name(path.stem + "-test.db"))},

@@ -52,6 +52,23 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     return (yield)
 
 
+@pytest.fixture(autouse=True)
+def _no_real_jobs_by_default(request: pytest.FixtureRequest) -> None:
+    """Jobs a test dispatches (``settle()`` delivers every event, job creation included) start on a recording
+    fake runner unless the test brings its own: the configured local runner would start real builders
+    that report to a server that is not there, and retry for as long as a real API outage may last.
+    Stopping and sweeping keep the configured runner (they start nothing; some tests drive it)."""
+    from django.apps import apps
+
+    if not apps.ready:
+        return  # a suite without Django (the builder's, the manifest library's)
+    from estafette.jobs.testing import FakeJobRunner
+
+    runner = FakeJobRunner()
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr("builds.dispatch.get_job_runner", lambda: runner)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A browser may leave a live tail open when its test server stops; the tail poller must not outlive the
     # test database.

@@ -8,7 +8,7 @@ from estafette.lib.dburl import database_from_url
 
 def test_it_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     config = database_from_url("", data_dir=tmp_path)
-    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["ENGINE"] == "estafette.lib.sqlite_backend"
     assert config["NAME"] == str(tmp_path / "estafette.db")
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
