@@ -9,8 +9,8 @@ of a request's time went into those sleeps. Here each connection first takes an 
 so a waiter is never left asleep long after the lock was freed — then begins its transaction; it
 releases the lock when the transaction ends (commit, rollback or closed connection). Writes made
 outside a transaction (autocommit) do not take it and still queue on the busy timeout, as before.
-With the bench's burst of pushes (bench/trigger_latency.py) the webhook accepted 37 pushes/s before
-and 65/s after.
+In bench/trigger_latency.py's burst the webhook accepted 33 pushes/s with Django's backend and 93/s
+with this one; pushed one at a time, the p99 from webhook to build created fell from 118 ms to 14 ms.
 
 Each connection opens the lock file itself: ``flock`` locks belong to an open file, so two threads of
 one process exclude each other as two processes do. Waiting for the lock gives up after the
