@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import use_database  # noqa: E402
+
 STATUSES = ["succeeded"] * 90 + ["failed"] * 7 + ["running"] * 2 + ["pending"]
 BRANCHES = ["master"] * 6 + ["develop", "feature/login", "feature/search", "fix/typo"]
 TEAMS = [f"team-{n}" for n in range(20)]
@@ -82,17 +84,9 @@ def configure(args: argparse.Namespace) -> Any:
     os.environ["ESTAFETTE_ANONYMOUS_READ"] = "true"
     os.environ["ESTAFETTE_LOG_LEVEL"] = "WARNING"
     os.environ["DJANGO_SETTINGS_MODULE"] = "estafette.settings"
-    server = None
-    if args.database_url:
-        os.environ["ESTAFETTE_DATABASE_URL"] = args.database_url
-    elif args.postgres:
-        from tests.tooling.postgres import PostgresServer
-
-        server = PostgresServer().start()
-        server.psql("CREATE DATABASE bench")
-        os.environ["ESTAFETTE_DATABASE_URL"] = server.url("bench")
-    else:
-        os.environ["ESTAFETTE_DATABASE_URL"] = f"sqlite:///{data_dir}/bench.db"
+    server = use_database(
+        database_url=args.database_url, postgres=args.postgres, default_url=f"sqlite:///{data_dir}/bench.db"
+    )
     return server
 
 

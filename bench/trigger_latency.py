@@ -60,6 +60,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import use_database  # noqa: E402
+
 SECRET = "bench-webhook-secret"
 MANIFEST = "stages:\n  build:\n    image: alpine\n    commands: [true]\n"
 FIRST_STAGE = "build"
@@ -103,17 +105,8 @@ def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
         DJANGO_SETTINGS_MODULE="estafette.settings",
     )
     os.environ.pop("ESTAFETTE_NATS_URL", None)
-    server = None
-    if args.database_url:
-        os.environ["ESTAFETTE_DATABASE_URL"] = args.database_url
-    elif args.postgres:
-        from tests.tooling.postgres import PostgresServer
-
-        server = PostgresServer().start()
-        server.psql("CREATE DATABASE bench")
-        os.environ["ESTAFETTE_DATABASE_URL"] = args.database_url = server.url("bench")
-    else:
-        os.environ.pop("ESTAFETTE_DATABASE_URL", None)
+    server = use_database(database_url=args.database_url, postgres=args.postgres, default_url=None)
+    args.database_url = os.environ.get("ESTAFETTE_DATABASE_URL")
     return data_dir, server
 
 
