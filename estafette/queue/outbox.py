@@ -181,6 +181,7 @@ class OutboxRelay:
     """
 
     PRUNE_EVERY_SECONDS = 300.0
+    IDLE_POLL_SECONDS = 1.0  # the longest pause between polls of an empty outbox
 
     def __init__(self, queue: jetstream.QueueSettings, *, batch_size: int = 100, name: str = "outbox-relay") -> None:
         if queue.outbox_lease_seconds >= queue.duplicate_window_seconds:
@@ -235,6 +236,7 @@ class OutboxRelay:
             self._accepting = claim_on_commit
             loop = asyncio.get_running_loop()
             next_poll = loop.time()
+            interval = self.queue.outbox_poll_interval_seconds
             while not stop.is_set():
                 self._wake.clear()  # before looking: a row handed over from now on wakes the next sleep
                 await self._publish_handed(js)
@@ -243,7 +245,8 @@ class OutboxRelay:
                     await self._maybe_prune()
                     if sent >= self.batch_size:
                         continue  # more is waiting
-                    next_poll = loop.time() + (self.queue.outbox_poll_interval_seconds if sent >= 0 else 1.0)
+                    interval = self._next_interval(interval, sent=sent)
+                    next_poll = loop.time() + (interval if sent >= 0 else 1.0)
                 await self._sleep(stop, max(0.0, next_poll - loop.time()))
         finally:
             self._accepting = False
@@ -254,6 +257,15 @@ class OutboxRelay:
                 await jetstream.close_quietly(nc)
             await asyncio.get_running_loop().run_in_executor(self._db, connections.close_all)
             self._db.shutdown(wait=True)
+
+    def _next_interval(self, interval: float, *, sent: int) -> float:
+        """The pause before the next poll: the configured interval while rows come, doubling up to
+        ``IDLE_POLL_SECONDS`` while the outbox stays empty (an idle installation's relay polled 20 times a second,
+        2.6% of a CPU, for rows that its writers' own relays publish on commit anyway)."""
+        configured = self.queue.outbox_poll_interval_seconds
+        if sent != 0:
+            return configured
+        return min(interval * 2, max(configured, self.IDLE_POLL_SECONDS))
 
     async def relay_once(self, js: Any) -> int:
         """Claim, publish and mark one batch. Returns how many were sent, or -1 after a failure."""

@@ -303,3 +303,39 @@ def test_a_process_with_its_own_relay_writes_rows_claimed_by_it_and_hands_them_o
     # and once it is unregistered, rows are written unclaimed again
     publish_on_commit("estafette.events.git", {"n": 3}, dedup_key="later")
     assert OutboxMessage.objects.get(dedup_key="later").claimed_by == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_relay_polls_less_often_and_still_publishes_a_row_nobody_handed_to_it(
+    queue_settings: QueueSettings,
+) -> None:
+    from dataclasses import replace
+
+    from estafette.queue.outbox import OutboxRelay
+
+    class CountingRelay(OutboxRelay):
+        polls = 0
+
+        async def relay_once(self, js: object) -> int:
+            self.polls += 1
+            return await super().relay_once(js)
+
+    # given a relay polling every 20 ms, and an empty outbox for 2 s
+    relay = CountingRelay(replace(queue_settings, outbox_poll_interval_seconds=0.02))
+    stop = relay.start_in_thread()
+    try:
+        time.sleep(2.0)
+
+        # then it backed off: at a fixed 20 ms it would have polled about 100 times
+        assert relay.polls < 20
+
+        # when another process's row (not handed over, unclaimed) appears
+        written_at = time.monotonic()
+        OutboxMessage.objects.create(subject="estafette.events.cron", payload='{"n": 1}', dedup_key="foreign-1")
+
+        # then the next poll, at most a second later, publishes it
+        wait_until(lambda: relay.published == 1, timeout=5, what="the relay to find the row")
+        assert time.monotonic() - written_at < 1.5
+    finally:
+        stop()
+    assert [m["id"] for m in stream_messages(queue_settings)] == ["foreign-1"]

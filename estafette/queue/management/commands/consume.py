@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from importlib import import_module
 from typing import Any
 
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Until the workers handle signals themselves (``run_consumers``), SIGTERM ends start-up with 0 as well.
+        signal.signal(signal.SIGTERM, _stop_starting)
         for module in options["modules"]:
             try:
                 import_module(module)
@@ -61,11 +64,15 @@ class Command(BaseCommand):
             logger.info("no consumers are registered yet; idling until stopped")
         else:
             logger.info("starting consumers: %s", ", ".join(selected))
-        queue = QueueSettings.from_django()
-        if settings.OUTBOX_RELAY_IN_PROCESS:
-            start_relay_in_process(queue)  # events the handlers commit go out at once
         consumers = [registry[name]() for name in selected]
         for each in consumers:
             each.start()
+        queue = QueueSettings.from_django()
+        if settings.OUTBOX_RELAY_IN_PROCESS:
+            start_relay_in_process(queue)  # events the handlers commit go out at once
         asyncio.run(run_consumers(consumers, queue, handle_signals=True, name=f"consume {' '.join(selected) or '-'}"))
         logger.info("consumers stopped")
+
+
+def _stop_starting(signum: int, frame: object) -> None:
+    raise SystemExit(0)
