@@ -58,6 +58,22 @@ def render_builds(builds: list[Build]) -> list[Any]:
     return BuildSerializer(builds, many=True).data
 
 
+def _builds_page(request: Request, *, pipeline_id: int | None = None) -> Response:
+    """One page of builds, of one pipeline or of all (``GET /api/builds`` and ``…/builds``)."""
+    query = parse_list_query(
+        request.query_params,
+        filters=selectors.BUILD_LIST_FILTERS,
+        sort_fields=selectors.BUILD_SORT_FIELDS,
+        default_sort=BUILD_DEFAULT_SORT,
+    )
+    page = page_of(
+        selectors.build_list(filters=query.filters, pipeline_id=pipeline_id),
+        query,
+        total=selectors.build_total(filters=query.filters, pipeline_id=pipeline_id),
+    )
+    return Response(page.envelope(render_builds))
+
+
 class BuildListApi(APIView):
     """``GET /api/builds``: builds of all pipelines, newest first."""
 
@@ -67,18 +83,7 @@ class BuildListApi(APIView):
         responses={200: list_envelope(BuildSerializer, "Build"), **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        query = parse_list_query(
-            request.query_params,
-            filters=selectors.BUILD_LIST_FILTERS,
-            sort_fields=selectors.BUILD_SORT_FIELDS,
-            default_sort=BUILD_DEFAULT_SORT,
-        )
-        page = page_of(
-            selectors.build_list(filters=query.filters),
-            query,
-            total=selectors.build_total(filters=query.filters),
-        )
-        return Response(page.envelope(render_builds))
+        return _builds_page(request)
 
 
 class PipelineBuildsApi(APIView):
@@ -90,19 +95,7 @@ class PipelineBuildsApi(APIView):
         responses={200: list_envelope(BuildSerializer, "PipelineBuild"), **errors(400, 401, 404)},
     )
     def get(self, request: Request, source: str, owner: str, name: str) -> Response:
-        pipeline = pipeline_from_path(self.kwargs)
-        query = parse_list_query(
-            request.query_params,
-            filters=selectors.BUILD_LIST_FILTERS,
-            sort_fields=selectors.BUILD_SORT_FIELDS,
-            default_sort=BUILD_DEFAULT_SORT,
-        )
-        page = page_of(
-            selectors.build_list(filters=query.filters, pipeline_id=pipeline.pk),
-            query,
-            total=selectors.build_total(filters=query.filters, pipeline_id=pipeline.pk),
-        )
-        return Response(page.envelope(render_builds))
+        return _builds_page(request, pipeline_id=pipeline_from_path(self.kwargs).pk)
 
     @extend_schema(
         operation_id="pipeline_builds_rebuild",

@@ -39,6 +39,38 @@ def render_bot_runs(runs: list[BotRun]) -> list[Any]:
 # -- releases ---------------------------------------------------------------------------------
 
 
+def _releases_page(request: Request, *, pipeline_id: int | None = None) -> Response:
+    """One page of releases, of one pipeline or of all (``GET /api/releases`` and ``…/releases``)."""
+    query = parse_list_query(
+        request.query_params,
+        filters=selectors.RELEASE_LIST_FILTERS,
+        sort_fields=selectors.RELEASE_SORT_FIELDS,
+        default_sort=DEFAULT_SORT,
+    )
+    page = page_of(
+        selectors.release_list(filters=query.filters, pipeline_id=pipeline_id),
+        query,
+        total=selectors.release_total(filters=query.filters, pipeline_id=pipeline_id),
+    )
+    return Response(page.envelope(render_releases))
+
+
+def _bot_runs_page(request: Request, *, pipeline_id: int | None = None) -> Response:
+    """One page of bot runs, of one pipeline or of all (``GET /api/bots`` and ``…/bots``)."""
+    query = parse_list_query(
+        request.query_params,
+        filters=selectors.BOT_LIST_FILTERS,
+        sort_fields=selectors.BOT_SORT_FIELDS,
+        default_sort=DEFAULT_SORT,
+    )
+    page = page_of(
+        selectors.bot_run_list(filters=query.filters, pipeline_id=pipeline_id),
+        query,
+        total=selectors.bot_run_total(filters=query.filters, pipeline_id=pipeline_id),
+    )
+    return Response(page.envelope(render_bot_runs))
+
+
 class ReleaseListApi(APIView):
     """``GET /api/releases``: releases of all pipelines, newest first."""
 
@@ -48,18 +80,7 @@ class ReleaseListApi(APIView):
         responses={200: list_envelope(ReleaseSerializer, "Release"), **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        query = parse_list_query(
-            request.query_params,
-            filters=selectors.RELEASE_LIST_FILTERS,
-            sort_fields=selectors.RELEASE_SORT_FIELDS,
-            default_sort=DEFAULT_SORT,
-        )
-        page = page_of(
-            selectors.release_list(filters=query.filters),
-            query,
-            total=selectors.release_total(filters=query.filters),
-        )
-        return Response(page.envelope(render_releases))
+        return _releases_page(request)
 
 
 class PipelineReleasesApi(APIView):
@@ -71,19 +92,7 @@ class PipelineReleasesApi(APIView):
         responses={200: list_envelope(ReleaseSerializer, "PipelineRelease"), **errors(400, 401, 404)},
     )
     def get(self, request: Request, source: str, owner: str, name: str) -> Response:
-        pipeline = pipeline_from_path(self.kwargs)
-        query = parse_list_query(
-            request.query_params,
-            filters=selectors.RELEASE_LIST_FILTERS,
-            sort_fields=selectors.RELEASE_SORT_FIELDS,
-            default_sort=DEFAULT_SORT,
-        )
-        page = page_of(
-            selectors.release_list(filters=query.filters, pipeline_id=pipeline.pk),
-            query,
-            total=selectors.release_total(filters=query.filters, pipeline_id=pipeline.pk),
-        )
-        return Response(page.envelope(render_releases))
+        return _releases_page(request, pipeline_id=pipeline_from_path(self.kwargs).pk)
 
     @extend_schema(
         operation_id="pipeline_releases_create",
@@ -189,16 +198,7 @@ class BotRunListApi(APIView):
         responses={200: list_envelope(BotRunSerializer, "BotRun"), **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        query = parse_list_query(
-            request.query_params,
-            filters=selectors.BOT_LIST_FILTERS,
-            sort_fields=selectors.BOT_SORT_FIELDS,
-            default_sort=DEFAULT_SORT,
-        )
-        page = page_of(
-            selectors.bot_run_list(filters=query.filters), query, total=selectors.bot_run_total(filters=query.filters)
-        )
-        return Response(page.envelope(render_bot_runs))
+        return _bot_runs_page(request)
 
 
 class PipelineBotRunsApi(APIView):
@@ -210,19 +210,7 @@ class PipelineBotRunsApi(APIView):
         responses={200: list_envelope(BotRunSerializer, "PipelineBotRun"), **errors(400, 401, 404)},
     )
     def get(self, request: Request, source: str, owner: str, name: str) -> Response:
-        pipeline = pipeline_from_path(self.kwargs)
-        query = parse_list_query(
-            request.query_params,
-            filters=selectors.BOT_LIST_FILTERS,
-            sort_fields=selectors.BOT_SORT_FIELDS,
-            default_sort=DEFAULT_SORT,
-        )
-        page = page_of(
-            selectors.bot_run_list(filters=query.filters, pipeline_id=pipeline.pk),
-            query,
-            total=selectors.bot_run_total(filters=query.filters, pipeline_id=pipeline.pk),
-        )
-        return Response(page.envelope(render_bot_runs))
+        return _bot_runs_page(request, pipeline_id=pipeline_from_path(self.kwargs).pk)
 
     @extend_schema(
         operation_id="pipeline_bots_create",
