@@ -35,11 +35,10 @@ from builder.manifest.events import (
     Event,
     GitEvent,
     GithubEvent,
-    PipelineEvent,
     PubSubEvent,
-    ReleaseEvent,
 )
 from builder.manifest.regex import filter_match
+from builds.events import pipeline_event
 from builds.models import Build, RunStatus
 from builds.services import build_create
 from estafette.lib.api import DomainError
@@ -47,6 +46,7 @@ from estafette.queue import publish_on_commit, subjects
 from integrations.git.identity import InvalidRepository, identify_repository
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
 from pipelines.trigger_index import event_keys
+from releases.events import release_event
 from releases.models import BotRun, Release
 from releases.services import bot_create, release_create
 
@@ -279,16 +279,7 @@ def trigger_named_events(
                     f"trigger {trigger.name!r} needs a succeeded build of {trigger.pipeline.name} "
                     f"on a branch matching {trigger.pipeline.branch!r}, and there is none"
                 )
-            part = PipelineEvent(
-                build_version=build.build_version,
-                repo_source=build.pipeline.repo_source,
-                repo_owner=build.pipeline.repo_owner,
-                repo_name=build.pipeline.repo_name,
-                branch=build.repo_branch,
-                status=build.status,
-                event="finished",
-            )
-            events.append(Event(name=trigger.name, pipeline=part).to_dict())
+            events.append(replace(pipeline_event(build, event="finished"), name=trigger.name).to_dict())
         elif trigger.release is not None and trigger.release.event == "finished":
             release = _last_succeeded_release(trigger.release.name, trigger.release.target)
             if release is None:
@@ -296,16 +287,7 @@ def trigger_named_events(
                     f"trigger {trigger.name!r} needs a succeeded release of {trigger.release.name} "
                     f"to {trigger.release.target!r}, and there is none"
                 )
-            release_part = ReleaseEvent(
-                release_version=release.release_version,
-                repo_source=release.pipeline.repo_source,
-                repo_owner=release.pipeline.repo_owner,
-                repo_name=release.pipeline.repo_name,
-                target=release.name,
-                status=release.status,
-                event="finished",
-            )
-            events.append(Event(name=trigger.name, release=release_part).to_dict())
+            events.append(replace(release_event(release, event="finished"), name=trigger.name).to_dict())
         else:
             continue
         taken.add(trigger.name)
