@@ -116,8 +116,17 @@ def test_it_assembles_masked_lines_from_raw_byte_chunks(data: st.DataObject, cas
     for start, end in itertools.pairwise(bounds):
         assembler.feed("stdout", raw[start:end])
     assembler.close()
-    # then the lines are those of the masked whole text
-    assert received == Masker(secrets).mask(text + "\nlast line without newline").split("\n")
+    # then the lines are those of the masked whole text, a CRLF line end counting as a line end
+    expected = Masker(secrets).mask(text + "\nlast line without newline").split("\n")
+    assert received == [line.removesuffix("\r") for line in expected]
+
+
+def test_a_crlf_line_end_is_a_line_end_and_a_lone_cr_stays_in_the_line() -> None:
+    received: list[str] = []
+    assembler = LineAssembler(Masker(["0000"]), lambda stream, lines: received.extend(lines))
+    assembler.feed("stdout", b"windows\r\nprogress 10%\rprogress 0000\n\r\n")
+    assembler.close()
+    assert received == ["windows", f"progress 10%\rprogress {MASK}", ""]
 
 
 def test_it_splits_overlong_lines_to_bound_memory() -> None:
