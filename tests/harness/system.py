@@ -1,0 +1,262 @@
+"""The system as ``make run`` starts it, for tests that drive it from outside: the Procfile under honcho, the REST API
+over HTTP as a client uses it, signed pushes as a git server sends them.
+
+``start_system(...)`` is a context manager; the ``system`` fixture is the usual way in. Processes run on the test's
+database and nats-server, with a data dir of their own (the server makes its own keys there, as ``make run`` does);
+jobs run on the real builder with the host executor. ``env`` adds or overrides the processes' ``ESTAFETTE_*``
+variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+
+from estafette.jobs.local import LocalProcessJobRunner
+from estafette.queue.jetstream import QueueSettings
+from estafette.testing import make_user
+from integrations.git.testing import GitRepository, push_body
+from integrations.git.webhook import SIGNATURE_HEADER, sign
+from pipelines.testing import WEBHOOK_SECRET
+from tests.tooling.nats import subprocess_env
+from tests.tooling.postgres import free_port
+from tests.tooling.waiting import wait_until
+
+FINAL = ("succeeded", "failed", "canceled")
+
+
+class Procfile:
+    """``make run``'s process set: the repository's Procfile under honcho, on the test's database, nats-server (its
+    ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set) and a data dir of its own. Output goes to ``log``."""
+
+    def __init__(self, queue: QueueSettings, data_dir: Path, log: Path, env: Mapping[str, str] = {}) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.log_path = log
+        self.env = subprocess_env(
+            queue,
+            ESTAFETTE_DATA_DIR=str(data_dir),
+            ESTAFETTE_HTTP_PORT=str(self.port),
+            ESTAFETTE_BASE_URL=self.url,
+            ESTAFETTE_GIT_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            ESTAFETTE_BUILDER_EXECUTOR="host",
+            ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS="2",
+            # gunicorn's default control socket (~/.gunicorn/gunicorn.ctl) is shared by every gunicorn of the user.
+            GUNICORN_CMD_ARGS="--no-control-socket",
+        )
+        self.env.update(env)
+        # The server's keys (Django's, the installation key) are its own, made in its data dir as `make run` does.
+        for key in ("ESTAFETTE_SECRET_KEY", "ESTAFETTE_SECRET_DECRYPTION_KEY"):
+            self.env.pop(key, None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        no_env_file = self.data_dir / "no.env"  # not a developer's .env
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        no_env_file.touch()
+        with open(self.log_path, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "honcho", "start", "--no-colour", "-e", str(no_env_file), "-f", "Procfile"],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self._web_answers, timeout=60, what=f"gunicorn on port {self.port}\n{self.log()}")
+        wait_until(
+            lambda: self._check_alive() and "starting consumers" in self.log(),
+            timeout=60,
+            what=f"the consumers to start\n{self.log()}",
+        )
+
+    def _web_answers(self) -> bool:
+        self._check_alive()
+        try:
+            with urllib.request.urlopen(f"{self.url}/liveness", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def _check_alive(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, f"honcho stopped:\n{self.log()}"
+        return True
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def job_logs(self) -> str:
+        return "\n".join(
+            f"--- {path.parent.name} ---\n{path.read_text(errors='replace')}"
+            for path in sorted((self.data_dir / "jobs").glob("*/job.log"))
+        )
+
+    def stop(self) -> None:
+        """Ctrl-C as in ``make run`` (honcho stops every process), then end any job a failed test left running."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        # Jobs outlive the server's processes (as pods do).
+        runner = LocalProcessJobRunner(jobs_dir=self.data_dir / "jobs")
+        for workspace in runner.jobs_dir.glob("*"):
+            runner.cleanup(workspace.name)
+
+
+class Api:
+    """The REST API over HTTP as an API client uses it (``Authorization: Token …``)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {**self.headers, **({"Content-Type": "application/json"} if data is not None else {})}
+        request = urllib.request.Request(f"{self.url}/api{path}", data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def get(self, path: str) -> Any:
+        status, body = self.call("GET", path)
+        assert status == 200, (path, status, body)
+        return body
+
+
+class System:
+    def __init__(self, processes: Procfile, api: Api, repositories: Path) -> None:
+        self.processes = processes
+        self.api = api
+        self.repositories = repositories
+
+    def repository(self, owner: str, name: str, manifest: str, **files: str) -> GitRepository:
+        repository = GitRepository(self.repositories / owner / name)
+        repository.commit({".estafette.yaml": manifest, **files}, f"{name}: first")
+        return repository
+
+    def push(self, repository: GitRepository, *, branch: str = "main") -> None:
+        """A signed push, as a git server's webhook sends it."""
+        body = push_body(str(repository.path), branch=branch, revision=repository.head())
+        request = urllib.request.Request(
+            f"{self.processes.url}/api/integrations/git/events",
+            data=body,
+            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+
+    def builds(self, pipeline: str) -> list[dict[str, Any]]:
+        """The pipeline's builds, newest first (none while the server does not know the pipeline yet)."""
+        status, body = self.api.call("GET", f"/pipelines/{pipeline}/builds")
+        assert status in (200, 404), (pipeline, status, body)
+        return list(body["items"]) if status == 200 else []
+
+    def wait_for_build(self, pipeline: str, *, count: int = 1) -> dict[str, Any]:
+        """The pipeline's ``count``-th build, once it exists."""
+        builds = wait_until(
+            lambda: (found := self.builds(pipeline)) and len(found) >= count and found,
+            timeout=30,
+            what=f"build {count} of {pipeline}\n{self.diagnostics()}",
+        )
+        return min(builds, key=lambda build: int(build["id"])) if count == 1 else builds[0]
+
+    def wait_until_final(self, path: str, field: str, *, timeout: float = 60) -> dict[str, Any]:
+        return wait_until(
+            lambda: (run := self.api.get(path))[field] in FINAL and run,
+            timeout=timeout,
+            what=f"{path} to end\n{self.diagnostics()}",
+        )
+
+    def diagnostics(self) -> str:
+        return f"=== honcho ===\n{self.processes.log()[-8000:]}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
+
+
+def api_token_for(user: Any) -> str:
+    """A new API token of ``user`` (what ``manage.py drf_create_token`` makes)."""
+    return str(Token.objects.create(user=user).key)
+
+
+@contextlib.contextmanager
+def start_system(
+    queue: QueueSettings, directory: Path, *, env: Mapping[str, str] = {}, username: str = "ann"
+) -> Iterator[System]:
+    """The running system in ``directory`` (data dir, logs, repositories), stopped on leaving."""
+    processes = Procfile(queue, directory / "data", directory / "honcho.log", env)
+    api = Api(processes.url, api_token_for(make_user(username)))
+    try:
+        processes.start()
+        yield System(processes, api, directory / "repositories")
+    finally:
+        processes.stop()
+
+
+@pytest.fixture
+def system(transactional_db: None, queue_settings: QueueSettings, tmp_path: Path) -> Iterator[System]:
+    with start_system(queue_settings, tmp_path) as running:
+        yield running
+
+
+def steps_of(log: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["step"]: step for step in log["steps"]}
+
+
+def printed(step: dict[str, Any]) -> list[str]:
+    """What a stage's commands printed (without the builder's echo of each command, ``> command``)."""
+    return [line["text"] for line in step["logLines"] if "> " not in line["text"]]
+
+
+class LiveTail:
+    """Reads ``…/logs.stream`` (Server-Sent Events) in a thread, collecting ``(event, data)`` pairs."""
+
+    def __init__(self, api: Api, path: str) -> None:
+        self.connection = http.client.HTTPConnection(api.url.removeprefix("http://"), timeout=60)
+        self.connection.request("GET", f"/api{path}", headers={**api.headers, "Accept": "text/event-stream"})
+        self.response = self.connection.getresponse()
+        self.events: list[tuple[str, Any]] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        event, data = "", ""
+        with contextlib.suppress(OSError, ValueError):
+            for raw in self.response:
+                text = raw.decode().rstrip("\n")
+                if text.startswith("event: "):
+                    event = text.removeprefix("event: ")
+                elif text.startswith("data: "):
+                    data += text.removeprefix("data: ")
+                elif text == "" and event:
+                    self.events.append((event, json.loads(data)))
+                    event, data = "", ""
+
+    def texts(self) -> list[str]:
+        return [data["logLine"]["text"] for event, data in self.events if event == "log" and "logLine" in data]
+
+    def names(self) -> list[str]:
+        return [event for event, _ in self.events]
+
+    def close(self) -> None:
+        self.connection.close()
