@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
 APP_TESTS := estafette pipelines builds releases integrations tests
 
-.PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach system-deps clean frontend test-frontend test-e2e
+.PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend test-frontend test-e2e
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,20 +54,25 @@ test-builder: $(VENV)/.dev system-deps
 
 # The app tiers run on each of the three databases.
 test-sqlite: $(VENV)/.dev
-	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' $(APP_TESTS)
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
 
 test-postgres: $(VENV)/.dev system-deps
-	ESTAFETTE_TEST_DB=postgres $(PYTEST) -m 'not e2e' $(APP_TESTS)
+	ESTAFETTE_TEST_DB=postgres $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
 
 test-cockroach: $(VENV)/.dev system-deps
-	ESTAFETTE_TEST_DB=cockroach $(PYTEST) -m 'not e2e' $(APP_TESTS)
+	ESTAFETTE_TEST_DB=cockroach $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
+
+# The security suite (tests/security/): each attack of a hostile build or webhook body against the real stack (bwrap,
+# git, nats-server, the Procfile's processes over HTTP). Once, on SQLite: what it attacks does not depend on the database.
+test-security: $(VENV)/.dev system-deps
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' tests/security
 
 # Browser end-to-end tests: the built UI and the real API over HTTP in headless Chromium (screenshots
 # in test-artifacts/e2e/).
 test-e2e: $(VENV)/.dev system-deps frontend
 	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m e2e tests/e2e
 
-test: system-deps lint checks test-pure test-builder test-frontend test-sqlite test-postgres test-cockroach test-e2e
+test: system-deps lint checks test-pure test-builder test-frontend test-sqlite test-postgres test-cockroach test-security test-e2e
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
