@@ -199,6 +199,31 @@ def test_an_invalid_manifest_gives_a_failed_build_without_a_job(repo: GitReposit
     assert job_runner.started == []
 
 
+def test_a_manifest_that_is_not_utf8_fails_its_build_and_is_recorded_as_nothing(
+    repo: GitRepository, job_runner: FakeJobRunner
+) -> None:
+    # given a manifest whose bytes are Latin-1 ("café")
+    (repo.path / ".estafette.yaml").write_bytes(b"stages:\n  build:\n    image: alpine\n    commands: [echo caf\xe9]\n")
+    repo.git("add", ".estafette.yaml")
+    repo.git("commit", "-q", "-m", "latin-1")
+
+    # when it is pushed
+    push(repo)
+    settle()
+
+    # then the build failed with the decoding error, and records no approximation of the manifest
+    build = Build.objects.get()
+    assert (build.status, build.manifest, build.manifest_valid) == (RunStatus.FAILED, "", False)
+    texts = [
+        entry["logLine"]["text"] for chunk in LogChunk.objects.all() for entry in chunk.entries if "logLine" in entry
+    ]
+    assert texts == [
+        ".estafette.yaml:4:24: the manifest is not valid UTF-8: byte 0xe9 at byte offset 58 (invalid continuation "
+        "byte); save the file as UTF-8"
+    ]
+    assert job_runner.started == []
+
+
 def test_a_secret_restricted_to_another_pipeline_fails_the_build_up_front(
     repo: GitRepository, job_runner: FakeJobRunner
 ) -> None:
