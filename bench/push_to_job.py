@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ESTAFETTE_DATA_DIR", tempfile.mkdtemp(prefix="estafette-bench-"))
 os.environ.setdefault("ESTAFETTE_SECRET_KEY", "bench-only")
 os.environ.setdefault("ESTAFETTE_GIT_WEBHOOK_SECRET", "bench-only")
+# the benchmark's repository is under <data dir>/repos, the only place the webhook may name a local one
+os.environ.setdefault("ESTAFETTE_LOCAL_REPOSITORY_ROOTS", str(Path(os.environ["ESTAFETTE_DATA_DIR"]) / "repos"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "estafette.settings")
 os.environ.setdefault("ESTAFETTE_OUTBOX_RELAY_IN_PROCESS", "false")  # the relay is started explicitly
 

@@ -110,6 +110,7 @@ def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
         ESTAFETTE_DATA_DIR=str(data_dir),
         ESTAFETTE_SECRET_KEY="bench-only-secret-key",
         ESTAFETTE_GIT_WEBHOOK_SECRET=SECRET,
+        ESTAFETTE_LOCAL_REPOSITORY_ROOTS=str(data_dir / "repos"),  # where the benchmark's repository is
         ESTAFETTE_HTTP_PORT=str(free_port()),
         ESTAFETTE_NATS_PORT=str(free_port()),
         ESTAFETTE_BUILDER_EXECUTOR="host",

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from builder.manifest import Manifest, ManifestErrors, ManifestPreferences, load_manifest
+from builder.manifest.limits import decode_manifest, storable_text
 from builder.manifest.version import compute_version, counter_from_version
 
 MANIFEST_PATH = ".estafette.yaml"
@@ -22,6 +23,7 @@ class ParsedManifest:
     """A manifest as a build records it. ``manifest`` is None when it is invalid; ``errors`` then say why."""
 
     manifest: Manifest | None
+    text: str = ""  # the manifest as the build records it (see ``parse_manifest``)
     errors: tuple[str, ...] = ()
     labels: list[dict[str, str]] = field(default_factory=list)
     release_targets: list[dict[str, Any]] = field(default_factory=list)
@@ -54,16 +56,23 @@ def server_preferences() -> ManifestPreferences:
 
 
 def parse_manifest(
-    text: str, *, pipeline_full_name: str, preferences: ManifestPreferences | None = None
+    source: str | bytes, *, pipeline_full_name: str, preferences: ManifestPreferences | None = None
 ) -> ParsedManifest:
-    """Load and validate ``text`` (with the server's preferences unless given); collect what the build
-    row and the read model need from it."""
+    """Load and validate a manifest, as the file's bytes (a push) or text (a stored build), with the server's
+    preferences unless given; collect what the build row and the read model need from it.
+
+    ``text`` is what the build records: the manifest's exact text, or ``""`` for one that cannot be recorded as
+    it is (over the size limit, not UTF-8; ``builder.manifest.limits.storable_text``)."""
     try:
+        text = decode_manifest(source, path=MANIFEST_PATH)
         manifest = load_manifest(text, path=MANIFEST_PATH, preferences=preferences or server_preferences())
     except ManifestErrors as errors:
-        return ParsedManifest(manifest=None, errors=tuple(str(error) for error in errors.errors))
+        return ParsedManifest(
+            manifest=None, text=storable_text(source), errors=tuple(str(error) for error in errors.errors)
+        )
     return ParsedManifest(
         manifest=manifest,
+        text=text,
         labels=[{"key": key, "value": value} for key, value in sorted(manifest.labels.items())],
         release_targets=[
             {

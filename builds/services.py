@@ -43,7 +43,7 @@ def build_create(
     pipeline: Pipeline,
     repo_branch: str,
     repo_revision: str,
-    manifest_text: str,
+    manifest_text: str | bytes,
     commits: Sequence[Mapping[str, Any]] = (),
     triggered_by_events: Sequence[Mapping[str, Any]] = (),
     build_version: str | None = None,
@@ -57,6 +57,7 @@ def build_create(
     manifest; with it (a trigger re-running a version) no counter is taken. An invalid manifest gives
     a ``failed`` build whose log has one step, ``validate-manifest``, with the errors; its labels,
     release targets and triggers are copied from the previous build. Starting a job is the caller's part.
+    ``manifest_text`` may be the file's bytes (a push): they are decoded by the manifest library, strictly.
     Raises ``BadRequest`` for an empty or over-long branch or revision.
     """
     for name, value in (("repo_branch", repo_branch), ("repo_revision", repo_revision)):
@@ -67,7 +68,7 @@ def build_create(
         pipeline=pipeline,
         repo_branch=repo_branch,
         repo_revision=repo_revision,
-        manifest_text=manifest_text,
+        manifest_text=parsed.text,
         parsed=parsed,
         commits=list(commits),
         triggered_by_events=list(triggered_by_events),

@@ -17,6 +17,7 @@ from estafette.lib.env import (
     env_choice,
     env_int,
     env_json,
+    env_paths,
     env_secret,
     env_secret_or_generated,
     env_str,
@@ -197,6 +198,9 @@ JOB_SWEEP_INTERVAL_SECONDS = env_int("ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS", 5, 
 # Intake, triggers and jobs' secrets (pipelines/, integrations/, builds/dispatch.py).
 # Git webhooks are refused (401) until a secret is set; the sender signs each body with it.
 GIT_WEBHOOK_SECRET = env_secret("ESTAFETTE_GIT_WEBHOOK_SECRET") or ""
+# Where a git webhook may name a repository on this machine (a path or file:// URL), colon-separated; none by
+# default, so a webhook cannot make the server read checkouts on the host. `manage.py push_event` takes any path.
+LOCAL_REPOSITORY_ROOTS = env_paths("ESTAFETTE_LOCAL_REPOSITORY_ROOTS")
 # Google Pub/Sub push subscriptions and Docker registry notifications authenticate with a token
 # (`?token=` or `Authorization: Bearer`); unset refuses them.
 PUBSUB_TOKEN = env_secret("ESTAFETTE_PUBSUB_TOKEN") or ""

@@ -18,16 +18,24 @@ from pipelines.triggers import UnknownEvent, event_from_message, trigger_fire, t
 
 @consumer(subjects.GIT, durable="pipelines-git-push")
 class GitPushConsumer(Consumer):
-    """A push to a repository with a ``.estafette.yaml`` creates that pipeline's build."""
+    """A push to a repository with a ``.estafette.yaml`` creates that pipeline's build.
+
+    Idempotent per resolved commit, not per event id: a push without a revision (identified by its body) and
+    one naming the commit it resolved to are the same push, and make one build.
+    """
 
     idempotent = True
 
     def prepare(self, event: ReceivedEvent) -> Any:
-        # Git runs here, outside the handler's transaction: it may fetch from a remote.
+        # Git runs here, outside the handler's transaction: it may fetch from a remote. The payload is
+        # checked again first (push_read): an event on the queue is input too.
         try:
             return push_read(payload=event.payload)
         except InvalidPush as error:
             raise PermanentError(f"not a push: {error}") from None
+
+    def handled_key(self, event: ReceivedEvent) -> str:
+        return str(event.prepared.event_id)
 
     def handle(self, event: ReceivedEvent) -> None:
         build_create_from_push(pushed=event.prepared)

@@ -32,7 +32,7 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
     consumer calls it once per event id.
     """
     push = pushed.push
-    if pushed.manifest_text is None:
+    if pushed.manifest is None:
         logger.info(
             "push of %s %s at %s has no .estafette.yaml; no build", push.identity.full_name, push.branch, push.revision
         )
@@ -46,7 +46,7 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
         pipeline=pipeline,
         repo_branch=push.branch,
         repo_revision=push.revision,
-        manifest_text=pushed.manifest_text,
+        manifest_text=pushed.manifest,
         commits=[
             {
                 "message": commit.message,

@@ -52,9 +52,10 @@ def config_of(spec: JobSpec) -> BuilderConfig:
 
 @pytest.fixture
 def intake(settings: Any, tmp_path: Path) -> None:
-    """Webhook secret and git cache of a test."""
+    """Webhook secret, git cache and local repository root (the test's directory) of a test."""
     settings.GIT_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.GIT_CACHE_DIR = tmp_path / "git-cache"
+    settings.LOCAL_REPOSITORY_ROOTS = (tmp_path,)
 
 
 @pytest.fixture

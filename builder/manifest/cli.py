@@ -17,6 +17,7 @@ from typing import TextIO
 import yaml
 
 from builder.manifest.errors import ManifestErrors
+from builder.manifest.limits import MAX_MANIFEST_BYTES
 from builder.manifest.manifest import Manifest, load_manifest
 from builder.manifest.preferences import ManifestPreferences
 from builder.manifest.schema import manifest_schema
@@ -93,9 +94,19 @@ def _read(path: str) -> str:
         raise _UsageError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc})") from exc
 
 
+def _read_manifest(path: str) -> bytes:
+    """The file's bytes, decoded by ``load_manifest`` (strict UTF-8, errors with their position); never more than
+    one byte past the size limit, which is all it takes to refuse a file that is too large."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise _UsageError(f"{path}: cannot read the file ({exc.__class__.__name__}: {exc})") from exc
+
+
 def _load(path: str, preferences: ManifestPreferences | None, out: TextIO) -> Manifest | None:
     try:
-        return load_manifest(_read(path), path=path, preferences=preferences)
+        return load_manifest(_read_manifest(path), path=path, preferences=preferences)
     except ManifestErrors as exc:
         for error in exc.errors:
             out.write(f"{error}\n")

@@ -106,6 +106,63 @@ def compose(text: str, errors: ErrorCollector) -> Node | None:
     return None
 
 
+def check_expansion(root: Node, errors: ErrorCollector) -> bool:
+    """Whether the composed document stays within the limits once its aliases are expanded; records why not.
+
+    Composing keeps one node per anchor, so an alias costs nothing until something walks the tree: ten
+    aliases of ten aliases of ... ("billion laughs"), or a thousand aliases of a long string, turn a small
+    text into billions of nodes or gigabytes of text in the defaulted manifest. The expanded size is
+    counted here on the graph, each node once (memoised), before anything walks it. A node that contains
+    an alias of itself expands without end; yaml.v2 refuses it too ("anchor value contains itself").
+    """
+    from builder.manifest.limits import MAX_EXPANDED_NODES, MAX_EXPANDED_TEXT
+
+    expanded: dict[int, tuple[int, int]] = {}  # id(collection) -> (nodes, characters) it expands to
+    in_progress: set[int] = set()
+    # Iterative: block nesting can go deeper than Python's recursion limit within the size limit. Scalars (most
+    # nodes) are counted where they are met, never pushed.
+    stack: list[tuple[Node, bool]] = [(root, False)] if not isinstance(root, ScalarNode) else []
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            in_progress.discard(key)
+            nodes, text = 1, 0
+            for child in _children(node):
+                if isinstance(child, ScalarNode):
+                    nodes, text = nodes + 1, text + len(child.value)
+                else:
+                    nodes, text = nodes + expanded[id(child)][0], text + expanded[id(child)][1]
+            limits = ((nodes, MAX_EXPANDED_NODES, "YAML nodes"), (text, MAX_EXPANDED_TEXT, "characters"))
+            for size, limit, unit in limits:
+                if size > limit:
+                    errors.add(START, f"the manifest expands to more than {limit} {unit} (through aliases?)")
+                    return False
+            expanded[key] = (nodes, text)
+            continue
+        if key in expanded:
+            continue
+        if key in in_progress:  # reached again below itself: only an alias can do that
+            errors.add(position_of(node), "this YAML anchor's value contains an alias of itself")
+            return False
+        in_progress.add(key)
+        stack.append((node, True))
+        stack.extend(
+            (child, False)
+            for child in _children(node)
+            if not isinstance(child, ScalarNode) and id(child) not in expanded
+        )
+    return True
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [item for pair in node.value for item in pair]
+    return []
+
+
 def _position_at(text: str, index: int) -> Position:
     before = text[:index]
     return Position(before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)

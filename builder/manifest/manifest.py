@@ -14,8 +14,9 @@ from yaml.nodes import MappingNode, Node
 from builder.manifest.bots import Bot, bot_with_defaults, parse_bot, validate_bot
 from builder.manifest.builder import Builder, builder_with_defaults, parse_builder, validate_builder
 from builder.manifest.errors import MAX_EXPANDED_NODES, START, ErrorCollector, ManifestTooLarge, Position
-from builder.manifest.fields import compact, positions_field
-from builder.manifest.loader import Fields, compose, describe, is_null, position_of
+from builder.manifest.fields import compact, positions_field, where
+from builder.manifest.limits import MAX_STAGES_PER_RUN, manifest_text, stage_count
+from builder.manifest.loader import Fields, check_expansion, compose, describe, is_null, position_of
 from builder.manifest.preferences import ManifestPreferences
 from builder.manifest.regex import full_match
 from builder.manifest.releases import (
@@ -120,17 +121,23 @@ class Manifest:
 
 
 def load_manifest(
-    text: str, *, path: str = ".estafette.yaml", preferences: ManifestPreferences | None = None
+    source: str | bytes, *, path: str = ".estafette.yaml", preferences: ManifestPreferences | None = None
 ) -> Manifest:
-    """Parse, default and validate a manifest.
+    """Parse, default and validate a manifest, given as its file's bytes (decoded here, strictly) or as text.
 
-    Raises ``ManifestErrors`` with every problem found, each as ``path:line:col: message``: YAML and
-    type errors first, then Estafette's validation errors in its order (builder, labels, stages, build
-    triggers, releases, bots).
+    Raises ``ManifestErrors`` with every problem found, each as ``path:line:col: message``: a manifest
+    over the limits of ``builder.manifest.limits`` or not UTF-8 first (and alone: nothing else is read),
+    then YAML and type errors, then Estafette's validation errors in its order (builder, labels, stages,
+    build triggers, releases, bots).
     """
     preferences = preferences or ManifestPreferences()
     errors = ErrorCollector(path)
+    text = manifest_text(source, errors)
+    errors.raise_if_any()
+    assert text is not None
     root = compose(text, errors)
+    if root is not None and not check_expansion(root, errors):
+        errors.raise_if_any()
     if root is not None and not is_null(root) and not isinstance(root, MappingNode):
         errors.add(position_of(root), f"cannot unmarshal {describe(root)} into manifest.EstafetteManifest")
     errors.raise_if_any()  # nothing to validate in a document that is not a mapping
@@ -140,6 +147,8 @@ def load_manifest(
         errors.add(START, f"the manifest expands to more than {MAX_EXPANDED_NODES} YAML nodes (through aliases?)")
         errors.raise_if_any()
         raise  # unreachable: raise_if_any raised
+    if not _within_stage_limit(parsed, errors):
+        errors.raise_if_any()  # a run this large is refused as a whole; validating each stage adds nothing
     manifest = manifest_with_defaults(parsed, preferences)
     validate_manifest(manifest, preferences, errors)
     errors.raise_if_any()
@@ -172,6 +181,24 @@ def parse_manifest(root: Node | None, errors: ErrorCollector) -> Manifest:
         bots=tuple(parse_bot(key, node, errors) for key, node in fields.mapping("bots")),
         positions=positions,
     )
+
+
+def _within_stage_limit(manifest: Manifest, errors: ErrorCollector) -> bool:
+    """Whether each run (the build, each release, each bot) has at most ``MAX_STAGES_PER_RUN`` stages, parallel
+    stages and services; records an error at each run over it."""
+    build_position = manifest.positions.get("stages") or manifest.positions.get("pipelines") or START
+    runs: list[tuple[str, Position, int]] = [("the build", build_position, stage_count(manifest.stages))]
+    runs += [(f"release {r.name}", where(r.positions, "stages"), stage_count(r.stages)) for r in manifest.releases]
+    runs += [(f"bot {bot.name}", where(bot.positions, "stages"), stage_count(bot.stages)) for bot in manifest.bots]
+    within = True
+    for run, position, count in runs:
+        if count > MAX_STAGES_PER_RUN:
+            errors.add(
+                position,
+                f"{run} has {count} stages, parallel stages and services; at most {MAX_STAGES_PER_RUN} are allowed",
+            )
+            within = False
+    return within
 
 
 def _value_position(fields: Fields, key: str) -> Position:

@@ -82,6 +82,16 @@ def env_secret(name: str, default: str | None = None, *, environ: Mapping[str, s
     return environ.get(name, default)
 
 
+def env_paths(name: str, *, environ: Mapping[str, str] = os.environ) -> tuple[Path, ...]:
+    """Colon-separated absolute paths (as ``PATH``); empty entries are skipped, a relative one is refused."""
+    raw = environ.get(_name(name), "")
+    paths = tuple(Path(entry.strip()) for entry in raw.split(":") if entry.strip())
+    relative = [str(path) for path in paths if not path.is_absolute()]
+    if relative:
+        raise ImproperlyConfigured(f"{name} takes absolute paths separated by ':', got {', '.join(relative)}")
+    return paths
+
+
 def env_json(name: str, default: Any, *, environ: Mapping[str, str] = os.environ) -> Any:
     """A JSON document (object, list, …), e.g. Kubernetes affinity or tolerations for job pods."""
     raw = environ.get(_name(name))

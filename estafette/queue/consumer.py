@@ -99,6 +99,12 @@ class Consumer:
     def handle(self, event: ReceivedEvent) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define handle(event)")
 
+    def handled_key(self, event: ReceivedEvent) -> str:
+        """The key an ``idempotent`` consumer records a handled event under: the event id. A consumer whose
+        natural key is known only after ``prepare`` (e.g. a push's resolved commit) overrides this; it is then
+        called with ``event.prepared`` set, and a redelivery runs ``prepare`` again to find the key."""
+        return event.id
+
     def prepare(self, event: ReceivedEvent) -> Any:
         """Slow reads for ``handle`` (git, HTTP), run before its transaction; ``handle`` finds the result
         in ``event.prepared``. Runs on every delivery, must not write to the database, may raise like
@@ -141,14 +147,18 @@ class Consumer:
 
     def _handle(self, event: ReceivedEvent) -> None:
         # Outside the transaction: on SQLite its first write takes the database's write lock. A
-        # redelivery of a handled event needs nothing prepared (the handler will not run).
+        # redelivery of a handled event needs nothing prepared (the handler will not run), unless the
+        # key it was handled under comes from what is prepared.
+        keyed_on_id = type(self).handled_key is Consumer.handled_key
         if type(self).prepare is not Consumer.prepare and not (
-            self.idempotent and _already_handled(self.durable, event.id)
+            self.idempotent and keyed_on_id and _already_handled(self.durable, event.id)
         ):
             event = replace(event, prepared=self.prepare(event))
         if not self.idempotent:
             retry_on_serialization_failure(self.handle)(event)
             return
+
+        key = self.handled_key(event)
 
         @retry_on_serialization_failure
         def once() -> None:
@@ -157,12 +167,12 @@ class Consumer:
             try:
                 with transaction.atomic():
                     # Inserted first: a concurrent second delivery blocks on (or conflicts with) this row.
-                    HandledEvent.objects.create(consumer=self.durable, event_id=event.id)
+                    HandledEvent.objects.create(consumer=self.durable, event_id=key)
                     self.handle(event)
             except IntegrityError:
-                if not _already_handled(self.durable, event.id):
+                if not _already_handled(self.durable, key):
                     raise
-                logger.info("%s: event %s was handled before; acknowledging it again", self.durable, event.id)
+                logger.info("%s: event %s (%s) was handled before; acknowledging it again", self.durable, event.id, key)
 
         once()
 

@@ -1,4 +1,8 @@
-"""``POST /api/integrations/git/events``: a signed push, published for the consumers (202 with the event id)."""
+"""``POST /api/integrations/git/events``: a signed push, published for the consumers (202 with the event id).
+
+The request runs no git: a missing revision is resolved by the consumer, and a repository on this machine
+is accepted only under ``ESTAFETTE_LOCAL_REPOSITORY_ROOTS``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from rest_framework.views import APIView
 
 from estafette.lib.api import error_response
 from estafette.lib.api_docs import errors
-from integrations.git.intake import push_publish, push_resolve
+from integrations.git.intake import push_check_local, push_delivery_id, push_publish
 from integrations.git.webhook import SIGNATURE_HEADER, InvalidPush, parse_push, signature_is_valid
 
 NO_SECRET = (
@@ -28,7 +32,9 @@ PushBodySerializer = inline_serializer(
     name="GitPush",
     fields={
         "event": serializers.ChoiceField(choices=["push"]),
-        "repository": serializers.CharField(help_text="clone URL or path on the server"),
+        "repository": serializers.CharField(
+            help_text="clone URL (https, ssh, git), or a path or file:// URL under ESTAFETTE_LOCAL_REPOSITORY_ROOTS"
+        ),
         "branch": serializers.CharField(),
         "revision": serializers.CharField(required=False, help_text="commit id; default: the head of the branch"),
     },
@@ -55,7 +61,9 @@ class GitEventsApi(APIView):
         if not signature_is_valid(body, request.headers.get(SIGNATURE_HEADER), secret):
             return error_response(status.HTTP_401_UNAUTHORIZED, BAD_SIGNATURE)
         try:
-            push = push_resolve(push=parse_push(body))
+            # No git here: the consumer resolves the branch head and reads the manifest.
+            push = push_check_local(push=parse_push(body), roots=settings.LOCAL_REPOSITORY_ROOTS)
         except InvalidPush as error:
             return error_response(status.HTTP_400_BAD_REQUEST, str(error))
-        return Response({"id": push_publish(push=push)}, status=status.HTTP_202_ACCEPTED)
+        event_id = push_publish(push=push, event_id=push_delivery_id(push=push, body=body))
+        return Response({"id": event_id}, status=status.HTTP_202_ACCEPTED)

@@ -16,7 +16,12 @@ from integrations.git.identity import InvalidRepository, RepositoryIdentity, ide
 
 SIGNATURE_HEADER = "X-Estafette-Signature"
 _REVISION = re.compile(r"^[0-9a-f]{7,64}$")
-_BRANCH_FORBIDDEN = re.compile(r"(^[-/.])|(\.\.)|([\x00-\x20~^:?*\[\\])|(/$)|(\.lock$)|(@\{)")
+# git check-ref-format's rules for a branch name, and no leading "-" (git would read the name as an option)
+_BRANCH_FORBIDDEN = re.compile(
+    r"(^[-/.])|(\.\.)|([\x00-\x20\x7f~^:?*\[\\])|(/$)|(//)|(/\.)|(\.$)|(\.lock$)|(\.lock/)|(@\{)|(^@$)"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_BRANCH_LENGTH = 256  # what a build records (builds.services.build_create)
 
 
 class InvalidPush(ValueError):
@@ -45,11 +50,17 @@ def signature_is_valid(body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(sign(body, secret), header.strip())
 
 
+def _refuse_control_characters(field: str, value: str) -> None:
+    if _CONTROL.search(value):
+        raise InvalidPush(f"{field} {value!r} holds control characters")
+
+
 def validate_branch(branch: str) -> str:
+    _refuse_control_characters("branch", branch)
     branch = branch.strip()
     if branch.startswith("refs/heads/"):
         branch = branch[len("refs/heads/") :]
-    if not branch or _BRANCH_FORBIDDEN.search(branch):
+    if not branch or len(branch) > MAX_BRANCH_LENGTH or _BRANCH_FORBIDDEN.search(branch):
         raise InvalidPush(f"branch {branch!r} is not a valid git branch name")
     return branch
 
@@ -57,6 +68,7 @@ def validate_branch(branch: str) -> str:
 def validate_revision(revision: str | None) -> str | None:
     if revision is None or revision == "":
         return None
+    _refuse_control_characters("revision", revision)
     revision = revision.strip().lower()
     if not _REVISION.match(revision):
         raise InvalidPush(f"revision {revision!r} must be a hexadecimal commit id (7 to 64 characters)")

@@ -15,7 +15,9 @@ from estafette.lib.crypt import installation_key, secret_encrypt
 from estafette.lib.jobtokens import check_job_token
 from estafette.queue.models import HandledEvent
 from estafette.queue.testing import Verdict, deliver
+from integrations.git.intake import push_event_id
 from integrations.git.testing import GitRepository
+from integrations.git.webhook import make_push_event
 from pipelines.consumers import GitPushConsumer
 from pipelines.models import Pipeline
 from pipelines.testing import config_of, push, settle
@@ -111,21 +113,44 @@ def test_it_builds_a_pushed_revision_and_starts_its_job(
 
 
 def test_a_push_delivered_twice_makes_one_build_and_one_job(repo: GitRepository, job_runner: FakeJobRunner) -> None:
-    # given one push, handled
+    # given one push without a revision (the consumer resolves the head), handled
     repo.commit({".estafette.yaml": "stages: {build: {image: alpine}}\n"})
     event_id = push(repo)
     settle()
 
-    # when the same event arrives again (a redelivery) and the same push is sent again
-    outcome = deliver(GitPushConsumer(), _git_payload(repo), event_id=event_id)
-    push(repo)
+    # when the same event arrives again (a redelivery), the same body is sent again, and a push naming the
+    # commit it resolved to arrives as well
+    outcome = deliver(GitPushConsumer(), _git_payload(repo) | {"revision": None}, event_id=event_id)
+    assert push(repo) == event_id  # a byte-identical body is the same event (JetStream drops the copy)
+    push(repo, revision=repo.head())
     settle()
 
-    # then
+    # then they are one push of one commit: one build, one job, handled once under the commit's key
     assert outcome.verdict is Verdict.ACK
     assert Build.objects.count() == 1
     assert len(job_runner.started) == 1
-    assert HandledEvent.objects.filter(consumer="pipelines-git-push", event_id=event_id).count() == 1
+    resolved = make_push_event(repository=str(repo.path), branch="main", revision=repo.head())
+    assert list(HandledEvent.objects.filter(consumer="pipelines-git-push").values_list("event_id", flat=True)) == [
+        push_event_id(resolved)
+    ]
+
+
+def test_the_same_body_sent_after_the_branch_moved_builds_the_new_head(
+    repo: GitRepository, job_runner: FakeJobRunner
+) -> None:
+    # given a push without a revision, handled
+    repo.commit({".estafette.yaml": "stages: {build: {image: alpine}}\n"})
+    first = push(repo)
+    settle()
+
+    # when the branch moves on and the same body arrives again (after JetStream's duplicate window)
+    repo.commit({"README": "later"}, "later")
+    assert deliver(GitPushConsumer(), _git_payload(repo) | {"revision": None}, event_id=first).verdict is Verdict.ACK
+
+    # then the new head is built too
+    assert sorted(Build.objects.values_list("repo_revision", flat=True)) == sorted(
+        [repo.head(), repo.git("rev-parse", "HEAD~1").strip()]
+    )
 
 
 def test_the_next_push_gets_the_next_counter(repo: GitRepository, job_runner: FakeJobRunner) -> None:
@@ -171,6 +196,31 @@ def test_an_invalid_manifest_gives_a_failed_build_without_a_job(repo: GitReposit
     build = Build.objects.get()
     assert build.status == RunStatus.FAILED
     assert list(LogStep.objects.values_list("name", "status")) == [("validate-manifest", "FAILED")]
+    assert job_runner.started == []
+
+
+def test_a_manifest_that_is_not_utf8_fails_its_build_and_is_recorded_as_nothing(
+    repo: GitRepository, job_runner: FakeJobRunner
+) -> None:
+    # given a manifest whose bytes are Latin-1 ("café")
+    (repo.path / ".estafette.yaml").write_bytes(b"stages:\n  build:\n    image: alpine\n    commands: [echo caf\xe9]\n")
+    repo.git("add", ".estafette.yaml")
+    repo.git("commit", "-q", "-m", "latin-1")
+
+    # when it is pushed
+    push(repo)
+    settle()
+
+    # then the build failed with the decoding error, and records no approximation of the manifest
+    build = Build.objects.get()
+    assert (build.status, build.manifest, build.manifest_valid) == (RunStatus.FAILED, "", False)
+    texts = [
+        entry["logLine"]["text"] for chunk in LogChunk.objects.all() for entry in chunk.entries if "logLine" in entry
+    ]
+    assert texts == [
+        ".estafette.yaml:4:24: the manifest is not valid UTF-8: byte 0xe9 at byte offset 58 (invalid continuation "
+        "byte); save the file as UTF-8"
+    ]
     assert job_runner.started == []
 
 

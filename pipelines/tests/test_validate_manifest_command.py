@@ -45,3 +45,24 @@ def test_it_prints_the_defaulted_manifest_as_json() -> None:
 
     # then the manifest after defaults is printed
     assert '"bots": [' in out.getvalue()
+
+
+def test_it_reports_the_limits_and_undecodable_bytes_as_manifest_errors(tmp_path: Path) -> None:
+    # given a manifest over 1 MiB and one whose bytes are Latin-1
+    large = tmp_path / "large.yaml"
+    large.write_bytes(b"stages: {}\n#" + b"x" * (1 << 20))
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"stages:\n  build:\n    image: caf\xe9\n")
+    out = io.StringIO()
+
+    # when they are validated
+    with pytest.raises(CommandError) as raised:
+        call_command("validate_manifest", str(large), str(latin1), stdout=out, stderr=io.StringIO())
+
+    # then each is invalid with its error (not an unreadable file)
+    assert out.getvalue().splitlines() == [
+        f"{large}:1:1: the manifest is larger than 1048576 bytes (1 MiB), the most a manifest may have",
+        f"{latin1}:3:15: the manifest is not valid UTF-8: byte 0xe9 at byte offset 31 (invalid continuation byte); "
+        "save the file as UTF-8",
+    ]
+    assert raised.value.returncode == 1

@@ -203,7 +203,10 @@ def api_token_for(user: Any) -> str:
 def start_system(
     queue: QueueSettings, directory: Path, *, env: Mapping[str, str] = {}, username: str = "ann"
 ) -> Iterator[System]:
-    """The running system in ``directory`` (data dir, logs, repositories), stopped on leaving."""
+    """The running system in ``directory`` (data dir, logs, repositories), stopped on leaving. The webhook takes
+    local repositories under ``directory / "repositories"`` (``ESTAFETTE_LOCAL_REPOSITORY_ROOTS``, unless ``env``
+    sets it)."""
+    env = {"ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(directory / "repositories"), **env}
     processes = Procfile(queue, directory / "data", directory / "honcho.log", env)
     api = Api(processes.url, api_token_for(make_user(username)))
     try:

@@ -197,8 +197,8 @@ def test_it_refuses_recursive_aliases() -> None:
     # when it is loaded
     errors = errors_of("stages:\n  build:\n    image: golang\n    loop: &a [*a]\n")
 
-    # then that is an error, not a hang
-    assert errors == [".estafette.yaml:4:11: YAML nests too deeply (a recursive alias?)"]
+    # then that is an error, not a hang (yaml.v2: "anchor 'a' value contains itself")
+    assert errors == [".estafette.yaml:4:11: this YAML anchor's value contains an alias of itself"]
 
 
 def test_it_reads_releases_in_order_with_their_defaults() -> None:
@@ -323,10 +323,19 @@ def test_it_stops_reading_documents_that_aliases_blow_up() -> None:
     ]
 
 
-def test_it_refuses_absurdly_deep_parallel_stages() -> None:
+def test_it_refuses_a_stage_that_contains_itself() -> None:
     # given a stage that contains itself as a parallel stage
     text = "stages:\n  s: &s\n    parallelStages: {a: *s}\n"
 
     # when it is loaded
     # then that is an error, not a recursion
-    assert errors_of(text) == [".estafette.yaml:3:21: parallelStages nest more than 32 levels deep"]
+    assert errors_of(text) == [".estafette.yaml:2:6: this YAML anchor's value contains an alias of itself"]
+
+
+def test_it_refuses_absurdly_deep_parallel_stages() -> None:
+    # given parallel stages nested 40 levels deep
+    text = "stages:\n  s: " + "{parallelStages: {a: " * 40 + "{image: x}" + "}}" * 40 + "\n"
+
+    # when it is loaded
+    # then that is an error, not a recursion
+    assert errors_of(text) == [".estafette.yaml:2:695: parallelStages nest more than 32 levels deep"]

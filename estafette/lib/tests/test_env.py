@@ -37,6 +37,20 @@ def test_it_reads_json_documents() -> None:
         env_json("ESTAFETTE_J", {}, environ={"ESTAFETTE_J": "{nope"})
 
 
+def test_it_reads_colon_separated_absolute_paths() -> None:
+    from pathlib import Path
+
+    from estafette.lib.env import env_paths
+
+    assert env_paths("ESTAFETTE_P", environ={}) == ()
+    assert env_paths("ESTAFETTE_P", environ={"ESTAFETTE_P": "/srv/git::/home/ci/repos:"}) == (
+        Path("/srv/git"),
+        Path("/home/ci/repos"),
+    )
+    with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_P takes absolute paths separated by ':', got repos"):
+        env_paths("ESTAFETTE_P", environ={"ESTAFETTE_P": "/srv/git:repos"})
+
+
 def test_it_generates_a_missing_secret_once_and_keeps_it_private(tmp_path) -> None:
     key_file = tmp_path / "data" / "secret-key"
     first = env_secret_or_generated("ESTAFETTE_K", file=key_file, generate=lambda: "generated", environ={})

@@ -176,6 +176,32 @@ def test_an_idempotent_consumer_runs_its_handler_once_per_event_id() -> None:
     }
 
 
+class KeyedOnPrepared(IdempotentRecording):
+    """Idempotent on what ``prepare`` finds (as the push consumer keys on the resolved commit)."""
+
+    durable = "keyed-on-prepared"
+
+    def prepare(self, event: ReceivedEvent) -> str:
+        return str(event.payload["commit"])
+
+    def handled_key(self, event: ReceivedEvent) -> str:
+        return f"commit-{event.prepared}"
+
+
+@pytest.mark.django_db
+def test_an_idempotent_consumer_may_key_on_what_it_prepared() -> None:
+    # given
+    recording = KeyedOnPrepared()
+
+    # when: two events with different ids name the same commit, a third another one
+    for event_id, commit in (("ev-1", "abc"), ("ev-2", "abc"), ("ev-3", "def")):
+        assert recording.process(delivery({"commit": commit}, event_id=event_id), max_deliver=3).verdict is Verdict.ACK
+
+    # then the handler ran once per commit
+    assert [e.id for e in recording.seen] == ["ev-1", "ev-3"]
+    assert sorted(HandledEvent.objects.values_list("event_id", flat=True)) == ["commit-abc", "commit-def"]
+
+
 @pytest.mark.django_db
 def test_an_idempotent_consumer_forgets_an_event_whose_handler_failed() -> None:
     # given

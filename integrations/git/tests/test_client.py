@@ -35,10 +35,10 @@ def test_it_reads_the_manifest_at_each_revision(repo: Path, tmp_path: Path) -> N
     second = commit_file(repo, ".estafette.yaml", "stages: {two: {image: b}}\n", "second")
     cache = GitRepositoryCache(tmp_path / "cache")
     # when / then: each revision gives its own text, fetching only what is missing
-    assert "one" in (cache.read_file(url=str(repo), revision=first) or "")
-    assert "two" in (cache.read_file(url=str(repo), revision=second) or "")
+    assert b"one" in (cache.read_file(url=str(repo), revision=first) or b"")
+    assert b"two" in (cache.read_file(url=str(repo), revision=second) or b"")
     third = commit_file(repo, "README", "hi", "no manifest change")
-    assert "two" in (cache.read_file(url=str(repo), revision=third) or "")
+    assert b"two" in (cache.read_file(url=str(repo), revision=third) or b"")
 
 
 def test_it_returns_none_without_a_manifest(repo: Path, tmp_path: Path) -> None:

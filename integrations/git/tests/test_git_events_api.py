@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from estafette.queue.models import OutboxMessage
+from estafette.queue.models import DeadLetter, OutboxMessage
+from estafette.queue.testing import Verdict, deliver
 from integrations.git.testing import GitRepository, push_body, signed_headers
+from pipelines.consumers import GitPushConsumer
 
 pytestmark = pytest.mark.django_db
 URL = "/api/integrations/git/events"
@@ -21,6 +24,7 @@ SECRET = "webhook-secret"
 def configured(settings, tmp_path: Path) -> None:
     settings.GIT_WEBHOOK_SECRET = SECRET
     settings.GIT_CACHE_DIR = tmp_path / "git-cache"
+    settings.LOCAL_REPOSITORY_ROOTS = (tmp_path,)
     settings.OUTBOX_RELAY_IN_PROCESS = False  # the command leaves the event in the outbox
 
 
@@ -43,18 +47,39 @@ def published() -> list[dict]:
     ]
 
 
-def test_it_publishes_a_signed_push_with_the_branch_head_resolved(repo: GitRepository) -> None:
-    # given a push without a revision
+def test_it_publishes_a_signed_push_without_running_git(repo: GitRepository, tmp_path: Path, monkeypatch) -> None:
+    # given a push without a revision, and a `git` first on PATH that records being run
     body = push_body(str(repo.path), branch="main")
+    recorder = tmp_path / "bin" / "git"
+    recorder.parent.mkdir()
+    recorder.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "git-was-run"}\nexit 1\n')
+    recorder.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{recorder.parent}:{os.environ['PATH']}")
 
     # when
     status, answer = post(body, signed_headers(body, SECRET))
 
-    # then: 202 with the event id, and the event names the head commit
+    # then: 202 with the event id; the event leaves the revision to the consumer, and git never ran
     assert status == 202, answer
     assert published() == [
-        {"event": "push", "repository": str(repo.path), "branch": "main", "revision": repo.head(), "id": answer["id"]}
+        {"event": "push", "repository": str(repo.path), "branch": "main", "revision": None, "id": answer["id"]}
     ]
+    assert not (tmp_path / "git-was-run").exists()
+
+
+def test_a_byte_identical_redelivery_without_a_revision_is_the_same_event(repo: GitRepository) -> None:
+    # given a push without a revision, delivered once
+    body = push_body(str(repo.path), branch="main")
+    _, first = post(body, signed_headers(body, SECRET))
+
+    # when the same bytes are delivered again, and a body that differs in its bytes only
+    _, again = post(body, signed_headers(body, SECRET))
+    spaced = body.replace(b", ", b",  ")
+    _, other = post(spaced, signed_headers(spaced, SECRET))
+
+    # then the redelivery has the same event id (JetStream drops the copy inside its duplicate window); the
+    # other body is another event, which the consumer builds once per resolved commit
+    assert first["id"] == again["id"] != other["id"]
 
 
 def test_a_redelivered_push_is_the_same_event_even_after_the_branch_moved(repo: GitRepository) -> None:
@@ -129,13 +154,77 @@ def test_a_signed_but_malformed_body_is_a_400_with_the_reason(body: bytes, reaso
     assert not OutboxMessage.objects.exists()
 
 
-def test_a_branch_that_does_not_exist_is_a_400(repo: GitRepository) -> None:
+def test_a_branch_that_does_not_exist_is_refused_by_the_consumer(repo: GitRepository) -> None:
+    # given a push of a branch the repository does not have (the request cannot know: it runs no git)
     body = push_body(str(repo.path), branch="nope")
+    status, answer = post(body, signed_headers(body, SECRET))
+    (event,) = published()
+
+    # when the consumer reads it
+    outcome = deliver(
+        GitPushConsumer(), {key: value for key, value in event.items() if key != "id"}, event_id=event["id"]
+    )
+
+    # then it was accepted, and the consumer gives up at once, saying why (retrying cannot help)
+    assert status == 202, answer
+    assert outcome.verdict is Verdict.TERMINATE
+    (dead,) = DeadLetter.objects.all()
+    assert "cannot resolve the head of branch 'nope'" in dead.reason
+
+
+@pytest.fixture
+def outside(tmp_path_factory: pytest.TempPathFactory) -> GitRepository:
+    """A repository outside the roots the tests allow (another user's checkout, say)."""
+    repository = GitRepository(tmp_path_factory.mktemp("elsewhere") / "acme" / "secret")
+    repository.commit({".estafette.yaml": "stages: {build: {image: alpine}}\n"}, "first")
+    return repository
+
+
+def test_a_local_repository_is_refused_until_roots_are_listed(settings, repo: GitRepository) -> None:
+    settings.LOCAL_REPOSITORY_ROOTS = ()
+    body = push_body(str(repo.path), branch="main")
 
     status, answer = post(body, signed_headers(body, SECRET))
 
-    assert status == 400
-    assert "cannot resolve the head of branch 'nope'" in answer["message"]
+    assert (status, answer["code"]) == (400, "Bad Request")
+    assert "set ESTAFETTE_LOCAL_REPOSITORY_ROOTS" in answer["message"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_local_repository_outside_the_roots_is_refused(repo: GitRepository, outside: GitRepository) -> None:
+    # given paths that name a repository outside the roots: directly, as a file:// URL, through `..`, and
+    # through a symlink that lies under a root
+    (repo.path.parent / "link").symlink_to(outside.path)
+    locations = [
+        str(outside.path),
+        f"file://{outside.path}",
+        f"{repo.path}/../../{os.path.relpath(outside.path, repo.path.parent.parent)}",
+        str(repo.path.parent / "link"),
+    ]
+    for location in locations:
+        body = push_body(location, branch="main")
+
+        # when it is pushed
+        status, answer = post(body, signed_headers(body, SECRET))
+
+        # then it is refused, naming the setting
+        assert status == 400, (location, answer)
+        assert "is not under a directory listed in ESTAFETTE_LOCAL_REPOSITORY_ROOTS" in answer["message"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_local_repository_under_a_root_is_published_as_its_real_path(repo: GitRepository) -> None:
+    # given a file:// URL and a symlink, both leading to a repository under a root
+    (repo.path.parent / "alias").symlink_to(repo.path)
+    for location in (f"file://{repo.path}", str(repo.path.parent / "alias")):
+        body = push_body(location, branch="main", revision=repo.head())
+
+        # when
+        status, answer = post(body, signed_headers(body, SECRET))
+
+        # then the event names the path git will read
+        assert status == 202, answer
+    assert {event["repository"] for event in published()} == {str(repo.path)}
 
 
 def test_push_event_publishes_the_same_event_as_the_webhook(repo: GitRepository, capsys, monkeypatch) -> None:

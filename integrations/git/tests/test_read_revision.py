@@ -39,7 +39,7 @@ def test_it_reads_the_commit_and_the_manifest_at_a_revision(repo: GitRepository,
     # then
     assert (commit.revision, commit.author_name, commit.author_email) == (first, "Ada Lovelace", "ada@example.com")
     assert commit.message == "First\n\nWith a body.\n\nAnd more."
-    assert text == "stages: {one: {image: a}}\n"
+    assert text == b"stages: {one: {image: a}}\n"
     assert (later.revision, later.author_name, later.message) == (second, "Émile Zola", "Zweite Änderung")
     assert later_text == text
 
@@ -68,6 +68,6 @@ def test_it_reads_a_local_repository_in_place_without_a_mirror(repo: GitReposito
     head = cache.resolve_branch(url=str(repo.path), branch="main")
 
     # then both were read where they are: no mirror was made (nothing fetched)
-    assert [(commit.revision, text) for commit, text in found] == [(revision, "stages: {one: {image: a}}\n")] * 2
+    assert [(commit.revision, text) for commit, text in found] == [(revision, b"stages: {one: {image: a}}\n")] * 2
     assert head == revision
     assert not (tmp_path / "cache").exists()

@@ -38,6 +38,16 @@ def test_it_parses_a_push() -> None:
         (body(revision="xyz"), "hexadecimal commit id"),
         (body(revision=12), "revision must be a string"),
         (body(repository="https://github.com/lonely"), "repository: "),
+        (body(branch="--output=/tmp/x"), "not a valid git branch name"),
+        (body(branch="refs/heads/-x"), "not a valid git branch name"),
+        (body(branch="a/.hidden"), "not a valid git branch name"),
+        (body(branch="x" * 257), "not a valid git branch name"),
+        (body(branch="main\n"), r"branch 'main\\n' holds control characters"),
+        (body(branch="ma\x7fin"), "holds control characters"),
+        (body(revision="abcdef0\n"), r"revision 'abcdef0\\n' holds control characters"),
+        (body(revision="--output=/tmp/x"), "hexadecimal commit id"),
+        (body(repository="--upload-pack=touch${IFS}x;true${IFS}x@host:owner/repo"), "starts with '-'"),
+        (body(repository="ext::sh -c touch% /tmp/x% #/acme/api"), "remote helper"),
     ],
 )
 def test_it_says_what_is_wrong_with_a_bad_push(raw: bytes, reason: str) -> None:

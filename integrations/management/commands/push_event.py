@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import OutboxMessage
 from estafette.queue.outbox import OutboxRelay
+from integrations.git.client import GitError
 from integrations.git.identity import is_local
 from integrations.git.intake import push_publish, push_resolve
 from integrations.git.webhook import InvalidPush, make_push_event
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             if push.revision is None:
                 self.stdout.write(f"resolving the head of {push.branch} in {push.repository} …")
             push = push_resolve(push=push)
-        except InvalidPush as error:
+        except (InvalidPush, GitError) as error:
             raise CommandError(str(error)) from None
         event_id = push_publish(push=push)
         self.stdout.write(f"push of {push.identity.full_name} {push.branch} at {push.revision}: event {event_id}")
