@@ -98,7 +98,7 @@ async def connect(queue: QueueSettings, *, name: str, wait_seconds: float | None
     url = queue.url
     last_logged = -1e9
     connected: list[NatsClient] = []
-    refused: list[bool] = [False]
+    refused = False  # an attempt's CONNECT was turned down (the closed connection then fails in other words too)
 
     async def on_disconnected() -> None:
         if connected and (connected[0].is_closed or connected[0].is_draining):
@@ -110,11 +110,12 @@ async def connect(queue: QueueSettings, *, name: str, wait_seconds: float | None
 
     async def on_error(error: Exception) -> None:
         # While the server is down every reconnect attempt (4 a second) fails: say so every 10 s.
-        nonlocal last_logged
-        refused[0] = _is_authorization_error(error)
+        nonlocal last_logged, refused
+        turned_down = _is_authorization_error(error)
+        refused = refused or turned_down
         if loop.time() - last_logged >= 10:
             last_logged = loop.time()
-            if refused[0]:
+            if turned_down:
                 logger.warning("%s: NATS at %s refused %s", name, url, _whom(queue))
             else:
                 logger.warning("%s: NATS at %s: %s", name, url, str(error) or type(error).__name__)
@@ -134,7 +135,7 @@ async def connect(queue: QueueSettings, *, name: str, wait_seconds: float | None
     try:
         nc = await (connecting if wait_seconds is None else asyncio.wait_for(connecting, wait_seconds))
     except TimeoutError:
-        if refused[0]:
+        if refused:
             raise ConnectionError(f"NATS at {url} refused {_whom(queue)}") from None
         raise ConnectionError(
             f"cannot reach NATS at {url} within {wait_seconds:g}s: start it (make run does) or set ESTAFETTE_NATS_URL"
