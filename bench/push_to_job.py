@@ -121,7 +121,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     server = NatsServer().start()
-    queue = QueueSettings.from_django(url=server.url)
+    queue = QueueSettings.from_django(url=server.url, user=server.user, password=server.password)
     runner = RecordingRunner()
     builds.dispatch.get_job_runner = lambda: runner  # type: ignore[assignment]
     baseline = Baseline()

@@ -38,9 +38,10 @@ import django  # noqa: E402
 
 django.setup()
 
-import nats  # noqa: E402
+
 from django.core.management import call_command  # noqa: E402
 
+from estafette.queue import jetstream  # noqa: E402
 from estafette.queue.consumer import Consumer, ReceivedEvent  # noqa: E402
 from estafette.queue.jetstream import QueueSettings, ensure_stream  # noqa: E402
 from estafette.queue.outbox import OutboxRelay, publish_on_commit  # noqa: E402
@@ -96,12 +97,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     server = NatsServer().start()
-    queue = QueueSettings.from_django(url=server.url)
+    queue = QueueSettings.from_django(url=server.url, user=server.user, password=server.password)
     timing = Timing()
     consuming = BackgroundLoop(lambda stop: run_consumers([timing], queue, stop=stop), name="consumer").start()
 
     loop = asyncio.new_event_loop()
-    nc = loop.run_until_complete(nats.connect(server.url))
+    nc = loop.run_until_complete(jetstream.connect(queue, name="bench", wait_seconds=10))
     js = nc.jetstream()
     loop.run_until_complete(ensure_stream(js, queue))
 

@@ -22,6 +22,7 @@ from estafette.lib.env import (
     env_secret_or_generated,
     env_str,
 )
+from estafette.lib.natsauth import nats_connection_from_env
 from estafette.lib.server_config import check_manifest_preferences, read_server_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -158,10 +159,14 @@ LOGGING = {
 }
 
 # Queue: NATS JetStream (estafette/queue). Without ESTAFETTE_NATS_URL, `make run` starts a local
-# nats-server on ESTAFETTE_NATS_PORT with its store in the data dir.
-NATS_EXTERNAL_URL = env_str("ESTAFETTE_NATS_URL", "").strip()
+# nats-server on ESTAFETTE_NATS_PORT with its store in the data dir. Every client authenticates: a user and password,
+# generated into the data dir for the local server (estafette/lib/natsauth.py). NATS_URL never carries them.
 NATS_PORT = env_int("ESTAFETTE_NATS_PORT", 4222, minimum=1, maximum=65535)
-NATS_URL = NATS_EXTERNAL_URL or f"nats://127.0.0.1:{NATS_PORT}"
+_NATS = nats_connection_from_env(data_dir=DATA_DIR, port=NATS_PORT)
+NATS_URL = _NATS.url
+NATS_EXTERNAL_URL = NATS_URL if _NATS.external else ""
+NATS_USER = _NATS.user
+NATS_PASSWORD = _NATS.password
 NATS_STREAM = env_str("ESTAFETTE_NATS_STREAM", "ESTAFETTE")
 NATS_STREAM_MAX_AGE_SECONDS = env_int("ESTAFETTE_NATS_STREAM_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
 NATS_DUPLICATE_WINDOW_SECONDS = env_int("ESTAFETTE_NATS_DUPLICATE_WINDOW_SECONDS", 600, minimum=1)

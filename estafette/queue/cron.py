@@ -38,7 +38,7 @@ def send_cron_event(queue: jetstream.QueueSettings, *, now: datetime | None = No
     """Connect, make sure the stream exists, publish one tick (sync). See ``publish_cron_event``."""
 
     async def body() -> bool:
-        nc = await jetstream.connect(queue.url, name="send_cron_event", wait_seconds=wait_seconds)
+        nc = await jetstream.connect(queue, name="send_cron_event", wait_seconds=wait_seconds)
         try:
             js = nc.jetstream()
             await jetstream.ensure_stream(js, queue)
@@ -56,7 +56,7 @@ def seconds_until_next_minute(now: datetime) -> float:
 
 async def run_cron_loop(queue: jetstream.QueueSettings, stop: asyncio.Event) -> int:
     """Publish a tick at the start of every minute until ``stop`` is set; returns how many were published."""
-    nc = await jetstream.connect_until_stopped(queue.url, name="cron_loop", stop=stop)
+    nc = await jetstream.connect_until_stopped(queue, name="cron_loop", stop=stop)
     if nc is None:
         return 0
     sent = 0

@@ -1,7 +1,8 @@
 """The one seam to NATS JetStream (nats-py): connecting, the stream, durable pull consumers.
 
 Everything else in the queue calls these functions, so settings are read in one place and tests
-can point a single ``QueueSettings`` at a throw-away nats-server.
+can point a single ``QueueSettings`` at a throw-away nats-server. Every connection authenticates
+(``connect``); the credentials stay out of reprs, log lines and exception text.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType
 from nats.js.errors import NotFoundError
 
+from estafette.lib.natsauth import split_credentials
 from estafette.queue import subjects
 
 logger = logging.getLogger(__name__)
@@ -28,9 +31,15 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """Where the queue lives and how the stream and consumers are configured."""
+    """Where the queue lives, who we are to it, and how the stream and consumers are configured.
+
+    ``url`` never keeps credentials: ``user:password@`` in it moves into ``user`` and ``password`` (so the URL can be
+    logged). The password is left out of the repr.
+    """
 
     url: str
+    user: str = ""
+    password: str = field(default="", repr=False)
     stream: str = "ESTAFETTE"
     stream_max_age_seconds: float = 7 * 24 * 3600
     duplicate_window_seconds: float = 600
@@ -41,12 +50,24 @@ class QueueSettings:
     outbox_lease_seconds: float = 30
     outbox_retention_seconds: float = 24 * 3600
 
+    def __post_init__(self) -> None:
+        url, user, password = split_credentials(self.url)
+        if user:
+            if self.user or self.password:
+                raise ValueError("NATS credentials given both in the URL and as user/password")
+            # A frozen dataclass: set once, here, before anyone can see the instance.
+            object.__setattr__(self, "url", url)
+            object.__setattr__(self, "user", user)
+            object.__setattr__(self, "password", password)
+
     @classmethod
     def from_django(cls, **overrides: Any) -> QueueSettings:
         from django.conf import settings
 
         configured = cls(
             url=settings.NATS_URL,
+            user=settings.NATS_USER,
+            password=settings.NATS_PASSWORD,
             stream=settings.NATS_STREAM,
             stream_max_age_seconds=settings.NATS_STREAM_MAX_AGE_SECONDS,
             duplicate_window_seconds=settings.NATS_DUPLICATE_WINDOW_SECONDS,
@@ -60,16 +81,24 @@ class QueueSettings:
         return replace(configured, **overrides)
 
 
-async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> NatsClient:
-    """Connect, waiting for the server to come up (for ever when ``wait_seconds`` is None).
+def auth_options(queue: QueueSettings) -> dict[str, Any]:
+    """nats-py's ``connect`` arguments that log in as ``queue``'s user (none when it has no credentials)."""
+    return {"user": queue.user, "password": queue.password} if queue.user else {}
+
+
+async def connect(queue: QueueSettings, *, name: str, wait_seconds: float | None = None) -> NatsClient:
+    """Connect and log in, waiting for the server to come up (for ever when ``wait_seconds`` is None).
 
     The client reconnects for ever: a restarted nats-server must not end a worker. Publishes made
     while disconnected wait in the client's buffer or time out (the outbox relay then retries them);
-    pull requests resume once the connection is back. Raises ``ConnectionError`` after ``wait_seconds``.
+    pull requests resume once the connection is back. Refused credentials are retried too (they may
+    be rotated on the server first) and said so in the log. Raises ``ConnectionError`` after ``wait_seconds``.
     """
     loop = asyncio.get_running_loop()
+    url = queue.url
     last_logged = -1e9
     connected: list[NatsClient] = []
+    refused = False  # an attempt's CONNECT was turned down (the closed connection then fails in other words too)
 
     async def on_disconnected() -> None:
         if connected and (connected[0].is_closed or connected[0].is_draining):
@@ -81,10 +110,15 @@ async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> 
 
     async def on_error(error: Exception) -> None:
         # While the server is down every reconnect attempt (4 a second) fails: say so every 10 s.
-        nonlocal last_logged
+        nonlocal last_logged, refused
+        turned_down = _is_authorization_error(error)
+        refused = refused or turned_down
         if loop.time() - last_logged >= 10:
             last_logged = loop.time()
-            logger.warning("%s: NATS at %s: %s", name, url, str(error) or type(error).__name__)
+            if turned_down:
+                logger.warning("%s: NATS at %s refused %s", name, url, _whom(queue))
+            else:
+                logger.warning("%s: NATS at %s: %s", name, url, str(error) or type(error).__name__)
 
     connecting = nats.connect(
         url,
@@ -96,10 +130,13 @@ async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> 
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         error_cb=on_error,
+        **auth_options(queue),
     )
     try:
         nc = await (connecting if wait_seconds is None else asyncio.wait_for(connecting, wait_seconds))
     except TimeoutError:
+        if refused:
+            raise ConnectionError(f"NATS at {url} refused {_whom(queue)}") from None
         raise ConnectionError(
             f"cannot reach NATS at {url} within {wait_seconds:g}s: start it (make run does) or set ESTAFETTE_NATS_URL"
         ) from None
@@ -107,9 +144,23 @@ async def connect(url: str, *, name: str, wait_seconds: float | None = None) -> 
     return nc
 
 
-async def connect_until_stopped(url: str, *, name: str, stop: asyncio.Event) -> NatsClient | None:
+def _is_authorization_error(error: Exception) -> bool:
+    # nats-py raises a plain Error with the server's text when CONNECT is refused, AuthorizationError later on.
+    return isinstance(error, nats.errors.AuthorizationError) or "authorization violation" in str(error).lower()
+
+
+def _whom(queue: QueueSettings) -> str:
+    """Who we tried to log in as, for messages: the user name and where its password comes from, never the password."""
+    if not queue.user:
+        return "a client without credentials: set ESTAFETTE_NATS_USER and ESTAFETTE_NATS_PASSWORD"
+    return (
+        f"user {queue.user!r}: check ESTAFETTE_NATS_USER and ESTAFETTE_NATS_PASSWORD (or the data dir's nats-password)"
+    )
+
+
+async def connect_until_stopped(queue: QueueSettings, *, name: str, stop: asyncio.Event) -> NatsClient | None:
     """``connect`` for long-running workers: waits for the server, but gives up (None) once ``stop`` is set."""
-    connecting = asyncio.ensure_future(connect(url, name=name))
+    connecting = asyncio.ensure_future(connect(queue, name=name))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()

@@ -227,7 +227,7 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         remove_claimant = register_claimant(self) if claim_on_commit else (lambda: None)
-        nc = await jetstream.connect_until_stopped(self.queue.url, name=self.name, stop=stop)
+        nc = await jetstream.connect_until_stopped(self.queue, name=self.name, stop=stop)
         try:
             if nc is None or not await jetstream.wait_for_stream(nc.jetstream(), self.queue, name=self.name, stop=stop):
                 return
@@ -406,7 +406,7 @@ def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: i
 
     async def body() -> int:
         relay = OutboxRelay(queue or jetstream.QueueSettings.from_django(), batch_size=batch_size, name="outbox-once")
-        nc = await jetstream.connect(relay.queue.url, name=relay.name)
+        nc = await jetstream.connect(relay.queue, name=relay.name)
         try:
             js = nc.jetstream()
             await jetstream.ensure_stream(js, relay.queue)

@@ -171,7 +171,7 @@ async def run_consumers(
     if handle_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, _request_stop, stop, signum)
-    nc = await jetstream.connect_until_stopped(queue.url, name=name, stop=stop)
+    nc = await jetstream.connect_until_stopped(queue, name=name, stop=stop)
     workers = [ConsumerWorker(consumer, queue) for consumer in consumers]
     try:
         if nc is not None:

@@ -16,7 +16,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -25,6 +24,7 @@ from rest_framework.test import APIClient
 from builds.models import Build, RunStatus
 from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
+from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings, ensure_stream
 from estafette.queue.models import HandledEvent, OutboxMessage
 from estafette.queue.outbox import OutboxRelay
@@ -111,7 +111,11 @@ def test_the_cron_tick_of_send_cron_event_fires_in_its_minute_only(
     system: Running, job_runner: FakeJobRunner, queue_settings: QueueSettings, tmp_path: Path, settings
 ) -> None:
     # given a pipeline built every day at 12:05 UTC
-    settings.NATS_URL = queue_settings.url
+    settings.NATS_URL, settings.NATS_USER, settings.NATS_PASSWORD = (
+        queue_settings.url,
+        queue_settings.user,
+        queue_settings.password,
+    )
     settings.NATS_DUPLICATE_WINDOW_SECONDS = int(queue_settings.duplicate_window_seconds)
     nightly = GitRepository(tmp_path / "acme" / "nightly")
     nightly.commit({".estafette.yaml": "triggers:\n- cron: {schedule: '5 12 * * *'}\n" + MANIFEST})
@@ -222,7 +226,7 @@ def processes() -> Iterator[list[ConsumeProcess]]:
 def publish_push(queue: QueueSettings, payload: dict, event_id: str) -> None:
     # Straight to NATS: on SQLite the paused handler holds the write lock the outbox would wait for.
     async def body() -> None:
-        nc = await nats.connect(queue.url)
+        nc = await jetstream.connect(queue, name="test", wait_seconds=10)
         js = nc.jetstream()
         await ensure_stream(js, queue)
         await js.publish("estafette.events.git", json.dumps(payload).encode(), headers={"Nats-Msg-Id": event_id})
@@ -233,7 +237,7 @@ def publish_push(queue: QueueSettings, payload: dict, event_id: str) -> None:
 
 def acked(queue: QueueSettings, durable: str) -> tuple[int, int]:
     async def body() -> tuple[int, int]:
-        nc = await nats.connect(queue.url)
+        nc = await jetstream.connect(queue, name="test", wait_seconds=10)
         info = await nc.jetstream().consumer_info(queue.stream, durable)
         await nc.close()
         return info.num_ack_pending or 0, info.delivered.consumer_seq if info.delivered else 0

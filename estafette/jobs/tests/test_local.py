@@ -139,6 +139,7 @@ def test_the_job_does_not_inherit_the_servers_settings_and_secrets(
     # given
     monkeypatch.setenv("ESTAFETTE_SECRET_KEY", "the-installation-secret")
     monkeypatch.setenv("ESTAFETTE_DATABASE_URL", "postgresql://u:pw@db/estafette")
+    monkeypatch.setenv("ESTAFETTE_NATS_PASSWORD", "the-nats-password")  # a stage must not publish events
     monkeypatch.setenv("ESTAFETTE_BUILDER_EXECUTOR", "host")  # the builder's own setting
 
     # when
@@ -149,6 +150,7 @@ def test_the_job_does_not_inherit_the_servers_settings_and_secrets(
     server_settings = [n for n in environment if n.startswith("ESTAFETTE_") and not n.startswith("ESTAFETTE_BUILDER_")]
     assert server_settings == []
     assert "the-installation-secret" not in json.dumps(environment)
+    assert "the-nats-password" not in json.dumps(environment)
     assert environment["ESTAFETTE_BUILDER_EXECUTOR"] == "host"
     assert environment["BUILDER_CONFIG_PATH"] == str(workspace / "builder-config.json")
     assert environment["ESTAFETTE_BUILDER_SECRET_KEY_FILE"] == str(workspace / "secret-key")

@@ -8,9 +8,9 @@ import threading
 import time
 from typing import Any, ClassVar
 
-import nats
 import pytest
 
+from estafette.queue import jetstream
 from estafette.queue.consumer import Consumer, PermanentError, ReceivedEvent, Verdict
 from estafette.queue.jetstream import QueueSettings, ensure_consumer, ensure_stream
 from estafette.queue.models import DeadLetter, HandledEvent, OutboxMessage
@@ -52,7 +52,7 @@ def consuming(queue: QueueSettings, *consumers: Consumer) -> BackgroundLoop:
 
 def publish(queue: QueueSettings, subject: str, payload: Any, *, message_id: str | None = None) -> None:
     async def body() -> None:
-        nc = await nats.connect(queue.url)
+        nc = await jetstream.connect(queue, name="test", wait_seconds=10)
         js = nc.jetstream()
         await ensure_stream(js, queue)
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -64,7 +64,7 @@ def publish(queue: QueueSettings, subject: str, payload: Any, *, message_id: str
 
 def consumer_state(queue: QueueSettings, durable: str) -> dict[str, int]:
     async def body() -> dict[str, int]:
-        nc = await nats.connect(queue.url)
+        nc = await jetstream.connect(queue, name="test", wait_seconds=10)
         info = await nc.jetstream().consumer_info(queue.stream, durable)
         await nc.close()
         return {
@@ -174,7 +174,7 @@ def test_it_redelivers_a_message_that_was_never_acked_after_the_ack_wait(queue_s
     """A consumer that vanished without acking: JetStream hands the event out again after ack_wait."""
 
     async def body() -> list[int]:
-        nc = await nats.connect(queue_settings.url)
+        nc = await jetstream.connect(queue_settings, name="test", wait_seconds=10)
         js = nc.jetstream()
         await ensure_stream(js, queue_settings)
         await ensure_consumer(

@@ -54,7 +54,11 @@ def test_the_command_publishes_a_tick_and_refuses_a_time_without_zone(
     queue_settings: QueueSettings, settings, capsys
 ) -> None:
     # given
-    settings.NATS_URL = queue_settings.url
+    settings.NATS_URL, settings.NATS_USER, settings.NATS_PASSWORD = (
+        queue_settings.url,
+        queue_settings.user,
+        queue_settings.password,
+    )
 
     # when
     call_command("send_cron_event", "--time", "2024-05-01T12:03:00Z")

@@ -247,7 +247,7 @@ def test_an_in_process_relay_publishes_right_after_commit(queue_settings: QueueS
     relay = start_relay_in_process(queue_settings)
     try:
         assert start_relay_in_process(queue_settings) is relay
-        time.sleep(0.3)  # connected and idle
+        wait_until(relay.accepting, timeout=10, what="the relay to connect")  # connected and idle
 
         # when
         committed_at = time.monotonic()

@@ -1,5 +1,9 @@
 """``manage.py run_nats``: the local nats-server of ``make run`` (JetStream store in the data dir).
 
+It admits one user, ``settings.NATS_USER`` with ``settings.NATS_PASSWORD`` (generated into the data dir on first
+run), through a config file in the data dir: see ``estafette.queue.server``. No monitoring port is opened (it would
+answer anyone on the machine).
+
 When ``ESTAFETTE_NATS_URL`` points at an existing server, nothing is started and the command waits
 until stopped (under honcho, a process that exits would stop the whole set).
 """
@@ -14,7 +18,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from estafette.queue.server import nats_server_argv
+from estafette.queue.server import nats_server_argv, write_nats_config
+
+CONFIG_FILE_NAME = "nats-server.conf"
 
 
 class Command(BaseCommand):
@@ -31,11 +37,16 @@ class Command(BaseCommand):
             return
         store = settings.DATA_DIR / "nats"
         store.mkdir(parents=True, exist_ok=True)
+        config = write_nats_config(
+            settings.DATA_DIR / CONFIG_FILE_NAME, user=settings.NATS_USER, password=settings.NATS_PASSWORD
+        )
         try:
-            argv = nats_server_argv(port=settings.NATS_PORT, monitor_port=None, store_dir=store)
+            argv = nats_server_argv(port=settings.NATS_PORT, monitor_port=None, store_dir=store, config_file=config)
         except FileNotFoundError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"starting nats-server on {settings.NATS_URL} (JetStream store {store})")
+        self.stdout.write(
+            f"starting nats-server on {settings.NATS_URL} for user {settings.NATS_USER!r} (JetStream store {store})"
+        )
         self.stdout.flush()
         # Replace this process: signals from honcho reach nats-server directly, which shuts down cleanly.
         os.execv(argv[0], argv)  # noqa: S606 - argv is built here, no shell involved
