@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
+from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings, ensure_stream
 from estafette.queue.models import DeadLetter
 from estafette.queue.testing import Verdict, deliver
@@ -91,7 +91,7 @@ def publish_to_nats(queue: QueueSettings, payload: dict[str, Any], event_id: str
     """What a client holding NATS credentials could publish: the event the webhook would never have accepted."""
 
     async def body() -> None:
-        connection = await nats.connect(queue.url)
+        connection = await jetstream.connect(queue, name="forger", wait_seconds=10)
         stream = connection.jetstream()
         await ensure_stream(stream, queue)
         await stream.publish("estafette.events.git", json.dumps(payload).encode(), headers={"Nats-Msg-Id": event_id})
