@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from estafette.lib.datadir import make_private_dir, make_private_file, restrict_umask
 from estafette.lib.dburl import database_from_url
 from estafette.lib.env import (
     env_bool,
@@ -23,9 +24,13 @@ from estafette.lib.env import (
 )
 from estafette.lib.server_config import check_manifest_preferences, read_server_config
 
+# What the server's processes create (the database, keys, the JetStream store, clones, jobs, static files) is theirs
+# alone: files 0600, directories 0700, by one umask set before anything is created (estafette/lib/datadir.py says
+# why a umask). The data dir of an older install is closed on the first start (with a log line).
+restrict_umask()
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+make_private_dir(DATA_DIR)
 
 
 # First run without a configured key: one is generated and kept in the data dir, so sessions and signed job tokens
@@ -96,6 +101,13 @@ _TEST_ENGINE = env_str("ESTAFETTE_TEST_DB_ENGINE", "")
 if _TEST_ENGINE:
     DATABASES["default"]["ENGINE"] = _TEST_ENGINE
 DISABLE_COCKROACHDB_TELEMETRY = True
+# A SQLite file configured outside the data dir (ESTAFETTE_DATABASE_URL=sqlite:///…) is closed the same way; its
+# -wal/-shm/-journal files take the database file's mode, less the umask.
+if DATABASES["default"]["ENGINE"] == "estafette.lib.sqlite_backend":
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if DATA_DIR not in _sqlite_file.parents:
+        for _suffix in ("", "-wal", "-shm", "-journal", "-writelock"):
+            make_private_file(_sqlite_file.with_name(_sqlite_file.name + _suffix))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
