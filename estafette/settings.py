@@ -55,7 +55,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pipelines",
@@ -63,6 +62,7 @@ INSTALLED_APPS = [
     "releases",
     "integrations",
     "estafette.queue",
+    "estafette.apitokens",
 ]
 
 MIDDLEWARE = [
@@ -136,9 +136,9 @@ LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes DRF answer an anonymous request with 401
-    # (which the web UI handles in one place) instead of 403.
+    # (which the web UI handles in one place) instead of 403. API tokens are kept as digests (estafette/apitokens).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "estafette.apitokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["estafette.lib.permissions.ReadIfAllowedWriteIfAuthenticated"],
