@@ -130,6 +130,10 @@ FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 # files may be cached forever. Unset while the UI is not built (WhiteNoise would warn).
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
 WHITENOISE_IMMUTABLE_FILE_TEST = r"^/assets/.+-[\w-]{8,}\.\w+$"
+# Django's file storage (collectstatic's too) sets 0644 on every file it writes, whatever the umask: the static files
+# are served by this process, nobody else needs to read them (estafette/lib/datadir.py).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
