@@ -49,10 +49,11 @@ class ApiTokenManager(models.Manager["ApiToken"]):
         not help to find a key (SHA-256 cannot be inverted). The found row is compared once more in constant time.
         """
         digest = digest_of(key)
-        token = self.select_related("user").filter(digest=digest).first()
-        if token is None or not hmac.compare_digest(token.digest, digest):
+        try:
+            token = self.select_related("user").get(digest=digest)
+        except self.model.DoesNotExist:
             return None
-        return token
+        return token if hmac.compare_digest(token.digest, digest) else None
 
 
 class ApiToken(models.Model):

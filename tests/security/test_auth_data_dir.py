@@ -100,8 +100,8 @@ def test_the_data_dir_is_the_servers_alone_and_its_database_holds_no_usable_toke
         # then the database holds no usable token: the key (which authenticates) is nowhere in its files, and what
         # the token table stores does not authenticate
         assert Api(processes.url, key).call("GET", "/me")[0] == 200
-        for file in data_dir.glob("estafette.db*"):
-            assert key.encode() not in file.read_bytes(), f"the API token's key is in {file.name}"
+        holding_the_key = [file.name for file in data_dir.glob("estafette.db*") if key.encode() in file.read_bytes()]
+        assert not holding_the_key, f"the API token's key is in {holding_the_key}"
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
             rows = connection.execute("SELECT * FROM apitokens_apitoken").fetchall()
         assert len(rows) == 1
