@@ -1,5 +1,9 @@
 """Failed logins are counted per client address and per username, over the API's and the admin's login alike."""
 
+import json
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -121,3 +125,29 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxi
     assert client_address(factory.get("/", **forged)) == "127.0.0.5"  # what the one trusted proxy appended
     assert client_address(factory.get("/", REMOTE_ADDR="127.0.0.1")) == "127.0.0.1"
     assert client_address(factory.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="nonsense")) == "127.0.0.1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_failures_are_all_counted_and_answered(live_server: Any, settings: Any) -> None:
+    # given a limit the burst stays under, so every failure must be counted for the next attempt to be refused
+    settings.AXES_FAILURE_LIMIT = 13
+    make_user("ann")
+
+    def guess(n: int) -> int:
+        body = json.dumps({"username": "ann", "password": f"guess-{n}"}).encode()
+        request = urllib.request.Request(
+            f"{live_server.url}/api/auth/login", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    # when 12 wrong passwords arrive at once (racing writes of one row: SQLSTATE 40001 on PostgreSQL and CockroachDB)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(guess, range(12)))
+
+    # then each is answered as a wrong password (no 500), and all 12 were counted: the 13th failure locks
+    assert statuses == [400] * 12
+    assert guess(12) == 429
