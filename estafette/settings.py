@@ -148,9 +148,10 @@ LOGIN_URL = "/admin/login/"
 # alone, a guesser who rotates addresses (a botnet, an IPv6 /64) could try a whole list against the admin; per
 # username alone, one address could try a few passwords on every account. The price of counting per username: anyone
 # can keep one account's password login closed by failing it on purpose. That is accepted, and bounded: it is a
-# cool-off, not a lock (it ends by itself); attempts refused during it are not counted (they neither extend it nor
-# cost a database write); API tokens and existing sessions keep working; `manage.py axes_reset_username <name>`
-# reopens it at once. A guessed admin password is worse than a login form closed for a quarter of an hour.
+# cool-off, not a lock (it ends by itself); attempts refused during it are not recorded, so they do not extend it
+# (and a refused attempt costs no password hash); API tokens and existing sessions keep working;
+# `manage.py axes_reset_username <name>` reopens it at once. A guessed admin password is worse than a login form
+# closed for a quarter of an hour.
 # Known limit: attempts already running when the limit is reached still finish (the count is checked before the
 # password, and written after it), so a guesser with many requests in flight gets the limit plus those in flight.
 AUTHENTICATION_BACKENDS = [
