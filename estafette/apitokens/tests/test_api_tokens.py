@@ -1,5 +1,6 @@
 import datetime
 import hashlib
+import importlib
 import io
 import re
 from types import SimpleNamespace
@@ -107,9 +108,7 @@ def test_the_command_prints_a_new_key_each_time_and_resets_on_request() -> None:
 
 def test_the_upgrade_hashes_the_plaintext_keys_drf_kept_and_deletes_them() -> None:
     # given DRF's table of an install from before, with a key in plain text
-    from estafette.apitokens.migrations import __name__ as migrations_package
-
-    migration = __import__(f"{migrations_package}.0002_hash_plaintext_tokens", fromlist=["hash_plaintext_tokens"])
+    migration = importlib.import_module("estafette.apitokens.migrations.0002_hash_plaintext_tokens")
     user = make_user("robot")
     legacy_key = "0123456789abcdef0123456789abcdef01234567"
     created = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
