@@ -9,6 +9,7 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 
 from estafette.lib.api import BadRequest
 from estafette.lib.api_docs import errors
+from estafette.lib.login_throttle import LOCKED_MESSAGE, seconds_until_unlocked
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField
 
 
@@ -54,7 +56,7 @@ class MeSerializer(CamelCaseSerializer):
 
 
 class LoginSerializer(CamelCaseSerializer):
-    username = serializers.CharField()
+    username = serializers.CharField(max_length=150)  # Django's longest username; failures are counted per username
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
@@ -67,19 +69,31 @@ class MeApi(APIView):
 
 
 class LoginApi(APIView):
-    """Starts a session. JSON only: a cross-site HTML form cannot send it, so no CSRF token is needed yet."""
+    """Starts a session. JSON only: a cross-site HTML form cannot send it, so no CSRF token is needed yet.
+
+    Failed logins are counted per client address and per username (estafette.lib.login_throttle): past the limit
+    the answer is 429 with ``Retry-After``, whatever the password, until the cool-off has passed.
+    """
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
     parser_classes = [JSONParser]
 
-    @extend_schema(operation_id="auth_login", request=LoginSerializer, responses={200: MeSerializer, **errors(400)})
+    @extend_schema(
+        operation_id="auth_login", request=LoginSerializer, responses={200: MeSerializer, **errors(400, 429)}
+    )
     def post(self, request: Request) -> Response:
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request, username=body.validated_data["username"], password=body.validated_data["password"]
-        )
+        credentials = {"username": body.validated_data["username"], "password": body.validated_data["password"]}
+        user = authenticate(request._request, **credentials)
+        if getattr(request._request, "axes_locked_out", False):
+            # Refused by the throttle (this attempt may have been the one that reached the limit): the same answer
+            # whether or not the password was right, so a locked guesser learns nothing more.
+            seconds = seconds_until_unlocked(request._request, {"username": credentials["username"]})
+            refusal = Throttled(detail=LOCKED_MESSAGE.format(seconds=seconds))
+            refusal.wait = seconds  # Retry-After; Throttled(wait=…) would append DRF's own sentence to the message
+            raise refusal
         if user is None or not user.is_active:
             raise BadRequest("unknown username or wrong password")
         login(request._request, user)

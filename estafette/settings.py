@@ -7,10 +7,12 @@ run as local processes. Production switches by environment (see README, "Configu
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from estafette.lib.datadir import make_private_dir, make_private_file, restrict_umask
 from estafette.lib.dburl import database_from_url
 from estafette.lib.env import (
     env_bool,
@@ -25,9 +27,13 @@ from estafette.lib.env import (
 from estafette.lib.natsauth import nats_connection_from_env
 from estafette.lib.server_config import check_manifest_preferences, read_server_config
 
+# What the server's processes create (the database, keys, the JetStream store, clones, jobs, static files) is theirs
+# alone: files 0600, directories 0700, by one umask set before anything is created (estafette/lib/datadir.py says
+# why a umask). The data dir of an older install is closed on the first start (with a log line).
+restrict_umask()
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+make_private_dir(DATA_DIR)
 
 
 # First run without a configured key: one is generated and kept in the data dir, so sessions and signed job tokens
@@ -52,7 +58,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pipelines",
@@ -60,6 +65,8 @@ INSTALLED_APPS = [
     "releases",
     "integrations",
     "estafette.queue",
+    "estafette.apitokens",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a refused login into 429 (estafette.lib.login_throttle)
 ]
 
 ROOT_URLCONF = "estafette.urls"
@@ -98,6 +106,13 @@ _TEST_ENGINE = env_str("ESTAFETTE_TEST_DB_ENGINE", "")
 if _TEST_ENGINE:
     DATABASES["default"]["ENGINE"] = _TEST_ENGINE
 DISABLE_COCKROACHDB_TELEMETRY = True
+# A SQLite file configured outside the data dir (ESTAFETTE_DATABASE_URL=sqlite:///…) is closed the same way; its
+# -wal/-shm/-journal files take the database file's mode, less the umask.
+if DATABASES["default"]["ENGINE"] == "estafette.lib.sqlite_backend":
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if DATA_DIR not in _sqlite_file.parents:
+        for _suffix in ("", "-wal", "-shm", "-journal", "-writelock"):
+            make_private_file(_sqlite_file.with_name(_sqlite_file.name + _suffix))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -117,6 +132,10 @@ FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 # files may be cached forever. Unset while the UI is not built (WhiteNoise would warn).
 WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.is_dir() else None
 WHITENOISE_IMMUTABLE_FILE_TEST = r"^/assets/.+-[\w-]{8,}\.\w+$"
+# Django's file storage (collectstatic's too) sets 0644 on every file it writes, whatever the umask: the static files
+# are served by this process, nobody else needs to read them (estafette/lib/datadir.py).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -124,11 +143,45 @@ STORAGES = {
 
 LOGIN_URL = "/admin/login/"
 
+# Login throttling (django-axes; estafette/lib/login_throttle.py says why axes). Both password doors, the API's
+# POST /api/auth/login and the admin's /admin/login/, share one count of failures in the database.
+#
+# Failures count per client address AND per username, each against the limit, within the cool-off. Per address
+# alone, a guesser who rotates addresses (a botnet, an IPv6 /64) could try a whole list against the admin; per
+# username alone, one address could try a few passwords on every account. The price of counting per username: anyone
+# can keep one account's password login closed by failing it on purpose. That is accepted, and bounded: it is a
+# cool-off, not a lock (it ends by itself); attempts refused during it are not recorded, so they do not extend it
+# (and a refused attempt costs no password hash); API tokens and existing sessions keep working;
+# `manage.py axes_reset_username <name>` reopens it at once. A guessed admin password is worse than a login form
+# closed for a quarter of an hour.
+# Known limit: attempts already running when the limit is reached still finish (the count is checked before the
+# password, and written after it), so a guesser with many requests in flight gets the limit plus those in flight.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked client before a password is hashed
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ESTAFETTE_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("ESTAFETTE_LOGIN_COOLOFF_SECONDS", 15 * 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Not reset on success: a guesser with an account of their own would log into it between guesses, and the reset
+# (which deletes every failure of the same address) would wipe the count of the account under attack.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # a row per successful login, kept forever; Django's last_login is enough here
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]  # masked in axes' logs and rows
+AXES_HANDLER = "estafette.lib.login_throttle.LoginThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "estafette.lib.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "estafette.lib.login_throttle.lockout_response"
+# How many reverse proxies in front of the server append the client's address to X-Forwarded-For (0: none, the
+# header is ignored and the connection's address counts). Only ever the number actually deployed: one more lets a
+# client choose the address its failures are counted under.
+TRUSTED_PROXY_COUNT = env_int("ESTAFETTE_TRUSTED_PROXY_COUNT", 0, minimum=0)
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes DRF answer an anonymous request with 401
-    # (which the web UI handles in one place) instead of 403.
+    # (which the web UI handles in one place) instead of 403. API tokens are kept as digests (estafette/apitokens).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "estafette.apitokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["estafette.lib.permissions.ReadIfAllowedWriteIfAuthenticated"],
@@ -136,6 +189,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "estafette.lib.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # DRF reads X-Forwarded-For blindly unless this is set; 0 ignores it (estafette.lib.login_throttle.client_address).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -156,6 +211,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("ESTAFETTE_LOG_LEVEL", "INFO").upper()},
+    # axes logs two INFO lines per login attempt; its warnings (a failure, a lockout) are the ones worth keeping.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Queue: NATS JetStream (estafette/queue). Without ESTAFETTE_NATS_URL, `make run` starts a local

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.test import APIClient
@@ -21,3 +23,15 @@ def client_for(user: AbstractBaseUser | None = None) -> APIClient:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def pass_login_cool_off() -> None:
+    """Move every counted login failure back past the cool-off, as if it had passed: no test sleeps through it.
+
+    Works for the system's processes too (they count in the same database), provided they run with the cool-off of
+    these settings (``ESTAFETTE_LOGIN_COOLOFF_SECONDS``)."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.db.models import F
+
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))

@@ -70,5 +70,6 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         403: "not allowed",
         404: "no such item",
         409: "refused in the current state",
+        429: "too many attempts: try again after Retry-After seconds",
     }
     return {status: OpenApiResponse(ErrorSerializer, description=texts[status]) for status in statuses}

@@ -1,7 +1,7 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from estafette.apitokens.services import api_token_create
 from estafette.testing import PASSWORD, client_for, make_user
 
 
@@ -52,10 +52,10 @@ def test_it_needs_a_csrf_token_for_session_mutations() -> None:
 @pytest.mark.django_db
 def test_it_accepts_api_tokens() -> None:
     user = make_user("robot")
-    token = Token.objects.create(user=user)
+    _, key = api_token_create(user=user)
     client = APIClient()
 
-    with_token = client.get("/api/me", HTTP_AUTHORIZATION=f"Token {token.key}")
+    with_token = client.get("/api/me", HTTP_AUTHORIZATION=f"Token {key}")
     bad_token = client.get("/api/me", HTTP_AUTHORIZATION="Token not-a-token")
     nothing = client_for(None).get("/api/me")
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 
+from estafette.apitokens.services import api_token_create
 from estafette.jobs.local import LocalProcessJobRunner
 from estafette.queue.jetstream import QueueSettings
 from estafette.testing import make_user
@@ -195,8 +195,8 @@ class System:
 
 
 def api_token_for(user: Any) -> str:
-    """A new API token of ``user`` (what ``manage.py drf_create_token`` makes)."""
-    return str(Token.objects.create(user=user).key)
+    """The key of a new API token of ``user`` (what ``manage.py drf_create_token`` makes)."""
+    return api_token_create(user=user, name="system harness")[1]
 
 
 @contextlib.contextmanager
