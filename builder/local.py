@@ -51,13 +51,6 @@ def working_copy_git(directory: Path) -> GitConfig:
     )
 
 
-def _stage_uid(workspace: Path) -> int | None:
-    """As root, sandboxed stages run as the working copy's owner, so they can write to it. A root-owned copy is only
-    read, by a fresh unprivileged uid: a stage never runs as root."""
-    owner = workspace.stat().st_uid
-    return owner if owner != 0 else None
-
-
 def run_local(
     *,
     stage_names: Sequence[str] = (),
@@ -121,7 +114,7 @@ def run_local(
     try:
         key, _ = load_key(None, environ)
         prepared = prepare(config, key=key, started_at=utc_timestamp(), strict=False)
-        executor = create_executor(executor_kind, environ=environ, stage_uid=_stage_uid(workspace))
+        executor = create_executor(executor_kind, environ=environ, working_copy=workspace)
     except (JobInputError, ExecutorError) as error:
         print(str(error), file=sys.stderr)
         return 2

@@ -68,15 +68,15 @@ def create_executor(
     *,
     environ: Mapping[str, str] = os.environ,
     hidden_paths: Sequence[str | Path] = (),
-    stage_uid: int | None = None,
+    working_copy: Path | None = None,
 ) -> Executor:
     """The executor named by ``kind`` or ``ESTAFETTE_BUILDER_EXECUTOR`` (``auto``, ``docker`` or ``host``).
 
     Raises :class:`ExecutorError` for an unknown kind, when ``docker`` is asked for and no engine answers, and when
     the host executor cannot sandbox stages and ``ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED`` is not ``true``.
     ``hidden_paths`` (the job's configuration and key files) and ``ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS`` are
-    hidden from sandboxed stages; ``ESTAFETTE_BUILDER_SANDBOX_READ_ONLY_PATHS`` are shown to them read-only. A root
-    builder runs sandboxed stages as ``stage_uid`` (default: a fresh uid per run).
+    hidden from sandboxed stages; ``ESTAFETTE_BUILDER_SANDBOX_READ_ONLY_PATHS`` are shown to them read-only. Local
+    mode passes its ``working_copy``: as root, stages run as its owner, which it keeps.
     """
     kind = (kind or environ.get("ESTAFETTE_BUILDER_EXECUTOR") or "auto").strip().lower()
     if kind not in EXECUTOR_KINDS:
@@ -87,11 +87,11 @@ def create_executor(
         from builder.executors.container import DockerExecutor
 
         return DockerExecutor(base_url=environ.get("DOCKER_HOST") or None)
-    return create_host_executor(environ=environ, hidden_paths=hidden_paths, stage_uid=stage_uid)
+    return create_host_executor(environ=environ, hidden_paths=hidden_paths, working_copy=working_copy)
 
 
 def create_host_executor(
-    *, environ: Mapping[str, str], hidden_paths: Sequence[str | Path] = (), stage_uid: int | None = None
+    *, environ: Mapping[str, str], hidden_paths: Sequence[str | Path] = (), working_copy: Path | None = None
 ) -> Executor:
     """The host executor configured from ``environ`` (see :func:`create_executor`)."""
     from builder.executors.host import HostExecutor
@@ -112,5 +112,8 @@ def create_host_executor(
     except SandboxError as error:
         raise ExecutorError(str(error)) from error
     return HostExecutor(
-        allow_unsandboxed=unsandboxed == "true", hidden_paths=hidden, read_only_paths=read_only, stage_uid=stage_uid
+        allow_unsandboxed=unsandboxed == "true",
+        hidden_paths=hidden,
+        read_only_paths=read_only,
+        working_copy=working_copy,
     )

@@ -70,9 +70,11 @@ class HostProcess:
         cwd: str,
         output: OutputHandler,
         info_pipe: tuple[int, int] | None = None,
+        command_pid: Callable[[int], int | None] | None = None,
     ) -> None:
         """Start ``argv``. ``info_pipe`` (read end, write end): the sandbox's bwrap writes its JSON to the write end
-        (already named in ``argv``), which is closed here once the process started; the read end is kept."""
+        (already named in ``argv``), which is closed here once the process started; the read end is kept.
+        ``command_pid`` turns the JSON's ``child-pid`` into the host PID of the sandboxed script."""
         # In the sandbox the script is PID 1 of its namespace (--as-pid-1), as in a container: SIGTERM goes to it
         # alone (its trap forwards it), since bwrap itself would die at once and SIGKILL everything inside.
         info_read, info_write = info_pipe or (-1, -1)
@@ -98,7 +100,9 @@ class HostProcess:
         self._info_fd = info_read
         self._info_lock = threading.Lock()
         self._info = b""
+        self._child_pid: int | None = None
         self._script_pid: int | None = None
+        self._command_pid = command_pid or (lambda pid: pid)
         self._readers = [
             threading.Thread(target=_pump, args=(pipe, stream, output), daemon=True, name=f"output-{stream}")
             for pipe, stream in ((self._process.stdout, "stdout"), (self._process.stderr, "stderr"))
@@ -162,7 +166,7 @@ class HostProcess:
 
         with self._info_lock:
             deadline = time.monotonic() + timeout
-            while self._script_pid is None and self._info_fd >= 0:
+            while self._child_pid is None and self._info_fd >= 0:
                 ready, _, _ = select.select([self._info_fd], [], [], max(0.0, deadline - time.monotonic()))
                 if not ready:
                     break  # not written yet: keep the pipe open and try again later
@@ -173,7 +177,13 @@ class HostProcess:
                 os.close(self._info_fd)
                 self._info_fd = -2
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    self._script_pid = int(json.loads(self._info)["child-pid"])
+                    self._child_pid = int(json.loads(self._info)["child-pid"])
+            while self._script_pid is None and self._child_pid is not None and self._process.poll() is None:
+                self._script_pid = self._command_pid(self._child_pid)
+                if self._script_pid is None:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.005)  # the nested sandbox is still starting its command
             return self._script_pid
 
     def _kill_group(self, sig: signal.Signals) -> None:
@@ -312,7 +322,7 @@ class HostExecutor:
     ``sandbox``: ``None`` → sandboxed where this machine can (:func:`sandbox_support`), ``True`` → sandboxed or
     :class:`ExecutorError`, ``False`` → never (tests of stage semantics; the operator's opt-in). Without a sandbox
     and without ``allow_unsandboxed`` the constructor raises :class:`ExecutorError` saying why. As root, stages run as
-    a fresh uid per run, or as ``stage_uid`` (local mode: the owner of the working copy).
+    a fresh uid per run, which gets the workspace directory; with ``working_copy`` (local mode) as its owner.
     """
 
     name = "host"
@@ -324,7 +334,7 @@ class HostExecutor:
         allow_unsandboxed: bool = False,
         hidden_paths: Sequence[str | Path] = (),
         read_only_paths: Sequence[str] = (),
-        stage_uid: int | None = None,
+        working_copy: Path | None = None,
     ) -> None:
         support = sandbox_support() if sandbox is not False else None
         if sandbox is True and support is not None and not support.available:
@@ -340,7 +350,9 @@ class HostExecutor:
         self.unsandboxed_reason = "" if self.sandbox else (support.reason if support else "sandboxing is off")
         self._hidden = [str(path) for path in (*DEFAULT_HIDDEN_PATHS, *hidden_paths)]
         self._read_only = list(read_only_paths)
-        self._stage_uid = stage_uid
+        # Local mode runs in a developer's working copy: as root, stages run as its owner (a fresh uid when that is
+        # root), and it is never handed to another uid.
+        self._working_copy = working_copy
         self.sandbox_for_run: Sandbox | None = None
         self._runtime: Path | None = None
         self._etc_files: dict[str, Path] = {}
@@ -367,7 +379,8 @@ class HostExecutor:
         self._runtime = Path(tempfile.mkdtemp(prefix=f"estafette-host-{_slug(run_id)}-"))
         if not self.sandbox:
             return
-        uid = (self._stage_uid or new_sandbox_uid()) if os.geteuid() == 0 else None
+        owner = os.stat(self._working_copy).st_uid if self._working_copy is not None else 0
+        uid = (owner or new_sandbox_uid()) if os.geteuid() == 0 else None
         try:
             self.sandbox_for_run = Sandbox(uid=uid, read_only_paths=self._read_only, hidden_paths=self._hidden)
         except SandboxError as error:
@@ -423,7 +436,7 @@ class HostExecutor:
             services = list(self._service_names)
         env = self.process_env(spec.env)
         sandbox = self.sandbox_for_run
-        if sandbox is not None:
+        if sandbox is not None and self._working_copy is None:
             self._prepare_workspace(sandbox, spec.workspace)
         cwd = "/" if sandbox is not None else str(spec.workspace)  # bwrap changes into the work dir itself
 
@@ -471,7 +484,9 @@ class HostExecutor:
             os.close(info_read)
             os.close(info_write)
             raise ExecutorError(str(error)) from error
-        return HostProcess(argv, env=env, cwd="/", output=output, info_pipe=(info_read, info_write))
+        return HostProcess(
+            argv, env=env, cwd="/", output=output, info_pipe=(info_read, info_write), command_pid=sandbox.command_pid
+        )
 
     def _prepare_workspace(self, sandbox: Sandbox, workspace: Path) -> None:
         with self._lock:

@@ -15,8 +15,8 @@ can reach (a job's workspace is inside the data dir's 0700 ``jobs/<name>/``; ``-
 re-resolves it). So the outer bwrap runs as root without a user namespace and only builds the file system view; then
 ``setpriv`` drops to the run's own unprivileged uid (no groups, capabilities or bounding set, ``no_new_privs``) and an
 inner, unprivileged bwrap makes the user, PID, IPC, UTS and cgroup namespaces. Each run gets its own uid from a high
-range (``SANDBOX_UID_BASE``), so runs cannot touch each other's files or processes; the builder gives it the fresh,
-empty workspace (``chown``).
+range (``SANDBOX_UID_BASE``), so runs cannot touch each other's files or processes; the builder gives it the
+workspace directory (``chown`` of that directory alone).
 
 **As another user** one unprivileged bwrap is the sandbox. The stage keeps the builder's uid: what protects the
 server then is what is not mounted, and the PID namespace, which hides the builder and every other process.
@@ -233,14 +233,14 @@ class Sandbox:
     # --- workspace ----------------------------------------------------------------------------------------------------
 
     def prepare_workspace(self, workspace: Path) -> None:
-        """Give a fresh, empty workspace to the run's uid (as root); a used one is left as it is.
+        """Give a root-owned workspace to the run's uid (as root), so that stages can create files in it.
 
-        Only the directory itself is changed, never followed: nothing a stage wrote is touched.
+        Only the directory itself changes owner, never followed nor recursively: nothing a stage wrote is touched
+        (what the builder put there stays root's, readable). A workspace of another user is left as it is.
         """
         if self.uid is None:
             return
-        info = os.lstat(workspace)
-        if info.st_uid == 0 and not any(os.scandir(workspace)):
+        if os.lstat(workspace).st_uid == 0:
             os.chown(workspace, self.uid, self.uid, follow_symlinks=False)
 
     # --- command lines --------------------------------------------------------------------------------------------
@@ -260,8 +260,8 @@ class Sandbox:
         """The command line running ``command`` sandboxed; ``work_dir`` as given by :meth:`work_dir_for`.
 
         ``etc_files`` replace files of ``/etc`` (``hosts`` with the run's service names, ``passwd``); with
-        ``info_fd`` the innermost bwrap writes its JSON there, whose ``child-pid`` is the host PID of ``command``
-        (PID 1 of its namespace).
+        ``info_fd`` the (outer) bwrap writes its JSON there, whose ``child-pid`` :meth:`command_pid` turns into the
+        host PID of ``command`` (PID 1 of its namespace).
         """
         shown = [self.check_read_only_path(path) for path in read_only_paths]
         mounts = [*self._system, "--dev", "/dev"]
@@ -287,16 +287,32 @@ class Sandbox:
             *("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"),
             *("--new-session", "--die-with-parent", "--as-pid-1"),
         ]
-        if info_fd is not None:
-            namespaces += ["--info-fd", str(info_fd)]
+        info = ["--info-fd", str(info_fd)] if info_fd is not None else []
         if self.uid is None:
-            return [BWRAP, *namespaces, *mounts, "--proc", "/proc", "--chdir", work_dir, "--", *command]
+            return [BWRAP, *namespaces, *info, *mounts, "--proc", "/proc", "--chdir", work_dir, "--", *command]
+        # The outer bwrap's PID namespace is what makes everything die with the builder: the parent-death signal of
+        # the processes after setpriv is not delivered (the outer bwrap, root without capabilities, may not signal
+        # another uid), but its own init, PID 1, gets it, and with PID 1 the kernel kills the whole namespace.
         # The inner bwrap needs a /proc to set up; the host's is fully visible, which lets it mount its own over it.
         # It takes the outer's mounts as they are (--dev-bind: a plain --bind would remount /dev/null nodev; the
         # outer made every other mount nodev already).
-        outer = [BWRAP, "--die-with-parent", *mounts, "--bind", "/proc", "/proc", "--"]
+        outer = [BWRAP, "--die-with-parent", "--unshare-pid", *info, *mounts, "--bind", "/proc", "/proc", "--"]
         inner = [BWRAP, *namespaces, "--dev-bind", "/", "/", "--proc", "/proc", "--chdir", work_dir, "--", *command]
         return [*outer, *self._drop_privileges(), *inner]
+
+    def command_pid(self, child_pid: int) -> int | None:
+        """The host PID of the sandboxed command, from the ``child-pid`` of bwrap's info; ``None`` while it is not
+        started yet. As root that child is the outer bwrap's init: the command is its grandchild (init → inner
+        bwrap → command)."""
+        if self.uid is None:
+            return child_pid
+        pid: int | None = child_pid
+        for _ in range(2):
+            assert pid is not None
+            pid = _only_child(pid)
+            if pid is None:
+                return None
+        return pid
 
     def _drop_privileges(self) -> list[str]:
         assert self.uid is not None
@@ -324,6 +340,15 @@ class Sandbox:
         enter = [NSENTER, f"--user=/proc/self/fd/{parent}", "-t", str(pid), "-m", "-p", "-w", "--preserve-credentials"]
         prefix = self._drop_privileges() if self.uid is not None else []
         return [*prefix, *enter, "--", *command], parent
+
+
+def _only_child(pid: int) -> int | None:
+    """The first child of ``pid`` (bwrap's processes have one), or ``None``."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
 
 
 def passwd_files(directory: Path, uid: int) -> dict[str, Path]:
