@@ -327,8 +327,9 @@ class Sandbox:
         probe, as ``docker exec``), and a file descriptor it needs (close it after the start).
 
         The probe joins the sandbox's mount and PID namespaces and its first user namespace (the parent of the one the
-        stage runs in: the namespaces belong to it), as the run's uid without capabilities; it can no more than the
-        stage can. Raises ``OSError`` when the process is gone.
+        stage runs in: the namespaces belong to it), without capabilities and with ``no_new_privs``; it can no more
+        than the stage can. Only once the command runs (``/proc/<pid>/exe`` is no longer bwrap): before, it is still
+        in the namespace bwrap sets up with. Raises ``OSError`` when the process is gone.
         """
         fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -338,8 +339,14 @@ class Sandbox:
         finally:
             os.close(fd)
         enter = [NSENTER, f"--user=/proc/self/fd/{parent}", "-t", str(pid), "-m", "-p", "-w", "--preserve-credentials"]
-        prefix = self._drop_privileges() if self.uid is not None else []
-        return [*prefix, *enter, "--", *command], parent
+        if self.uid is not None:
+            # As root: the run's uid, dropped to before entering, is itself in that namespace; an exec leaves it no
+            # capability there.
+            return [*self._drop_privileges(), *enter, "--", *command], parent
+        # As another user: bwrap made the builder's uid root of that namespace (to mount /dev/pts), and root keeps
+        # its capabilities across an exec: drop them inside, before the probe runs.
+        inside = [SETPRIV, "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        return [*enter, "--", *inside, *command], parent
 
 
 def _only_child(pid: int) -> int | None:
