@@ -199,21 +199,30 @@ def test_a_stage_reads_none_of_the_hosts_or_the_servers_secrets(executor: HostEx
 
 
 def test_a_data_dir_inside_a_tree_the_operator_shows_stays_hidden(data_dir: DataDir) -> None:
-    # given an operator who shows /var/tmp's neighbour tree read-only (tools there), the data dir inside it
-    executor = HostExecutor(
-        sandbox=True, hidden_paths=data_dir.hidden_paths(), read_only_paths=[str(data_dir.root.parent)]
-    )
-    executor.open(run_id="read-only-paths")
+    # given an operator who shows the data dir's parent read-only (tools there), with the data dir and the server's
+    # world-readable configuration file in it (both hidden, as the local job runner asks)
+    config = data_dir.root.parent / f"{data_dir.root.name}-config.yaml"
+    config.write_text(f"credentials: [{{name: hub, password: {data_dir.api_token}}}]\n")
     try:
-        # when a stage reads the data dir's files at their paths
-        sink = run(executor, data_dir.workspace, stage("snoop", f"ls -la {data_dir.root}", f"cat {data_dir.root}/*"))
+        executor = HostExecutor(
+            sandbox=True,
+            hidden_paths=[*data_dir.hidden_paths(), config],
+            read_only_paths=[str(data_dir.root.parent)],
+        )
+        executor.open(run_id="read-only-paths")
+        try:
+            # when a stage reads the data dir's files and the configuration at their paths
+            attack = stage("snoop", f"ls {data_dir.root} | sed 's/^/LISTED /'", f"cat {data_dir.root}/* {config}")
+            sink = run(executor, data_dir.workspace, attack)
+        finally:
+            executor.close()
     finally:
-        executor.close()
-    # then it sees an empty directory there
+        config.unlink()
+    # then it sees an empty directory and an empty file there
     text = printed(sink, "snoop")
     for secret in data_dir.secrets():
         assert secret not in text
-    assert "db.sqlite3" not in text
+    assert "LISTED" not in text
 
 
 def test_a_stage_sees_neither_the_builders_nor_the_servers_environment(
