@@ -12,6 +12,7 @@ These run as root here (as CI and most single-machine installations run): the st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -259,9 +260,14 @@ def test_a_stage_writes_nothing_outside_its_workspace(executor: HostExecutor, da
     targets = [data_dir.root, data_dir.job, "/tmp", "/var/tmp", "/etc", "/usr/local", "/root", REPO, "/dev/shm"]
     attack = stage("write", *(f"echo pwned > {target}/{marker} 2>/dev/null || true" for target in targets), "true")
     # when it runs
-    run(executor, data_dir.workspace, attack)
-    # then no marker is on the host
-    assert [target for target in targets if os.path.lexists(f"{target}/{marker}")] == []
+    try:
+        run(executor, data_dir.workspace, attack)
+        # then no marker is on the host
+        assert [target for target in targets if os.path.lexists(f"{target}/{marker}")] == []
+    finally:
+        for target in targets:  # should the sandbox ever fail, leave the machine as it was
+            with contextlib.suppress(OSError):
+                os.unlink(f"{target}/{marker}")
 
 
 def test_a_stage_can_neither_signal_nor_trace_the_builder(executor: HostExecutor, data_dir: DataDir) -> None:
