@@ -325,7 +325,11 @@ def test_a_killed_builder_takes_its_stages_with_it(tmp_path: Path) -> None:
     builder = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path / "work")],
         cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "TMPDIR": str(tmp_path),
+        },  # a killed builder cleans nothing
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
