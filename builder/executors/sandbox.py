@@ -108,14 +108,16 @@ def _probe() -> SandboxSupport:
         workspace.mkdir()
         sandbox = Sandbox(uid=new_sandbox_uid() if os.geteuid() == 0 else None)
         sandbox.prepare_workspace(workspace)
-        argv = sandbox.argv(workspace=workspace, work_dir="/estafette-work", command=["/bin/sh", "-c", "exit 0"])
+        argv = sandbox.argv(workspace=workspace, work_dir="/estafette-work", command=["/bin/sh", "-c", "echo inside"])
         try:
             result = subprocess.run(
                 argv, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             return SandboxSupport(False, f"bwrap did not run: {error}")
-        if result.returncode != 0:
+        # What the command printed, not only the exit code: a standby's SIGCHLD handler may reap bwrap first, and
+        # subprocess then reports 0 whatever happened.
+        if result.returncode != 0 or result.stdout.strip() != "inside":
             text = (result.stderr or result.stdout).strip().splitlines()
             return SandboxSupport(False, f"bwrap failed: {text[-1] if text else f'exit code {result.returncode}'}")
         return SandboxSupport(True)
