@@ -326,13 +326,12 @@ def run_job(
         hidden = [path for path in (config_file, key_file) if path]
         executor = create_executor(executor_kind, environ=environ, hidden_paths=hidden)
         executor.open(run_id=config.run_id)
-        sandbox = getattr(executor, "sandbox", None)
+        describe = getattr(executor, "describe", None)
         _info_step(
             sink,
             [
                 f"Estafette builder (Python) {__version__}",
-                f"executor: {executor.name}"
-                + ("" if sandbox is None else f" (bwrap sandbox: {'on' if sandbox else 'off'})"),
+                f"executor: {describe() if describe is not None else executor.name}",
                 f"workspace: {directory}",
             ],
         )

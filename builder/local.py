@@ -114,7 +114,7 @@ def run_local(
     try:
         key, _ = load_key(None, environ)
         prepared = prepare(config, key=key, started_at=utc_timestamp(), strict=False)
-        executor = create_executor(executor_kind, environ=environ)
+        executor = create_executor(executor_kind, environ=environ, working_copy=workspace)
     except (JobInputError, ExecutorError) as error:
         print(str(error), file=sys.stderr)
         return 2

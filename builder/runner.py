@@ -7,7 +7,8 @@ runs its services first (concurrently; each evaluates its own ``when``, starts, 
 then either its parallel stages (concurrently, each with its own ``when``) or its own container: PENDING while the
 image is pulled, RUNNING with the image, then SUCCEEDED / FAILED with exit code and duration (pull excluded) or
 CANCELED. Later stages are still evaluated after a failure. Single-stage services stop when their stage ends,
-multi-stage ones when the run ends. The ``git-clone`` stage runs natively (:mod:`builder.gitclone`).
+multi-stage ones when the run ends. The ``git-clone`` stage runs natively (:mod:`builder.gitclone`), one script in
+the host executor's sandbox.
 
 :meth:`PipelineRunner.cancel` (SIGTERM) stops every running container within the stop grace and marks what was
 running or not yet started CANCELED.
@@ -171,6 +172,7 @@ class PipelineRunner:
         self._running: set[RunningContainer] = set()
         self._multi_stage_services: list[_Service] = []
         self._scratch = Path(tempfile.mkdtemp(prefix="estafette-run-"))
+        self._native: Executor | None = None  # runs the git-clone stage when the run's executor is not the host's
 
     # --- status -------------------------------------------------------------------------------------------------------
 
@@ -227,6 +229,8 @@ class PipelineRunner:
                 self._run_stage(stage, parent="", depth=0)
         finally:
             self._stop_services(self._multi_stage_services)
+            if self._native is not None:
+                self._native.close()
             shutil.rmtree(self._scratch, ignore_errors=True)
         return self.final_status()
 
@@ -333,10 +337,15 @@ class PipelineRunner:
         if trusted is None or not trusted.injected_credential_types:
             return None
         directory = Path(tempfile.mkdtemp(prefix="credentials-", dir=self._scratch))
+        # A stage runs as an unprivileged uid (the host sandbox) or a container's user: it must read them. The run's
+        # scratch directory around it stays the builder's alone (0700).
+        directory.chmod(0o755)
         for credential_type in trusted.injected_credential_types:
             matching = [c.to_dict() for c in self.context.credentials if c.type == credential_type]
             text = expand_references(json.dumps(matching), self.context.builder_env)
-            (directory / f"{credential_type.replace('-', '_')}.json").write_text(text)
+            path = directory / f"{credential_type.replace('-', '_')}.json"
+            path.write_text(text)
+            path.chmod(0o644)
         return directory
 
     def _env(self, *, kind: str, name: str, image: str, own_env: Mapping[str, Any], props: Mapping[str, Any]) -> dict:
@@ -395,12 +404,12 @@ class PipelineRunner:
         exit_code = self._execute(spec, step)
         return _Outcome(ok=exit_code == 0, exit_code=exit_code, duration=time.monotonic() - started)
 
-    def _execute(self, spec: ContainerSpec, step: _Step) -> int | None:
+    def _execute(self, spec: ContainerSpec, step: _Step, *, executor: Executor | None = None) -> int | None:
         if self.canceled:
             return None
         assembler = step.assembler()
         try:
-            container = self.context.executor.start(spec, assembler.feed)
+            container = (executor or self.context.executor).start(spec, assembler.feed)
         except ExecutorError as error:
             step.message(f"Failed starting stage: {error}")
             return None
@@ -417,8 +426,7 @@ class PipelineRunner:
     # --- git clone ----------------------------------------------------------------------------------------------------
 
     def _run_git_clone(self, stage: StagePlan, step: _Step) -> _Outcome:
-        from builder.executors.host import HostProcess
-        from builder.gitclone import CloneOptions, git_clone, source_token
+        from builder.gitclone import CloneError, CloneOptions, clone_script, source_token
 
         name, tag = split_image(stage.image or "extensions/git-clone:stable")
         step.update("RUNNING", image=ImageInfo(name=name, tag=tag))
@@ -426,38 +434,40 @@ class PipelineRunner:
         if not self.context.clone_natively or self.context.git is None:
             step.message("Using the working copy; nothing to clone", "stdout")
             return _Outcome(ok=True, exit_code=0, duration=time.monotonic() - started)
-
-        def run_git(argv: Sequence[str], shown: str) -> int:
-            if self.canceled:
-                return 130
-            if shown:
-                step.message(f"> {shown}", "stdout")
-            assembler = step.assembler()
-            process = HostProcess(
-                ["git", "-c", "credential.helper=", *argv],
-                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0", "HOME": str(self._scratch)},
-                cwd=str(self.context.workspace),
-                output=assembler.feed,
-            )
-            self._track(process)  # type: ignore[arg-type]
-            try:
-                return process.wait() or 0
-            finally:
-                self._forget(process)  # type: ignore[arg-type]
-                assembler.close()
-
         try:
-            code = git_clone(
+            script = clone_script(
                 git=self.context.git,
                 token=source_token(self.context.credentials),
-                workspace=self.context.workspace,
                 options=CloneOptions.from_custom_properties(stage.custom_properties),
-                run=run_git,
             )
-        except ExecutorError as error:
+            executor = self._clone_executor()
+        except (CloneError, ExecutorError) as error:
             step.message(f"Failed running stage: {error}")
-            code = 1
+            return _Outcome(ok=False, exit_code=1, duration=time.monotonic() - started)
+        # One script in the sandbox, as any stage: the options are the manifest's, and the repository is untrusted.
+        spec = ContainerSpec(
+            name=stage.name,
+            image=stage.image or "extensions/git-clone:stable",
+            workspace=self.context.workspace,
+            work_dir=stage.work_dir or "/estafette-work",
+            env=script.env,
+            script=script.text,
+            read_only_paths=script.read_only_paths,
+        )
+        code = self._execute(spec, step, executor=executor)
         return _Outcome(ok=code == 0, exit_code=code, duration=time.monotonic() - started)
+
+    def _clone_executor(self) -> Executor:
+        """The host executor of the run; with another (docker), a host executor of its own for the native clone,
+        sandboxed where this machine can (else the clone runs as the builder: stages still run in containers)."""
+        if self.context.executor.name == "host":
+            return self.context.executor
+        with self._lock:
+            if self._native is None:
+                from builder.executors.host import HostExecutor
+
+                self._native = HostExecutor(allow_unsandboxed=True)
+            return self._native
 
     # --- services -----------------------------------------------------------------------------------------------------
 

@@ -108,6 +108,11 @@ def preload(environ: Mapping[str, str] = os.environ) -> None:
     for name in optional:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    if (environ.get("ESTAFETTE_BUILDER_EXECUTOR") or "auto").strip().lower() != "docker":
+        # Whether stages can be sandboxed here is tried by starting a sandbox (~10 ms): once, for every job forked.
+        from builder.executors.sandbox import sandbox_support
+
+        sandbox_support()
     from builder import contracts
 
     # Each wire type compiles its parser on first use (~1 ms each); parsing an empty object does it and fails.

@@ -242,6 +242,10 @@ JOB_CANCEL_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CANCEL_GRACE_SECONDS", 120, mi
 LOCAL_JOB_COMMAND = env_str("ESTAFETTE_LOCAL_JOB_COMMAND", "")  # default: python -m builder job --config {config} …
 # Pre-started builders per server process that launch local jobs in milliseconds (0: every job starts cold).
 LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 2, minimum=0)
+# Local jobs on the host executor run stages in a sandbox (builder/executors/sandbox.py); where none can be made, a
+# build is refused unless this is true: then its stages run unsandboxed, as the server's user, seeing what it sees.
+HOST_EXECUTOR_UNSANDBOXED = env_bool("ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED", False)
+CONFIG_FILE = env_str("ESTAFETTE_CONFIG_FILE", "")
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
 JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", "estafette/estafette-ci-builder-python:latest")
@@ -285,7 +289,7 @@ SECRET_DECRYPTION_KEY = env_secret_or_generated(
 SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
 GIT_CACHE_DIR = DATA_DIR / "git-cache"
 # Credentials, trusted images and manifest preferences (estafette/lib/server_config.py documents the file).
-_SERVER_CONFIG = read_server_config(env_str("ESTAFETTE_CONFIG_FILE", ""))
+_SERVER_CONFIG = read_server_config(CONFIG_FILE)
 CREDENTIALS = _SERVER_CONFIG.credentials
 TRUSTED_IMAGES = _SERVER_CONFIG.trusted_images
 MANIFEST_PREFERENCES = check_manifest_preferences(

@@ -20,6 +20,7 @@ __all__ = [
     "PullError",
     "RunningContainer",
     "create_executor",
+    "create_host_executor",
     "docker_engine_answers",
 ]
 
@@ -67,11 +68,15 @@ def create_executor(
     *,
     environ: Mapping[str, str] = os.environ,
     hidden_paths: Sequence[str | Path] = (),
+    working_copy: Path | None = None,
 ) -> Executor:
     """The executor named by ``kind`` or ``ESTAFETTE_BUILDER_EXECUTOR`` (``auto``, ``docker`` or ``host``).
 
-    Raises :class:`ExecutorError` for an unknown kind or when ``docker`` is asked for and no engine answers.
-    ``hidden_paths`` are hidden from sandboxed host processes (the job's configuration and key files).
+    Raises :class:`ExecutorError` for an unknown kind, when ``docker`` is asked for and no engine answers, and when
+    the host executor cannot sandbox stages and ``ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED`` is not ``true``.
+    ``hidden_paths`` (the job's configuration and key files) and ``ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS`` are
+    hidden from sandboxed stages; ``ESTAFETTE_BUILDER_SANDBOX_READ_ONLY_PATHS`` are shown to them read-only. Local
+    mode passes its ``working_copy``: as root, stages run as its owner, which it keeps.
     """
     kind = (kind or environ.get("ESTAFETTE_BUILDER_EXECUTOR") or "auto").strip().lower()
     if kind not in EXECUTOR_KINDS:
@@ -82,6 +87,33 @@ def create_executor(
         from builder.executors.container import DockerExecutor
 
         return DockerExecutor(base_url=environ.get("DOCKER_HOST") or None)
-    from builder.executors.host import HostExecutor
+    return create_host_executor(environ=environ, hidden_paths=hidden_paths, working_copy=working_copy)
 
-    return HostExecutor(hidden_paths=hidden_paths)
+
+def create_host_executor(
+    *, environ: Mapping[str, str], hidden_paths: Sequence[str | Path] = (), working_copy: Path | None = None
+) -> Executor:
+    """The host executor configured from ``environ`` (see :func:`create_executor`)."""
+    from builder.executors.host import HostExecutor
+    from builder.executors.sandbox import (
+        HIDDEN_PATHS_VARIABLE,
+        READ_ONLY_PATHS_VARIABLE,
+        UNSANDBOXED_VARIABLE,
+        SandboxError,
+        paths_from,
+    )
+
+    unsandboxed = (environ.get(UNSANDBOXED_VARIABLE) or "false").strip().lower()
+    if unsandboxed not in ("true", "false"):
+        raise ExecutorError(f"{UNSANDBOXED_VARIABLE} must be true or false, got {unsandboxed!r}")
+    try:
+        hidden = [*hidden_paths, *paths_from(environ, HIDDEN_PATHS_VARIABLE)]
+        read_only = paths_from(environ, READ_ONLY_PATHS_VARIABLE)
+    except SandboxError as error:
+        raise ExecutorError(str(error)) from error
+    return HostExecutor(
+        allow_unsandboxed=unsandboxed == "true",
+        hidden_paths=hidden,
+        read_only_paths=read_only,
+        working_copy=working_copy,
+    )

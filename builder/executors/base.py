@@ -47,6 +47,10 @@ class ContainerSpec:
     privileged: bool = False
     mount_docker_socket: bool = False  # trusted images with runDocker: the engine's socket at /var/run/docker.sock
     resources: Resources | None = None
+    # The host executor only: a complete script to run as it is instead of ``commands`` (the native git-clone), and
+    # host directories shown read-only at the same path (the local repository it fetches from).
+    script: str | None = field(default=None, repr=False)
+    read_only_paths: Sequence[Path] = ()
 
 
 class RunningContainer(Protocol):

@@ -1,21 +1,25 @@
 """The host executor: a stage's commands run with its shell as a process on the builder's machine.
 
-The image is recorded, not used (so a stage without ``commands``, an extension, cannot run here). Where
-``/usr/bin/bwrap`` exists every stage and service runs sandboxed: the host's root file system read-only, its own
-``/tmp``, PID, IPC and UTS namespaces, the workspace mounted read-write at the stage's ``workDir``, ``/etc/hosts``
-extended with the names of the run's services (they listen on the host network, so ``svc:8080`` reaches
-``127.0.0.1:8080``), and the paths given as ``hidden_paths`` (the job's configuration and key, container engine
-sockets) replaced by empty ones. Without bwrap the process runs in the workspace directory unsandboxed and service
-names do not resolve.
+The image is recorded, not used (so a stage without ``commands``, an extension, cannot run here). Every stage and
+service runs in the sandbox of :mod:`builder.executors.sandbox`: an unprivileged uid in a user namespace, no
+capabilities, a read-only system and only its workspace writable (at its ``workDir``), ``/etc/hosts`` extended with
+the names of the run's services (they listen on the host network, so ``svc:8080`` reaches ``127.0.0.1:8080``). It
+never sees the data dir, other jobs, the builder's configuration or environment.
 
-Processes never inherit the builder's ``ESTAFETTE_*`` variables: only ``PATH``, ``HOME``, ``LANG``, ``LC_ALL``,
-``TERM``, ``TZ`` and ``USER`` of the builder, then the stage's environment.
+Where no sandbox can be made, the executor refuses to start unless the operator opted in
+(``ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED=true``, ``allow_unsandboxed``): then stages run as the builder's own user in
+the workspace directory, seeing what it sees, and service names do not resolve.
+
+A process gets only the variables Estafette defines and the stage's own (:meth:`HostExecutor.process_env`): sandboxed,
+``PATH`` and ``HOME=/tmp`` besides; unsandboxed, the builder's ``PATH``, ``HOME``, ``LANG``, ``LC_ALL``, ``TERM``,
+``TZ`` and ``USER``. Never the builder's ``ESTAFETTE_*`` variables.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -31,29 +35,49 @@ from typing import Any, TypeVar
 from builder.contracts import Credential, ImageInfo
 from builder.entrypoint import entrypoint_filename, generate_entrypoint
 from builder.executors.base import STOP_GRACE_SECONDS, ContainerSpec, ExecutorError, OutputHandler, split_image
+from builder.executors.sandbox import (
+    BWRAP,
+    ENTRYPOINT_DIR,
+    SANDBOX_HOME,
+    UNSANDBOXED_VARIABLE,
+    Sandbox,
+    SandboxError,
+    new_sandbox_uid,
+    passwd_files,
+    sandbox_support,
+)
 
-BWRAP = "/usr/bin/bwrap"
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TZ", "USER")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Hidden even where a stage could see them (an operator's read-only path): container engines' sockets, Estafette's
+# key mounts in a pod.
 DEFAULT_HIDDEN_PATHS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman", "/secrets", "/configs")
-_NOT_BOUND = {"proc", "dev", "tmp", "sys"}
 
 
 def bwrap_available() -> bool:
-    return os.access(BWRAP, os.X_OK)
+    """Whether stages can be sandboxed on this machine (bwrap and user namespaces work)."""
+    return sandbox_support().available
 
 
 class HostProcess:
     """A stage or service running as a host process group. Output is read by two threads until both pipes close."""
 
     def __init__(
-        self, argv: list[str], *, env: dict[str, str], cwd: str, output: OutputHandler, sandboxed: bool = False
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: str,
+        output: OutputHandler,
+        info_pipe: tuple[int, int] | None = None,
+        command_pid: Callable[[int], int | None] | None = None,
     ) -> None:
-        # In a bwrap sandbox the script is PID 1 of its namespace (--as-pid-1), as in a container: SIGTERM goes to
-        # it alone (its trap forwards it), since bwrap itself would die at once and SIGKILL everything inside.
-        info_read, info_write = os.pipe() if sandboxed else (-1, -1)
-        if sandboxed:
-            argv = [argv[0], "--as-pid-1", "--info-fd", str(info_write), *argv[1:]]
+        """Start ``argv``. ``info_pipe`` (read end, write end): the sandbox's bwrap writes its JSON to the write end
+        (already named in ``argv``), which is closed here once the process started; the read end is kept.
+        ``command_pid`` turns the JSON's ``child-pid`` into the host PID of the sandboxed script."""
+        # In the sandbox the script is PID 1 of its namespace (--as-pid-1), as in a container: SIGTERM goes to it
+        # alone (its trap forwards it), since bwrap itself would die at once and SIGKILL everything inside.
+        info_read, info_write = info_pipe or (-1, -1)
         try:
             self._process = subprocess.Popen(
                 argv,
@@ -64,17 +88,21 @@ class HostProcess:
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group, so stop() reaches every child
                 bufsize=0,
-                pass_fds=(info_write,) if sandboxed else (),
+                pass_fds=(info_write,) if info_pipe else (),
             )
         except OSError as error:
+            if info_pipe:
+                os.close(info_read)
             raise ExecutorError(f"cannot start {argv[0]}: {error.strerror}") from error
         finally:
-            if sandboxed:
+            if info_pipe:
                 os.close(info_write)
         self._info_fd = info_read
         self._info_lock = threading.Lock()
         self._info = b""
+        self._child_pid: int | None = None
         self._script_pid: int | None = None
+        self._command_pid = command_pid or (lambda pid: pid)
         self._readers = [
             threading.Thread(target=_pump, args=(pipe, stream, output), daemon=True, name=f"output-{stream}")
             for pipe, stream in ((self._process.stdout, "stdout"), (self._process.stderr, "stderr"))
@@ -138,7 +166,7 @@ class HostProcess:
 
         with self._info_lock:
             deadline = time.monotonic() + timeout
-            while self._script_pid is None and self._info_fd >= 0:
+            while self._child_pid is None and self._info_fd >= 0:
                 ready, _, _ = select.select([self._info_fd], [], [], max(0.0, deadline - time.monotonic()))
                 if not ready:
                     break  # not written yet: keep the pipe open and try again later
@@ -149,7 +177,13 @@ class HostProcess:
                 os.close(self._info_fd)
                 self._info_fd = -2
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    self._script_pid = int(json.loads(self._info)["child-pid"])
+                    self._child_pid = int(json.loads(self._info)["child-pid"])
+            while self._script_pid is None and self._child_pid is not None and self._process.poll() is None:
+                self._script_pid = self._command_pid(self._child_pid)
+                if self._script_pid is None:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.005)  # the nested sandbox is still starting its command
             return self._script_pid
 
     def _kill_group(self, sig: signal.Signals) -> None:
@@ -181,11 +215,11 @@ def _has_exec_started(pid: int) -> bool:
 
 
 class _HostContainer:
-    def __init__(self, executor: HostExecutor, spec: ContainerSpec, process: HostProcess, sandbox_argv: list[str]):
+    def __init__(self, executor: HostExecutor, spec: ContainerSpec, process: HostProcess, cwd: str) -> None:
         self._executor = executor
         self._spec = spec
         self._process = process
-        self._sandbox_argv = sandbox_argv
+        self._cwd = cwd
 
     def wait(self, timeout: float | None = None) -> int | None:
         return self._process.wait(timeout)
@@ -194,25 +228,34 @@ class _HostContainer:
         self._process.stop(grace)
 
     def exec(self, command: Sequence[str], *, timeout: float) -> int:
-        argv = list(command)
-        if self._sandbox_argv:
-            # enter the running sandbox's mount and PID namespaces (its own /tmp, its work dir), as docker exec does
+        argv, keep = list(command), ()
+        sandbox = self._executor.sandbox_for_run
+        if sandbox is not None:
+            # enter the running sandbox (its own /tmp, its work dir, its processes), as docker exec does
             pid = self._process.sandboxed_pid()
             if pid is None or not _has_exec_started(pid):
                 return -1
-            argv = ["nsenter", "-t", str(pid), "-m", "-p", "-w", "--", *command]
+            try:
+                argv, fd = sandbox.exec_argv(pid, command)
+            except OSError:
+                return -1
+            keep = (fd,)
         try:
             result = subprocess.run(
                 argv,
                 env=self._executor.process_env(self._spec.env),
-                cwd=self._executor.cwd_for(self._spec),
+                cwd=self._cwd,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=timeout,
                 check=False,
+                pass_fds=keep,
             )
         except (subprocess.TimeoutExpired, OSError):
             return -1
+        finally:
+            for fd in keep:
+                os.close(fd)
         return result.returncode
 
     def address(self) -> str:
@@ -274,33 +317,76 @@ class _Spawner:
 
 
 class HostExecutor:
-    """Runs stages as host processes, sandboxed with bwrap when available (``sandbox=None`` → when available)."""
+    """Runs stages as host processes in the sandbox.
+
+    ``sandbox``: ``None`` → sandboxed where this machine can (:func:`sandbox_support`), ``True`` → sandboxed or
+    :class:`ExecutorError`, ``False`` → never (tests of stage semantics; the operator's opt-in). Without a sandbox
+    and without ``allow_unsandboxed`` the constructor raises :class:`ExecutorError` saying why. As root, stages run as
+    a fresh uid per run, which gets the workspace directory; with ``working_copy`` (local mode) as its owner.
+    """
 
     name = "host"
 
-    def __init__(self, *, sandbox: bool | None = None, hidden_paths: Sequence[str | Path] = ()) -> None:
-        self.sandbox = bwrap_available() if sandbox is None else sandbox
-        if self.sandbox and not bwrap_available():
-            raise ExecutorError(f"sandboxing needs {BWRAP} (Debian package bubblewrap)")
+    def __init__(
+        self,
+        *,
+        sandbox: bool | None = None,
+        allow_unsandboxed: bool = False,
+        hidden_paths: Sequence[str | Path] = (),
+        read_only_paths: Sequence[str] = (),
+        working_copy: Path | None = None,
+    ) -> None:
+        support = sandbox_support() if sandbox is not False else None
+        if sandbox is True and support is not None and not support.available:
+            raise ExecutorError(f"cannot sandbox stages on this machine: {support.reason}")
+        self.sandbox = bool(support is not None and support.available)
+        if not self.sandbox and sandbox is None and not allow_unsandboxed:
+            reason = support.reason if support is not None else "sandboxing is off"
+            raise ExecutorError(
+                f"the host executor refuses to run this build: it cannot sandbox stages on this machine ({reason}). "
+                "Install bubblewrap 0.8+ and allow unprivileged user namespaces, use the docker executor, or set "
+                f"{UNSANDBOXED_VARIABLE}=true to run stages unsandboxed, as {_user_name()} with all its access"
+            )
+        self.unsandboxed_reason = "" if self.sandbox else (support.reason if support else "sandboxing is off")
         self._hidden = [str(path) for path in (*DEFAULT_HIDDEN_PATHS, *hidden_paths)]
+        self._read_only = list(read_only_paths)
+        # Local mode runs in a developer's working copy: as root, stages run as its owner (a fresh uid when that is
+        # root), and it is never handed to another uid.
+        self._working_copy = working_copy
+        self.sandbox_for_run: Sandbox | None = None
         self._runtime: Path | None = None
+        self._etc_files: dict[str, Path] = {}
+        self._prepared: set[Path] = set()
         self._service_names: list[str] = []
         self._containers: list[_HostContainer] = []
         self._lock = threading.Lock()
         self._spawn_thread: _Spawner | None = None
-        self._root_entries = self._list_root()
 
-    @staticmethod
-    def _list_root() -> list[str]:
-        try:
-            return sorted(os.listdir("/"))
-        except OSError:
-            return []
+    def describe(self) -> str:
+        """One line for the build log: how stages run."""
+        if self.sandbox_for_run is not None and self.sandbox_for_run.uid is not None:
+            return f"host (sandboxed: bwrap, uid {self.sandbox_for_run.uid}, user namespace)"
+        if self.sandbox:
+            return f"host (sandboxed: bwrap, uid {os.getuid()}, user namespace)"
+        return (
+            f"host (UNSANDBOXED: {self.unsandboxed_reason}; stages run as {_user_name()} with all its access, "
+            f"as {UNSANDBOXED_VARIABLE}=true allows)"
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------------------------------
 
     def open(self, *, run_id: str) -> None:
         self._runtime = Path(tempfile.mkdtemp(prefix=f"estafette-host-{_slug(run_id)}-"))
+        if not self.sandbox:
+            return
+        owner = os.stat(self._working_copy).st_uid if self._working_copy is not None else 0
+        uid = (owner or new_sandbox_uid()) if os.geteuid() == 0 else None
+        try:
+            self.sandbox_for_run = Sandbox(uid=uid, read_only_paths=self._read_only, hidden_paths=self._hidden)
+        except SandboxError as error:
+            raise ExecutorError(str(error)) from error
+        if uid is not None and not _has_user(uid):
+            self._etc_files = passwd_files(self._runtime, uid)
 
     def close(self) -> None:
         with self._lock:
@@ -323,7 +409,7 @@ class HostExecutor:
     # --- start --------------------------------------------------------------------------------------------------------
 
     def start(self, spec: ContainerSpec, output: OutputHandler) -> _HostContainer:
-        if not spec.commands:
+        if not spec.commands and spec.script is None:
             raise ExecutorError(
                 f"{spec.name} has no commands: the host executor cannot run the entrypoint of image {spec.image}; "
                 "set ESTAFETTE_BUILDER_EXECUTOR=docker with a container engine available"
@@ -331,31 +417,97 @@ class HostExecutor:
         if self._runtime is None:
             self.open(run_id="run")
         assert self._runtime is not None
+        if not shutil.which(spec.shell) and not os.access(spec.shell, os.X_OK):
+            raise ExecutorError(f"shell {spec.shell} of {spec.name} does not exist on this host")
         directory = Path(tempfile.mkdtemp(prefix="c-", dir=self._runtime))
+        directory.chmod(0o755)  # the sandbox's uid reads the script; the runtime directory around it stays 0700
         script = directory / entrypoint_filename(spec.shell)
         script.write_text(
-            generate_entrypoint(
+            spec.script
+            if spec.script is not None
+            else generate_entrypoint(
                 shell=spec.shell, commands=spec.commands, run_in_foreground=spec.run_commands_in_foreground
             )
         )
         script.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-        if not shutil.which(spec.shell) and not os.access(spec.shell, os.X_OK):
-            raise ExecutorError(f"shell {spec.shell} of {spec.name} does not exist on this host")
         with self._lock:
             if spec.network_alias:
                 self._service_names.append(spec.network_alias)
             services = list(self._service_names)
-        sandbox_argv = self._sandbox_argv(spec, directory, services) if self.sandbox else []
+        env = self.process_env(spec.env)
+        sandbox = self.sandbox_for_run
+        if sandbox is not None and self._working_copy is None:
+            self._prepare_workspace(sandbox, spec.workspace)
+        cwd = "/" if sandbox is not None else str(spec.workspace)  # bwrap changes into the work dir itself
+
+        def spawn() -> HostProcess:
+            if sandbox is None:
+                return HostProcess([str(script)], env=env, cwd=cwd, output=output)
+            command = [f"{ENTRYPOINT_DIR}/{script.name}"]
+            return self._spawn(sandbox, spec, command, env=env, output=output, script_dir=directory, services=services)
+
         # bwrap's --die-with-parent fires when the *thread* that started it ends (PR_SET_PDEATHSIG), and services
         # are started from short-lived threads: every process is spawned from one long-lived thread instead.
-        argv, env, cwd = [*sandbox_argv, str(script)], self.process_env(spec.env), self.cwd_for(spec)
-        process = self._spawner().call(
-            lambda: HostProcess(argv, env=env, cwd=cwd, output=output, sandboxed=self.sandbox)
-        )
-        container = _HostContainer(self, spec, process, sandbox_argv)
+        process = self._spawner().call(spawn)
+        container = _HostContainer(self, spec, process, cwd)
         with self._lock:
             self._containers.append(container)
         return container
+
+    def _spawn(
+        self,
+        sandbox: Sandbox,
+        spec: ContainerSpec,
+        command: list[str],
+        *,
+        env: dict[str, str],
+        output: OutputHandler,
+        script_dir: Path,
+        services: list[str],
+    ) -> HostProcess:
+        etc_files = dict(self._etc_files)
+        if services:
+            etc_files["hosts"] = self._hosts_file(script_dir, services)
+        info_read, info_write = os.pipe()
+        try:
+            argv = sandbox.argv(
+                workspace=spec.workspace,
+                work_dir=sandbox.work_dir_for(spec.work_dir, spec.workspace),
+                command=command,
+                script_dir=script_dir,
+                credentials_dir=spec.credentials_dir,
+                etc_files=etc_files,
+                read_only_paths=[str(path) for path in spec.read_only_paths],
+                info_fd=info_write,
+            )
+        except SandboxError as error:
+            os.close(info_read)
+            os.close(info_write)
+            raise ExecutorError(str(error)) from error
+        return HostProcess(
+            argv, env=env, cwd="/", output=output, info_pipe=(info_read, info_write), command_pid=sandbox.command_pid
+        )
+
+    def _prepare_workspace(self, sandbox: Sandbox, workspace: Path) -> None:
+        with self._lock:
+            if workspace in self._prepared:
+                return
+            self._prepared.add(workspace)
+        try:
+            sandbox.prepare_workspace(workspace)
+        except OSError as error:
+            raise ExecutorError(f"cannot give the workspace {workspace} to the sandbox: {error.strerror}") from error
+
+    @staticmethod
+    def _hosts_file(directory: Path, services: list[str]) -> Path:
+        hosts = directory / "hosts"
+        try:
+            original = Path("/etc/hosts").read_text()
+        except OSError:
+            original = "127.0.0.1\tlocalhost\n"
+        hosts.write_text(original.rstrip("\n") + "\n127.0.0.1\t" + " ".join(services) + "\n")
+        hosts.chmod(0o644)
+        return hosts
 
     def _spawner(self) -> _Spawner:
         with self._lock:
@@ -364,57 +516,31 @@ class HostExecutor:
             return self._spawn_thread
 
     def process_env(self, env: dict[str, str] | object) -> dict[str, str]:
-        base = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
-        base.setdefault("PATH", DEFAULT_PATH)
+        """What a process of the run gets: the stage's own variables (Estafette's ``ESTAFETTE_*`` among them) over a
+        minimal base; nothing else of the builder's environment."""
+        if self.sandbox:
+            base = {"PATH": DEFAULT_PATH, "HOME": SANDBOX_HOME}
+        else:
+            base = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+            base.setdefault("PATH", DEFAULT_PATH)
         base.update(env)  # type: ignore[call-overload]
         return base
 
-    def cwd_for(self, spec: ContainerSpec) -> str:
-        # bwrap changes into the work dir itself (--chdir); the outer process just needs a directory that exists
-        return "/" if self.sandbox else str(spec.workspace)
 
-    def _work_dir_in_sandbox(self, spec: ContainerSpec) -> str:
-        """``spec.work_dir`` if bwrap can mount the workspace there, else the workspace's own host path.
+def _has_user(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
 
-        bwrap cannot create a mount point inside a read-only bound host directory (a work dir ``/home/x`` on a host
-        that has ``/home``); an existing directory can serve as mount point.
-        """
-        work_dir = os.path.normpath(spec.work_dir)
-        top = work_dir.strip("/").split("/", 1)[0]
-        if work_dir == "/" or (top in self._root_entries and not os.path.isdir(work_dir)):
-            return str(spec.workspace)
-        return work_dir
 
-    def _sandbox_argv(self, spec: ContainerSpec, directory: Path, services: list[str]) -> list[str]:
-        argv = [BWRAP, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        for entry in self._root_entries:
-            path = f"/{entry}"
-            if entry in _NOT_BOUND:
-                continue
-            if os.path.islink(path):
-                argv += ["--symlink", os.readlink(path), path]
-            elif os.path.isdir(path):
-                argv += ["--ro-bind", path, path]
-        argv += ["--ro-bind-try", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108 — a private /tmp
-        for hidden in self._hidden:
-            if os.path.isdir(hidden) and not os.path.islink(hidden):
-                argv += ["--tmpfs", hidden]
-            elif os.path.exists(hidden):
-                argv += ["--ro-bind", "/dev/null", hidden]
-        if services:
-            hosts = directory / "hosts"
-            try:
-                original = Path("/etc/hosts").read_text()
-            except OSError:
-                original = "127.0.0.1\tlocalhost\n"
-            hosts.write_text(original.rstrip("\n") + "\n127.0.0.1\t" + " ".join(services) + "\n")
-            argv += ["--ro-bind", str(hosts), "/etc/hosts"]
-        work_dir = self._work_dir_in_sandbox(spec)
-        argv += ["--bind", str(spec.workspace), work_dir]
-        if spec.credentials_dir is not None:
-            argv += ["--ro-bind", str(spec.credentials_dir), "/credentials"]
-        argv += ["--ro-bind", str(directory), str(directory), "--chdir", work_dir, "--"]
-        return argv
+def _user_name() -> str:
+    uid = os.geteuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _slug(text: str) -> str:

@@ -1,31 +1,37 @@
-"""The native git-clone stage with the real git CLI against a local repository."""
+"""The native git-clone stage: one script with the real git CLI, in the host executor's sandbox (bwrap) where this
+machine has one, against a local repository and a git server over HTTP with authentication."""
 
+import re
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from builder.contracts import Credential, GitConfig
 from builder.executors.host import HostExecutor
-from builder.gitclone import CloneOptions, clone_url, git_clone, source_token
+from builder.gitclone import TOKEN_VARIABLE, CloneError, CloneOptions, clone_script, clone_url, source_token
 from builder.manifest.when import evaluate_when
 from builder.plan import StagePlan
 from builder.runner import PipelineRunner, RunContext
 from builder.secrets import Masker
 from builder.testing import RecordingSink
+from builder.tests.gitserver import GitHttpServer
+
+TOKEN = "the-source-token"
 
 
 def git(directory: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(directory), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    # the clone belongs to the sandbox's uid: git (run here as root) would call it dubious
+    argv = ["git", "-c", "safe.directory=*", "-C", str(directory), *args]
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository with 60 commits on main (more than the shallow depth) and a feature branch."""
+    """A repository with 60 commits on main (more than the shallow depth) and a feature branch, readable by others
+    (as a clone running as the sandbox's uid needs it)."""
     repo = tmp_path_factory.mktemp("origin")
+    repo.chmod(0o755)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "t@example.com")
     git(repo, "config", "user.name", "t")
@@ -41,33 +47,36 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def run_clone(workspace: Path, git_config: GitConfig, **stage_fields: object) -> tuple[str, RecordingSink]:
+def run_clone(
+    workspace: Path, git_config: GitConfig, *, executor: HostExecutor | None = None, **stage_fields: object
+) -> tuple[str, RecordingSink]:
     sink = RecordingSink()
     runner = PipelineRunner(
         RunContext(
-            executor=HostExecutor(sandbox=False),
+            executor=executor or HostExecutor(allow_unsandboxed=True),
             sink=sink,
             workspace=workspace,
             evaluate_when=evaluate_when,
             git=git_config,
-            masker=Masker(["the-source-token"]),
-            credentials=(
-                Credential(name="src", type="github-api-token", additional_properties={"token": "the-source-token"}),
-            ),
+            masker=Masker([TOKEN]),
+            credentials=(Credential(name="src", type="github-api-token", additional_properties={"token": TOKEN}),),
         )
     )
     clone = StagePlan(name="git-clone", image="extensions/git-clone:stable", auto_injected=True, **stage_fields)  # type: ignore[arg-type]
-    return runner.run([clone]), sink
+    try:
+        return runner.run([clone]), sink
+    finally:
+        runner.context.executor.close()  # type: ignore[attr-defined]
 
 
-def config_for(origin: Path, branch: str, revision: str) -> GitConfig:
+def config_for(origin: Path, branch: str, revision: str, *, repo_url: str | None = None) -> GitConfig:
     return GitConfig(
         repo_source="github.com",
         repo_owner="acme",
         repo_name="api",
         repo_branch=branch,
         repo_revision=revision,
-        repo_url=f"file://{origin}",
+        repo_url=repo_url or f"file://{origin}",
     )
 
 
@@ -76,7 +85,7 @@ def test_it_clones_the_branch_shallow_and_checks_out_the_exact_revision(origin: 
     revision = git(origin, "rev-parse", "main~5")
     # when the git-clone stage runs
     final, sink = run_clone(tmp_path, config_for(origin, "main", revision))
-    # then that revision is checked out, on the branch, with shallow history
+    # then that revision is checked out, on the branch, with shallow history, and each git command was shown
     assert final == "succeeded", sink.texts("git-clone")
     assert git(tmp_path, "rev-parse", "HEAD") == revision
     assert git(tmp_path, "rev-parse", "--abbrev-ref", "HEAD") == "main"
@@ -84,27 +93,42 @@ def test_it_clones_the_branch_shallow_and_checks_out_the_exact_revision(origin: 
     assert git(tmp_path, "rev-parse", "--is-shallow-repository") == "true"
     assert int(git(tmp_path, "rev-list", "--count", "HEAD")) <= 50
     assert sink.step("git-clone").status == "SUCCEEDED"
+    shown = [text for text in sink.texts("git-clone") if text.startswith("> ")]
+    assert shown == [
+        "> git init /estafette-work",
+        f"> git remote add origin {origin}",
+        "> git fetch --depth=50 origin main",
+        f"> git checkout -B main {revision}",
+    ]
 
 
-def test_it_runs_no_more_git_processes_than_needed_for_the_branch_head(origin: Path, tmp_path: Path) -> None:
-    # given the head of the branch (what a push builds) and a revision behind it
-    subcommands: list[str] = []
-
-    def run(argv: Sequence[str], shown: str) -> int:
-        words = list(argv)
-        while words[0] in ("-c", "-C"):  # options with a value, before the subcommand
-            words = words[2:]
-        subcommands.append(words[0])
-        return subprocess.run(["git", *argv], check=False, capture_output=True).returncode
+def test_it_runs_no_more_git_processes_than_needed_for_the_branch_head(
+    origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a git that records how it is called (unsandboxed, so that the test's PATH reaches the script)
+    shim, calls = tmp_path / "bin", tmp_path / "calls"
+    shim.mkdir()
+    (shim / "git").write_text(
+        f'#!/bin/sh\nfor a; do printf "%s\\n" "$a"; done >> {calls}\necho --- >> {calls}\nexec /usr/bin/git "$@"\n'
+    )
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}:/usr/bin:/bin")
 
     def clone(revision: str, workspace: Path) -> list[str]:
-        subcommands.clear()
-        config = config_for(origin, "main", revision)
-        assert git_clone(git=config, token=None, workspace=workspace, options=CloneOptions(), run=run) == 0
+        calls.write_text("")
+        workspace.mkdir()
+        final, sink = run_clone(workspace, config_for(origin, "main", revision), executor=HostExecutor(sandbox=False))
+        assert final == "succeeded", sink.texts("git-clone")
+        subcommands = []
+        for call in calls.read_text().split("---\n")[:-1]:
+            words = call.splitlines()
+            while words[0] in ("-c", "-C"):  # options with a value, before the subcommand
+                words = words[2:]
+            subcommands.append(words[0])
         assert git(workspace, "rev-parse", "HEAD") == revision
-        return list(subcommands)
+        return subcommands
 
-    # when each is cloned
+    # when the head and a revision behind it are cloned
     head = clone(git(origin, "rev-parse", "main"), tmp_path / "head")
     behind = clone(git(origin, "rev-parse", "main~3"), tmp_path / "behind")
 
@@ -131,16 +155,18 @@ def test_it_fetches_a_revision_older_than_the_shallow_history(origin: Path, tmp_
     assert final == "succeeded", sink.texts("git-clone")
     assert git(tmp_path, "rev-parse", "HEAD") == revision
     assert (tmp_path / "counter.txt").read_text() == "4\n"
+    assert f"> git fetch --depth=1 origin {revision}" in sink.texts("git-clone")
 
 
 def test_it_clones_another_branch_into_a_subdirectory_when_asked(origin: Path, tmp_path: Path) -> None:
     feature = git(origin, "rev-parse", "feature")
     final, sink = run_clone(
-        tmp_path, config_for(origin, "feature", feature), custom_properties={"subdir": "src", "shallow": False}
+        tmp_path, config_for(origin, "feature", feature), custom_properties={"subdir": "src/", "shallow": False}
     )
     assert final == "succeeded", sink.texts("git-clone")
     assert (tmp_path / "src" / "feature.txt").exists()
     assert git(tmp_path / "src", "rev-parse", "--is-shallow-repository") == "false"
+    assert "> git init /estafette-work/src" in sink.texts("git-clone")
 
 
 def test_it_fails_the_stage_for_an_unknown_branch(origin: Path, tmp_path: Path) -> None:
@@ -150,36 +176,102 @@ def test_it_fails_the_stage_for_an_unknown_branch(origin: Path, tmp_path: Path) 
     assert sink.step("git-clone").exit_code not in (None, 0)
 
 
-def test_it_puts_the_token_only_in_the_fetch_url_never_in_the_log_or_the_remote(origin: Path, tmp_path: Path) -> None:
-    # given a clone whose URL would carry the token (an https URL that fails fast: nothing listens there)
-    config = GitConfig(
-        repo_source="github.com",
-        repo_owner="acme",
-        repo_name="api",
-        repo_branch="main",
-        repo_revision="0" * 40,
-        repo_url="http://127.0.0.1:9/acme/api.git",
-    )
-    # when it runs and fails
-    final, sink = run_clone(tmp_path, config)
-    # then the token appears nowhere in the output nor in .git/config
+def test_it_authenticates_with_the_token_without_showing_it_anywhere(origin: Path, tmp_path: Path) -> None:
+    # given the repository behind a server that wants the token (as GitHub's x-access-token user)
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(origin), str(served / "api.git")], check=True)
+    (tmp_path / "work").mkdir()
+    revision = git(origin, "rev-parse", "main")
+    with GitHttpServer(served, user="x-access-token", password=TOKEN) as server:
+        url = server.url("api.git")
+        # when the git-clone stage runs
+        final, sink = run_clone(tmp_path / "work", config_for(origin, "main", revision, repo_url=url))
+        seen = list(server.authorizations)
+    # then it cloned with the token, which is in no log line, not in .git/config, and not in the script
+    assert final == "succeeded", sink.texts("git-clone")
+    assert git(tmp_path / "work", "rev-parse", "HEAD") == revision
+    assert any(authorization.startswith("Basic ") for authorization in seen)
+    assert not any(TOKEN in text for text in sink.texts("git-clone"))
+    assert TOKEN not in (tmp_path / "work" / ".git" / "config").read_text()
+    assert git(tmp_path / "work", "remote", "get-url", "origin") == url
+    script = clone_script(git=config_for(origin, "main", revision, repo_url=url), token=TOKEN, options=CloneOptions())
+    assert TOKEN not in script.text and script.env[TOKEN_VARIABLE] == TOKEN
+
+
+def test_it_fails_with_a_wrong_token_without_asking_for_one(origin: Path, tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(origin), str(served / "api.git")], check=True)
+    (tmp_path / "work").mkdir()
+    with GitHttpServer(served, user="x-access-token", password="another-token") as server:
+        final, sink = run_clone(tmp_path / "work", config_for(origin, "main", "", repo_url=server.url("api.git")))
     assert final == "failed"
-    assert not any("the-source-token" in text for text in sink.texts("git-clone"))
-    assert "the-source-token" not in (tmp_path / ".git" / "config").read_text()
-    assert git(tmp_path, "remote", "get-url", "origin") == "http://127.0.0.1:9/acme/api.git"
+    assert not any(TOKEN in text for text in sink.texts("git-clone"))
 
 
-def test_it_builds_estafettes_clone_urls() -> None:
+def test_it_builds_estafettes_clone_urls_without_tokens() -> None:
     def config(source: str) -> GitConfig:
         return GitConfig(repo_source=source, repo_owner="acme", repo_name="api", repo_branch="m", repo_revision="r")
 
-    assert clone_url(config("github.com"), token="t/k") == "https://x-access-token:t%2Fk@github.com/acme/api"
-    assert clone_url(config("bitbucket.org"), token="tk") == "https://x-token-auth:tk@bitbucket.org/acme/api"
-    assert clone_url(config("source.developers.google.com"), token="tk") == (
-        "https://estafette:tk@source.developers.google.com/p/acme/r/api"
-    )
-    assert clone_url(config("github.com"), token=None, repo="other") == "https://github.com/acme/other"
+    assert clone_url(config("github.com")) == "https://github.com/acme/api"
+    assert clone_url(config("bitbucket.org")) == "https://bitbucket.org/acme/api"
+    assert clone_url(config("source.developers.google.com")) == "https://source.developers.google.com/p/acme/r/api"
+    assert clone_url(config("github.com"), repo="other") == "https://github.com/acme/other"
     assert source_token([Credential(name="x", type="bitbucket-api-token", additional_properties={"token": "b"})]) == "b"
     assert CloneOptions.from_custom_properties({"depth": 10, "shallow": "false"}) == CloneOptions(
         shallow=False, depth=10
     )
+
+
+BASE = GitConfig(
+    repo_source="github.com", repo_owner="acme", repo_name="api", repo_branch="main", repo_revision="a" * 40
+)
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        (
+            {"revision": "--upload-pack=touch /tmp/x; true"},
+            "revision '--upload-pack=touch /tmp/x; true' is not allowed",
+        ),
+        ({"revision": "HEAD\nrm -rf /"}, "is not allowed"),
+        ({"revision": "a..b"}, "is not a commit id or reference name"),
+        ({"branch": "--upload-pack=sh"}, "branch '--upload-pack=sh' is not allowed"),
+        ({"branch": "main:refs/heads/x"}, "is not a valid branch name"),
+        ({"branch": "ma in"}, "is not allowed"),
+        ({"repo": "--upload-pack=sh"}, "repo '--upload-pack=sh' is not allowed"),
+        ({"repo": "../other-owner/api"}, "is not a repository name of the same owner"),
+        ({"subdir": "../../../../x"}, "must stay inside the workspace"),
+        ({"subdir": "/etc"}, "must stay inside the workspace"),
+        ({"subdir": "src/../../x"}, "must stay inside the workspace"),
+        ({"depth": "deep"}, "depth must be a number"),
+        ({"depth": -1}, "depth must be at least 1"),
+    ],
+)
+def test_it_refuses_options_that_would_reach_outside_the_clone(properties: dict, message: str) -> None:
+    with pytest.raises(CloneError, match=re.escape(message)):
+        clone_script(git=BASE, token=None, options=CloneOptions.from_custom_properties(properties))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ext::sh -c touch% /tmp/pwned", "-uhttps://x", "fd::17", "relative/path", "https://host/a\nb", "ftp://h/x"],
+)
+def test_it_refuses_repository_urls_of_other_transports(url: str) -> None:
+    config = GitConfig(
+        repo_source="x", repo_owner="o", repo_name="n", repo_branch="main", repo_revision="", repo_url=url
+    )
+    with pytest.raises(CloneError):
+        clone_script(git=config, token=None, options=CloneOptions())
+
+
+def test_it_allows_only_the_transports_needed() -> None:
+    https = clone_script(git=BASE, token=None, options=CloneOptions()).text
+    local = clone_script(
+        git=GitConfig(**{**BASE.__dict__, "repo_url": "/srv/git/api"}), token=None, options=CloneOptions()
+    ).text
+    for text in (https, local):
+        assert "protocol.allow=never" in text and "protocol.https.allow=always" in text
+        assert "protocol.ext.allow" not in text
+    assert "protocol.file.allow=always" not in https and "protocol.file.allow=always" in local
+    assert "protocol.http.allow=always" not in https

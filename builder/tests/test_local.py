@@ -28,6 +28,9 @@ stages:
 
 
 def working_copy(tmp_path: Path, manifest: str = MANIFEST) -> Path:
+    # A checkout others can read, as git makes one (pytest's directories are 0700): run as root, the host sandbox
+    # gives a root-owned working copy to an unprivileged uid that only reads it.
+    tmp_path.chmod(0o755)
     (tmp_path / ".estafette.yaml").write_text(manifest)
     for args in (["init", "-q", "-b", "feature/x"], ["remote", "add", "origin", "git@github.com:acme/demo.git"]):
         subprocess.run(["git", *args], cwd=tmp_path, check=True)

@@ -19,6 +19,11 @@ killed, as when a pod ends. The job does not inherit the server's ``ESTAFETTE_*`
 secrets and database), only the builder's own ``ESTAFETTE_BUILDER_*`` ones; it reads its
 configuration and key from the files above.
 
+**The host executor's sandbox.** A job learns what its stages must never see even where the sandbox shows a tree
+they lie in (``ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS``: the data dir, the repository checkout, the server's
+configuration file), and, only when the operator set ``ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED=true``, that it may run
+stages unsandboxed where no sandbox can be made; ``prestart`` logs that choice once.
+
 **Standbys.** With ``standbys`` > 0 the runner keeps that many pre-started builders (``python -m builder standby``,
 see ``builder/standby.py`` and :mod:`estafette.jobs.standby`) that have imported the builder already; ``start``
 hands the job to an idle one, which forks a leader doing the wrapper's work in Python and the builder under it, with
@@ -64,6 +69,8 @@ CLAIM_FILE = "claim"
 STATE_FILE = "job.json"
 EXIT_FILE = "exit-code"
 CANCELED_FILE = "canceled"
+UNSANDBOXED_VARIABLE = "ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED"  # read by builder/executors/sandbox.py
+HIDDEN_PATHS_VARIABLE = "ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS"
 KILL_WAIT_SECONDS = 5  # how long stop_all waits for SIGKILLed jobs to be gone
 
 # $1 grace seconds, $2 exit-code file, then the command. POSIX sh (dash).
@@ -100,6 +107,8 @@ class LocalProcessJobRunner:
         grace_seconds: float = 120,
         python_path: Sequence[Path] = (),
         standbys: int = 0,
+        sandbox_hidden_paths: Sequence[Path] = (),
+        host_executor_unsandboxed: bool = False,
     ) -> None:
         if not command:
             raise ValueError("the local job command is empty")
@@ -109,6 +118,8 @@ class LocalProcessJobRunner:
         self.command = tuple(command)
         self.grace_seconds = grace_seconds
         self.python_path = tuple(python_path)
+        self.sandbox_hidden_paths = tuple(str(path) for path in sandbox_hidden_paths)
+        self.host_executor_unsandboxed = host_executor_unsandboxed
         self.standby_target = _standby_target(self.command)
         self.standbys: StandbyPool | None = None
         if standbys and self.standby_target is not None:
@@ -126,10 +137,24 @@ class LocalProcessJobRunner:
             # `python -m builder` must find the repository's builder package from the job's own directory.
             python_path=(settings.BASE_DIR,),
             standbys=settings.LOCAL_JOB_STANDBYS,
+            # The data dir (keys, database, every job), the checkout (a .env) and the configuration file.
+            sandbox_hidden_paths=[
+                settings.DATA_DIR,
+                Path(settings.BASE_DIR),
+                *([Path(settings.CONFIG_FILE)] if settings.CONFIG_FILE else []),
+            ],
+            host_executor_unsandboxed=settings.HOST_EXECUTOR_UNSANDBOXED,
         )
 
     def prestart(self) -> None:
-        """Start the standbys now, not with the first job (a process that dispatches jobs can call it at boot)."""
+        """Start the standbys now, not with the first job (a process that dispatches jobs can call it at boot), and
+        say once if the operator let host-executor jobs run unsandboxed."""
+        if self.host_executor_unsandboxed:
+            logger.warning(
+                "%s=true: where the host executor cannot sandbox stages (no bubblewrap or user namespaces), "
+                "builds run unsandboxed as this server's user, with access to its data dir, keys and database",
+                UNSANDBOXED_VARIABLE,
+            )
         if self.standbys is not None:
             self.standbys.start()
 
@@ -348,6 +373,12 @@ class LocalProcessJobRunner:
             for k, v in os.environ.items()
             if (k.startswith("ESTAFETTE_BUILDER_") or not k.startswith("ESTAFETTE_")) and k != "DJANGO_SETTINGS_MODULE"
         }
+        hidden = [path for path in env.get(HIDDEN_PATHS_VARIABLE, "").split(":") if path]
+        hidden += [path for path in self.sandbox_hidden_paths if path not in hidden]
+        if hidden:
+            env[HIDDEN_PATHS_VARIABLE] = ":".join(hidden)
+        if self.host_executor_unsandboxed:  # a server setting, so not passed on with the builder's own
+            env[UNSANDBOXED_VARIABLE] = "true"
         python_path = [str(p) for p in self.python_path]
         if env.get("PYTHONPATH"):
             python_path.append(env["PYTHONPATH"])

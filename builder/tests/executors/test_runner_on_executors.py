@@ -5,12 +5,14 @@ extension variables, masking and cancellation — the same expectations for host
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from builder.contracts import Credential, GitConfig, TrustedImage
 from builder.executors.base import Executor
 from builder.manifest.extensions import extension_env
 from builder.manifest.when import evaluate_when
@@ -110,3 +112,46 @@ def test_it_cancels_a_running_pipeline_within_the_grace(executor: Executor, tmp_
     assert final == "canceled"
     assert time.monotonic() - started < 12
     assert sink.step("long").status == "CANCELED" and sink.step("next").status == "CANCELED"
+
+
+def test_a_trusted_images_stage_reads_its_credentials_at_slash_credentials(executor: Executor, tmp_path: Path) -> None:
+    # given a trusted image that receives registry credentials and may run commands
+    credential = Credential(name="hub", type="container-registry", additional_properties={"username": "ann"})
+    trusted = TrustedImage(path="local/busybox", injected_credential_types=("container-registry",), allow_commands=True)
+    sink = RecordingSink()
+    runner = make_runner(executor, tmp_path, sink, credentials=(credential,), trusted_images=(trusted,))
+    # when its stage reads them (in the host sandbox as an unprivileged uid, in a container as its user)
+    final = runner.run([stage("push", "cat /credentials/container_registry.json")])
+    # then they are there
+    assert final == "succeeded", sink.texts("push")
+    assert any('"username": "ann"' in text for text in sink.texts("push"))
+
+
+def test_it_clones_natively_in_the_host_sandbox_whatever_the_executor(executor: Executor, tmp_path: Path) -> None:
+    # given a local repository (readable by others, as the sandbox's uid reads it) and a run on either executor
+    origin = tmp_path / "origin"
+    origin.mkdir(mode=0o755)
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
+        subprocess.run(["git", "-C", str(origin), *args], check=True)
+    head = subprocess.run(["git", "-C", str(origin), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    git = GitConfig(
+        repo_source="github.com",
+        repo_owner="acme",
+        repo_name="api",
+        repo_branch="main",
+        repo_revision=head.stdout.strip(),
+        repo_url=str(origin),
+    )
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+    sink = RecordingSink()
+    runner = make_runner(executor, workspace, sink, git=git)
+    # when the git-clone stage and a stage reading the clone run
+    clone = StagePlan(name="git-clone", image="extensions/git-clone:stable", auto_injected=True)
+    final = runner.run([clone, stage("log", "cat .git/HEAD")])
+    # then the stage sees the checkout
+    assert final == "succeeded", (sink.texts("git-clone"), sink.texts("log"))
+    assert "ref: refs/heads/main" in sink.texts("log")

@@ -158,6 +158,52 @@ def test_the_job_does_not_inherit_the_servers_settings_and_secrets(
     assert environment["ESTAFETTE_BUILDER_JOB_NAME"] == workspace.name
 
 
+def test_the_job_learns_what_the_sandbox_hides_and_the_operators_opt_in_to_run_unsandboxed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given an operator who hides a path of their own and let jobs run unsandboxed where no sandbox can be made
+    monkeypatch.setenv("ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS", "/srv/operator-secrets")
+    runner = LocalProcessJobRunner(
+        jobs_dir=tmp_path / "jobs",
+        command=[sys.executable, str(FAKE_BUILDER), "{config}"],
+        python_path=(REPO,),
+        sandbox_hidden_paths=[tmp_path, REPO],
+        host_executor_unsandboxed=True,
+    )
+    # when the consumers start it, and it starts a job
+    runner.prestart()
+    try:
+        workspace = started(runner, make_spec())
+        environment = json.loads((workspace / "environment.json").read_text())
+    finally:
+        for job in (tmp_path / "jobs").iterdir():
+            runner.cleanup(job.name)
+    # then the job was told both (a server setting is otherwise never passed on), and the start-up said so once
+    assert environment["ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED"] == "true"
+    assert environment["ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS"].split(":") == [
+        "/srv/operator-secrets",
+        str(tmp_path),
+        str(REPO),
+    ]
+    assert [record.getMessage() for record in caplog.records if "UNSANDBOXED" in record.getMessage()] == [
+        "ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED=true: where the host executor cannot sandbox stages (no bubblewrap or user"
+        " namespaces), builds run unsandboxed as this server's user, with access to its data dir, keys and database"
+    ]
+
+
+def test_the_job_is_told_to_hide_the_data_dir_and_not_to_run_unsandboxed_by_default(
+    local_runner: LocalProcessJobRunner, tmp_path: Path
+) -> None:
+    # given the runner as the settings make it: the data dir, the checkout and the configuration file hidden
+    local_runner.sandbox_hidden_paths = (str(tmp_path), str(REPO))
+    # when it starts a job
+    workspace = started(local_runner, make_spec())
+    # then the job hides them, and may not run stages unsandboxed
+    environment = json.loads((workspace / "environment.json").read_text())
+    assert environment["ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS"].split(":") == [str(tmp_path), str(REPO)]
+    assert "ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED" not in environment
+
+
 def test_a_job_whose_processes_vanished_without_an_exit_code_is_failed(local_runner: LocalProcessJobRunner) -> None:
     # given
     workspace = started(local_runner, make_spec())
