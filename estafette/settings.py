@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from estafette.lib.datadir import make_private_dir, make_private_file, restrict_umask
+from estafette.lib.datadir import make_private_dir, make_private_file
 from estafette.lib.dburl import database_from_url
 from estafette.lib.env import (
     env_bool,
@@ -28,9 +28,9 @@ from estafette.lib.natsauth import nats_connection_from_env
 from estafette.lib.server_config import check_manifest_preferences, read_server_config
 
 # What the server's processes create (the database, keys, the JetStream store, clones, jobs, static files) is theirs
-# alone: files 0600, directories 0700, by one umask set before anything is created (estafette/lib/datadir.py says
-# why a umask). The data dir of an older install is closed on the first start (with a log line).
-restrict_umask()
+# alone: files 0600, directories 0700, by one umask their entry points (manage.py, wsgi.py, asgi.py) set before
+# anything is created (estafette/lib/datadir.py says why a umask, and why there). The data dir of an older install is
+# closed on the first start (with a log line).
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ESTAFETTE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 make_private_dir(DATA_DIR)

@@ -3,9 +3,11 @@
 The data dir holds the SQLite database, the keys (``secret-key``, ``secret-decryption-key``), the JetStream store
 (``nats/``), clones of the pipelines' repositories (``git-cache/``), the jobs' workspaces (``jobs/``, with each job's
 secrets) and the collected static files (``static/``, served by the server itself). Nobody else on the machine needs
-any of it, so the rule is one umask, set once when a server process starts (``estafette/settings.py``), rather than a
-mode at each place that creates a file: nats-server, git, SQLite and collectstatic create files of their own, with
-modes of their own, and all of them honour the umask.
+any of it, so the rule is one umask, set once when a server process starts, rather than a mode at each place that
+creates a file: nats-server, git, SQLite and collectstatic create files of their own, with modes of their own, and all
+of them honour the umask. The entry points set it (``manage.py``, ``estafette/wsgi.py``, ``estafette/asgi.py``), not
+the settings module: a process that merely imports the settings (the test suite, which also plays the users around the
+server and makes their repositories) keeps its own umask, as the operator's shell does.
 
 Local builder jobs inherit the umask with the rest of the environment: what the builder writes is its own as well,
 and whatever it writes for a stage that runs under another user has to be handed over explicitly (chown or an

@@ -165,8 +165,12 @@ class System:
             headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 202
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            raise AssertionError(f"the push was refused: {error.code} {detail}") from None
 
     def builds(self, pipeline: str) -> list[dict[str, Any]]:
         """The pipeline's builds, newest first (none while the server does not know the pipeline yet)."""

@@ -78,6 +78,7 @@ def test_the_data_dir_is_the_servers_alone_and_its_database_holds_no_usable_toke
         "ESTAFETTE_NATS_URL": "",  # manage.py run_nats starts nats-server with its store in the data dir
         "ESTAFETTE_NATS_PORT": str(free_port()),
         "ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS": "3600",  # the finished job's workspace stays to be looked at
+        "ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(tmp_path / "repositories"),  # where the test keeps its repositories
     }
     processes = Procfile(queue_settings, data_dir, tmp_path / "honcho.log", env)
     with shell_umask():

@@ -1,11 +1,15 @@
 import logging
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from estafette.lib.datadir import make_private_dir, make_private_file
+
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 def mode(path: Path) -> int:
@@ -61,9 +65,20 @@ def test_it_closes_a_file_outside_the_data_dir(tmp_path: Path) -> None:
     assert make_private_file(tmp_path / "missing.db") is False
 
 
-def test_a_process_that_loaded_the_settings_creates_private_files(tmp_path: Path) -> None:
-    # The pytest process imported estafette.settings, as every server process does.
-    (tmp_path / "file").write_text("x")
-    (tmp_path / "directory").mkdir()
+@pytest.mark.parametrize("entry_point", ["manage.py", "estafette.wsgi"])
+def test_a_server_process_creates_private_files_whatever_umask_it_was_started_with(
+    entry_point: str, tmp_path: Path
+) -> None:
+    # given a shell's usual umask, and code that creates a file and a directory once the entry point has run
+    create = f"open({str(tmp_path / 'file')!r}, 'w').close(); import os; os.mkdir({str(tmp_path / 'directory')!r})"
+    if entry_point == "manage.py":
+        argv = [sys.executable, "manage.py", "shell", "-c", create]
+    else:
+        argv = [sys.executable, "-c", f"import estafette.wsgi; {create}"]
+    env = {**os.environ, "ESTAFETTE_DATA_DIR": str(tmp_path / "data"), "ESTAFETTE_OUTBOX_RELAY_IN_PROCESS": "false"}
+    # when the server's entry point runs it
+    subprocess.run(argv, cwd=REPOSITORY, env=env, check=True, umask=0o022)
+    # then what it created is its own
     assert mode(tmp_path / "file") == 0o600
     assert mode(tmp_path / "directory") == 0o700
+    assert mode(tmp_path / "data") == 0o700
