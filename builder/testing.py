@@ -2,8 +2,9 @@
 
 :class:`FakeApi` is a small ``http.server`` app with the builder endpoints (status events and log batches), checking
 the job token and the contract like the real API must: 401 without the token, 400 with ``{"code", "message"}`` for a
-malformed body, log batches stored once per ``seq``. It records what it received and can fail on demand (a number of
-requests, or all of them while "down") to exercise retries. The API side reuses it and
+malformed body, log batches stored once per ``seq``, and 409 for every report once a final status was stored (the job
+token ends with its run). It records what it received and can fail on demand (a number of requests, all of them while
+"down", or answers lost after the request was stored) to exercise retries. The API side reuses it and
 ``builder/tests/api_contract.py`` (which any implementation of :class:`ApiUnderTest` can run).
 """
 
@@ -68,7 +69,9 @@ class FakeApi:
         self._lock = threading.Lock()
         self._fail_next = 0
         self._fail_status = 503
+        self._lose_answers = 0
         self._down = False
+        self._ended = False
         self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------------
@@ -121,6 +124,16 @@ class FakeApi:
         """Answer the next ``count`` requests with ``status`` without storing anything."""
         with self._lock:
             self._fail_next, self._fail_status = count, status
+
+    def lose_answers(self, count: int) -> None:
+        """Handle the next ``count`` requests as usual but answer 502, as if the answer were lost on its way back."""
+        with self._lock:
+            self._lose_answers = count
+
+    def end_run(self) -> None:
+        """End the run as the API's sweeper or a cancel would: every report from now on is answered 409."""
+        with self._lock:
+            self._ended = True
 
     def set_down(self, down: bool) -> None:
         """While down, every request is answered 503 and nothing is stored."""
@@ -183,10 +196,21 @@ class FakeApi:
         failure = self._injected_failure()
         if failure is not None:
             return failure
+        answer = self._answer(path, authorization, body)
+        with self._lock:
+            if self._lose_answers > 0:
+                self._lose_answers -= 1
+                return 502, _error(502, "the answer was lost on purpose")
+        return answer
+
+    def _answer(self, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if authorization != f"Bearer {self.job_token}":
             return 401, _error(401, "a valid job token is required")
         if path not in (STATUS_PATH, LOGS_PATH):
             return 404, _error(404, f"no builder endpoint at {path}")
+        with self._lock:
+            if self._ended:
+                return 409, _error(409, f"build {self.run_id} has ended: its job takes no more reports")
         try:
             data = json.loads(body)
             if path == STATUS_PATH:
@@ -198,6 +222,7 @@ class FakeApi:
     def _store_status(self, event: StatusEvent) -> tuple[int, dict[str, Any]]:
         with self._lock:
             (self.heartbeats if event.event_type == "heartbeat" else self.statuses).append(event)
+            self._ended = self._ended or event.status in ("succeeded", "failed", "canceled")
         return 200, {"stored": True}
 
     def _store_batch(self, batch: LogBatch, body: bytes) -> tuple[int, dict[str, Any]]:

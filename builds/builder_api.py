@@ -8,7 +8,6 @@ idempotent (the builder retries until it sees a 2xx): a log batch is stored once
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -25,6 +24,7 @@ from builds.run_kinds import run_kind
 from estafette.lib.api import BadRequest, DomainError
 from estafette.lib.api_docs import errors
 from estafette.lib.jobtokens import InvalidJobToken, read_job_token
+from estafette.lib.json_input import InvalidJson, load_json
 
 
 class Unauthorized(DomainError):
@@ -57,14 +57,14 @@ def authorize_job(request: Request, *, kind: str, run_id: int) -> None:
 
 
 def json_body(request: Request) -> Any:
+    """The body as JSON (``estafette.lib.json_input``: UTF-8, depth-limited); its size was checked by the
+    body-limit middleware before this reads it."""
     try:
-        return json.loads(request.body)
-    except RequestDataTooBig:
+        return load_json(request.body)
+    except RequestDataTooBig:  # only if the middleware is not installed (its limit is checked first)
         raise TooLarge("the body is too large; send smaller log batches") from None
-    except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except InvalidJson as error:
+        raise BadRequest(str(error)) from None
 
 
 def parse(contract: type[StatusEvent] | type[LogBatch], data: Any) -> Any:

@@ -9,7 +9,6 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -67,11 +66,11 @@ class MeApi(APIView):
 
 
 class LoginApi(APIView):
-    """Starts a session. JSON only: a cross-site HTML form cannot send it, so no CSRF token is needed yet."""
+    """Starts a session. JSON only (the API's one parser): a cross-site HTML form cannot send it, so no CSRF token is
+    needed yet."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="auth_login", request=LoginSerializer, responses={200: MeSerializer, **errors(400)})
     def post(self, request: Request) -> Response:

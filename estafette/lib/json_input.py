@@ -1,0 +1,77 @@
+"""The one way a request body becomes JSON: UTF-8 only, strict, and nested at most ``MAX_DEPTH`` deep.
+
+Every JSON body goes through :func:`load_json`: DRF's parser (``estafette.lib.parsers``), the builder endpoints and the
+webhooks. The standard library's parser recurses once per nesting level in C, so a body of a few kilobytes nested a
+thousand deep ends in ``RecursionError`` (a 500) in the parser or in any recursive code after it (serializers,
+masking, ``json.dumps``). The depth is therefore measured *before* parsing, without recursion: strings are cut out,
+what is left is reduced to its brackets, and matched pairs are removed one nesting level per pass. Each pass is a C
+string operation; the passes stop at ``max_depth``. No library the project uses has a depth limit to set (``json``
+has none; DRF and Django parse with ``json``), so this scan is written here.
+
+Pure Python: no Django, so the builder-facing and webhook code paths and their tests can use it anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64
+# A JSON string: quotes around anything but quote and backslash, or an escape (unrolled so the regex engine does not
+# backtrack per character). Control characters are not allowed raw in JSON strings; ``json.loads`` refuses them later.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+class InvalidJson(ValueError):
+    """The body is not UTF-8 JSON this server accepts; the message says why (never quoting the body at length)."""
+
+
+def load_json(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse ``body``; raises :class:`InvalidJson` for bad UTF-8, bad JSON, ``NaN``/``Infinity`` or nesting deeper
+    than ``max_depth`` arrays/objects (a top-level ``{}`` is depth 1)."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        try:
+            text = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidJson(f"the body is not UTF-8: invalid byte at offset {error.start}") from None
+    else:
+        text = body
+    check_depth(text, max_depth=max_depth)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise InvalidJson(f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:  # cannot happen after check_depth; kept so no body can ever turn into a 500
+        raise InvalidJson(f"the body is nested deeper than {max_depth} levels") from None
+    except ValueError as error:  # e.g. an integer with more digits than Python converts (4300)
+        raise InvalidJson(f"the body is not JSON this server accepts: {error}") from None
+
+
+def check_depth(text: str, *, max_depth: int = MAX_DEPTH) -> int:
+    """The nesting depth of the JSON text ``text``; :class:`InvalidJson` when it exceeds ``max_depth``.
+
+    Brackets that do not pair up are left to ``json.loads`` to report, unless they already open more than
+    ``max_depth`` levels: a parser would recurse into those before finding the mismatch.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    depth = 0
+    while brackets:
+        if depth == max_depth:
+            raise InvalidJson(f"the body is nested deeper than {max_depth} levels of arrays and objects")
+        reduced = brackets.replace("[]", "").replace("{}", "")
+        if reduced == brackets:
+            # Unpaired or crossed brackets: invalid JSON. What the parser would enter before failing is bounded by
+            # the openers in a row at the start of what is left, which is what it recurses into.
+            openers = len(brackets) - len(brackets.lstrip("[{"))
+            if depth + openers > max_depth:
+                raise InvalidJson(f"the body is nested deeper than {max_depth} levels of arrays and objects")
+            return depth + openers
+        brackets = reduced
+        depth += 1
+    return depth
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidJson(f"the body is not JSON: {name} is not a JSON number")
