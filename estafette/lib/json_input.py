@@ -3,10 +3,10 @@
 Every JSON body goes through :func:`load_json`: DRF's parser (``estafette.lib.parsers``), the builder endpoints and the
 webhooks. The standard library's parser recurses once per nesting level in C, so a body of a few kilobytes nested a
 thousand deep ends in ``RecursionError`` (a 500) in the parser or in any recursive code after it (serializers,
-masking, ``json.dumps``). The depth is therefore measured *before* parsing, without recursion: strings are cut out,
-what is left is reduced to its brackets, and matched pairs are removed one nesting level per pass. Each pass is a C
-string operation; the passes stop at ``max_depth``. No library the project uses has a depth limit to set (``json``
-has none; DRF and Django parse with ``json``), so this scan is written here.
+masking, ``json.dumps``). The depth is therefore measured *before* parsing, without recursion, in a few linear passes
+of C code (a regex cuts out the strings, ``bytes.translate`` keeps the brackets, a running sum counts the levels): about
+as fast as ``json.loads`` on ordinary bodies, and under a second for the worst 8 MiB. No library the project uses has a
+depth limit to set (``json`` has none; DRF and Django parse with ``json``), so this scan is written here.
 
 Pure Python: no Django, so the builder-facing and webhook code paths and their tests can use it anywhere.
 """
@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 64
 # A JSON string: quotes around anything but quote and backslash, or an escape (unrolled so the regex engine does not
 # backtrack per character). Control characters are not allowed raw in JSON strings; ``json.loads`` refuses them later.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 in, -1 out
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 
 class InvalidJson(ValueError):
@@ -50,27 +53,18 @@ def load_json(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def check_depth(text: str, *, max_depth: int = MAX_DEPTH) -> int:
-    """The nesting depth of the JSON text ``text``; :class:`InvalidJson` when it exceeds ``max_depth``.
+    """The deepest nesting of arrays and objects in the JSON text ``text``; :class:`InvalidJson` past ``max_depth``.
 
-    Brackets that do not pair up are left to ``json.loads`` to report, unless they already open more than
-    ``max_depth`` levels: a parser would recurse into those before finding the mismatch.
+    This is the depth a recursive parser reaches, also for invalid JSON: brackets that do not pair up are counted as
+    they come (``[`` and ``{`` one level in, ``]`` and ``}`` one out), and ``json.loads`` reports the mismatch.
     """
-    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
-    depth = 0
-    while brackets:
-        if depth == max_depth:
-            raise InvalidJson(f"the body is nested deeper than {max_depth} levels of arrays and objects")
-        reduced = brackets.replace("[]", "").replace("{}", "")
-        if reduced == brackets:
-            # Unpaired or crossed brackets: invalid JSON. What the parser would enter before failing is bounded by
-            # the openers in a row at the start of what is left, which is what it recurses into.
-            openers = len(brackets) - len(brackets.lstrip("[{"))
-            if depth + openers > max_depth:
-                raise InvalidJson(f"the body is nested deeper than {max_depth} levels of arrays and objects")
-            return depth + openers
-        brackets = reduced
-        depth += 1
-    return depth
+    # Outside strings JSON is ASCII punctuation, numbers and literals: as bytes, one ``translate`` keeps the brackets
+    # as +1/-1 steps, and the running sum (C iterators over small cached ints) is the depth. Linear in the body.
+    steps = array("b", _STRING.sub("", text).encode("utf-8", "replace").translate(_STEPS, _NOT_BRACKETS))
+    depth = max(accumulate(steps), default=0)
+    if depth > max_depth:
+        raise InvalidJson(f"the body is nested deeper than {max_depth} levels of arrays and objects")
+    return max(depth, 0)
 
 
 def _refuse_constant(name: str) -> Any:
