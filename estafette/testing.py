@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.test import APIClient
@@ -21,3 +24,10 @@ def client_for(user: AbstractBaseUser | None = None) -> APIClient:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def response_json(response: Any) -> Any:
+    """The JSON body of a test client response, streamed (the log documents) or not."""
+    if getattr(response, "streaming", False):
+        return json.loads(b"".join(response.streaming_content))
+    return response.json()
