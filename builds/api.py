@@ -23,7 +23,7 @@ from builds.serializers import (
     RebuildSerializer,
 )
 from builds.services import build_cancel, build_rebuild, manual_event
-from builds.tail import TAIL_RENDERERS, log_tail_response
+from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
 from estafette.lib.api import BadRequest, NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
@@ -201,7 +201,7 @@ LOG_STREAM_SCHEMA = {
             OpenApiTypes.STR,
             description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
         ),
-        **errors(400, 401, 404),
+        **errors(400, 401, 404, 429, 503),
     },
 }
 
@@ -215,4 +215,4 @@ class BuildLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk)
+        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk, user=tail_user(request))

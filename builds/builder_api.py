@@ -1,7 +1,8 @@
 """The builder endpoints: ``POST /api/builder/v1/{build|release|bot}/{id}/status`` and ``…/logs``.
 
 Only a builder calls them, with the job token of exactly that run (``Authorization: Bearer <ciServer.jobToken>``):
-no token or a bad/expired one → 401, a valid token of another run → 403; the token is never echoed. The bodies are
+no token or a bad/expired one → 401, a valid token of another run → 403; the token is never echoed. A token ends with
+its run: once the run has finished, every report is refused with 409 (``builds.reports.RunEnded``). The bodies are
 ``builder.contracts`` types (``StatusEvent``, ``LogBatch``); a malformed one → 400 naming the field. Both are
 idempotent (the builder retries until it sees a 2xx): a log batch is stored once per (attempt, seq).
 """
@@ -92,7 +93,7 @@ class BuilderStatusApi(BuilderEndpoint):
         request={"application/json": OpenApiTypes.OBJECT},
         responses={
             200: OpenApiResponse(STATUS_ANSWER, description="the run's status now"),
-            **errors(400, 401, 403, 404),
+            **errors(400, 401, 403, 404, 409, 413),
         },
         description="StatusEvent (builder/contracts.py); job token of this run as Bearer token",
     )
@@ -113,7 +114,7 @@ class BuilderLogsApi(BuilderEndpoint):
         responses={
             201: OpenApiResponse(LOGS_ANSWER, description="stored"),
             200: OpenApiResponse(LOGS_ANSWER, description="stored before (a retry)"),
-            **errors(400, 401, 403, 404),
+            **errors(400, 401, 403, 404, 409, 413),
         },
         description="LogBatch (builder/contracts.py); job token of this run as Bearer token",
     )

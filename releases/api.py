@@ -17,7 +17,7 @@ from builds.log_document import log_document_response
 from builds.models import LogRecord, RunKind
 from builds.serializers import LogRecordSerializer, LogSerializer
 from builds.services import manual_event
-from builds.tail import TAIL_RENDERERS, log_tail_response
+from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
 from estafette.lib.api import NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
@@ -158,7 +158,7 @@ class ReleaseLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
-        return log_tail_response(kind=RunKind.RELEASE, run_id=release.pk)
+        return log_tail_response(kind=RunKind.RELEASE, run_id=release.pk, user=tail_user(request))
 
 
 class ReleaseLogByIdApi(APIView):
@@ -267,4 +267,4 @@ class BotRunLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         run = selectors.bot_run_get(pipeline_id=pipeline.pk, bot_run_id=bot_id)
-        return log_tail_response(kind=RunKind.BOT, run_id=run.pk)
+        return log_tail_response(kind=RunKind.BOT, run_id=run.pk, user=tail_user(request))
