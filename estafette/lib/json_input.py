@@ -20,9 +20,11 @@ from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 64
-# A JSON string: quotes around anything but quote and backslash, or an escape (unrolled so the regex engine does not
-# backtrack per character). Control characters are not allowed raw in JSON strings; ``json.loads`` refuses them later.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A JSON string: quotes around anything but quote and backslash, or an escape (unrolled and possessive: the regex
+# engine never backtracks into a string). An unterminated string runs to the end of the text: were it left unmatched,
+# the search would try again from every later quote, each scan to the end — quadratic for '"' followed by '\\"' * n.
+# (Such a body is invalid anyway; ``json.loads`` says where.) Raw control characters are ``json.loads``'s to refuse.
+_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1 in, -1 out
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 

@@ -1,6 +1,7 @@
 """``load_json``: the one way a request body becomes JSON (UTF-8, strict, nested at most MAX_DEPTH deep)."""
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -71,6 +72,19 @@ def test_it_parses_ordinary_bodies() -> None:
     body = {"seq": 1, "lines": [{"step": "build", "logLine": {"line": 1, "text": "ünïcode ✓ [{"}}]}
     assert load_json(json.dumps(body, ensure_ascii=False).encode()) == body
     assert load_json(json.dumps(body)) == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['"' + '\\"' * 400_000, '"' + '\\"' * 400_000 + "\\", '["' + "a" * 1_000_000, '"\\' * 300_000],
+    ids=["escaped quotes, unterminated", "and a lone backslash", "one long unterminated string", "backslashes"],
+)
+def test_the_scan_stays_linear_on_unterminated_strings(body: str) -> None:
+    # A string the scan could not close was once searched again from every later quote: minutes for 800 KB.
+    started = time.monotonic()
+    with pytest.raises(InvalidJson, match="Unterminated string"):
+        load_json(body.encode())
+    assert time.monotonic() - started < 2
 
 
 def depth_of(value: Any) -> int:
