@@ -319,7 +319,11 @@ def log_tail_response(*, kind: str, run_id: int, user: str | None = None) -> Str
     release_slot = slots.take(
         user=user, per_process=settings.LIVE_TAILS_PER_PROCESS, per_user=settings.LIVE_TAILS_PER_USER
     )
-    subscription = hub.subscribe(kind=kind, run_id=run_id)
+    try:
+        subscription = hub.subscribe(kind=kind, run_id=run_id)
+    except BaseException:
+        release_slot()
+        raise
 
     def release() -> None:
         hub.unsubscribe(subscription)
