@@ -93,10 +93,10 @@ def stage_overhead(runs: int) -> None:
         executor.close()
 
 
-def _job_config(api: FakeApi, commands: list[str]) -> dict:
+def _job_config(api: FakeApi, commands: list[str], *, run_id: int = 1) -> dict:
     return {
         "jobType": "build",
-        "build": {"id": "1"},
+        "build": {"id": str(run_id)},  # a run of its own per job: the fake API refuses reports after a run's end
         "git": {
             "repoSource": "github.com",
             "repoOwner": "acme",
@@ -122,9 +122,9 @@ def startup(runs: int) -> None:
     baseline = median_ms(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), runs)
     samples = []
     with FakeApi() as api:
-        for _ in range(runs):
+        for run_id in range(1, runs + 1):
             with tempfile.TemporaryDirectory(prefix="bench-start-") as directory:
-                argv = _job_argv(directory, _job_config(api, ["date +%s.%N > started"]))
+                argv = _job_argv(directory, _job_config(api, ["date +%s.%N > started"], run_id=run_id))
                 started = time.time()
                 subprocess.run(argv, cwd=directory, env=env, capture_output=True, check=True)
                 first_command = float((Path(directory) / "work" / "started").read_text())

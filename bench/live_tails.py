@@ -77,6 +77,9 @@ def prepare(data_dir: str) -> dict[str, str]:
         "ESTAFETTE_SECRET_KEY": "bench-secret-key",
         "ESTAFETTE_ANONYMOUS_READ": "true",
         "ESTAFETTE_OUTBOX_RELAY_IN_PROCESS": "false",
+        # Room for every tail the bench opens in one process (the default cap, 64 per process, would refuse some):
+        # the bench measures the other requests' latency with all of them open.
+        "ESTAFETTE_LIVE_TAILS_PER_PROCESS": "10000",
         "DJANGO_SETTINGS_MODULE": "estafette.settings",
     }
     Path(data_dir, "static").mkdir(exist_ok=True)

@@ -450,6 +450,20 @@ class LogLine(Wire):
     text: str
 
 
+# The longest log line kept, in characters. A longer one (a stage printing megabytes without a newline) is cut there
+# and ends with LOG_LINE_TRUNCATED; the rest of it, up to its newline, is dropped. The builder cuts as it reads a
+# stage's output (builder/output.py), the API again for whatever a sender posts (builds/logs.py).
+MAX_LOG_LINE_CHARS = 64 * 1024
+LOG_LINE_TRUNCATED = f" … [line truncated: longer than {MAX_LOG_LINE_CHARS} characters]"
+
+
+def truncate_log_text(text: str, *, limit: int = MAX_LOG_LINE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters plus :data:`LOG_LINE_TRUNCATED`; unchanged when it fits or was cut so."""
+    if len(text) <= limit or (len(text) == limit + len(LOG_LINE_TRUNCATED) and text.endswith(LOG_LINE_TRUNCATED)):
+        return text
+    return text[:limit] + LOG_LINE_TRUNCATED
+
+
 @dataclass(frozen=True)
 class BuildLogStep(Wire):
     """One stage, parallel stage (in ``nested_steps``, depth 1) or service (in ``services``) of a run's log."""

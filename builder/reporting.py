@@ -10,6 +10,10 @@
   buffer of at most ``buffer_limit_bytes``; when it is full, producers block (the stage's output pipe fills and the
   stage pauses) until the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
   permanent (the batch is refused as malformed or the token is invalid): logged and dropped.
+* **The end of the run**: the API answers 409 to any report once the run has finished (the job token ends with its
+  run: canceled from the UI, failed by the API's sweeper, or finished by this builder's own final status whose answer
+  was lost on the way). A 409 is final: that report is not retried, nothing more is sent (queued batches are dropped,
+  heartbeats stop, the final status is not sent after a refused batch), and it is noted on stderr.
 * **Heartbeats**: a ``heartbeat`` status event every ``heartbeat_interval`` seconds, best effort.
 * **Attempt**: every status event and batch carries ``attempt``, random per reporter (one per builder process), so the
   API tells a Kubernetes re-run of a lost pod (a new process, seqs from 1 again) from retries of the same one.
@@ -53,6 +57,13 @@ _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[at
 
 class PermanentDeliveryError(Exception):
     """The API refused a request in a way retrying will not fix (a 4xx other than 408/425/429)."""
+
+
+class RunEndedError(PermanentDeliveryError):
+    """The API answered 409: the run has finished and takes no more reports."""
+
+
+RUN_ENDED = 409
 
 
 class Transport:
@@ -130,6 +141,8 @@ def _delivered(status: int) -> bool:
         return True
     if status in _TRANSIENT_STATUSES or status >= 500:
         return False
+    if status == RUN_ENDED:
+        raise RunEndedError("the API answered 409: the run has already ended")
     raise PermanentDeliveryError(f"the API refused it with HTTP {status}")
 
 
@@ -194,6 +207,7 @@ class Reporter:
         self.delivered_batches = 0
         self.retried_deliveries = 0
         self.dropped_batches = 0
+        self.run_ended = threading.Event()  # the API answered 409: the run is over, report nothing more
 
     # --- lifecycle ----------------------------------------------------------------------------------------------------
 
@@ -228,8 +242,12 @@ class Reporter:
                     self._cond.notify_all()
                 self._log(f"gave up delivering {lost} log lines: the API did not accept them in time")
         self._stopped.set()
+        if self.run_ended.is_set():
+            self._log(f"not reporting {final_status}: the API has already ended the run")
+            return False
         delivered = self.send_status(final_status, log_batches=self._seq, timeout=max(5.0, deadline - time.monotonic()))
-        return drained and delivered
+        # A 409 on the final status: the run is final on the server (this status's first answer may have been lost).
+        return drained and (delivered or self.run_ended.is_set())
 
     # --- status -------------------------------------------------------------------------------------------------------
 
@@ -266,6 +284,9 @@ class Reporter:
                         self._log(f"delivered {what} after {failures} failed attempts")
                     return True
                 problem = "the API is unavailable"
+            except RunEndedError as error:
+                self._note_run_ended(what, error)
+                return False
             except PermanentDeliveryError as error:
                 self._log(f"dropped {what}: {error}")
                 return False
@@ -280,13 +301,22 @@ class Reporter:
             time.sleep(backoff)
             backoff = min(self._backoff_max, backoff * 2)
 
+    def _note_run_ended(self, what: str, error: Exception) -> None:
+        """The API refused a report with 409: stop reporting (once noted on stderr; wakes waiting producers)."""
+        with self._cond:
+            first = not self.run_ended.is_set()
+            self.run_ended.set()
+            self._cond.notify_all()
+        self._log(f"{what}: {error}; not retrying" + ("; reporting stops" if first else ""))
+
     def _heartbeat_loop(self) -> None:
         transport = Transport(token=self._ci.job_token, job_name=self._job_name, timeout=5.0)
         try:
-            while not self._stopped.wait(self._heartbeat_interval):
+            while not self._stopped.wait(self._heartbeat_interval) and not self.run_ended.is_set():
                 # best effort: the next one will do
                 with contextlib.suppress(*_transport_errors()):
-                    transport.post(self._ci.status_url, self._status_event("heartbeat", None, None))
+                    if transport.post(self._ci.status_url, self._status_event("heartbeat", None, None)) == RUN_ENDED:
+                        self._note_run_ended("heartbeat", RunEndedError("the API answered 409: the run has ended"))
         finally:
             transport.close()
 
@@ -314,7 +344,11 @@ class Reporter:
         total = sum(sizes)
         with self._cond:
             while self._buffered + total > self._buffer_limit and self._buffered > 0 and not self._abandon:
+                if self.run_ended.is_set():
+                    break
                 self._cond.wait(1.0)  # backpressure: the API is behind or down
+            if self.run_ended.is_set():
+                return  # nobody takes these lines any more: the stage must not block on a full buffer
             if not self._open:
                 self._open_since = time.monotonic()
                 self._cond.notify_all()  # the sender starts the flush timer
@@ -346,6 +380,12 @@ class Reporter:
         with self._cond:
             while True:
                 if self._abandon:
+                    return None
+                if self.run_ended.is_set():
+                    self.dropped_batches += len(self._sealed) + (1 if self._open else 0)
+                    self._sealed.clear()
+                    self._open, self._open_size, self._buffered = [], 0, 0
+                    self._cond.notify_all()
                     return None
                 if not self._sealed and self._open:
                     due = self._open_since + self._flush_interval - time.monotonic()

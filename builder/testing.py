@@ -2,9 +2,11 @@
 
 :class:`FakeApi` is a small ``http.server`` app with the builder endpoints (status events and log batches), checking
 the job token and the contract like the real API must: 401 without the token, 400 with ``{"code", "message"}`` for a
-malformed body, log batches stored once per ``seq``. It records what it received and can fail on demand (a number of
-requests, or all of them while "down") to exercise retries. The API side reuses it and
-``builder/tests/api_contract.py`` (which any implementation of :class:`ApiUnderTest` can run).
+malformed body, log batches stored once per ``seq``, and 409 for every report of a run once its final status was stored
+(the job token ends with its run; several runs may report to one fake). It records what it received and can fail on
+demand (a number of requests, all of them while "down", or answers lost after the request was stored) to exercise
+retries. The API side reuses it and ``builder/tests/api_contract.py`` (which any implementation of
+:class:`ApiUnderTest` can run).
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ class FakeApi:
         self._lock = threading.Lock()
         self._fail_next = 0
         self._fail_status = 503
+        self._lose_answers = 0
         self._down = False
+        self._ended = False  # end_run(): every run has ended
+        self._ended_runs: set[str] = set()  # runs a final status was stored for
+        self._runs_of_attempts: dict[str, str] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------------
@@ -121,6 +127,16 @@ class FakeApi:
         """Answer the next ``count`` requests with ``status`` without storing anything."""
         with self._lock:
             self._fail_next, self._fail_status = count, status
+
+    def lose_answers(self, count: int) -> None:
+        """Handle the next ``count`` requests as usual but answer 502, as if the answer were lost on its way back."""
+        with self._lock:
+            self._lose_answers = count
+
+    def end_run(self) -> None:
+        """End the runs as the API's sweeper or a cancel would: every report from now on is answered 409."""
+        with self._lock:
+            self._ended = True
 
     def set_down(self, down: bool) -> None:
         """While down, every request is answered 503 and nothing is stored."""
@@ -183,6 +199,14 @@ class FakeApi:
         failure = self._injected_failure()
         if failure is not None:
             return failure
+        answer = self._answer(path, authorization, body)
+        with self._lock:
+            if self._lose_answers > 0:
+                self._lose_answers -= 1
+                return 502, _error(502, "the answer was lost on purpose")
+        return answer
+
+    def _answer(self, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if authorization != f"Bearer {self.job_token}":
             return 401, _error(401, "a valid job token is required")
         if path not in (STATUS_PATH, LOGS_PATH):
@@ -190,14 +214,29 @@ class FakeApi:
         try:
             data = json.loads(body)
             if path == STATUS_PATH:
-                return self._store_status(StatusEvent.from_dict(data))
-            return self._store_batch(LogBatch.from_dict(data), body)
+                event = StatusEvent.from_dict(data)
+                return self._refuse_if_ended(event.id) or self._store_status(event)
+            batch = LogBatch.from_dict(data)
+            # A batch names no run: it belongs to the run its attempt reported a status for (or the fake's own).
+            with self._lock:
+                run_id = self._runs_of_attempts.get(batch.attempt or "", self.run_id)
+            return self._refuse_if_ended(run_id) or self._store_batch(batch, body)
         except (ValueError, ContractError) as error:  # JSONDecodeError is a ValueError
             return 400, _error(400, str(error))
+
+    def _refuse_if_ended(self, run_id: str) -> tuple[int, dict[str, Any]] | None:
+        with self._lock:
+            if self._ended or run_id in self._ended_runs:
+                return 409, _error(409, f"build {run_id} has ended: its job takes no more reports")
+        return None
 
     def _store_status(self, event: StatusEvent) -> tuple[int, dict[str, Any]]:
         with self._lock:
             (self.heartbeats if event.event_type == "heartbeat" else self.statuses).append(event)
+            if event.attempt:
+                self._runs_of_attempts[event.attempt] = event.id
+            if event.status in ("succeeded", "failed", "canceled"):
+                self._ended_runs.add(event.id)
         return 200, {"stored": True}
 
     def _store_batch(self, batch: LogBatch, body: bytes) -> tuple[int, dict[str, Any]]:

@@ -5,8 +5,6 @@ Actions call the same services as the API; a refused transition is reported, nev
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -28,19 +26,22 @@ def render_log(record: LogRecord | None) -> SafeString:
     rows: list[tuple[str]] = []
     budget = [LOG_LINES_SHOWN]
 
-    def add(steps: list[dict[str, Any]], indent: str) -> None:
-        for step in steps:
+    def add(nodes: list[selectors.LogStepNode], indent: str) -> None:
+        for node in nodes:
+            step = selectors.log_step_fields(node.step)
             duration = f" {step['duration'] / 1e9:.1f}s" if step.get("duration") else ""
             rows.append((f"{indent}▸ {step['step']} [{step['status']}] exit {step['exitCode']}{duration}",))
-            for line in step["logLines"]:
+            # Read only as many lines as are shown: a log can be far longer than this page should hold.
+            for lines in selectors.log_lines_of_step(record_id=record.pk, step_id=node.step.pk, lines_per_read=1000):
                 if budget[0] <= 0:
                     break
-                budget[0] -= 1
-                rows.append((f"{indent}  {line['text']}",))
-            add(step["services"], indent + "  ")
-            add(step["nestedSteps"], indent + "  ")
+                shown = lines[: budget[0]]
+                budget[0] -= len(shown)
+                rows.extend((f"{indent}  {line['text']}",) for line in shown)
+            add(node.services, indent + "  ")
+            add(node.nested_steps, indent + "  ")
 
-    add(selectors.log_steps(record=record), "")
+    add(selectors.log_step_tree(record=record), "")
     if budget[0] <= 0:
         rows.append((f"… more lines than {LOG_LINES_SHOWN}: read the whole log through the API",))
     body = format_html_join("\n", "{}", rows)

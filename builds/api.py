@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds import selectors
+from builds.log_document import log_document_response
 from builds.models import Build, LogRecord, RunKind
 from builds.serializers import (
     BuildDetailSerializer,
@@ -20,10 +21,9 @@ from builds.serializers import (
     LogRecordSerializer,
     LogSerializer,
     RebuildSerializer,
-    log_document,
 )
 from builds.services import build_cancel, build_rebuild, manual_event
-from builds.tail import TAIL_RENDERERS, log_tail_response
+from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
 from estafette.lib.api import BadRequest, NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
@@ -152,22 +152,20 @@ class PipelineBuildApi(APIView):
         return Response(BuildSerializer(build_cancel(build=build)).data)
 
 
-def build_log_response(build: Build, record: LogRecord | None) -> Response:
+def build_log_response(build: Build, record: LogRecord | None) -> StreamingHttpResponse:
     if record is None:
         raise NotFound(f"build {build.pk} has no logs yet")
-    document = log_document(
+    return log_document_response(
         record,
-        steps=selectors.log_steps(record=record),
         run_fields={"repoBranch": build.repo_branch, "repoRevision": build.repo_revision, "buildID": str(build.pk)},
     )
-    return Response(document)
 
 
 class BuildLogsApi(APIView):
     """``GET …/builds/{id}/logs``: the log of the build's latest attempt."""
 
     @extend_schema(operation_id="pipeline_build_logs", responses={200: LogSerializer, **errors(400, 401, 404)})
-    def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> Response:
+    def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
         return build_log_response(build, selectors.log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk))
@@ -177,7 +175,7 @@ class BuildLogByIdApi(APIView):
     """``GET …/builds/{id}/logsbyid/{logId}``: the log of one attempt."""
 
     @extend_schema(operation_id="pipeline_build_log_by_id", responses={200: LogSerializer, **errors(400, 401, 404)})
-    def get(self, request: Request, **path: str) -> Response:
+    def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(path)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=path["build_id"])
         record = selectors.log_record_get(run_kind=RunKind.BUILD, run_id=build.pk, record_id=path["log_id"])
@@ -203,7 +201,7 @@ LOG_STREAM_SCHEMA = {
             OpenApiTypes.STR,
             description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
         ),
-        **errors(400, 401, 404),
+        **errors(400, 401, 404, 429, 503),
     },
 }
 
@@ -217,4 +215,4 @@ class BuildLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk)
+        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk, user=tail_user(request))

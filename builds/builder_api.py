@@ -1,14 +1,14 @@
 """The builder endpoints: ``POST /api/builder/v1/{build|release|bot}/{id}/status`` and ``…/logs``.
 
 Only a builder calls them, with the job token of exactly that run (``Authorization: Bearer <ciServer.jobToken>``):
-no token or a bad/expired one → 401, a valid token of another run → 403; the token is never echoed. The bodies are
+no token or a bad/expired one → 401, a valid token of another run → 403; the token is never echoed. A token ends with
+its run: once the run has finished, every report is refused with 409 (``builds.reports.RunEnded``). The bodies are
 ``builder.contracts`` types (``StatusEvent``, ``LogBatch``); a malformed one → 400 naming the field. Both are
 idempotent (the builder retries until it sees a 2xx): a log batch is stored once per (attempt, seq).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -25,6 +25,7 @@ from builds.run_kinds import run_kind
 from estafette.lib.api import BadRequest, DomainError
 from estafette.lib.api_docs import errors
 from estafette.lib.jobtokens import InvalidJobToken, read_job_token
+from estafette.lib.json_input import InvalidJson, load_json
 
 
 class Unauthorized(DomainError):
@@ -57,14 +58,14 @@ def authorize_job(request: Request, *, kind: str, run_id: int) -> None:
 
 
 def json_body(request: Request) -> Any:
+    """The body as JSON (``estafette.lib.json_input``: UTF-8, depth-limited); its size was checked by the
+    body-limit middleware before this reads it."""
     try:
-        return json.loads(request.body)
-    except RequestDataTooBig:
+        return load_json(request.body)
+    except RequestDataTooBig:  # only if the middleware is not installed (its limit is checked first)
         raise TooLarge("the body is too large; send smaller log batches") from None
-    except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except InvalidJson as error:
+        raise BadRequest(str(error)) from None
 
 
 def parse(contract: type[StatusEvent] | type[LogBatch], data: Any) -> Any:
@@ -92,7 +93,7 @@ class BuilderStatusApi(BuilderEndpoint):
         request={"application/json": OpenApiTypes.OBJECT},
         responses={
             200: OpenApiResponse(STATUS_ANSWER, description="the run's status now"),
-            **errors(400, 401, 403, 404),
+            **errors(400, 401, 403, 404, 409, 413),
         },
         description="StatusEvent (builder/contracts.py); job token of this run as Bearer token",
     )
@@ -113,7 +114,7 @@ class BuilderLogsApi(BuilderEndpoint):
         responses={
             201: OpenApiResponse(LOGS_ANSWER, description="stored"),
             200: OpenApiResponse(LOGS_ANSWER, description="stored before (a retry)"),
-            **errors(400, 401, 403, 404),
+            **errors(400, 401, 403, 404, 409, 413),
         },
         description="LogBatch (builder/contracts.py); job token of this run as Bearer token",
     )

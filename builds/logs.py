@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from builder.contracts import truncate_log_text
 from builds.models import StepKind, StepStatus
 from estafette.lib.api import BadRequest
 
 MAX_LINES_PER_BATCH = 10_000
-MAX_TEXT = 65_536
 STREAM_TYPES = ("stdout", "stderr")
 IMAGE_FIELDS = {
     "name": str,
@@ -91,8 +91,8 @@ def _log_line(where: str, raw: Any) -> dict[str, Any]:
         "line": _integer(f"{where}.logLine.line", raw.get("line", 0), minimum=0),
         "timestamp": timestamp,
         "streamType": stream,
-        # Longer lines are cut rather than refused: one runaway line must not lose the batch.
-        "text": text[:MAX_TEXT],
+        # Longer lines are cut (and marked) rather than refused: one runaway line must not lose the batch.
+        "text": truncate_log_text(text),
     }
 
 

@@ -5,6 +5,11 @@ The builder endpoints (``builds/builder_api.py``) call these after checking the 
 
 Each builder process reports with its own ``attempt``; the first report of an attempt opens a log record of the run
 (attempt 1, 2, … — a Kubernetes Job re-running a lost pod starts a second builder), later ones find it again.
+
+A job token ends with its run: once the run has finished (succeeded, failed or canceled — by its builder, a cancel or
+the sweeper) every report, of any attempt, is refused with 409 (``RunEnded``) and changes nothing: no status, no
+heartbeat, no new log record, no line. A builder treats the 409 as final (``builder/reporting.py``), which also ends
+the retries of a final status whose first answer was lost. A run being canceled (``canceling``) still takes reports.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from builder.contracts import LogBatch, StatusEvent
+from builds.logs import normalise_batch
 from builds.masking import mask_lines, run_masker
 from builds.models import LogRecord, Run, RunStatus
 from builds.run_kinds import RunKindSpec
-from builds.services import log_append
+from builds.services import log_append_checked
 from estafette.lib.api import BadRequest, Conflict, DomainError
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 
@@ -36,6 +42,16 @@ class Unavailable(DomainError):
 
     status = 503
     code = "Service Unavailable"
+
+
+class RunEnded(Conflict):
+    """A report for a run that has finished (409): its job token reports nothing any more."""
+
+
+def _ended(kind: RunKindSpec, run: Run) -> RunEnded:
+    return RunEnded(
+        f"{kind.name} {run.pk} has ended ({run.status}): its job takes no more reports; stop reporting this run"
+    )
 
 
 REPORTABLE = frozenset({RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
@@ -56,17 +72,23 @@ def run_report_status(*, kind: RunKindSpec, run: Run, event: StatusEvent, now: d
             f"the event is for {event.job_type} {event.id} but was sent to the URL of {kind.name} {run.pk}; "
             "post each run's events to its own statusUrl"
         )
-    if event.event_type == "heartbeat":
-        _record_heartbeat(run=run, now=now)
-        return run.status
     status = event.status or ""
-    if status not in REPORTABLE:
+    if event.event_type != "heartbeat" and status not in REPORTABLE:
         raise BadRequest(f"status: a builder reports running, succeeded, failed or canceled, not {status!r}")
+    if run.is_final:
+        raise _ended(kind, run)
+    if event.event_type == "heartbeat":
+        if not _record_heartbeat(run=run, now=now):
+            run.refresh_from_db(fields=["status"])
+            raise _ended(kind, run)
+        return run.status
     if status == RunStatus.RUNNING:
         _report_running(kind=kind, run=run, attempt_key=event.attempt, now=now)
     elif run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
         _cancel_until_canceled(kind=kind, run=run, now=now)
     elif not kind.finish(run, status, now):
+        if run.is_final:  # it ended between loading and this report (the sweeper, a cancel)
+            raise _ended(kind, run)
         logger.info("%s %s reported %s while %s: ignored", kind.name, run.pk, status, run.status)
     return run.status
 
@@ -83,15 +105,27 @@ def _cancel_until_canceled(*, kind: RunKindSpec, run: Run, now: datetime) -> Non
 
 
 @retry_on_serialization_failure
-def _record_heartbeat(*, run: Run, now: datetime) -> None:
-    run.record_heartbeat(now=now)
+def _record_heartbeat(*, run: Run, now: datetime) -> bool:
+    return run.record_heartbeat(now=now)
+
+
+def _hold_unfinished(*, kind: RunKindSpec, run: Run, now: datetime) -> None:
+    """Within the caller's transaction: note the builder's sign of life, or raise ``RunEnded`` when the run is final.
+
+    The heartbeat is a conditional UPDATE of the run's row (``WHERE status IN`` the unfinished ones), so it also
+    keeps the row locked until the caller commits: a finish racing the report (the sweeper, a cancel) either waits
+    for it or has committed first, and then the report is refused and the caller's writes are rolled back.
+    """
+    if not run.record_heartbeat(now=now):
+        run.refresh_from_db(fields=["status"])
+        raise _ended(kind, run)
 
 
 @atomic_with_retry
 def _report_running(*, kind: RunKindSpec, run: Run, attempt_key: str | None, now: datetime) -> None:
     # One transaction for the three writes of a builder's first report: on SQLite each transaction queues for the
     # database's write lock, and every job sends this report.
-    run.record_heartbeat(now=now)
+    _hold_unfinished(kind=kind, run=run, now=now)
     log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
     kind.start(run, now)
 
@@ -102,11 +136,23 @@ def run_append_log_batch(
     """Store one log batch of the builder in its attempt's log record, masked; False when that seq was stored before.
 
     ``batch`` is the parsed batch (its seq and attempt), ``lines`` its lines as received (TailLogLine JSON), which
-    the log store keeps as they are apart from masking. Raises ``BadRequest`` for a malformed line.
+    the log store keeps as they are apart from masking and cutting overlong lines. Raises ``BadRequest`` for a
+    malformed line and ``RunEnded`` once the run has finished (nothing is stored then).
     """
     now = now or timezone.now()
-    record = log_record_for_attempt(kind=kind, run=run, attempt_key=batch.attempt, now=now)
-    return log_append(record=record, seq=batch.seq, lines=mask_lines(lines, run_masker(run)), now=now)
+    if run.is_final:
+        raise _ended(kind, run)
+    checked = normalise_batch(mask_lines(lines, run_masker(run)))  # before the transaction: it holds the run's row
+    return _append_unless_ended(kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, batch=checked, now=now)
+
+
+@atomic_with_retry
+def _append_unless_ended(
+    *, kind: RunKindSpec, run: Run, attempt_key: str | None, seq: int, batch: list[dict[str, Any]], now: datetime
+) -> bool:
+    _hold_unfinished(kind=kind, run=run, now=now)
+    record = log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
+    return log_append_checked(record=record, seq=seq, batch=batch, now=now)
 
 
 def log_record_for_attempt(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
@@ -186,23 +188,26 @@ def log_record_get(*, run_kind: str, run_id: int, record_id: str) -> LogRecord:
     return record
 
 
-def log_steps(*, record: LogRecord) -> list[dict[str, Any]]:
-    """The record's step tree in Estafette's BuildLogStep shape (camelCase), lines included.
+@dataclass
+class LogStepNode:
+    """A step of a record's tree without its lines (those are read step by step: ``log_lines_of_step``)."""
 
-    Top-level stages in the order they first appeared; parallel stages under ``nestedSteps`` of
-    their parent stage and service containers under ``services`` of the stage that declared them.
+    step: LogStep
+    nested_steps: list[LogStepNode] = field(default_factory=list)
+    services: list[LogStepNode] = field(default_factory=list)
+
+
+def log_step_tree(*, record: LogRecord) -> list[LogStepNode]:
+    """The record's step tree (one query, no lines): Estafette's BuildLogStep nesting.
+
+    Top-level stages in the order they first appeared; parallel stages under ``nested_steps`` of their parent stage
+    and service containers under ``services`` of the stage that declared them; a child whose parent is unknown is a
+    top-level step after the stages.
     """
     steps = list(LogStep.objects.filter(record=record).order_by("position", "pk"))
-    lines: dict[int, list[dict[str, Any]]] = {step.pk: [] for step in steps}
-    for step_id, entries in (
-        LogChunk.objects.filter(record=record).order_by("seq", "pk").values_list("step_id", "entries")
-    ):
-        bucket = lines.setdefault(step_id, [])
-        bucket.extend(entry["logLine"] for entry in entries if entry.get("logLine") is not None)
-
-    nodes = {step.pk: _step_json(step, lines.get(step.pk, [])) for step in steps}
-    top_level: list[dict[str, Any]] = []
-    by_name: dict[str, dict[str, Any]] = {}
+    nodes = {step.pk: LogStepNode(step) for step in steps}
+    top_level: list[LogStepNode] = []
+    by_name: dict[str, LogStepNode] = {}
     for step in steps:
         if step.kind == "stage" and not step.parent_stage:
             top_level.append(nodes[step.pk])
@@ -213,16 +218,46 @@ def log_steps(*, record: LogRecord) -> list[dict[str, Any]]:
             if parent is None:
                 top_level.append(nodes[step.pk])
             else:
-                parent["nestedSteps"].append(nodes[step.pk])
+                parent.nested_steps.append(nodes[step.pk])
                 by_name.setdefault(step.name, nodes[step.pk])
     for step in steps:
         if step.kind == "service":
             parent = by_name.get(step.parent_stage)
-            (parent["services"] if parent is not None else top_level).append(nodes[step.pk])
+            (parent.services if parent is not None else top_level).append(nodes[step.pk])
     return top_level
 
 
-def _step_json(step: LogStep, log_lines: list[dict[str, Any]]) -> dict[str, Any]:
+# How many log lines one read of a step's lines holds at most (unless a single stored chunk is larger): what a log
+# reader keeps in memory at a time, however long the log.
+LINES_PER_READ = 5_000
+_CHUNKS_LOOKED_AHEAD = 256
+
+
+def log_lines_of_step(*, record_id: int, step_id: int, lines_per_read: int = LINES_PER_READ) -> Iterator[list[Any]]:
+    """The step's log lines (``{line, timestamp, streamType, text}``) in order, one list per stored chunk.
+
+    Read in pages of whole chunks holding at most ``lines_per_read`` lines, by seq (keyset pagination on the
+    ``(record, seq, step)`` index): memory stays bounded for any log length, and no server-side cursor is needed
+    (``QuerySet.iterator()`` would open one ``WITH HOLD``, which CockroachDB does not offer).
+    """
+    chunks = LogChunk.objects.filter(record_id=record_id, step_id=step_id).order_by("seq")
+    after = 0
+    while True:
+        sizes = list(chunks.filter(seq__gt=after).values_list("seq", "line_count")[:_CHUNKS_LOOKED_AHEAD])
+        if not sizes:
+            return
+        upto, lines = sizes[0][0], 0
+        for seq, count in sizes:
+            if lines and lines + count > lines_per_read:
+                break
+            upto, lines = seq, lines + count
+        for entries in chunks.filter(seq__gt=after, seq__lte=upto).values_list("entries", flat=True):
+            yield [entry["logLine"] for entry in entries if entry.get("logLine") is not None]
+        after = upto
+
+
+def log_step_fields(step: LogStep) -> dict[str, Any]:
+    """A step in Estafette's BuildLogStep shape (camelCase), up to its lists (logLines, nestedSteps, services)."""
     data: dict[str, Any] = {
         "step": step.name,
         "depth": step.depth,
@@ -232,13 +267,26 @@ def _step_json(step: LogStep, log_lines: list[dict[str, Any]]) -> dict[str, Any]
         "exitCode": step.exit_code or 0,
         "status": step.status,
         "autoInjected": step.auto_injected,
-        "logLines": log_lines,
-        "nestedSteps": [],
-        "services": [],
     }
     if step.image is None:
         data.pop("image")
     return data
+
+
+def log_steps(*, record: LogRecord) -> list[dict[str, Any]]:
+    """The record's whole step tree with every line, as dicts. For small logs (tests, a step's reason); the API
+    streams its log documents instead (``builds.log_document``), never holding a whole log."""
+
+    def render(node: LogStepNode) -> dict[str, Any]:
+        lines = [line for chunk in log_lines_of_step(record_id=record.pk, step_id=node.step.pk) for line in chunk]
+        return {
+            **log_step_fields(node.step),
+            "logLines": lines,
+            "nestedSteps": [render(child) for child in node.nested_steps],
+            "services": [render(child) for child in node.services],
+        }
+
+    return [render(node) for node in log_step_tree(record=record)]
 
 
 def log_entries_after(*, record: LogRecord, after_seq: int = 0, limit: int = 500) -> tuple[list[dict[str, Any]], int]:

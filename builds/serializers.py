@@ -7,7 +7,6 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from builds.models import LogRecord
 from estafette.lib.redact import redact_secrets
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
 
@@ -107,7 +106,7 @@ class RebuildSerializer(CamelCaseSerializer):
     build_version = serializers.CharField()
 
 
-# -- logs (documented shapes; the documents are built by builds.selectors.log_steps) -----------
+# -- logs (documented shapes; the documents are streamed by builds.log_document) --------------
 
 
 class LogLineSerializer(CamelCaseSerializer):
@@ -176,17 +175,3 @@ class LogRecordSerializer(CamelCaseSerializer):
     attempt = serializers.IntegerField()
     inserted_at = TimestampField()
     updated_at = TimestampField()
-
-
-def log_document(record: LogRecord, *, steps: list[dict[str, Any]], run_fields: dict[str, str]) -> dict[str, Any]:
-    """The LogSerializer shape for ``record``; ``run_fields`` adds e.g. ``buildID``, ``repoBranch``."""
-    pipeline = record.pipeline
-    return {
-        "id": str(record.pk),
-        "repoSource": pipeline.repo_source,
-        "repoOwner": pipeline.repo_owner,
-        "repoName": pipeline.repo_name,
-        **run_fields,
-        "insertedAt": TimestampField().to_representation(record.inserted_at),
-        "steps": steps,
-    }

@@ -296,7 +296,17 @@ def log_append(*, record: LogRecord, seq: int, lines: Sequence[Mapping[str, Any]
     (a retry of the same POST): then nothing changes. Step status, exit code, duration and image in
     the lines update the step tree. Raises ``BadRequest`` for a malformed line, naming it.
     """
-    batch = normalise_batch(lines)
+    return log_append_checked(record=record, seq=seq, batch=normalise_batch(lines), now=now)
+
+
+def log_append_checked(
+    *, record: LogRecord, seq: int, batch: list[dict[str, Any]], now: datetime | None = None
+) -> bool:
+    """``log_append`` of a batch already checked by ``builds.logs.normalise_batch``.
+
+    Its own transaction, or part of the caller's (``builds.reports`` stores a builder's batch in the transaction
+    that checks the run has not ended).
+    """
     try:
         return _log_append(record=record, seq=seq, batch=batch, now=now or timezone.now())
     except IntegrityError:

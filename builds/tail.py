@@ -5,6 +5,12 @@ but no database connection: one poller thread per process (``TailHub``) reads th
 a few queries per tick, however many tails are open — and hands each tail its new lines. The stream itself is
 ``estafette.lib.sse``: a ``log`` event per TailLogLine, a ``ping`` every 5 s, ``close`` once the run is final and
 every stored line was sent, or when a new attempt of the run starts (the web UI then reloads the stored log).
+
+Because each open tail holds a thread, their number is capped (``TailSlots``): per process
+(``LIVE_TAILS_PER_PROCESS``, well under the worker's threads, so a flood of streams leaves threads for every other
+request) and per signed-in user (``LIVE_TAILS_PER_USER``). A stream over a cap is refused at once — 503 (the process
+is full) or 429 (the user has too many open) with ``Retry-After`` — and the web UI retries with back-off. What a tail
+holds in memory is bounded too: the hub reads a tail's next lines only once its stream has taken the previous ones.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connections
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from rest_framework.exceptions import APIException
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 from builds.models import FINAL_STATUSES, LogRecord
@@ -28,7 +36,10 @@ from estafette.lib.sse import Poll, sse_response, sse_stream
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.1  # how stale a tail may be; each tick costs a few indexed queries per process
-READ_LIMIT = 500  # chunks per tail and tick; a tail behind by more catches up over the next ticks
+# Chunks per tail and read; a tail behind by more catches up over the next ticks. Each read waits until the stream
+# has taken the previous one, so a slow client of a huge log holds one read, not the log.
+READ_LIMIT = 10
+RETRY_AFTER_SECONDS = 5
 # An open stream polls its subscription at least every second (``sse_stream``'s interval). One not polled for this
 # long belongs to a response the server stopped iterating without closing it (a vanished client, a server shut down
 # under an open stream): the hub forgets it, so nothing keeps reading the log store for nobody.
@@ -172,6 +183,9 @@ class TailHub:
 
     @staticmethod
     def _advance(subscription: Subscription, latest: tuple[int, Any] | None, *, final: bool) -> None:
+        with subscription.lock:
+            if subscription.items:
+                return  # its stream has not taken the last lines yet (a slow client): read on once it has
         if latest is None:
             subscription._deliver([], finished=final)
             return
@@ -205,18 +219,121 @@ def _release_database_connections() -> None:
             connection.close()
 
 
-def log_tail_response(*, kind: str, run_id: int) -> StreamingHttpResponse:
-    """The SSE response tailing the latest log record of run ``kind`` ``run_id`` (already authorised)."""
-    subscription = hub.subscribe(kind=kind, run_id=run_id)
+class TooManyTails(APIException):
+    """Every live-tail slot of this process is taken (503, ``Retry-After``)."""
+
+    status_code = 503
+    default_code = "too_many_tails"
+    wait = RETRY_AFTER_SECONDS
+
+
+class TooManyTailsOfUser(APIException):
+    """The user has as many live tails open as one user may (429, ``Retry-After``)."""
+
+    status_code = 429
+    default_code = "too_many_tails_of_user"
+    wait = RETRY_AFTER_SECONDS
+
+
+class TailSlots:
+    """Counts the open tails of this process, overall and per user; ``take`` one before a stream opens."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._per_user: dict[str, int] = {}
+
+    @property
+    def open(self) -> int:
+        with self._lock:
+            return self._open
+
+    def take(self, *, user: str | None, per_process: int, per_user: int) -> Callable[[], None]:
+        """A slot for a stream of ``user`` (None: anonymous, counted for the process only); returns its release,
+        which may be called any number of times. Raises ``TooManyTails`` or ``TooManyTailsOfUser`` when full."""
+        with self._lock:
+            if self._open >= per_process:
+                raise TooManyTails(
+                    f"this server has {self._open} live log streams open, as many as it serves at once; "
+                    f"retry in {RETRY_AFTER_SECONDS} s or reload the log"
+                )
+            if user is not None and self._per_user.get(user, 0) >= per_user:
+                raise TooManyTailsOfUser(
+                    f"you have {per_user} live log streams open on this server, as many as one user may; "
+                    "close one (another tab or window) or retry later"
+                )
+            self._open += 1
+            if user is not None:
+                self._per_user[user] = self._per_user.get(user, 0) + 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if released.is_set():
+                    return
+                released.set()
+                self._open -= 1
+                if user is not None:
+                    left = self._per_user.pop(user) - 1
+                    if left:
+                        self._per_user[user] = left
+
+        return release
+
+
+slots = TailSlots()
+
+
+class _Stream:
+    """The events of one tail; ``close()`` (which the server calls when the response ends, even one never iterated,
+    unlike a generator's ``finally``) gives back its slot and subscription."""
+
+    def __init__(self, events: Iterator[bytes], release: Callable[[], None]) -> None:
+        self._events = events
+        self._release = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._events)
+
+    def close(self) -> None:
+        try:
+            self._events.close()  # type: ignore[attr-defined]
+        finally:
+            self._release()
+
+
+def tail_user(request: HttpRequest) -> str | None:
+    """Whom a tail counts for: the signed-in user's id; None for anonymous readers (the process cap bounds them)."""
+    user = getattr(request, "user", None)
+    return str(user.pk) if user is not None and user.is_authenticated else None
+
+
+def log_tail_response(*, kind: str, run_id: int, user: str | None = None) -> StreamingHttpResponse:
+    """The SSE response tailing the latest log record of run ``kind`` ``run_id`` (already authorised).
+
+    Raises ``TooManyTails``/``TooManyTailsOfUser`` when this process or ``user`` has no tail slot left.
+    """
+    release_slot = slots.take(
+        user=user, per_process=settings.LIVE_TAILS_PER_PROCESS, per_user=settings.LIVE_TAILS_PER_USER
+    )
+    try:
+        subscription = hub.subscribe(kind=kind, run_id=run_id)
+    except BaseException:
+        release_slot()
+        raise
+
+    def release() -> None:
+        hub.unsubscribe(subscription)
+        release_slot()
 
     def events() -> Iterator[bytes]:
-        try:
-            _release_database_connections()
-            yield from sse_stream(subscription.poll, 0, interval=1.0, sleep=subscription.wait)
-        finally:
-            hub.unsubscribe(subscription)
+        _release_database_connections()
+        yield from sse_stream(subscription.poll, 0, interval=1.0, sleep=subscription.wait)
 
-    return sse_response(events())
+    return sse_response(_Stream(events(), release))
 
 
 class EventStreamRenderer(BaseRenderer):

@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import Throttled
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -69,7 +68,8 @@ class MeApi(APIView):
 
 
 class LoginApi(APIView):
-    """Starts a session. JSON only: a cross-site HTML form cannot send it, so no CSRF token is needed yet.
+    """Starts a session. JSON only (the API's one parser): a cross-site HTML form cannot send it, so no CSRF token is
+    needed yet.
 
     Failed logins are counted per client address and per username (estafette.lib.login_throttle): past the limit
     the answer is 429 with ``Retry-After``, whatever the password, until the cool-off has passed.
@@ -77,7 +77,6 @@ class LoginApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="auth_login", request=LoginSerializer, responses={200: MeSerializer, **errors(400, 429)}

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: refuses an oversized body (413) before anything reads it.
+    "estafette.lib.body_limits.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -188,10 +190,29 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "estafette.lib.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # UTF-8 JSON nested at most estafette.lib.json_input.MAX_DEPTH deep; no form or multipart bodies.
+    "DEFAULT_PARSER_CLASSES": ["estafette.lib.parsers.BoundedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # DRF reads X-Forwarded-For blindly unless this is set; 0 ignores it (estafette.lib.login_throttle.client_address).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+
+# Request bodies (estafette/lib/body_limits.py): a larger Content-Length is refused with 413 before the body is read,
+# a chunked body is read up to the limit. The builder's log batches (builder/reporting.py: up to 1 MiB of JSON text,
+# at most ~4 MiB as UTF-8) get their own, larger limit.
+MAX_REQUEST_BYTES = env_int("ESTAFETTE_MAX_REQUEST_BYTES", 1024 * 1024, minimum=16 * 1024)
+MAX_LOG_BATCH_BYTES = env_int("ESTAFETTE_MAX_LOG_BATCH_BYTES", 8 * 1024 * 1024, minimum=1024 * 1024)
+REQUEST_BODY_DEFAULT_LIMIT = MAX_REQUEST_BYTES
+REQUEST_BODY_LIMITS = [(r"^/api/builder/v1/[^/]+/[^/]+/logs$", MAX_LOG_BATCH_BYTES)]
+# Django's own check (a 400 page) must never fire before the middleware's 413: it allows the largest route limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BYTES, MAX_LOG_BATCH_BYTES)
+
+# Live log tails (builds/tail.py): each open stream holds a web worker thread (the Procfile's gunicorn runs 128 per
+# worker process), so their number is capped per process, leaving threads for every other request, and per user.
+# A stream over the cap is answered 503 (process) or 429 (user) with Retry-After; the web UI retries with back-off.
+LIVE_TAILS_PER_PROCESS = env_int("ESTAFETTE_LIVE_TAILS_PER_PROCESS", 64, minimum=1)
+LIVE_TAILS_PER_USER = env_int("ESTAFETTE_LIVE_TAILS_PER_USER", 16, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Estafette CI API",

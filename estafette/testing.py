@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -35,3 +37,10 @@ def pass_login_cool_off() -> None:
     from django.db.models import F
 
     AccessAttempt.objects.update(attempt_time=F("attempt_time") - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+
+
+def response_json(response: Any) -> Any:
+    """The JSON body of a test client response, streamed (the log documents) or not."""
+    if getattr(response, "streaming", False):
+        return json.loads(b"".join(response.streaming_content))
+    return response.json()

@@ -13,10 +13,11 @@ from rest_framework.views import APIView
 
 from builds import selectors as build_selectors
 from builds.api import LOG_STREAM_SCHEMA, actor_email, check_body_matches_pipeline, pipeline_from_path
+from builds.log_document import log_document_response
 from builds.models import LogRecord, RunKind
-from builds.serializers import LogRecordSerializer, LogSerializer, log_document
+from builds.serializers import LogRecordSerializer, LogSerializer
 from builds.services import manual_event
-from builds.tail import TAIL_RENDERERS, log_tail_response
+from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
 from estafette.lib.api import NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
@@ -131,18 +132,17 @@ class PipelineReleaseApi(APIView):
         return Response(ReleaseSerializer(release_cancel(release=release)).data)
 
 
-def release_log_response(release: Release, record: LogRecord | None) -> Response:
+def release_log_response(release: Release, record: LogRecord | None) -> StreamingHttpResponse:
     if record is None:
         raise NotFound(f"release {release.pk} has no logs yet")
-    steps = build_selectors.log_steps(record=record)
-    return Response(log_document(record, steps=steps, run_fields={"releaseID": str(release.pk)}))
+    return log_document_response(record, run_fields={"releaseID": str(release.pk)})
 
 
 class ReleaseLogsApi(APIView):
     """``GET …/releases/{id}/logs``: the log of the release's latest attempt."""
 
     @extend_schema(operation_id="pipeline_release_logs", responses={200: LogSerializer, **errors(400, 401, 404)})
-    def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> Response:
+    def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
         record = build_selectors.log_record_latest(run_kind=RunKind.RELEASE, run_id=release.pk)
@@ -158,14 +158,14 @@ class ReleaseLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
-        return log_tail_response(kind=RunKind.RELEASE, run_id=release.pk)
+        return log_tail_response(kind=RunKind.RELEASE, run_id=release.pk, user=tail_user(request))
 
 
 class ReleaseLogByIdApi(APIView):
     """``GET …/releases/{id}/logsbyid/{logId}``: the log of one attempt."""
 
     @extend_schema(operation_id="pipeline_release_log_by_id", responses={200: LogSerializer, **errors(400, 401, 404)})
-    def get(self, request: Request, **path: str) -> Response:
+    def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(path)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=path["release_id"])
         record = build_selectors.log_record_get(run_kind=RunKind.RELEASE, run_id=release.pk, record_id=path["log_id"])
@@ -249,14 +249,13 @@ class BotRunLogsApi(APIView):
     """``GET …/bots/{id}/logs``: the log of the bot run's latest attempt."""
 
     @extend_schema(operation_id="pipeline_bot_logs", responses={200: LogSerializer, **errors(400, 401, 404)})
-    def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> Response:
+    def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         run = selectors.bot_run_get(pipeline_id=pipeline.pk, bot_run_id=bot_id)
         record = build_selectors.log_record_latest(run_kind=RunKind.BOT, run_id=run.pk)
         if record is None:
             raise NotFound(f"bot run {run.pk} has no logs yet")
-        steps = build_selectors.log_steps(record=record)
-        return Response(log_document(record, steps=steps, run_fields={"botID": str(run.pk)}))
+        return log_document_response(record, run_fields={"botID": str(run.pk)})
 
 
 class BotRunLogStreamApi(APIView):
@@ -268,4 +267,4 @@ class BotRunLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         run = selectors.bot_run_get(pipeline_id=pipeline.pk, bot_run_id=bot_id)
-        return log_tail_response(kind=RunKind.BOT, run_id=run.pk)
+        return log_tail_response(kind=RunKind.BOT, run_id=run.pk, user=tail_user(request))

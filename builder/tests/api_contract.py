@@ -115,3 +115,33 @@ class BuilderApiContract:
         time.sleep(0.3)
         assert reporter.close("failed", timeout=30)
         assert api.stored_statuses() == ["running", "failed"]
+
+    def test_it_refuses_every_report_once_the_run_has_ended(self, api: ApiUnderTest) -> None:
+        # given a run its builder reported to the end
+        reporter = _reporter(api, flush_interval=0.05)
+        reporter.start()
+        assert reporter.send_status("running")
+        reporter.log_lines(StepRef("build"), "stdout", 1, "2024-01-01T00:00:00Z", ["the real log"])
+        assert reporter.close("succeeded", timeout=30)
+
+        def status(status: str | None, attempt: str) -> bytes:
+            event = {"contractVersion": CONTRACT_VERSION, "jobType": "build", "id": api.run_id, "attempt": attempt}
+            event |= {"eventType": "updateStatus", "status": status} if status else {"eventType": "heartbeat"}
+            return json.dumps({**event, "timestamp": "2024-01-01T00:00:00Z"}).encode()
+
+        forged = json.loads(_batch(1, "forged"))
+        # when its job token reports anything more: the final status again, a heartbeat, a new attempt, forged lines
+        late = [
+            (api.status_url, status("failed", reporter.attempt)),
+            (api.status_url, status(None, reporter.attempt)),
+            (api.status_url, status("running", "another-attempt")),
+            (api.logs_url, json.dumps({**forged, "seq": 99, "attempt": reporter.attempt}).encode()),
+            (api.logs_url, json.dumps({**forged, "attempt": "another-attempt"}).encode()),
+        ]
+        # then each is refused with 409 and a reason, and nothing changed
+        for url, body in late:
+            answer_status, answer = _post(url, body, api.job_token)
+            assert answer_status == 409, body
+            assert set(answer) == {"code", "message"}
+        assert api.stored_statuses() == ["running", "succeeded"]
+        assert [line.log_line.text for line in api.stored_lines() if line.log_line] == ["the real log"]

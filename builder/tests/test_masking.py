@@ -6,7 +6,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.output import LineAssembler
+from builder.contracts import LOG_LINE_TRUNCATED, MAX_LOG_LINE_CHARS, truncate_log_text
+from builder.output import MAX_LINE, LineAssembler
 from builder.secrets import MASK, Masker, secret_forms
 
 # no '*' (a mask next to a secret's own '*' could form a secret again) and no '\n' inside single-line values
@@ -129,9 +130,22 @@ def test_a_crlf_line_end_is_a_line_end_and_a_lone_cr_stays_in_the_line() -> None
     assert received == ["windows", f"progress 10%\rprogress {MASK}", ""]
 
 
-def test_it_splits_overlong_lines_to_bound_memory() -> None:
+def test_it_cuts_an_overlong_line_once_marked_and_drops_its_rest_to_bound_memory() -> None:
+    # given an assembler keeping lines of at most 10 characters
     received: list[str] = []
     assembler = LineAssembler(Masker(), lambda stream, lines: received.extend(lines), max_line=10)
+    # when a stage prints a long line in pieces (the first piece already too long), then a short one
     assembler.feed("stdout", b"x" * 25)
+    assert received == ["x" * 10 + LOG_LINE_TRUNCATED]  # emitted at once: the log shows the stage is printing
+    for _ in range(1000):
+        assembler.feed("stdout", b"y" * 1000)
+    assembler.feed("stdout", b"z\nnext\n" + b"w" * 11 + b"\r\n")
     assembler.close()
-    assert received == ["x" * 10, "x" * 10, "x" * 5]
+    # then the long line is one marked line, its rest up to the newline is gone, and the next lines are whole
+    assert received == ["x" * 10 + LOG_LINE_TRUNCATED, "next", "w" * 10 + LOG_LINE_TRUNCATED]
+
+
+def test_the_line_limit_is_the_contracts() -> None:
+    assert MAX_LINE == MAX_LOG_LINE_CHARS == 64 * 1024
+    assert truncate_log_text("a" * (MAX_LINE + 1)) == "a" * MAX_LINE + LOG_LINE_TRUNCATED
+    assert truncate_log_text("a" * MAX_LINE + LOG_LINE_TRUNCATED) == "a" * MAX_LINE + LOG_LINE_TRUNCATED  # not twice

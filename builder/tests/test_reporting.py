@@ -174,6 +174,54 @@ def test_it_marks_every_report_with_the_attempt_of_its_builder_process(api: Fake
     assert {batch.attempt for batch in api.batches.values()} == {first.attempt}
 
 
+def test_a_final_status_whose_answer_was_lost_ends_with_the_409_of_its_retry(api: FakeApi) -> None:
+    # given a reporter whose lines were delivered, and an API whose answer to the final status gets lost
+    messages: list[str] = []
+    reporter = make_reporter(api, log=messages.append)
+    reporter.start()
+    emit(reporter, 3)
+    api.wait_until(lambda fake: len(fake.texts("build")) == 3)
+    api.lose_answers(1)
+    # when the run is closed: the status is stored, its answer lost, the retry refused with 409 (the run has ended)
+    started = time.monotonic()
+    complete = reporter.close("succeeded", timeout=60)
+    # then the reporter takes the 409 as final: no retries for ever, the run counts as reported, and it says why
+    assert time.monotonic() - started < 5
+    assert complete
+    assert api.stored_statuses() == ["succeeded"]
+    assert [status for path, status in api.requests if path == "/api/builder/status"] == [502, 409]
+    assert any("409" in message and "already ended" in message for message in messages)
+
+
+def test_it_stops_reporting_once_the_api_ended_the_run(api: FakeApi) -> None:
+    # given a reporter with a small buffer and heartbeats, whose run the API ends (canceled, or failed by its sweeper)
+    messages: list[str] = []
+    reporter = make_reporter(api, log=messages.append, heartbeat_interval=0.05, buffer_limit_bytes=2_000)
+    reporter.start()
+    emit(reporter, 1)
+    api.wait_until(lambda fake: len(fake.texts("build")) == 1)
+    api.end_run()
+    # when the stage goes on printing, far more than the buffer holds
+    finished = threading.Event()
+
+    def produce() -> None:
+        for chunk in range(200):
+            emit(reporter, 5, start=2 + chunk * 5)
+        finished.set()
+
+    threading.Thread(target=produce, daemon=True).start()
+    # then the stage is not held up, the first 409 stops every report (no more batches, heartbeats or final status)
+    assert finished.wait(10)
+    assert not reporter.close("succeeded", timeout=30)
+    refused = [path for path, status in api.requests if status == 409]
+    # (the sender and the heartbeat thread may each have had one request in flight when the run ended)
+    assert refused.count("/api/builder/logs") <= 1
+    assert refused.count("/api/builder/status") <= 1
+    assert api.texts("build") == ["line 1"]
+    assert api.stored_statuses() == []
+    assert sum("reporting stops" in message for message in messages) == 1
+
+
 class ClosingIdleConnections(BaseHTTPRequestHandler):
     """Answers keep-alive (HTTP/1.1, no ``Connection: close``), then closes the connection: a server whose keep-alive
     timeout passed before the client's next request (gunicorn's is 2 s)."""

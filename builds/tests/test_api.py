@@ -5,7 +5,7 @@ import pytest
 from builds.models import Build, RunKind, RunStatus
 from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
-from estafette.testing import client_for, make_user
+from estafette.testing import client_for, make_user, response_json
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 API = "/api/pipelines/github.com/acme/api"
@@ -162,8 +162,8 @@ def test_it_serves_the_latest_log_and_each_attempt(client) -> None:
     log_append(record=second, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "attempt two"}}])
 
     # when
-    latest = client.get(f"{API}/builds/{build.pk}/logs").json()
-    earlier = client.get(f"{API}/builds/{build.pk}/logsbyid/{first.pk}").json()
+    latest = response_json(client.get(f"{API}/builds/{build.pk}/logs"))
+    earlier = response_json(client.get(f"{API}/builds/{build.pk}/logsbyid/{first.pk}"))
     records = client.get(f"{API}/builds/{build.pk}/alllogs").json()
 
     # then

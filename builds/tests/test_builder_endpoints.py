@@ -182,8 +182,7 @@ def test_it_answers_404_for_a_run_that_does_not_exist() -> None:
         (RunStatus.RUNNING, "canceled", RunStatus.CANCELED),  # the job was stopped from outside
         (RunStatus.CANCELING, "canceled", RunStatus.CANCELED),
         (RunStatus.CANCELING, "succeeded", RunStatus.CANCELED),  # the cancel wins
-        (RunStatus.SUCCEEDED, "failed", RunStatus.SUCCEEDED),  # refused, as in Estafette: 200, nothing changes
-        (RunStatus.CANCELED, "running", RunStatus.CANCELED),
+        (RunStatus.PENDING, "succeeded", RunStatus.PENDING),  # refused by the state machine: 200, nothing changes
     ],
 )
 def test_it_moves_the_run_as_the_builder_reports(before: str, reported: str, after: str) -> None:

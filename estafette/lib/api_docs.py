@@ -70,6 +70,8 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         403: "not allowed",
         404: "no such item",
         409: "refused in the current state",
-        429: "too many attempts: try again after Retry-After seconds",
+        413: "request body larger than this endpoint takes",
+        429: "too many requests: Retry-After says when to try again",
+        503: "too busy now; Retry-After says when to try again",
     }
     return {status: OpenApiResponse(ErrorSerializer, description=texts[status]) for status in statuses}

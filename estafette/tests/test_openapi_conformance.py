@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from builds.models import RunKind, RunStatus
 from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
-from estafette.testing import client_for, make_user
+from estafette.testing import client_for, make_user, response_json
 from releases.services import bot_create
 from releases.testing import make_release
 
@@ -88,7 +88,7 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
 
         # then
         assert response.status_code == 200, (url, response.content)
-        jsonschema.validate(response.json(), response_schema(document, documented, "get", 200))
+        jsonschema.validate(response_json(response), response_schema(document, documented, "get", 200))
 
     refused = client.get(f"{API}/builds/nope")
     jsonschema.validate(

@@ -9,13 +9,13 @@ has a tag (a manifest pushed, pulled or deleted by tag) becomes ``{"event": <act
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from builder.manifest.events import DockerEvent
 from estafette.lib.db import retry_on_serialization_failure
+from estafette.lib.json_input import InvalidJson, load_json
 from estafette.queue import publish_on_commit, subjects
 
 
@@ -32,9 +32,9 @@ class RegistryEvent:
 def parse_notification(body: bytes) -> list[RegistryEvent]:
     """The tagged events of an envelope, in order. Raises ``InvalidNotification`` naming the problem."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidNotification(f"body is not valid JSON: {error}") from None
+        payload = load_json(body)
+    except InvalidJson as error:
+        raise InvalidNotification(str(error)) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise InvalidNotification('body must be an envelope {"events": [...]}')
     found: list[RegistryEvent] = []

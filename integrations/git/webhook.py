@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from dataclasses import dataclass
 
+from estafette.lib.json_input import InvalidJson, load_json
 from integrations.git.identity import InvalidRepository, RepositoryIdentity, identify_repository
 
 SIGNATURE_HEADER = "X-Estafette-Signature"
@@ -91,9 +91,9 @@ def make_push_event(*, repository: str, branch: str, revision: str | None) -> Pu
 def parse_push(body: bytes) -> PushEvent:
     """Decode and check a webhook body; raises ``InvalidPush`` naming the first problem."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPush(f"body is not valid JSON: {error}") from None
+        payload = load_json(body)
+    except InvalidJson as error:
+        raise InvalidPush(str(error)) from None
     if not isinstance(payload, dict):
         raise InvalidPush("body must be a JSON object")
     if payload.get("event") != "push":

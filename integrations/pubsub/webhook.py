@@ -9,13 +9,13 @@ default ``~estafette-ci-pubsub-trigger``), so the topic is the name without it.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 
 from django.db import transaction
 
 from builder.manifest.events import PubSubEvent, PubSubMessage
 from estafette.lib.db import retry_on_serialization_failure
+from estafette.lib.json_input import InvalidJson, load_json
 from estafette.queue import publish_on_commit, subjects
 
 _SUBSCRIPTION = re.compile(r"^projects/(?P<project>[^/]+)/subscriptions/(?P<name>[^/]+)$")
@@ -28,9 +28,9 @@ class InvalidPubSubPush(ValueError):
 def parse_push_message(body: bytes, *, subscription_suffix: str) -> PubSubEvent:
     """Decode and check a push body. Raises ``InvalidPubSubPush`` naming the problem."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidPubSubPush(f"body is not valid JSON: {error}") from None
+        payload = load_json(body)
+    except InvalidJson as error:
+        raise InvalidPubSubPush(str(error)) from None
     if not isinstance(payload, dict):
         raise InvalidPubSubPush("body must be a JSON object")
     match = _SUBSCRIPTION.match(str(payload.get("subscription") or ""))

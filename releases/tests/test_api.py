@@ -3,7 +3,7 @@ import pytest
 from builds.models import RunKind, RunStatus
 from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
-from estafette.testing import client_for, make_user
+from estafette.testing import client_for, make_user, response_json
 from releases.models import Release
 from releases.testing import make_release
 
@@ -92,7 +92,7 @@ def test_it_serves_a_releases_log(client) -> None:
     record = log_record_create(pipeline=release.pipeline, run_kind=RunKind.RELEASE, run_id=release.pk)
     log_append(record=record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": "rolling out"}}])
 
-    body = client.get(f"{API}/releases/{release.pk}/logs").json()
+    body = response_json(client.get(f"{API}/releases/{release.pk}/logs"))
     records = client.get(f"{API}/releases/{release.pk}/alllogs").json()
 
     assert body["releaseID"] == str(release.pk)

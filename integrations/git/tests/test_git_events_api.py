@@ -136,7 +136,7 @@ def test_without_a_configured_secret_every_push_is_refused_saying_what_to_set(se
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"{nope", "body is not valid JSON"),
+        (b"{nope", "the body is not JSON"),
         (json.dumps({"event": "tag", "repository": "/x/y", "branch": "main"}).encode(), "event must be 'push'"),
         (json.dumps({"event": "push", "repository": "/x/y"}).encode(), "branch is required"),
         (json.dumps({"event": "push", "repository": "/x/y", "branch": "a..b"}).encode(), "not a valid git branch"),

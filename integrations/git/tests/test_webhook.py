@@ -30,7 +30,7 @@ def test_it_parses_a_push() -> None:
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
-        (b"{not json", "not valid JSON"),
+        (b"{not json", "the body is not JSON"),
         (b"[]", "JSON object"),
         (body(event="tag"), "event must be 'push'"),
         (body(branch=""), "branch is required"),
