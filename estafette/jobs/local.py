@@ -47,10 +47,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from builder.executors.sandbox import SandboxSupport, sandbox_support
 from estafette.jobs.base import JobRunnerError, JobSpec, JobStatus
 from estafette.jobs.standby import HandoffFailed, StandbyPool
 
@@ -148,15 +149,32 @@ class LocalProcessJobRunner:
 
     def prestart(self) -> None:
         """Start the standbys now, not with the first job (a process that dispatches jobs can call it at boot), and
-        say once if the operator let host-executor jobs run unsandboxed."""
-        if self.host_executor_unsandboxed:
-            logger.warning(
-                "%s=true: where the host executor cannot sandbox stages (no bubblewrap or user namespaces), "
-                "builds run unsandboxed as this server's user, with access to its data dir, keys and database",
-                UNSANDBOXED_VARIABLE,
-            )
+        say once whether host-executor jobs can sandbox their stages here, and what happens to them if not."""
+        self.log_sandbox_support()
         if self.standbys is not None:
             self.standbys.start()
+
+    def log_sandbox_support(self, probe: Callable[[], SandboxSupport] | None = None) -> None:
+        """One log line at start-up: stages sandboxed; or, where no sandbox can be made here, builds refused (error)
+        or run unsandboxed by the operator's choice (warning). ``probe`` defaults to the builder's own check."""
+        support = (probe or sandbox_support)()
+        if support.available:
+            logger.info("host executor: stages run sandboxed (bubblewrap, an unprivileged uid per run)")
+        elif self.host_executor_unsandboxed:
+            logger.warning(
+                "%s=true and stages cannot be sandboxed here (%s): builds on the host executor run unsandboxed as "
+                "this server's user, with access to its data dir, keys and database",
+                UNSANDBOXED_VARIABLE,
+                support.reason,
+            )
+        else:
+            logger.error(
+                "stages cannot be sandboxed here (%s): builds on the host executor will be refused; install "
+                "bubblewrap (apt-get install bubblewrap), use a container engine (ESTAFETTE_BUILDER_EXECUTOR=docker), "
+                "or accept the risk with %s=true",
+                support.reason,
+                UNSANDBOXED_VARIABLE,
+            )
 
     def close(self) -> None:
         """Stop the standbys (running jobs go on). The runner still starts jobs afterwards, cold."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from builder.executors.sandbox import SandboxSupport
 from estafette.jobs.base import JobSpec, JobStatus
 from estafette.jobs.local import DEFAULT_COMMAND, LocalProcessJobRunner
 from estafette.jobs.tests.contract import JobRunnerContract, make_spec
@@ -159,7 +160,7 @@ def test_the_job_does_not_inherit_the_servers_settings_and_secrets(
 
 
 def test_the_job_learns_what_the_sandbox_hides_and_the_operators_opt_in_to_run_unsandboxed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given an operator who hides a path of their own and let jobs run unsandboxed where no sandbox can be made
     monkeypatch.setenv("ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS", "/srv/operator-secrets")
@@ -178,17 +179,46 @@ def test_the_job_learns_what_the_sandbox_hides_and_the_operators_opt_in_to_run_u
     finally:
         for job in (tmp_path / "jobs").iterdir():
             runner.cleanup(job.name)
-    # then the job was told both (a server setting is otherwise never passed on), and the start-up said so once
+    # then the job was told both (a server setting is otherwise never passed on)
     assert environment["ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED"] == "true"
     assert environment["ESTAFETTE_BUILDER_SANDBOX_HIDDEN_PATHS"].split(":") == [
         "/srv/operator-secrets",
         str(tmp_path),
         str(REPO),
     ]
-    assert [record.getMessage() for record in caplog.records if "UNSANDBOXED" in record.getMessage()] == [
-        "ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED=true: where the host executor cannot sandbox stages (no bubblewrap or user"
-        " namespaces), builds run unsandboxed as this server's user, with access to its data dir, keys and database"
-    ]
+
+
+@pytest.mark.parametrize(
+    ("support", "unsandboxed", "level", "says"),
+    [
+        (SandboxSupport(True), False, "INFO", "host executor: stages run sandboxed"),
+        (
+            SandboxSupport(False, "no bwrap"),
+            False,
+            "ERROR",
+            "stages cannot be sandboxed here (no bwrap): builds on"
+            " the host executor will be refused; install bubblewrap",
+        ),
+        (
+            SandboxSupport(False, "no bwrap"),
+            True,
+            "WARNING",
+            "ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED=true and stages"
+            " cannot be sandboxed here (no bwrap): builds on the host executor run unsandboxed",
+        ),
+    ],
+)
+def test_the_start_up_says_whether_stages_are_sandboxed_refused_or_run_unsandboxed(
+    support: SandboxSupport, unsandboxed: bool, level: str, says: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a machine that can or cannot sandbox stages, and the operator's choice
+    runner = LocalProcessJobRunner(jobs_dir=tmp_path / "jobs", host_executor_unsandboxed=unsandboxed)
+    # when the consumers start
+    with caplog.at_level("INFO", logger="estafette.jobs.local"):
+        runner.log_sandbox_support(probe=lambda: support)
+    # then one line says what will happen to builds
+    (record,) = [record for record in caplog.records if record.name == "estafette.jobs.local"]
+    assert (record.levelname, record.getMessage()[: len(says)]) == (level, says)
 
 
 def test_the_job_is_told_to_hide_the_data_dir_and_not_to_run_unsandboxed_by_default(
