@@ -143,7 +143,9 @@ def test_the_admin_shows_a_new_key_once_and_then_only_its_prefix() -> None:
     client = client_for(admin)
 
     # when a token is added in the admin
-    response = client.post("/admin/apitokens/apitoken/add/", {"user": robot.pk, "name": "deploy"})
+    response = client.post(
+        "/admin/apitokens/apitoken/add/", {"user": robot.pk, "name": "deploy"}, format="multipart"
+    )  # the admin takes HTML forms
 
     # then the answer shows the key, which authenticates
     assert response.status_code == 200
