@@ -105,12 +105,14 @@ def free_port() -> int:
 def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
     """The server's settings, in this process's environment (the processes inherit it; Django reads it here too);
     the data directory and the throw-away PostgreSQL server, if one was asked for."""
-    data_dir = Path(tempfile.mkdtemp(prefix="estafette-trigger-bench-"))
+    # The repository lives beside the data dir, not in it: the sandbox never shows a stage anything in the data dir.
+    data_dir = Path(tempfile.mkdtemp(prefix="estafette-trigger-bench-")) / "data"
+    data_dir.mkdir()
     os.environ.update(
         ESTAFETTE_DATA_DIR=str(data_dir),
         ESTAFETTE_SECRET_KEY="bench-only-secret-key",
         ESTAFETTE_GIT_WEBHOOK_SECRET=SECRET,
-        ESTAFETTE_LOCAL_REPOSITORY_ROOTS=str(data_dir / "repos"),  # where the benchmark's repository is
+        ESTAFETTE_LOCAL_REPOSITORY_ROOTS=str(data_dir.parent / "repos"),  # where the benchmark's repository is
         ESTAFETTE_HTTP_PORT=str(free_port()),
         ESTAFETTE_NATS_PORT=str(free_port()),
         ESTAFETTE_BUILDER_EXECUTOR="host",
@@ -601,7 +603,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     total = args.warmup + args.pushes * args.repeat + args.burst
     print(f"data dir {data_dir}; preparing a repository with {total} commits to push", flush=True)
-    repository = Repository(data_dir / "repos" / "acme" / "api", total)
+    repository = Repository(data_dir.parent / "repos" / "acme" / "api", total)
     revisions = iter(repository.revisions)
     system = System(data_dir).start()
     started = time.perf_counter()
@@ -633,9 +635,9 @@ def main() -> None:
     report(args, http_samples, queue_samples, rounds, result)
     print(f"\n(bench ran {time.perf_counter() - started:.0f}s)")
     if args.keep:
-        print(f"kept {data_dir}")
+        print(f"kept {data_dir.parent}")
     else:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def report(
