@@ -298,7 +298,7 @@ def run_job(
     """Run one job; the process exit code (see the module doc)."""
     from builder.console import ConsoleSink
     from builder.executors import create_executor
-    from builder.planning import plan_stages
+    from builder.plan import plan_stages
     from builder.reporting import Reporter
     from builder.steps import TeeSink
 

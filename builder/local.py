@@ -65,7 +65,7 @@ def run_local(
     from builder.job import JobInputError, load_key, prepare, run_context
     from builder.manifest import ManifestErrors, load_manifest
     from builder.manifest.version import compute_version
-    from builder.planning import plan_stages
+    from builder.plan import plan_stages
     from builder.runner import PipelineRunner
     from builder.steps import utc_timestamp
 

@@ -66,7 +66,7 @@ JOB_MODULES = (
     "builder.gitclone",
     "builder.manifest.extensions",
     "builder.manifest.when",
-    "builder.planning",
+    "builder.plan",
     "builder.reporting",
     "builder.runner",
     "builder.secrets",
