@@ -359,7 +359,7 @@ def run_job(
 def parse_job_args(argv: Sequence[str]) -> dict[str, Any]:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m builder job", description="Run one Estafette job.")
+    parser = argparse.ArgumentParser(prog="estafette-builder job", description="Run one Estafette job.")
     parser.add_argument("--config", dest="config_path", help="builder configuration JSON file")
     parser.add_argument("--secret-key-file", dest="key_path", help="file holding the job's secret key")
     parser.add_argument("--workspace", help="directory the stages work in")

@@ -143,7 +143,7 @@ def parse_run_args(argv: Sequence[str]) -> dict[str, object]:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m builder run", description="Run the stages of a .estafette.yaml in this working copy."
+        prog="estafette-builder run", description="Run the stages of a .estafette.yaml in this working copy."
     )
     parser.add_argument("stage_names", nargs="*", metavar="STAGE", help="only these top-level stages")
     parser.add_argument("--file", dest="manifest_file", default=".estafette.yaml", help="the manifest to run")
