@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from builder.testing import reserve_port
 from estafette.apitokens.services import api_token_create
 from estafette.jobs.local import LocalProcessJobRunner
 from estafette.queue.jetstream import QueueSettings
@@ -34,7 +35,6 @@ from integrations.git.testing import GitRepository, push_body
 from integrations.git.webhook import SIGNATURE_HEADER, sign
 from pipelines.testing import WEBHOOK_SECRET
 from tests.tooling.nats import subprocess_env
-from tests.tooling.postgres import free_port
 from tests.tooling.waiting import wait_until
 
 FINAL = ("succeeded", "failed", "canceled")
@@ -45,7 +45,7 @@ class Procfile:
     ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set) and a data dir of its own. Output goes to ``log``."""
 
     def __init__(self, queue: QueueSettings, data_dir: Path, log: Path, env: Mapping[str, str] = {}) -> None:
-        self.port = free_port()
+        self.port = reserve_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.log_path = log

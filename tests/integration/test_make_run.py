@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from builder.testing import reserve_port
 from integrations.git.testing import GitRepository
-from tests.tooling.postgres import free_port
 from tests.tooling.waiting import wait_until
 
 REPO = Path(settings.BASE_DIR)
@@ -35,14 +35,14 @@ pytestmark = pytest.mark.skipif(
 
 def test_ctrl_c_stops_every_process_including_a_running_build(tmp_path: Path) -> None:
     # given the process set of `make run`, started as from a terminal (one process group gets Ctrl-C)
-    port = free_port()
+    port = reserve_port()
     marker = uuid.uuid4().hex
     sleep_command = f"sleep 900.{random.randrange(10**6):06d}"  # the stage's process, recognisable by its command
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ESTAFETTE_", "DJANGO_"))}
     env.update(
         ESTAFETTE_DATA_DIR=str(tmp_path / "data"),
         ESTAFETTE_HTTP_PORT=str(port),
-        ESTAFETTE_NATS_PORT=str(free_port()),
+        ESTAFETTE_NATS_PORT=str(reserve_port()),
         **{MARKER: marker},
     )
     manage = [sys.executable, str(REPO / "manage.py")]

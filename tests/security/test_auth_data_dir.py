@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from builder.testing import reserve_port
 from estafette.queue.jetstream import QueueSettings
 from tests.harness.system import Api, Procfile, System
-from tests.tooling.postgres import free_port
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 
@@ -76,7 +76,7 @@ def test_the_data_dir_is_the_servers_alone_and_its_database_holds_no_usable_toke
     env = {
         "ESTAFETTE_DATABASE_URL": f"sqlite:///{database}",
         "ESTAFETTE_NATS_URL": "",  # manage.py run_nats starts nats-server with its store in the data dir
-        "ESTAFETTE_NATS_PORT": str(free_port()),
+        "ESTAFETTE_NATS_PORT": str(reserve_port()),
         "ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS": "3600",  # the finished job's workspace stays to be looked at
         "ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(tmp_path / "repositories"),  # where the test keeps its repositories
     }
