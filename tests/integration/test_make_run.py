@@ -12,8 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from django.conf import settings
 
 from builder.testing import reserve_port
 from integrations.git.testing import GitRepository
+from tests.harness.system import answers_200, manage
 from tests.tooling.waiting import wait_until
 
 REPO = Path(settings.BASE_DIR)
@@ -45,22 +44,25 @@ def test_ctrl_c_stops_every_process_including_a_running_build(tmp_path: Path) ->
         ESTAFETTE_NATS_PORT=str(reserve_port()),
         **{MARKER: marker},
     )
-    manage = [sys.executable, str(REPO / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, timeout=120)
+    manage(env, "migrate", "--noinput", "-v", "0")
     with open(tmp_path / "run.log", "wb") as output:
         run = subprocess.Popen(
             [str(REPO / "scripts" / "run.sh")], env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_until(lambda: _ready(port), timeout=120, interval=0.5, what="the web server to be ready")
+        wait_until(
+            lambda: answers_200(f"http://127.0.0.1:{port}/readiness"),
+            timeout=120,
+            interval=0.5,
+            what="the web server to be ready",
+        )
         # and a build running a long stage
         repository = GitRepository(tmp_path / "acme" / "slow")
         repository.git("checkout", "-q", "-b", "main")
         repository.commit(
             {".estafette.yaml": f"stages:\n  build:\n    image: alpine\n    commands:\n    - {sleep_command}\n"}
         )
-        push = [*manage, "push_event", str(repository.path), "--branch", "main"]
-        subprocess.run(push, env=env, check=True, timeout=120, capture_output=True)
+        manage(env, "push_event", str(repository.path), "--branch", "main")
         wait_until(
             lambda: any(command == sleep_command for _, command in _processes(marker, tmp_path, sleep_command)),
             timeout=60,
@@ -81,14 +83,6 @@ def test_ctrl_c_stops_every_process_including_a_running_build(tmp_path: Path) ->
             os.killpg(run.pid, signal.SIGKILL)
         for pid, _ in _processes(marker, tmp_path, sleep_command):
             _kill(pid)
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readiness", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _processes(marker: str, tmp_path: Path, sleep_command: str) -> list[tuple[int, str]]:

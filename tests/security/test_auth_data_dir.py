@@ -11,17 +11,14 @@ import contextlib
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from builder.testing import reserve_port
 from estafette.queue.jetstream import QueueSettings
-from tests.harness.system import Api, Procfile, System
+from tests.harness.system import Api, Procfile, System, manage
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 
@@ -45,15 +42,6 @@ def shell_umask() -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
-    done = subprocess.run(
-        command, check=False, env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def open_to_others(data_dir: Path) -> list[str]:

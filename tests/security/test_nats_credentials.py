@@ -28,7 +28,8 @@ from django.conf import settings
 from builder.testing import reserve_port
 from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings
-from tests.harness.system import System, printed, steps_of
+from tests.harness.asserts import printed, steps_of
+from tests.harness.system import System
 from tests.security import nats_attacker
 from tests.security.nats_attacker import connect_line, publish, read_stream_info
 from tests.tooling.nats import NatsServer, stream_messages

@@ -248,6 +248,25 @@ def subprocess_env(queue: QueueSettings, **extra: str) -> dict[str, str]:
     return env
 
 
+def publish_event(
+    queue: QueueSettings, payload: dict[str, Any], *, event_id: str, subject: str = "estafette.events.git"
+) -> None:
+    """Publish ``payload`` straight to the stream, with the webhook's credentials but not through it: what a client
+    holding them could send, or a test that must not wait on the outbox (on SQLite a paused handler holds the write
+    lock the outbox would wait for)."""
+
+    async def body() -> None:
+        connection = await jetstream.connect(queue, name="test-publisher", wait_seconds=10)
+        try:
+            stream = connection.jetstream()
+            await jetstream.ensure_stream(stream, queue)
+            await stream.publish(subject, json.dumps(payload).encode(), headers={"Nats-Msg-Id": event_id})
+        finally:
+            await connection.close()
+
+    asyncio.run(body())
+
+
 def stream_messages(queue: QueueSettings, subject: str = "estafette.events.>") -> list[dict[str, Any]]:
     """Every message in the stream on ``subject``: ``{"subject", "id" (Nats-Msg-Id), "data" (JSON or bytes)}``."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
