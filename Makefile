@@ -11,9 +11,11 @@ APP_TESTS := estafette pipelines builds releases integrations tests
 
 .PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend test-frontend test-e2e
 
-$(VENV)/.runtime: requirements.txt
+# builder/ is installed editable: `estafette-builder` (and `python -m builder`) then work from any directory.
+$(VENV)/.runtime: requirements.txt builder/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check -e ./builder
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt

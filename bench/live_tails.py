@@ -35,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from builder.testing import reserve_port  # noqa: E402
+
 PIPELINE = "/api/pipelines/github.com/acme/api"
 
 
@@ -61,12 +64,6 @@ def procfile_worker_options() -> list[str]:
             continue
         options.append(part)
     return options
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare(data_dir: str) -> dict[str, str]:
@@ -109,7 +106,7 @@ print(json.dumps({"build": build.pk, "token": issue_job_token(kind="build", run_
 
 class Server:
     def __init__(self, env: dict[str, str], options: list[str]) -> None:
-        self.port = free_port()
+        self.port = reserve_port()
         argv = [str(ROOT / ".venv" / "bin" / "gunicorn"), "estafette.wsgi", "--bind", f"127.0.0.1:{self.port}"]
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(argv + options, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)

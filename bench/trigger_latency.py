@@ -46,7 +46,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import use_database  # noqa: E402
+from builder.testing import reserve_port  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 # The stage prints the moment its command runs (this machine's clock): "first stage ran" is measured where it happens,
@@ -96,12 +96,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
     """The server's settings, in this process's environment (the processes inherit it; Django reads it here too);
     the data directory and the throw-away PostgreSQL server, if one was asked for."""
@@ -113,8 +107,8 @@ def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
         ESTAFETTE_SECRET_KEY="bench-only-secret-key",
         ESTAFETTE_GIT_WEBHOOK_SECRET=SECRET,
         ESTAFETTE_LOCAL_REPOSITORY_ROOTS=str(data_dir.parent / "repos"),  # where the benchmark's repository is
-        ESTAFETTE_HTTP_PORT=str(free_port()),
-        ESTAFETTE_NATS_PORT=str(free_port()),
+        ESTAFETTE_HTTP_PORT=str(reserve_port()),
+        ESTAFETTE_NATS_PORT=str(reserve_port()),
         ESTAFETTE_BUILDER_EXECUTOR="host",
         ESTAFETTE_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="estafette.settings",

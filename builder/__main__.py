@@ -1,4 +1,7 @@
-"""``python -m builder``: ``run`` (local mode), ``job`` (job mode) or ``version``.
+"""``estafette-builder`` (or ``python -m builder``): ``run`` (local mode), ``job``, ``standby`` or ``version``.
+
+``make run``/``make test`` install ``builder/`` into the venv (editable), which puts ``estafette-builder`` on the
+venv's ``bin/`` and lets ``python -m builder`` find the package from any directory.
 
 Imports stay lazy: a job on the host executor never loads the docker SDK, and nothing is imported before the
 subcommand is known.
@@ -9,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-USAGE = """usage: python -m builder COMMAND [OPTIONS]
+USAGE = """usage: estafette-builder COMMAND [OPTIONS]   (or: python -m builder COMMAND [OPTIONS])
 
 commands:
   run [STAGE...] [--file .estafette.yaml] [--executor auto|docker|host]

@@ -298,7 +298,7 @@ def run_job(
     """Run one job; the process exit code (see the module doc)."""
     from builder.console import ConsoleSink
     from builder.executors import create_executor
-    from builder.planning import plan_stages
+    from builder.plan import plan_stages
     from builder.reporting import Reporter
     from builder.steps import TeeSink
 
@@ -359,7 +359,7 @@ def run_job(
 def parse_job_args(argv: Sequence[str]) -> dict[str, Any]:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m builder job", description="Run one Estafette job.")
+    parser = argparse.ArgumentParser(prog="estafette-builder job", description="Run one Estafette job.")
     parser.add_argument("--config", dest="config_path", help="builder configuration JSON file")
     parser.add_argument("--secret-key-file", dest="key_path", help="file holding the job's secret key")
     parser.add_argument("--workspace", help="directory the stages work in")

@@ -65,7 +65,7 @@ def run_local(
     from builder.job import JobInputError, load_key, prepare, run_context
     from builder.manifest import ManifestErrors, load_manifest
     from builder.manifest.version import compute_version
-    from builder.planning import plan_stages
+    from builder.plan import plan_stages
     from builder.runner import PipelineRunner
     from builder.steps import utc_timestamp
 
@@ -143,7 +143,7 @@ def parse_run_args(argv: Sequence[str]) -> dict[str, object]:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m builder run", description="Run the stages of a .estafette.yaml in this working copy."
+        prog="estafette-builder run", description="Run the stages of a .estafette.yaml in this working copy."
     )
     parser.add_argument("stage_names", nargs="*", metavar="STAGE", help="only these top-level stages")
     parser.add_argument("--file", dest="manifest_file", default=".estafette.yaml", help="the manifest to run")

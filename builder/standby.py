@@ -66,7 +66,7 @@ JOB_MODULES = (
     "builder.gitclone",
     "builder.manifest.extensions",
     "builder.manifest.when",
-    "builder.planning",
+    "builder.plan",
     "builder.reporting",
     "builder.runner",
     "builder.secrets",
@@ -428,7 +428,7 @@ def parse_standby_args(argv: Sequence[str]) -> dict[str, Any]:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m builder standby", description="Wait pre-started for job requests on standard input."
+        prog="estafette-builder standby", description="Wait pre-started for job requests on standard input."
     )
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the caller) ends")
     return vars(parser.parse_args(argv))

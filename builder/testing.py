@@ -1,4 +1,4 @@
-"""Fakes for testing the builder and its API side: a fake API server and a recording sink.
+"""Fakes for testing the builder and its API side: a fake API server, a recording sink, and ports for test servers.
 
 :class:`FakeApi` is a small ``http.server`` app with the builder endpoints (status events and log batches), checking
 the job token and the contract like the real API must: 401 without the token, 400 with ``{"code", "message"}`` for a
@@ -12,6 +12,7 @@ retries. The API side reuses it and ``builder/tests/api_contract.py`` (which any
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -330,3 +331,51 @@ def _walk(step: BuildLogStep, parent: str) -> list[tuple[BuildLogStep, str]]:
     for child in (*step.nested_steps, *step.services):
         found.extend(_walk(child, step.step))
     return found
+
+
+# --- ports for test servers -------------------------------------------------------------------------------------------
+#
+# A server that can bind port 0 and tell which port it got should (FakeApi, nats-server with a ports file). The others
+# must be told their port before they start (PostgreSQL, gunicorn under honcho, whose port the other processes are
+# told too; a service a manifest names). Binding port 0 and closing the socket, the old way to find one, gave neither
+# of the two guarantees below: in 1,000 calls some 30 ports came back twice, and two of those handed to one test
+# (nats-server's client and monitoring ports) made its server fail to start.
+
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
+def reserve_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` for a test server that must be told its port before it starts.
+
+    * Never the same port twice in this process (a port :func:`claim_port` recorded included), so two servers of
+      one test, or a server and a port a test keeps for a restart, never get the same one.
+    * No other socket on the machine gets it from the kernel for a minute: the port is left in TIME_WAIT, which the
+      kernel's own choice of a port (``bind`` to port 0, ``connect``) avoids, and which a server that sets
+      ``SO_REUSEADDR`` binds through (PostgreSQL, gunicorn, nats-server and Python's servers all set it).
+    """
+    with _handed_out_lock:
+        port = _port_in_time_wait(host)
+        while port in _handed_out:  # one this process handed out over a minute ago: take another, never that one
+            port = _port_in_time_wait(host)
+        _handed_out.add(port)
+    return port
+
+
+def claim_port(port: int) -> None:
+    """Record a port a server chose itself (bound to port 0) so that :func:`reserve_port` never hands it out: the
+    server may rebind it after a restart, and nothing else may take it meanwhile."""
+    with _handed_out_lock:
+        _handed_out.add(port)
+
+
+def _port_in_time_wait(host: str) -> int:
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, 0))
+        listener.listen(1)
+        port = int(listener.getsockname()[1])
+        with socket.create_connection((host, port), timeout=5):
+            accepted, _ = listener.accept()
+            accepted.close()  # the side that closes first keeps the connection, on this port, in TIME_WAIT
+    return port

@@ -12,12 +12,9 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
+from builder.manifest.jsonnames import camel_case
+
 _Part = TypeVar("_Part", bound="_JsonParts")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.capitalize() for word in rest)
 
 
 class _JsonParts:
@@ -27,7 +24,7 @@ class _JsonParts:
 
     @classmethod
     def _json_name(cls, name: str) -> str:
-        return cls._json_names.get(name) or _camel(name)
+        return cls._json_names.get(name) or camel_case(name)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -120,8 +117,6 @@ class ManualEvent(_JsonParts):
     """A user started the build, release or bot by hand."""
 
     user_id: str = ""
-
-    _json_names: ClassVar[dict[str, str]] = {"user_id": "userID"}
 
 
 @dataclass(frozen=True)

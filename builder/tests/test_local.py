@@ -81,3 +81,38 @@ def test_it_explains_unknown_stages_and_invalid_manifests(tmp_path: Path) -> Non
     broken = run(directory, "--file", "broken.yaml")
     assert broken.returncode == 2
     assert "broken.yaml:" in broken.stderr and "has no image set" in broken.stderr
+
+
+def installed_command() -> Path:
+    command = Path(sys.executable).parent / "estafette-builder"
+    assert command.exists(), f"{command} is missing: make installs builder/ into the venv (pip install -e ./builder)"
+    return command
+
+
+def test_the_installed_command_runs_a_working_copy_outside_the_repository(tmp_path: Path) -> None:
+    # given a working copy far from this repository, and no PYTHONPATH pointing back to it
+    directory = working_copy(tmp_path)
+    assert REPO not in directory.parents
+    environment = {"PATH": os.environ["PATH"], "NO_COLOR": "1"}
+
+    # when the venv's estafette-builder runs its help, then one stage of its manifest
+    command = installed_command()
+    usage = subprocess.run(
+        [command, "--help"], cwd=directory, env=environment, capture_output=True, text=True, check=False
+    )
+    result = subprocess.run(
+        [command, "run", "build", "--executor", "host"],
+        cwd=directory,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    # then both work as from the repository root
+    assert usage.returncode == 0, usage.stderr
+    assert "usage: estafette-builder COMMAND" in usage.stdout
+    assert result.returncode == 0, result.stderr
+    assert "build │ building on feature/x for demo" in result.stdout
+    assert "Build succeeded" in result.stdout

@@ -20,13 +20,7 @@ from builder.manifest.when import evaluate_when
 from builder.plan import ReadinessCheck, ServicePlan, StagePlan
 from builder.runner import COMMANDS_NOT_ALLOWED, PipelineRunner, RunContext
 from builder.secrets import MASK, Masker
-from builder.testing import RecordingSink
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from builder.testing import RecordingSink, reserve_port
 
 
 def make_runner(workspace: Path, sink: RecordingSink, **overrides: object) -> PipelineRunner:
@@ -167,7 +161,7 @@ def http_service(name: str, port: int, directory: Path, **fields: object) -> Ser
 
 def test_it_starts_services_before_the_stage_waits_for_readiness_and_stops_them_after(tmp_path: Path) -> None:
     # given a stage using an HTTP service with a readiness check
-    port = free_port()
+    port = reserve_port()
     served = tmp_path / "served"
     served.mkdir()
     sink = RecordingSink()
@@ -190,7 +184,7 @@ def test_it_starts_services_before_the_stage_waits_for_readiness_and_stops_them_
 
 
 def test_it_keeps_multi_stage_services_running_until_the_run_ends(tmp_path: Path) -> None:
-    port = free_port()
+    port = reserve_port()
     served = tmp_path / "served"
     served.mkdir()
     sink = RecordingSink()

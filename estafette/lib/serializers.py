@@ -8,11 +8,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from builder.manifest.jsonnames import camel_case
 
-def camel_case(name: str) -> str:
-    """``repo_source`` → ``repoSource``; a trailing ``_id`` becomes ``ID`` as in Estafette (``buildID``)."""
-    head, *rest = name.split("_")
-    return head + "".join("ID" if part == "id" else part.capitalize() for part in rest)
+__all__ = ["CamelCaseSerializer", "IdField", "TimestampField", "camel_case", "wire_json"]
 
 
 class CamelCaseSerializer(serializers.Serializer):

@@ -5,6 +5,10 @@ over HTTP as a client uses it, signed pushes as a git server sends them.
 database and nats-server, with a data dir of their own (the server makes its own keys there, as ``make run`` does);
 jobs run on the real builder with the host executor. ``env`` adds or overrides the processes' ``ESTAFETTE_*``
 variables.
+
+The lighter tier runs the queue's side in the test process instead: ``InProcessWorkers`` (the ``workers`` fixture),
+the outbox relay and every app consumer on threads, beside Django's ``live_server`` or the test client.
+``push``/``post_git_event`` send signed webhook bodies to either; ``manage`` runs a ``manage.py`` command.
 """
 
 from __future__ import annotations
@@ -26,18 +30,62 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from builder.testing import reserve_port
 from estafette.apitokens.services import api_token_create
 from estafette.jobs.local import LocalProcessJobRunner
 from estafette.queue.jetstream import QueueSettings
+from estafette.queue.outbox import OutboxRelay
+from estafette.queue.worker import run_consumers
 from estafette.testing import make_user
 from integrations.git.testing import GitRepository, push_body
 from integrations.git.webhook import SIGNATURE_HEADER, sign
-from pipelines.testing import WEBHOOK_SECRET
-from tests.tooling.nats import subprocess_env
-from tests.tooling.postgres import free_port
+from pipelines.testing import WEBHOOK_SECRET, app_consumers
+from tests.tooling.nats import BackgroundLoop, subprocess_env
 from tests.tooling.waiting import wait_until
 
 FINAL = ("succeeded", "failed", "canceled")
+
+
+def post_git_event(url: str, body: bytes) -> tuple[int, Any]:
+    """POST ``body`` to the git webhook of the server at ``url``, signed as a git server signs it: status and JSON."""
+    request = urllib.request.Request(
+        f"{url}/api/integrations/git/events",
+        data=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def push(url: str, repository: GitRepository, *, branch: str = "main", revision: str | None = None) -> Any:
+    """A signed push of ``repository`` (its head unless ``revision``), as a git server's webhook sends it; must be
+    accepted (202). The webhook's answer."""
+    status, answer = post_git_event(url, push_body(str(repository.path), branch=branch, revision=revision))
+    assert status == 202, f"the push was refused: {status} {answer}"
+    return answer
+
+
+def manage(env: Mapping[str, str], *args: str) -> str:
+    """``manage.py ARGS`` in a process of its own with ``env`` (e.g. a ``Procfile``'s); must succeed. Its output."""
+    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
+    done = subprocess.run(
+        command, check=False, env=dict(env), cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def answers_200(url: str) -> bool:
+    """Whether a GET of ``url`` answers 200 now (a server still starting answers nothing)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 class Procfile:
@@ -45,7 +93,7 @@ class Procfile:
     ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set) and a data dir of its own. Output goes to ``log``."""
 
     def __init__(self, queue: QueueSettings, data_dir: Path, log: Path, env: Mapping[str, str] = {}) -> None:
-        self.port = free_port()
+        self.port = reserve_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.log_path = log
@@ -87,12 +135,7 @@ class Procfile:
         )
 
     def _web_answers(self) -> bool:
-        self._check_alive()
-        try:
-            with urllib.request.urlopen(f"{self.url}/liveness", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return self._check_alive() and answers_200(f"{self.url}/liveness")
 
     def _check_alive(self) -> bool:
         assert self.process is not None and self.process.poll() is None, f"honcho stopped:\n{self.log()}"
@@ -158,19 +201,11 @@ class System:
 
     def push(self, repository: GitRepository, *, branch: str = "main") -> None:
         """A signed push, as a git server's webhook sends it."""
-        body = push_body(str(repository.path), branch=branch, revision=repository.head())
-        request = urllib.request.Request(
-            f"{self.processes.url}/api/integrations/git/events",
-            data=body,
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                assert response.status == 202
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")
-            raise AssertionError(f"the push was refused: {error.code} {detail}") from None
+        push(self.processes.url, repository, branch=branch, revision=repository.head())
+
+    def post_git_event(self, body: bytes) -> tuple[int, Any]:
+        """Any body, signed, to the git webhook: status and JSON answer."""
+        return post_git_event(self.processes.url, body)
 
     def builds(self, pipeline: str) -> list[dict[str, Any]]:
         """The pipeline's builds, newest first (none while the server does not know the pipeline yet)."""
@@ -226,13 +261,28 @@ def system(transactional_db: None, queue_settings: QueueSettings, tmp_path: Path
         yield running
 
 
-def steps_of(log: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {step["step"]: step for step in log["steps"]}
+class InProcessWorkers:
+    """The outbox relay and every app consumer, on threads of the test process (on the test's database)."""
+
+    def __init__(self, queue: QueueSettings) -> None:
+        self.relay = OutboxRelay(queue, batch_size=5)
+        self.relaying = BackgroundLoop(self.relay.run, name="relay").start()
+        self.consuming = BackgroundLoop(
+            lambda stop: run_consumers(app_consumers(), queue, stop=stop), name="consumers"
+        ).start()
+
+    def stop(self) -> None:
+        self.consuming.stop()
+        self.relaying.stop()
 
 
-def printed(step: dict[str, Any]) -> list[str]:
-    """What a stage's commands printed (without the builder's echo of each command, ``> command``)."""
-    return [line["text"] for line in step["logLines"] if "> " not in line["text"]]
+@pytest.fixture
+def workers(queue_settings: QueueSettings) -> Iterator[InProcessWorkers]:
+    running = InProcessWorkers(queue_settings)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 class LiveTail:

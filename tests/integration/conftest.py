@@ -1,3 +1,3 @@
 from pipelines.testing import intake, job_runner  # noqa: F401 - fixtures
-from tests.harness.system import system  # noqa: F401 - fixture
+from tests.harness.system import system, workers  # noqa: F401 - fixtures
 from tests.tooling.nats import nats_server, queue_settings  # noqa: F401 - fixtures

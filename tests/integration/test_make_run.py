@@ -12,16 +12,15 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from builder.testing import reserve_port
 from integrations.git.testing import GitRepository
-from tests.tooling.postgres import free_port
+from tests.harness.system import answers_200, manage
 from tests.tooling.waiting import wait_until
 
 REPO = Path(settings.BASE_DIR)
@@ -35,32 +34,35 @@ pytestmark = pytest.mark.skipif(
 
 def test_ctrl_c_stops_every_process_including_a_running_build(tmp_path: Path) -> None:
     # given the process set of `make run`, started as from a terminal (one process group gets Ctrl-C)
-    port = free_port()
+    port = reserve_port()
     marker = uuid.uuid4().hex
     sleep_command = f"sleep 900.{random.randrange(10**6):06d}"  # the stage's process, recognisable by its command
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ESTAFETTE_", "DJANGO_"))}
     env.update(
         ESTAFETTE_DATA_DIR=str(tmp_path / "data"),
         ESTAFETTE_HTTP_PORT=str(port),
-        ESTAFETTE_NATS_PORT=str(free_port()),
+        ESTAFETTE_NATS_PORT=str(reserve_port()),
         **{MARKER: marker},
     )
-    manage = [sys.executable, str(REPO / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, timeout=120)
+    manage(env, "migrate", "--noinput", "-v", "0")
     with open(tmp_path / "run.log", "wb") as output:
         run = subprocess.Popen(
             [str(REPO / "scripts" / "run.sh")], env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_until(lambda: _ready(port), timeout=120, interval=0.5, what="the web server to be ready")
+        wait_until(
+            lambda: answers_200(f"http://127.0.0.1:{port}/readiness"),
+            timeout=120,
+            interval=0.5,
+            what="the web server to be ready",
+        )
         # and a build running a long stage
         repository = GitRepository(tmp_path / "acme" / "slow")
         repository.git("checkout", "-q", "-b", "main")
         repository.commit(
             {".estafette.yaml": f"stages:\n  build:\n    image: alpine\n    commands:\n    - {sleep_command}\n"}
         )
-        push = [*manage, "push_event", str(repository.path), "--branch", "main"]
-        subprocess.run(push, env=env, check=True, timeout=120, capture_output=True)
+        manage(env, "push_event", str(repository.path), "--branch", "main")
         wait_until(
             lambda: any(command == sleep_command for _, command in _processes(marker, tmp_path, sleep_command)),
             timeout=60,
@@ -81,14 +83,6 @@ def test_ctrl_c_stops_every_process_including_a_running_build(tmp_path: Path) ->
             os.killpg(run.pid, signal.SIGKILL)
         for pid, _ in _processes(marker, tmp_path, sleep_command):
             _kill(pid)
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readiness", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _processes(marker: str, tmp_path: Path, sleep_command: str) -> list[tuple[int, str]]:

@@ -1,18 +1,16 @@
 """Push → build → job → triggered build through a real nats-server; exactly once under crashes and restarts.
 
-The system tier: the webhook over real HTTP (``live_server``), the outbox relay and the consumers on
-threads of this process (or as ``manage.py consume`` subprocesses for the SIGKILL tests), real git
+The system tier: the webhook over real HTTP (``live_server``), the outbox relay and the consumers on threads of this
+process (the harness's ``workers``; or as ``manage.py consume`` subprocesses for the SIGKILL tests), real git
 repositories, and a ``FakeJobRunner`` recording the jobs' builder configurations.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,15 +23,14 @@ from builds.models import Build, RunStatus
 from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue import jetstream
-from estafette.queue.jetstream import QueueSettings, ensure_stream
+from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import HandledEvent, OutboxMessage
-from estafette.queue.outbox import OutboxRelay
-from estafette.queue.worker import run_consumers
 from integrations.git.intake import push_event_id
 from integrations.git.testing import GitRepository, push_body, signed_headers
 from integrations.git.webhook import make_push_event
-from pipelines.testing import WEBHOOK_SECRET, app_consumers, config_of
-from tests.tooling.nats import BackgroundLoop, NatsServer, subprocess_env
+from pipelines.testing import WEBHOOK_SECRET, config_of
+from tests.harness.system import InProcessWorkers, push
+from tests.tooling.nats import NatsServer, publish_event, subprocess_env
 from tests.tooling.waiting import wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("intake")]
@@ -41,53 +38,19 @@ pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True), pytest.
 MANIFEST = "stages:\n  build:\n    image: alpine\n    commands: [true]\n"
 
 
-class Running:
-    """The relay and every app consumer, on threads of this process."""
-
-    def __init__(self, queue: QueueSettings) -> None:
-        self.relay = OutboxRelay(queue, batch_size=5)
-        self.relaying = BackgroundLoop(self.relay.run, name="relay").start()
-        self.consuming = BackgroundLoop(
-            lambda stop: run_consumers(app_consumers(), queue, stop=stop), name="consumers"
-        ).start()
-
-    def stop(self) -> None:
-        self.consuming.stop()
-        self.relaying.stop()
-
-
-@pytest.fixture
-def system(queue_settings: QueueSettings) -> Iterator[Running]:
-    running = Running(queue_settings)
-    yield running
-    running.stop()
-
-
-def post_push(url: str, repository: GitRepository, *, branch: str = "main", revision: str | None = None) -> dict:
-    body = push_body(str(repository.path), branch=branch, revision=revision)
-    headers = {
-        "Content-Type": "application/json",
-        "X-Estafette-Signature": signed_headers(body, WEBHOOK_SECRET)["HTTP_X_ESTAFETTE_SIGNATURE"],
-    }
-    request = urllib.request.Request(f"{url}/api/integrations/git/events", data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 202
-        return json.loads(response.read())
-
-
 def test_a_push_over_http_builds_runs_a_job_and_triggers_the_next_pipeline(
-    live_server, system: Running, job_runner: FakeJobRunner, tmp_path: Path
+    live_server, workers: InProcessWorkers, job_runner: FakeJobRunner, tmp_path: Path
 ) -> None:
     # given web, built on api's succeeded builds, and api
     web = GitRepository(tmp_path / "acme" / "web")
     web.commit({".estafette.yaml": "triggers:\n- pipeline: {name: local/acme/api, branch: main}\n" + MANIFEST})
     api = GitRepository(tmp_path / "acme" / "api")
     api.commit({".estafette.yaml": MANIFEST}, "api: first")
-    post_push(live_server.url, web)
+    push(live_server.url, web)
     wait_until(lambda: len(job_runner.started) == 1, timeout=30, what="web's first job")
 
     # when api is pushed over HTTP
-    post_push(live_server.url, api)
+    push(live_server.url, api)
 
     # then its build exists and its job was started with its configuration
     wait_until(lambda: len(job_runner.started) == 2, timeout=30, what="api's job")
@@ -108,7 +71,7 @@ def test_a_push_over_http_builds_runs_a_job_and_triggers_the_next_pipeline(
 
 
 def test_the_cron_tick_of_send_cron_event_fires_in_its_minute_only(
-    system: Running, job_runner: FakeJobRunner, queue_settings: QueueSettings, tmp_path: Path, settings
+    workers: InProcessWorkers, job_runner: FakeJobRunner, queue_settings: QueueSettings, tmp_path: Path, settings
 ) -> None:
     # given a pipeline built every day at 12:05 UTC
     settings.NATS_URL, settings.NATS_USER, settings.NATS_PASSWORD = (
@@ -145,14 +108,14 @@ def test_the_cron_tick_of_send_cron_event_fires_in_its_minute_only(
 
 
 def test_no_push_is_lost_or_doubled_when_nats_server_restarts_with_events_in_flight(
-    system: Running, job_runner: FakeJobRunner, nats_server: NatsServer, tmp_path: Path
+    workers: InProcessWorkers, job_runner: FakeJobRunner, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     # given a repository with twelve commits, each pushed on its own
     repository = GitRepository(tmp_path / "acme" / "api")
     revisions = [repository.commit({".estafette.yaml": MANIFEST + f"# {n}\n"}, f"commit {n}") for n in range(12)]
     client = APIClient()
 
-    def push(revision: str) -> None:
+    def push_revision(revision: str) -> None:
         body = push_body(str(repository.path), branch="main", revision=revision)
         response = client.post(
             "/api/integrations/git/events",
@@ -163,16 +126,16 @@ def test_no_push_is_lost_or_doubled_when_nats_server_restarts_with_events_in_fli
         assert response.status_code == 202
 
     for revision in revisions[:4]:
-        push(revision)
-    wait_until(lambda: system.relay.published >= 2, what="some events to be published")
+        push_revision(revision)
+    wait_until(lambda: workers.relay.published >= 2, what="some events to be published")
 
     # when the server is restarted, then killed, while pushes keep coming (and one is sent twice)
     nats_server.restart()
     for revision in revisions[4:8]:
-        push(revision)
+        push_revision(revision)
     nats_server.kill()
     for revision in [*revisions[8:], revisions[0]]:
-        push(revision)
+        push_revision(revision)
     nats_server.start()
 
     # then every push built exactly once, and every build got its job
@@ -223,18 +186,6 @@ def processes() -> Iterator[list[ConsumeProcess]]:
         process.kill()
 
 
-def publish_push(queue: QueueSettings, payload: dict, event_id: str) -> None:
-    # Straight to NATS: on SQLite the paused handler holds the write lock the outbox would wait for.
-    async def body() -> None:
-        nc = await jetstream.connect(queue, name="test", wait_seconds=10)
-        js = nc.jetstream()
-        await ensure_stream(js, queue)
-        await js.publish("estafette.events.git", json.dumps(payload).encode(), headers={"Nats-Msg-Id": event_id})
-        await nc.close()
-
-    asyncio.run(body())
-
-
 def acked(queue: QueueSettings, durable: str) -> tuple[int, int]:
     async def body() -> tuple[int, int]:
         nc = await jetstream.connect(queue, name="test", wait_seconds=10)
@@ -255,7 +206,7 @@ def test_a_push_whose_consumer_is_sigkilled_mid_message_builds_exactly_once(
     push = make_push_event(repository=str(repository.path), branch="main", revision=revision)
     env = {"ESTAFETTE_TEST_PAUSE": killed, "ESTAFETTE_TEST_PAUSE_DIR": str(tmp_path)}
     processes.append(ConsumeProcess(queue_settings, tmp_path / "first.log", env))
-    publish_push(queue_settings, push.to_dict(), push_event_id(push))
+    publish_event(queue_settings, push.to_dict(), event_id=push_event_id(push))
     wait_until((tmp_path / f"{revision}.paused").exists, timeout=30, what="the handler to pause")
 
     # when it is SIGKILLed and another consumer takes over

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.system import LiveTail, System, printed, steps_of
+from tests.harness.asserts import printed, steps_of
+from tests.harness.system import LiveTail, System
 from tests.tooling.waiting import wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]

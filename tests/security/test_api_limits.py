@@ -27,6 +27,7 @@ from estafette.lib.jobtokens import issue_job_token
 from estafette.queue.jetstream import QueueSettings
 from integrations.git.webhook import SIGNATURE_HEADER, sign
 from pipelines.testing import WEBHOOK_SECRET
+from tests.harness.asserts import assert_json_error, assert_no_crash_in
 from tests.harness.system import System, start_system
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
@@ -131,20 +132,6 @@ def stack(transactional_db: None, queue_settings: QueueSettings, tmp_path: Path)
         yield system, build
 
 
-def assert_json_error(answer: Answer, status: int, reason: str, *, where: str) -> None:
-    assert answer.status == status, (where, answer.status, answer.body[:300])
-    assert answer.headers["content-type"].startswith("application/json"), (where, answer.headers)
-    body = answer.json()
-    assert set(body) == {"code", "message"}, where
-    assert reason in body["message"], (where, body)
-
-
-def assert_no_traceback(system: System) -> None:
-    log = system.processes.log()
-    for sign_of_a_crash in ("Traceback", "RecursionError", "RequestDataTooBig", "Internal Server Error"):
-        assert sign_of_a_crash not in log, f"{sign_of_a_crash} in the server's log:\n{log[-6000:]}"
-
-
 def test_deep_or_malformed_json_is_a_400_with_a_reason_on_every_endpoint(stack: tuple[System, Build]) -> None:
     system, build = stack
     for target in targets(system, build):
@@ -157,7 +144,7 @@ def test_deep_or_malformed_json_is_a_400_with_a_reason_on_every_endpoint(stack: 
                 system.processes.url, target.path, target.headers_for(body), [body], content_length=len(body)
             )
             assert_json_error(answer, 400, reason, where=target.name)
-    assert_no_traceback(system)
+    assert_no_crash_in(system.processes.log())
 
 
 def test_a_20_mb_body_or_a_1_gb_claim_is_a_413_before_it_is_read(stack: tuple[System, Build]) -> None:
@@ -170,7 +157,7 @@ def test_a_20_mb_body_or_a_1_gb_claim_is_a_413_before_it_is_read(stack: tuple[Sy
         # a small body claiming to be 1 GB: refused at once (the server does not wait for the rest)
         claim = raw_post(system.processes.url, target.path, target.headers, [b"{}"], content_length=1024**3)
         assert_json_error(claim, 413, f"({limit} bytes)", where=target.name)
-    assert_no_traceback(system)
+    assert_no_crash_in(system.processes.log())
 
 
 def test_a_chunked_body_is_read_up_to_the_limit_and_no_further(stack: tuple[System, Build]) -> None:
@@ -187,4 +174,4 @@ def test_a_chunked_body_is_read_up_to_the_limit_and_no_further(stack: tuple[Syst
         system.processes.url, login.path, login.headers, [credentials[:10], credentials[10:]], chunked=True
     )
     assert_json_error(attempt, 400, "unknown username or wrong password", where="chunked login")
-    assert_no_traceback(system)
+    assert_no_crash_in(system.processes.log())

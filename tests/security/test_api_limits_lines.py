@@ -12,7 +12,8 @@ import json
 import pytest
 
 from builder.contracts import LOG_LINE_TRUNCATED, MAX_LOG_LINE_CHARS
-from tests.harness.system import System, printed, steps_of
+from tests.harness.asserts import printed, steps_of
+from tests.harness.system import System
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

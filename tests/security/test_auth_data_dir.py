@@ -11,17 +11,14 @@ import contextlib
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
+from builder.testing import reserve_port
 from estafette.queue.jetstream import QueueSettings
-from tests.harness.system import Api, Procfile, System
-from tests.tooling.postgres import free_port
+from tests.harness.system import Api, Procfile, System, manage
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 
@@ -47,15 +44,6 @@ def shell_umask() -> Iterator[None]:
         os.umask(previous)
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args]
-    done = subprocess.run(
-        command, check=False, env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 def open_to_others(data_dir: Path) -> list[str]:
     found = []
     for root, directories, files in os.walk(data_dir):
@@ -76,7 +64,7 @@ def test_the_data_dir_is_the_servers_alone_and_its_database_holds_no_usable_toke
     env = {
         "ESTAFETTE_DATABASE_URL": f"sqlite:///{database}",
         "ESTAFETTE_NATS_URL": "",  # manage.py run_nats starts nats-server with its store in the data dir
-        "ESTAFETTE_NATS_PORT": str(free_port()),
+        "ESTAFETTE_NATS_PORT": str(reserve_port()),
         "ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS": "3600",  # the finished job's workspace stays to be looked at
         "ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(tmp_path / "repositories"),  # where the test keeps its repositories
     }

@@ -11,25 +11,19 @@ to NATS (the running consumer) and handed to its ``handle`` in process.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from estafette.queue import jetstream
-from estafette.queue.jetstream import QueueSettings, ensure_stream
+from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import DeadLetter
 from estafette.queue.testing import Verdict, deliver
 from integrations.git.testing import GitRepository
-from integrations.git.webhook import SIGNATURE_HEADER, sign
 from pipelines.consumers import GitPushConsumer
-from pipelines.testing import WEBHOOK_SECRET
 from tests.harness.system import System, start_system
+from tests.tooling.nats import publish_event
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 
@@ -72,34 +66,6 @@ def hostile_bodies(markers: Path, valid: GitRepository, outside: dict[str, GitRe
     }
 
 
-def post(system: System, payload: dict[str, Any]) -> tuple[int, Any]:
-    body = json.dumps(payload).encode()
-    request = urllib.request.Request(
-        f"{system.processes.url}/api/integrations/git/events",
-        data=body,
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, WEBHOOK_SECRET)},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def publish_to_nats(queue: QueueSettings, payload: dict[str, Any], event_id: str) -> None:
-    """What a client holding NATS credentials could publish: the event the webhook would never have accepted."""
-
-    async def body() -> None:
-        connection = await jetstream.connect(queue, name="forger", wait_seconds=10)
-        stream = connection.jetstream()
-        await ensure_stream(stream, queue)
-        await stream.publish("estafette.events.git", json.dumps(payload).encode(), headers={"Nats-Msg-Id": event_id})
-        await connection.close()
-
-    asyncio.run(body())
-
-
 @pytest.fixture
 def markers(tmp_path: Path) -> Path:
     path = tmp_path / "markers"
@@ -128,7 +94,10 @@ def test_hostile_webhook_bodies_are_refused_and_run_nothing(
         repository.commit({".estafette.yaml": MANIFEST}, "private")
 
     # when each hostile body is signed and sent
-    answers = {name: post(attacked, body) for name, body in hostile_bodies(markers, valid, outside).items()}
+    answers = {
+        name: attacked.post_git_event(json.dumps(body).encode())
+        for name, body in hostile_bodies(markers, valid, outside).items()
+    }
     # and the same scp payload reaches the consumers straight through NATS, bypassing the webhook
     forged = {
         "event": "push",
@@ -136,7 +105,7 @@ def test_hostile_webhook_bodies_are_refused_and_run_nothing(
         "branch": "main",
         "revision": "b" * 40,
     }
-    publish_to_nats(queue_settings, forged, "forged-push-1")
+    publish_event(queue_settings, forged, event_id="forged-push-1")
     # and, last, a valid push: once its build exists, every event before it has been delivered
     attacked.push(valid)
     attacked.wait_for_build("local/acme/api")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from integrations.git.testing import GitRepository
-from tests.harness.system import System, printed, steps_of
+from tests.harness.asserts import printed, steps_of
+from tests.harness.system import System
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

@@ -25,13 +25,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from builder.testing import reserve_port
 from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings
-from tests.harness.system import System, printed, steps_of
+from tests.harness.asserts import printed, steps_of
+from tests.harness.system import System
 from tests.security import nats_attacker
 from tests.security.nats_attacker import connect_line, publish, read_stream_info
 from tests.tooling.nats import NatsServer, stream_messages
-from tests.tooling.postgres import free_port
 from tests.tooling.waiting import wait_until
 
 pytestmark = pytest.mark.nats
@@ -198,7 +199,7 @@ def test_the_password_is_in_no_log_and_on_no_command_line(
 def test_make_runs_nats_server_admits_only_the_password_it_generated(tmp_path: Path) -> None:
     # given `manage.py run_nats` as the Procfile starts it, on a fresh data dir
     data_dir = tmp_path / "data"
-    port = free_port()
+    port = reserve_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ESTAFETTE_", "DJANGO_"))}
     env.update(ESTAFETTE_DATA_DIR=str(data_dir), ESTAFETTE_NATS_PORT=str(port))
     with open(tmp_path / "run_nats.log", "wb") as output:

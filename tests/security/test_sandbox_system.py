@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from estafette.queue.jetstream import QueueSettings
-from tests.harness.system import System, start_system, steps_of
+from tests.harness.asserts import steps_of
+from tests.harness.system import System, start_system
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

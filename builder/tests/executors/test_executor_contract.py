@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from builder.contracts import Resources
 from builder.executors.base import ContainerSpec, Executor, ExecutorError, PullError
+from builder.testing import reserve_port
 from builder.tests.executors.conftest import EXTENSION_IMAGE, IMAGE, isolates
 
 
@@ -30,12 +30,6 @@ class Output:
 
     def lines(self, stream: str = "stdout") -> list[str]:
         return [line for line in self.text(stream).splitlines() if not line.startswith("\x1b")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def spec(workspace: Path, *commands: str, **fields: object) -> ContainerSpec:
@@ -152,7 +146,7 @@ def test_it_makes_services_reachable_by_name_and_from_the_builder(executor: Exec
     if not isolates(executor):
         pytest.skip("without a sandbox the host executor cannot give service names to stages")
     # given a service named svc serving HTTP
-    port = free_port()
+    port = reserve_port()
     service = executor.start(httpd_service(tmp_path, port), Output())
     try:
         # when the builder probes it at its address, and a stage asks for it by name

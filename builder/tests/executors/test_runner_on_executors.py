@@ -4,7 +4,6 @@ extension variables, masking and cancellation — the same expectations for host
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import threading
 import time
@@ -19,14 +18,8 @@ from builder.manifest.when import evaluate_when
 from builder.plan import ReadinessCheck, ServicePlan, StagePlan
 from builder.runner import PipelineRunner, RunContext
 from builder.secrets import MASK, Masker
-from builder.testing import RecordingSink
+from builder.testing import RecordingSink, reserve_port
 from builder.tests.executors.conftest import IMAGE, isolates
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_runner(executor: Executor, workspace: Path, sink: RecordingSink, **overrides: object) -> PipelineRunner:
@@ -53,7 +46,7 @@ def test_it_runs_a_pipeline_with_services_parallel_stages_and_a_failure(executor
     if not isolates(executor):
         pytest.skip("service names need the sandbox on the host executor")
     # given a pipeline: an HTTP service checked by HTTP, one checked by exec, parallel stages, a failing stage
-    port = free_port()
+    port = reserve_port()
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "health").write_text("ok\n")
     web = ServicePlan(

@@ -18,11 +18,11 @@ import kubernetes_validate
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from builder.testing import reserve_port
 from estafette.jobs.base import JobResources, JobRunnerError, JobSpec, JobStatus
 from estafette.jobs.kubernetes import KubernetesJobRunner
 from estafette.jobs.tests.contract import JobRunnerContract, make_spec
 from tests.tooling.kube import KubeApi
-from tests.tooling.postgres import free_port
 
 NAMESPACE = "estafette-ci-jobs"
 KUBERNETES_VERSION = "1.33.0"
@@ -223,7 +223,7 @@ def test_a_job_being_deleted_counts_as_canceled_and_a_pod_still_starting_as_pend
 def test_the_secret_key_stays_out_of_errors(api: KubeApi) -> None:
     # given: an API server that is not there
     unreachable = KubeApi()
-    unreachable.url = f"http://127.0.0.1:{free_port()}"
+    unreachable.url = f"http://127.0.0.1:{reserve_port()}"
     runner = make_runner(unreachable)
     spec = make_spec(key="never-show-this-key")
 

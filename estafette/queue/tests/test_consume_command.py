@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from builder.testing import reserve_port
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import HandledEvent, OutboxMessage
 from estafette.queue.tests.consumers_for_tests import ECHO_SUBJECT
@@ -156,9 +157,7 @@ def test_a_worker_waiting_for_nats_stops_at_once_on_sigterm(
     # given: a worker started before its NATS server (nothing listens there)
     from dataclasses import replace
 
-    from tests.tooling.postgres import free_port
-
-    nowhere = replace(queue_settings, url=f"nats://127.0.0.1:{free_port()}")
+    nowhere = replace(queue_settings, url=f"nats://127.0.0.1:{reserve_port()}")
     log = tmp_path / "worker.log"
     with open(log, "wb") as output:
         worker = subprocess.Popen(

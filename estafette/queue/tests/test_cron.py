@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.core.management import CommandError, call_command
 
+from builder.testing import reserve_port
 from estafette.queue.cron import cron_event, seconds_until_next_minute, send_cron_event
 from estafette.queue.jetstream import QueueSettings
 from tests.tooling.nats import stream_messages
@@ -73,9 +74,7 @@ def test_the_command_publishes_a_tick_and_refuses_a_time_without_zone(
 
 def test_the_command_says_what_to_do_when_nats_is_unreachable(settings) -> None:
     # given: nothing listens on this port
-    from tests.tooling.postgres import free_port
-
-    settings.NATS_URL = f"nats://127.0.0.1:{free_port()}"
+    settings.NATS_URL = f"nats://127.0.0.1:{reserve_port()}"
 
     # when / then
     with pytest.raises(

@@ -1,8 +1,7 @@
 """From the manifest library's stages (and their JSON) to what the runner executes."""
 
 from builder.manifest import Stage, load_manifest
-from builder.plan import ReadinessCheck
-from builder.planning import plan_stages
+from builder.plan import ReadinessCheck, plan_stages
 
 MANIFEST = """
 stages:
