@@ -2,7 +2,6 @@ import { screen, within } from '@testing-library/vue'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it, vi } from 'vitest'
 
-import type { RunStatus } from '@/api/types'
 import { installFakeApi, page } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
 import { lines, makeBuild, makePipeline, makeRelease, makeStep } from '@/testing/fixtures'
@@ -57,7 +56,7 @@ describe('build detail', () => {
 
   it('reads the pipeline again when the build finishes, so its header status follows', async () => {
     // given: a running build of a running pipeline
-    let buildStatus: RunStatus = 'running'
+    let buildStatus = 'running'
     const api = installFakeApi()
       .on('GET', PIPELINE, () => ({ body: makePipeline({ buildStatus }) }))
       .on('GET', `${PIPELINE}/builds/101`, () => ({ body: makeBuild({ buildStatus }) }))
