@@ -30,17 +30,16 @@ fi
 
 # The API's OpenAPI document (drf-spectacular) → TypeScript types (openapi-typescript, pinned in package.json), in $1.
 # --array-length: an array the API always sends empty (`maxItems: 0`) becomes the type `[]`.
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
 generate_types() {
-  document="$(mktemp --suffix=.json)"
-  generated="$(mktemp --suffix=.d.ts)"
-  "$PYTHON" ../manage.py spectacular --format openapi-json --file "$document"
-  npx --no-install openapi-typescript "$document" --array-length --output "$generated" >/dev/null
+  "$PYTHON" ../manage.py spectacular --format openapi-json --file "$scratch/openapi.json"
+  npx --no-install openapi-typescript "$scratch/openapi.json" --array-length --output "$scratch/schema.d.ts" >/dev/null
   {
     echo "// Generated from the API's OpenAPI document (GET /api/schema/) by \`make frontend-types\`: do not edit."
     echo "// The UI's named types are in types.ts; \`make checks\` fails when this file is out of date."
-    cat "$generated"
+    cat "$scratch/schema.d.ts"
   } >"$1"
-  rm -f "$document" "$generated"
 }
 
 case "${1:-build}" in
@@ -55,15 +54,12 @@ case "${1:-build}" in
     echo "frontend: wrote frontend/$SCHEMA_TYPES"
     ;;
   check-types)
-    fresh="$(mktemp --suffix=.d.ts)"
-    generate_types "$fresh"
-    if ! cmp -s "$fresh" "$SCHEMA_TYPES"; then
-      diff -u "$SCHEMA_TYPES" "$fresh" | head -n 40 >&2 || true
-      rm -f "$fresh"
+    generate_types "$scratch/fresh.d.ts"
+    if ! cmp -s "$scratch/fresh.d.ts" "$SCHEMA_TYPES"; then
+      diff -u "$SCHEMA_TYPES" "$scratch/fresh.d.ts" | head -n 40 >&2 || true
       echo "frontend/$SCHEMA_TYPES is out of date: run make frontend-types" >&2
       exit 1
     fi
-    rm -f "$fresh"
     echo "frontend: $SCHEMA_TYPES is current"
     ;;
   test)
