@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
 APP_TESTS := estafette pipelines builds releases integrations tests
 
-.PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend test-frontend test-e2e
+.PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend frontend-types test-frontend test-e2e
 
 # builder/ is installed editable: `estafette-builder` (and `python -m builder`) then work from any directory.
 $(VENV)/.runtime: requirements.txt builder/pyproject.toml
@@ -25,9 +25,13 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 system-deps:
 	./scripts/system-deps.sh
 
-# The web UI (frontend/, Node.js >= 20.19): skipped with a message when Node.js is missing.
-frontend:
+# The web UI (frontend/, Node.js >= 20.19): skipped with a message when Node.js is missing. The build first
+# regenerates frontend/src/api/schema.d.ts (the API's types, from its OpenAPI document: hence the venv).
+frontend: $(VENV)/.runtime
 	./scripts/frontend.sh build
+
+frontend-types: $(VENV)/.runtime
+	./scripts/frontend.sh types
 
 test-frontend:
 	./scripts/frontend.sh test
@@ -45,6 +49,7 @@ checks: $(VENV)/.dev
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	./scripts/frontend.sh check-types
 
 # Pure tier: the builder and the manifest library, without Django.
 test-pure: $(VENV)/.dev

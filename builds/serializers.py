@@ -36,7 +36,9 @@ class ReleaseTargetSerializer(CamelCaseSerializer):
     name = serializers.CharField()
     actions = ReleaseActionSerializer(many=True)
     active_releases = serializers.ListField(
-        child=serializers.DictField(), help_text="always empty on a build; a pipeline's targets carry them"
+        child=serializers.DictField(),
+        max_length=0,
+        help_text="always empty on a build; a pipeline's targets carry them",
     )
 
 
@@ -50,6 +52,23 @@ class _BuildReleaseTargetsField(serializers.Field):
 
 
 BuildReleaseTargetsField = extend_schema_field(ReleaseTargetSerializer(many=True))(_BuildReleaseTargetsField)
+
+
+class EstafetteEventSerializer(CamelCaseSerializer):
+    """One event that started a run (``builder.manifest.events.Event``): its name, whether it fired, and one object
+    for its kind; empty values are left out. Documents stored JSON (see ``wire_json``): never used to render."""
+
+    name = serializers.CharField(required=False)
+    fired = serializers.BooleanField(required=False)
+    pipeline = serializers.DictField(required=False)
+    release = serializers.DictField(required=False)
+    git = serializers.DictField(required=False)
+    docker = serializers.DictField(required=False)
+    cron = serializers.DictField(required=False)
+    pubsub = serializers.DictField(required=False)
+    github = serializers.DictField(required=False)
+    bitbucket = serializers.DictField(required=False)
+    manual = serializers.DictField(required=False)
 
 
 class CommitAuthorSerializer(CamelCaseSerializer):
@@ -80,7 +99,7 @@ class BuildSerializer(CamelCaseSerializer):
     release_targets = BuildReleaseTargetsField()
     commits = wire_json(CommitSerializer(many=True))
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
-    triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
+    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
     inserted_at = TimestampField()
     started_at = TimestampField()
     updated_at = TimestampField()
@@ -139,8 +158,12 @@ class ServiceStepSerializer(CamelCaseSerializer):
     )
     auto_injected = serializers.BooleanField()
     log_lines = LogLineSerializer(many=True)
-    nested_steps = serializers.ListField(child=serializers.DictField(), help_text="always empty for a service")
-    services = serializers.ListField(child=serializers.DictField(), help_text="always empty for a service")
+    nested_steps = serializers.ListField(
+        child=serializers.DictField(), max_length=0, help_text="always empty for a service"
+    )
+    services = serializers.ListField(
+        child=serializers.DictField(), max_length=0, help_text="always empty for a service"
+    )
 
 
 class NestedStepSerializer(ServiceStepSerializer):

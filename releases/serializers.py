@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from builds.serializers import EstafetteEventSerializer
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
 
 
@@ -18,7 +19,7 @@ class ReleaseSerializer(CamelCaseSerializer):
     repo_name = serializers.CharField(source="pipeline.repo_name")
     release_version = serializers.CharField()
     release_status = serializers.CharField(source="status")
-    triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
+    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
     inserted_at = TimestampField()
     started_at = TimestampField()
     updated_at = TimestampField()
@@ -34,7 +35,7 @@ class BotRunSerializer(CamelCaseSerializer):
     repo_owner = serializers.CharField(source="pipeline.repo_owner")
     repo_name = serializers.CharField(source="pipeline.repo_name")
     bot_status = serializers.CharField(source="status")
-    triggered_by_events = wire_json(serializers.ListField(child=serializers.DictField()))
+    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
     inserted_at = TimestampField()
     started_at = TimestampField()
     updated_at = TimestampField()

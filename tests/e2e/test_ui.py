@@ -15,7 +15,8 @@ from builds.models import Build, RunStatus
 from builds.services import build_finish
 from builds.tail import hub
 from builds.testing import DjangoBuilderApi, make_build, make_pipeline
-from releases.models import Release
+from releases.models import BotRun, Release
+from releases.services import bot_create
 from tests.tooling.waiting import wait_until
 
 
@@ -75,6 +76,27 @@ def test_it_starts_a_release_of_a_succeeded_build(page: Any) -> None:
     release = Release.objects.get()
     assert (release.name, release.action, release.release_version) == ("production", "deploy", build.build_version)
     assert Build.objects.count() == 1
+
+
+def test_it_opens_and_cancels_a_bot_run_from_the_pipelines_bots_tab(page: Any) -> None:
+    # given a pending run of the pipeline's bot
+    build = make_build(make_pipeline("api"), status=RunStatus.SUCCEEDED)
+    bot = bot_create(pipeline=build.pipeline, name="tidy")
+    # when the operator opens it from the pipeline's Bots tab
+    page.goto(f"{page.base_url}/pipelines/github.com/acme/api/overview")
+    page.get_by_role("navigation", name="Pipeline").get_by_role("link", name="Bots").click()
+    page.get_by_role("link", name="tidy", exact=True).click()
+    page.wait_for_url(re.compile(rf"/bots/{bot.pk}$"))
+    # then its page shows it, without a manifest of its own
+    expect(page.get_by_role("heading", name="Bot tidy")).to_be_visible()
+    expect(page.get_by_role("tab", name="Triggered by")).to_be_visible()
+    expect(page.get_by_role("tab", name="Manifest")).to_have_count(0)
+    # and when the operator cancels it, it is canceled
+    page.get_by_role("button", name="Cancel bot tidy").click()
+    expect(page.get_by_text(re.compile("cancel(ing|ed)", re.IGNORECASE)).first).to_be_visible()
+    assert BotRun.objects.get(pk=bot.pk).status in {RunStatus.CANCELING, RunStatus.CANCELED}
+    # (the page's live tail must close before the test database goes)
+    wait_until(lambda: hub.open_tails == 0, timeout=15, what="the page's live tail to close")
 
 
 def test_it_shows_a_new_log_line_live(page: Any) -> None:

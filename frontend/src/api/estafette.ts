@@ -1,7 +1,9 @@
 // Typed calls to the Estafette API routes (docs/CONTRACTS.md §3). Nothing here keeps state.
 
+import { runKind } from '@/utils/runKinds'
+
 import { api, ApiError, isApiError, type Query } from './client'
-import type { Build, LogRecord, LogStep, Page, Pipeline, Release, User } from './types'
+import type { BuildDetail, LogStep, Page, Pipeline, Release, RunDetail, RunKind, RunLog, RunTypes, User } from './types'
 
 // A type alias (not an interface) so it can be spread into vue-router params.
 export type PipelineKey = {
@@ -9,8 +11,6 @@ export type PipelineKey = {
   owner: string
   name: string
 }
-
-export type RunKind = 'build' | 'release'
 
 /** The filters every list page understands; `page` counts from 1. */
 export interface ListFilter {
@@ -23,6 +23,9 @@ export interface ListFilter {
   page?: number
   size?: number
 }
+
+/** The filters a list page can offer (the others say which page). */
+export type FilterField = Exclude<keyof ListFilter, 'page' | 'size'>
 
 export const DEFAULT_PAGE_SIZE = 20
 
@@ -48,7 +51,7 @@ export function pipelinePath(key: PipelineKey): string {
 }
 
 function runPath(key: PipelineKey, kind: RunKind, id: string): string {
-  return `${pipelinePath(key)}/${kind === 'build' ? 'builds' : 'releases'}/${encodeURIComponent(id)}`
+  return `${pipelinePath(key)}/${runKind(kind).segment}/${encodeURIComponent(id)}`
 }
 
 interface Options {
@@ -60,47 +63,48 @@ export const listPipelines = (filter: ListFilter, options: Options = {}) =>
 
 export const getPipeline = (key: PipelineKey, options: Options = {}) => api.get<Pipeline>(pipelinePath(key), options)
 
-export const listBuilds = (filter: ListFilter, options: Options = {}) =>
-  api.get<Page<Build>>('/builds', { query: toApiQuery(filter), ...options })
+/** Runs of one kind: of one pipeline, or of all pipelines when `key` is null. */
+export function listRuns<K extends RunKind>(
+  kind: K,
+  key: PipelineKey | null,
+  filter: ListFilter,
+  options: Options = {},
+): Promise<Page<RunTypes[K]>> {
+  const segment = runKind(kind).segment
+  const path = key ? `${pipelinePath(key)}/${segment}` : `/${segment}`
+  return api.get<Page<RunTypes[K]>>(path, { query: toApiQuery(filter), ...options })
+}
 
-export const listReleases = (filter: ListFilter, options: Options = {}) =>
-  api.get<Page<Release>>('/releases', { query: toApiQuery(filter), ...options })
-
-export const listPipelineBuilds = (key: PipelineKey, filter: ListFilter, options: Options = {}) =>
-  api.get<Page<Build>>(`${pipelinePath(key)}/builds`, { query: toApiQuery(filter), ...options })
-
-export const listPipelineReleases = (key: PipelineKey, filter: ListFilter, options: Options = {}) =>
-  api.get<Page<Release>>(`${pipelinePath(key)}/releases`, { query: toApiQuery(filter), ...options })
-
-export const getBuild = (key: PipelineKey, id: string, options: Options = {}) =>
-  api.get<Build>(runPath(key, 'build', id), options)
+export const getRun = <K extends RunKind>(key: PipelineKey, kind: K, id: string, options: Options = {}) =>
+  api.get<RunDetail<K>>(runPath(key, kind, id), options)
 
 /**
  * The succeeded build of a version (what a release of that version runs). Estafette's route
  * `…/builds/version/{version}` first; an API without it is searched through its latest 100
  * succeeded builds. Rejects with a 404 ApiError when neither has it.
  */
-export async function getBuildByVersion(key: PipelineKey, version: string, options: Options = {}): Promise<Build> {
+export async function getBuildByVersion(
+  key: PipelineKey,
+  version: string,
+  options: Options = {},
+): Promise<BuildDetail> {
   try {
-    return await api.get<Build>(`${pipelinePath(key)}/builds/version/${encodeURIComponent(version)}`, options)
+    return await api.get<BuildDetail>(`${pipelinePath(key)}/builds/version/${encodeURIComponent(version)}`, options)
   } catch (error) {
     if (!isApiError(error) || error.status !== 404) throw error
   }
-  const page = await listPipelineBuilds(key, { status: 'succeeded', size: 100 }, options)
+  const page = await listRuns('build', key, { status: 'succeeded', size: 100 }, options)
   const found = page.items.find((build) => build.buildVersion === version)
   if (!found) throw new ApiError(404, 'Not Found', `No succeeded build of version ${version} was found.`)
-  return getBuild(key, found.id, options)
+  return getRun(key, 'build', found.id, options)
 }
 
-export const getRelease = (key: PipelineKey, id: string, options: Options = {}) =>
-  api.get<Release>(runPath(key, 'release', id), options)
-
-/** Cancels a pending or running build/release (DELETE, as Estafette). */
+/** Cancels a pending or running run (DELETE, as Estafette). */
 export const cancelRun = (key: PipelineKey, kind: RunKind, id: string) => api.delete<unknown>(runPath(key, kind, id))
 
 /** Re-runs a failed or canceled version: a new build with the same version. */
 export const rebuild = (key: PipelineKey, buildVersion: string) =>
-  api.post<Build>(`${pipelinePath(key)}/builds`, {
+  api.post<BuildDetail>(`${pipelinePath(key)}/builds`, {
     repoSource: key.source,
     repoOwner: key.owner,
     repoName: key.name,
@@ -118,13 +122,8 @@ export const createRelease = (key: PipelineKey, release: { name: string; action?
   })
 
 /** The latest log record of a run. Estafette itself answers a bare step array; both are accepted. */
-export async function getRunLog(
-  key: PipelineKey,
-  kind: RunKind,
-  id: string,
-  options: Options = {},
-): Promise<LogRecord> {
-  const body = await api.get<LogRecord | LogStep[] | undefined>(`${runPath(key, kind, id)}/logs`, options)
+export async function getRunLog(key: PipelineKey, kind: RunKind, id: string, options: Options = {}): Promise<RunLog> {
+  const body = await api.get<RunLog | LogStep[] | undefined>(`${runPath(key, kind, id)}/logs`, options)
   if (Array.isArray(body)) return { steps: body }
   return { ...body, steps: body?.steps ?? [] }
 }

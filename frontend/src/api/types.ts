@@ -1,151 +1,74 @@
-// The JSON the API returns (docs/CONTRACTS.md §3, Estafette's camelCase field names).
-// Fields the API omits while unknown are optional here.
+// The JSON the API returns, named for the UI. Every shape comes from schema.d.ts, which is generated
+// from the API's OpenAPI document (`make frontend-types`; `make checks` keeps it current): when a shape
+// here is too loose, fix the serializer's schema in the API, not the type here.
 
-export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceling' | 'canceled' | ''
+import type { components } from './schema'
 
-export type StepStatus = 'UNKNOWN' | 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'CANCELED'
+type Schemas = components['schemas']
 
 /** Nanoseconds, as Go's time.Duration serialises. */
 export type Nanoseconds = number
 
-export interface Pagination {
-  page: number
-  size: number
-  totalPages: number
-  totalItems: number
-}
+export type Pagination = Schemas['Pagination']
 
+/** A page of a list route (`BuildList`, `ReleaseList`, … in the schema): the same envelope for every item type. */
 export interface Page<T> {
   items: T[]
   pagination: Pagination
 }
 
-export interface Label {
-  key: string
-  value: string
-}
+export type Label = Schemas['Label']
+export type ReleaseAction = Schemas['ReleaseAction']
+/** A build's targets (their `activeReleases` always empty) or a pipeline's (with the current release per action). */
+export type ReleaseTarget = Schemas['ReleaseTarget'] | Schemas['PipelineReleaseTarget']
+export type Commit = Schemas['Commit']
+export type CommitAuthor = Schemas['CommitAuthor']
 
-export interface ReleaseAction {
-  name: string
-  hideBadge?: boolean
-}
-
-export interface ReleaseTarget {
-  name: string
-  actions?: ReleaseAction[] | null
-  activeReleases?: Release[] | null
-}
-
-export interface CommitAuthor {
-  email?: string
-  name?: string
-  username?: string
-}
-
-export interface Commit {
-  message: string
-  author?: CommitAuthor
-}
-
-/** One event that fired a run (EstafetteEvent): `name`/`fired` plus one object per event kind. */
-export interface EstafetteEvent {
-  name?: string
-  fired?: boolean
-  [kind: string]: unknown
-}
+/** One event that fired a run (EstafetteEvent): `name`/`fired` plus one object for its kind. */
+export type EstafetteEvent = Schemas['EstafetteEvent']
 
 /** A manifest trigger: one event filter (pipeline, release, git, cron, …) and one action (builds, releases, runs). */
-export interface Trigger {
-  name?: string
-  [part: string]: unknown
+export type Trigger = Schemas['Build']['triggers'][number]
+
+/** A build as a list item. */
+export type Build = Schemas['Build']
+/** A build as its own route answers it: with the manifest texts. */
+export type BuildDetail = Schemas['BuildDetail']
+/** A pipeline: its latest build's fields (null while it has none) and the read model. */
+export type Pipeline = Schemas['Pipeline']
+export type Release = Schemas['Release']
+export type BotRun = Schemas['BotRun']
+
+/** The kinds of run and the JSON of one in a list; utils/runKinds.ts says the rest about each kind. */
+export interface RunTypes {
+  build: Build
+  release: Release
+  bot: BotRun
+}
+export type RunKind = keyof RunTypes
+/** A run as its own route answers it (a build's carries its manifest texts). */
+export type RunDetail<K extends RunKind> = K extends 'build' ? BuildDetail : RunTypes[K]
+
+export type LogLine = Schemas['LogLine']
+export type StepImage = Schemas['StepImage']
+export type StepStatus = Schemas['Step']['status']
+/**
+ * A step of a log at any depth: a stage, a parallel stage or a service container. The schema has a type
+ * for each depth (`Step`, `NestedStep`, `ServiceStep`, the deepest with empty lists); all three are one of these.
+ */
+export interface LogStep extends Omit<Schemas['ServiceStep'], 'nestedSteps' | 'services'> {
+  nestedSteps: LogStep[]
+  services: LogStep[]
 }
 
-export interface Build {
-  id: string
-  repoSource: string
-  repoOwner: string
-  repoName: string
-  repoBranch: string
-  repoRevision: string
-  buildVersion: string
-  buildStatus: RunStatus
-  labels?: Label[] | null
-  releaseTargets?: ReleaseTarget[] | null
-  manifest?: string
-  manifestWithDefaults?: string
-  commits?: Commit[] | null
-  triggers?: Trigger[] | null
-  triggeredByEvents?: EstafetteEvent[] | null
-  insertedAt: string
-  startedAt?: string | null
-  updatedAt?: string | null
-  duration?: Nanoseconds
-  pendingDuration?: Nanoseconds
-}
+/** A run's log (`Log`). Estafette itself answers a bare step array: then only `steps` is known. */
+export type RunLog = Partial<Omit<Schemas['Log'], 'steps'>> & { steps: LogStep[] }
 
-export interface Pipeline extends Build {
-  archived?: boolean
-  lastUpdatedAt?: string
-  recentCommitters?: string[] | null
-  recentReleasers?: string[] | null
-  extraInfo?: { medianDuration?: Nanoseconds; medianPendingDuration?: Nanoseconds } | null
-}
-
-export interface Release {
-  id: string
-  name: string
-  action?: string
-  repoSource: string
-  repoOwner: string
-  repoName: string
-  releaseVersion: string
-  releaseStatus: RunStatus
-  triggeredByEvents?: EstafetteEvent[] | null
-  insertedAt: string
-  startedAt?: string | null
-  updatedAt?: string | null
-  duration?: Nanoseconds
-}
-
-export interface LogLine {
-  line: number
-  timestamp?: string
-  streamType?: 'stdout' | 'stderr'
-  text: string
-}
-
-export interface StepImage {
-  name?: string
-  tag?: string
-  isPulled?: boolean
-  imageSize?: number
-  pullDuration?: Nanoseconds
-  error?: string
-  isTrusted?: boolean
-  hasInjectedCredentials?: boolean
-}
-
-export interface LogStep {
-  step: string
-  depth?: number
-  runIndex?: number
-  image?: StepImage | null
-  duration?: Nanoseconds
-  exitCode?: number
-  status?: StepStatus
-  autoInjected?: boolean
-  logLines?: LogLine[] | null
-  nestedSteps?: LogStep[] | null
-  services?: LogStep[] | null
-}
-
-export interface LogRecord {
-  id?: string
-  insertedAt?: string
-  steps: LogStep[]
-}
-
-/** One event of the live tail (SSE `log`): a line and/or a status change of one step. */
+/**
+ * One event of the live tail (SSE `log`): a line and/or a status change of one step. Server-Sent Events
+ * are not in the OpenAPI document: this mirrors builder.contracts.TailLogLine (docs/CONTRACTS.md §3)
+ * with the schema's parts.
+ */
 export interface TailLogLine {
   step: string
   parentStage?: string
@@ -160,12 +83,5 @@ export interface TailLogLine {
   autoInjected?: boolean
 }
 
-/** GET /api/me. The API may send more; the UI only needs something to show and the admin flag. */
-export interface User {
-  id?: string | number
-  username?: string
-  email?: string
-  name?: string
-  isStaff?: boolean
-  is_staff?: boolean
-}
+/** GET /api/me (and the answer of POST /api/auth/login). */
+export type User = Schemas['Me']

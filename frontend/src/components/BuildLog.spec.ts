@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, within } from '@testing-library/vue'
 import { describe, expect, it } from 'vitest'
 
-import { lines, makeStep } from '@/testing/fixtures'
+import { lines, logLine, makeStep } from '@/testing/fixtures'
 import { LogTree } from '@/utils/logTree'
 
 import BuildLog from './BuildLog.vue'
@@ -43,7 +43,7 @@ describe('BuildLog', () => {
           makeStep({ step: 'unit', status: 'SUCCEEDED', duration: 2_000_000_000, exitCode: 0 }),
           makeStep({ step: 'lint', status: 'FAILED', duration: 1_000_000_000, exitCode: 3 }),
         ],
-        services: [makeStep({ step: 'postgres', status: 'RUNNING', exitCode: undefined, duration: undefined })],
+        services: [makeStep({ step: 'postgres', status: 'RUNNING', exitCode: 0, duration: 0 })],
       }),
     ])
     // when
@@ -68,10 +68,7 @@ describe('BuildLog', () => {
     // given
     const tree = LogTree.fromSteps([
       makeStep({
-        logLines: [
-          { line: 1, text: `${ESC}[32mPASS${ESC}[0m all tests` },
-          { line: 2, text: '<img src=x onerror=alert(1)>' },
-        ],
+        logLines: [logLine(1, `${ESC}[32mPASS${ESC}[0m all tests`), logLine(2, '<img src=x onerror=alert(1)>')],
       }),
     ])
     // when

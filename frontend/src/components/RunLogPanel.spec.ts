@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 
 import { installFakeApi } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
-import { lines, makeStep, pipelineKey } from '@/testing/fixtures'
+import { lines, logLine, makeStep, pipelineKey } from '@/testing/fixtures'
 
 import RunLogPanel from './RunLogPanel.vue'
 
@@ -30,7 +30,7 @@ describe('RunLogPanel (live tail)', () => {
     expect(stream.url).toBe(`${LOG_PATH}.stream`)
     // when
     stream.open()
-    stream.emit('log', { step: 'build', type: 'stage', depth: 0, logLine: { line: 3, text: 'compiled' } })
+    stream.emit('log', { step: 'build', type: 'stage', depth: 0, logLine: logLine(3, 'compiled') })
     stream.emit('ping')
     stream.emit('log', { step: 'build', type: 'stage', depth: 0, status: 'SUCCEEDED', exitCode: 0 })
     stream.emit('log', {
@@ -38,7 +38,7 @@ describe('RunLogPanel (live tail)', () => {
       type: 'stage',
       depth: 0,
       status: 'RUNNING',
-      logLine: { line: 1, text: 'pushing' },
+      logLine: logLine(1, 'pushing'),
     })
     // then
     expect(await screen.findByText('pushing')).toBeTruthy()
@@ -56,8 +56,8 @@ describe('RunLogPanel (live tail)', () => {
     await screen.findByText('line 2')
     const stream = EventSource.latest()
     // when
-    stream.emit('log', { step: 'build', logLine: { line: 2, text: 'line 2' } })
-    stream.emit('log', { step: 'build', logLine: { line: 3, text: 'line 3' } })
+    stream.emit('log', { step: 'build', logLine: logLine(2, 'line 2') })
+    stream.emit('log', { step: 'build', logLine: logLine(3, 'line 3') })
     // then
     await screen.findByText('line 3')
     expect(lineTexts()).toEqual(['line 1', 'line 2', 'line 3'])

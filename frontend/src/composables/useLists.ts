@@ -1,16 +1,8 @@
 import { computed, toValue, watch, type ComputedRef, type MaybeRefOrGetter, type Ref, type ShallowRef } from 'vue'
 
 import type { ApiError } from '@/api/client'
-import {
-  listBuilds,
-  listPipelineBuilds,
-  listPipelineReleases,
-  listPipelines,
-  listReleases,
-  type ListFilter,
-  type PipelineKey,
-} from '@/api/estafette'
-import type { Build, Page, Pagination, Pipeline, Release } from '@/api/types'
+import { listPipelines, listRuns, type ListFilter, type PipelineKey } from '@/api/estafette'
+import type { Page, Pagination, Pipeline, RunKind, RunTypes } from '@/api/types'
 
 import { useAsync } from './useAsync'
 
@@ -46,26 +38,14 @@ export function usePipelines(filter: MaybeRefOrGetter<ListFilter>): ListState<Pi
   return useList((current, signal) => listPipelines(current, { signal }), filter)
 }
 
-/** Builds of one pipeline, or of all pipelines when `pipeline` is null. */
-export function useBuilds(
+/** Runs of one kind: of one pipeline, or of all pipelines when `pipeline` is null. */
+export function useRuns<K extends RunKind>(
+  kind: K,
   pipeline: MaybeRefOrGetter<PipelineKey | null>,
   filter: MaybeRefOrGetter<ListFilter>,
-): ListState<Build> {
+): ListState<RunTypes[K]> {
   return useList(
-    ({ key, current }, signal) =>
-      key ? listPipelineBuilds(key, current, { signal }) : listBuilds(current, { signal }),
-    () => ({ key: toValue(pipeline), current: toValue(filter) }),
-  )
-}
-
-/** Releases of one pipeline, or of all pipelines when `pipeline` is null. */
-export function useReleases(
-  pipeline: MaybeRefOrGetter<PipelineKey | null>,
-  filter: MaybeRefOrGetter<ListFilter>,
-): ListState<Release> {
-  return useList(
-    ({ key, current }, signal) =>
-      key ? listPipelineReleases(key, current, { signal }) : listReleases(current, { signal }),
+    ({ key, current }, signal) => listRuns(kind, key, current, { signal }),
     () => ({ key: toValue(pipeline), current: toValue(filter) }),
   )
 }

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 
 import { installFakeApi } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
-import { lines, makeStep, pipelineKey } from '@/testing/fixtures'
+import { lines, logLine, makeStep, pipelineKey } from '@/testing/fixtures'
 
 import { useLiveLog } from './useLiveLog'
 
@@ -67,7 +67,7 @@ describe('useLiveLog', () => {
     const EventSource = installFakeEventSource()
     const { state, stop } = start(true)
     // when
-    EventSource.latest().emit('log', { step: 'build', logLine: { line: 3, text: 'live' } })
+    EventSource.latest().emit('log', { step: 'build', logLine: logLine(3, 'live') })
     await new Promise((resolve) => setTimeout(resolve, 5))
     answer!()
     // then
@@ -99,7 +99,7 @@ describe('useLiveLog', () => {
     const EventSource = installFakeEventSource()
     const { state, stop } = start(true)
     // when
-    EventSource.latest().emit('log', { step: 'deploy', logLine: { line: 1, text: 'first' } })
+    EventSource.latest().emit('log', { step: 'deploy', logLine: logLine(1, 'first') })
     // then
     await vi.waitFor(() => expect(fake.requests).toHaveLength(1))
     await vi.waitFor(() => expect(state.loading.value).toBe(false))

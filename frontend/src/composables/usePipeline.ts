@@ -13,7 +13,7 @@ import {
 import { useRoute } from 'vue-router'
 
 import type { ApiError } from '@/api/client'
-import { getPipeline, listPipelineBuilds, type PipelineKey } from '@/api/estafette'
+import { getPipeline, listRuns, type PipelineKey } from '@/api/estafette'
 import type { Pipeline } from '@/api/types'
 import { recentBuildsPerBranch, type BranchBuilds } from '@/utils/runs'
 
@@ -44,7 +44,7 @@ export interface RecentBuildsState {
 
 /** The latest builds of each recently built branch (from the last 50 builds). */
 export function useRecentBuilds(key: MaybeRefOrGetter<PipelineKey>): RecentBuildsState {
-  const state = useAsync((signal, current: PipelineKey) => listPipelineBuilds(current, { size: 50 }, { signal }))
+  const state = useAsync((signal, current: PipelineKey) => listRuns('build', current, { size: 50 }, { signal }))
   const reload = async () => {
     await state.run(toValue(key))
   }

@@ -10,16 +10,9 @@ import {
 } from 'vue'
 
 import type { ApiError } from '@/api/client'
-import {
-  cancelRun,
-  createRelease,
-  getBuild,
-  getRelease,
-  rebuild,
-  type PipelineKey,
-  type RunKind,
-} from '@/api/estafette'
-import type { Build, Release } from '@/api/types'
+import { cancelRun, createRelease, getRun, rebuild, type PipelineKey } from '@/api/estafette'
+import type { BuildDetail, Release, RunDetail, RunKind } from '@/api/types'
+import { runKind } from '@/utils/runKinds'
 import { isActiveStatus } from '@/utils/status'
 
 import { useAsync, useMutation, type MutationState } from './useAsync'
@@ -31,7 +24,7 @@ export interface RunRef {
 }
 
 export interface RunState {
-  run: ShallowRef<Build | Release | undefined>
+  run: ShallowRef<RunDetail<RunKind> | undefined>
   status: ComputedRef<string>
   active: ComputedRef<boolean>
   loading: Ref<boolean>
@@ -39,24 +32,17 @@ export interface RunState {
   reload: () => Promise<void>
 }
 
-export function runStatus(run: Build | Release | undefined): string {
-  if (!run) return ''
-  return 'buildStatus' in run ? run.buildStatus : run.releaseStatus
-}
-
 const POLL_MS = 5000
 
-/** One build or release; while it is pending/running it is re-read every few seconds. */
+/** One run; while it is pending/running it is re-read every few seconds. */
 export function useRun(target: MaybeRefOrGetter<RunRef>, pollMs = POLL_MS): RunState {
-  const state = useAsync((signal, current: RunRef): Promise<Build | Release> =>
-    current.kind === 'build'
-      ? getBuild(current.pipeline, current.id, { signal })
-      : getRelease(current.pipeline, current.id, { signal }),
+  const state = useAsync((signal, current: RunRef): Promise<RunDetail<RunKind>> =>
+    getRun(current.pipeline, current.kind, current.id, { signal }),
   )
   const reload = async () => {
     await state.run(toValue(target))
   }
-  const status = computed(() => runStatus(state.data.value))
+  const status = computed(() => (state.data.value ? runKind(toValue(target).kind).status(state.data.value) : ''))
   const active = computed(() => isActiveStatus(status.value))
 
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -76,7 +62,7 @@ export function useRun(target: MaybeRefOrGetter<RunRef>, pollMs = POLL_MS): RunS
 
 export interface RunCommands {
   cancel: MutationState<[RunRef], unknown>
-  rebuild: MutationState<[PipelineKey, string], Build>
+  rebuild: MutationState<[PipelineKey, string], BuildDetail>
   release: MutationState<[PipelineKey, { name: string; action?: string; releaseVersion: string }], Release>
 }
 

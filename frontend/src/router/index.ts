@@ -1,19 +1,31 @@
 import { createRouter, createWebHistory, type RouteRecordRaw, type Router, type RouterHistory } from 'vue-router'
 
 import { onUnauthorized } from '@/api/client'
+import type { RunKind } from '@/api/types'
 import { forgetUser } from '@/stores/session'
-import BuildDetailView from '@/views/BuildDetailView.vue'
-import BuildsView from '@/views/BuildsView.vue'
+import { RUN_TABS } from '@/utils/navigation'
+import { RUN_KIND_LIST, runListRouteName, runRouteName } from '@/utils/runKinds'
 import LoginView from '@/views/LoginView.vue'
 import NotFoundView from '@/views/NotFoundView.vue'
-import PipelineBuildsView from '@/views/PipelineBuildsView.vue'
 import PipelineOverviewView from '@/views/PipelineOverviewView.vue'
-import PipelineReleasesView from '@/views/PipelineReleasesView.vue'
 import PipelinesView from '@/views/PipelinesView.vue'
 import PipelineTriggersView from '@/views/PipelineTriggersView.vue'
 import PipelineView from '@/views/PipelineView.vue'
-import ReleaseDetailView from '@/views/ReleaseDetailView.vue'
-import ReleasesView from '@/views/ReleasesView.vue'
+import RunDetailView from '@/views/RunDetailView.vue'
+import RunsView from '@/views/RunsView.vue'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** The document title; a pipeline's pages show the pipeline instead. */
+    title?: string
+    /** The kind of run a run list or run page serves (utils/runKinds.ts). */
+    runKind?: RunKind
+  }
+}
+
+// Per kind of run (build, release, bot): a list across all pipelines (/builds), Estafette's address
+// for it (/pipelines/builds), a pipeline's tab (…/builds) and the page of one run (…/builds/:id/:tab?).
+const runTab = `:tab(${RUN_TABS.join('|')})?`
 
 export const routes: RouteRecordRaw[] = [
   { path: '/', redirect: { name: 'pipelines' } },
@@ -21,21 +33,35 @@ export const routes: RouteRecordRaw[] = [
   { path: '/pipelines', name: 'pipelines', component: PipelinesView, meta: { title: 'Pipelines' } },
   // Estafette's own addresses for the cross-pipeline pages.
   { path: '/pipelines/all', redirect: (to) => ({ name: 'pipelines', query: to.query }) },
-  { path: '/pipelines/builds', redirect: (to) => ({ name: 'builds', query: to.query }) },
-  { path: '/pipelines/releases', redirect: (to) => ({ name: 'releases', query: to.query }) },
-  { path: '/builds', name: 'builds', component: BuildsView, meta: { title: 'Builds' } },
-  { path: '/releases', name: 'releases', component: ReleasesView, meta: { title: 'Releases' } },
+  ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
+    path: `/pipelines/${spec.segment}`,
+    redirect: (to) => ({ name: runListRouteName(spec.kind, false), query: to.query }),
+  })),
+  ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
+    path: `/${spec.segment}`,
+    name: runListRouteName(spec.kind, false),
+    component: RunsView,
+    meta: { title: spec.plural, runKind: spec.kind },
+  })),
   {
     path: '/pipelines/:source/:owner/:name',
     component: PipelineView,
     children: [
       { path: '', redirect: (to) => ({ name: 'pipeline-overview', params: to.params }) },
       { path: 'overview', name: 'pipeline-overview', component: PipelineOverviewView },
-      { path: 'builds', name: 'pipeline-builds', component: PipelineBuildsView },
-      { path: 'releases', name: 'pipeline-releases', component: PipelineReleasesView },
+      ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
+        path: spec.segment,
+        name: runListRouteName(spec.kind, true),
+        component: RunsView,
+        meta: { runKind: spec.kind },
+      })),
       { path: 'triggers', name: 'pipeline-triggers', component: PipelineTriggersView },
-      { path: 'builds/:id/:tab(logs|manifest|triggered-by)?', name: 'build', component: BuildDetailView },
-      { path: 'releases/:id/:tab(logs|manifest|triggered-by)?', name: 'release', component: ReleaseDetailView },
+      ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
+        path: `${spec.segment}/:id/${runTab}`,
+        name: runRouteName(spec.kind),
+        component: RunDetailView,
+        meta: { runKind: spec.kind },
+      })),
     ],
   },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundView, meta: { title: 'Not found' } },

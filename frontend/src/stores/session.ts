@@ -14,7 +14,7 @@ interface SessionState {
 
 const state = reactive<SessionState>({ user: null, checked: false })
 
-export function displayName(user: User | null): string {
+export function displayName(user: Pick<User, 'name' | 'username' | 'email'> | null): string {
   if (!user) return ''
   return user.name || user.username || user.email || 'signed in'
 }

@@ -1,10 +1,11 @@
 // Small makers of API objects; each test states only what matters to it.
 
-import type { Build, LogLine, LogStep, Pipeline, Release } from '@/api/types'
+import type { BotRun, Build, BuildDetail, LogLine, LogStep, Pipeline, Release } from '@/api/types'
 
 export const pipelineKey = { source: 'github.com', owner: 'estafette', name: 'estafette-ci-api' }
 
-export function makeBuild(overrides: Partial<Build> = {}): Build {
+/** A build as a list item: without the manifest texts. */
+function buildFields(): Build {
   return {
     id: '101',
     repoSource: pipelineKey.source,
@@ -19,21 +20,40 @@ export function makeBuild(overrides: Partial<Build> = {}): Build {
       { name: 'staging', actions: [], activeReleases: [] },
       {
         name: 'production',
-        actions: [{ name: 'deploy-canary' }, { name: 'deploy-stable' }, { name: 'rollback-canary', hideBadge: true }],
+        actions: [
+          { name: 'deploy-canary', hideBadge: false },
+          { name: 'deploy-stable', hideBadge: false },
+          { name: 'rollback-canary', hideBadge: true },
+        ],
         activeReleases: [],
       },
     ],
-    commits: [{ message: 'Add the live tail', author: { name: 'Ada', email: 'ada@example.com' } }],
+    commits: [{ message: 'Add the live tail', author: { name: 'Ada', email: 'ada@example.com', username: 'ada' } }],
+    triggers: [],
+    triggeredByEvents: [],
     insertedAt: '2026-11-26T10:00:00Z',
     startedAt: '2026-11-26T10:00:05Z',
     updatedAt: '2026-11-26T10:02:05Z',
     duration: 120_000_000_000,
-    ...overrides,
   }
 }
 
+/** A build as its own route answers it (lists answer the same without the manifest texts). */
+export function makeBuild(overrides: Partial<BuildDetail> = {}): BuildDetail {
+  return { ...buildFields(), manifest: '', manifestWithDefaults: '', ...overrides }
+}
+
 export function makePipeline(overrides: Partial<Pipeline> = {}): Pipeline {
-  return { ...makeBuild(), lastUpdatedAt: '2026-11-26T10:02:05Z', ...overrides }
+  // A pipeline carries its latest build's fields and the read model.
+  return {
+    ...buildFields(),
+    archived: false,
+    lastUpdatedAt: '2026-11-26T10:02:05Z',
+    recentCommitters: [],
+    recentReleasers: [],
+    extraInfo: {},
+    ...overrides,
+  }
 }
 
 export function makeRelease(overrides: Partial<Release> = {}): Release {
@@ -46,18 +66,34 @@ export function makeRelease(overrides: Partial<Release> = {}): Release {
     repoName: pipelineKey.name,
     releaseVersion: '1.0.101',
     releaseStatus: 'succeeded',
+    triggeredByEvents: [],
     insertedAt: '2026-11-26T10:05:00Z',
+    updatedAt: '2026-11-26T10:05:00Z',
     ...overrides,
   }
 }
 
+export function makeBotRun(overrides: Partial<BotRun> = {}): BotRun {
+  return {
+    id: '12',
+    name: 'stale-issues',
+    repoSource: pipelineKey.source,
+    repoOwner: pipelineKey.owner,
+    repoName: pipelineKey.name,
+    botStatus: 'succeeded',
+    triggeredByEvents: [],
+    insertedAt: '2026-11-26T11:00:00Z',
+    updatedAt: '2026-11-26T11:00:30Z',
+    ...overrides,
+  }
+}
+
+export function logLine(line: number, text: string): LogLine {
+  return { line, timestamp: '2026-11-26T10:00:00Z', streamType: 'stdout', text }
+}
+
 export function lines(count: number, text: (n: number) => string = (n) => `line ${n}`): LogLine[] {
-  return Array.from({ length: count }, (_, index) => ({
-    line: index + 1,
-    timestamp: '2026-11-26T10:00:00Z',
-    streamType: 'stdout' as const,
-    text: text(index + 1),
-  }))
+  return Array.from({ length: count }, (_, index) => logLine(index + 1, text(index + 1)))
 }
 
 export function makeStep(overrides: Partial<LogStep> = {}): LogStep {

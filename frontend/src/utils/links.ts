@@ -3,20 +3,21 @@
 // table slow to render. App.vue hands clicks on such links to the router (see useSpaLinks).
 
 import type { PipelineKey } from '@/api/estafette'
+import type { RunKind } from '@/api/types'
+
+import { runKind } from './runKinds'
 
 const segment = encodeURIComponent
 
-export function pipelineHref(
-  key: PipelineKey,
-  tab: 'overview' | 'builds' | 'releases' | 'triggers' = 'overview',
-): string {
-  return `/pipelines/${segment(key.source)}/${segment(key.owner)}/${segment(key.name)}/${tab}`
+function pipelineBase(key: PipelineKey): string {
+  return `/pipelines/${segment(key.source)}/${segment(key.owner)}/${segment(key.name)}`
 }
 
-export function buildHref(key: PipelineKey, id: string): string {
-  return `/pipelines/${segment(key.source)}/${segment(key.owner)}/${segment(key.name)}/builds/${segment(id)}`
+/** A pipeline's page: its overview, its triggers, or the tab of one kind of run (`builds`, `releases`, …). */
+export function pipelineHref(key: PipelineKey, tab = 'overview'): string {
+  return `${pipelineBase(key)}/${tab}`
 }
 
-export function releaseHref(key: PipelineKey, id: string): string {
-  return `/pipelines/${segment(key.source)}/${segment(key.owner)}/${segment(key.name)}/releases/${segment(id)}`
+export function runHref(key: PipelineKey, kind: RunKind, id: string): string {
+  return `${pipelineBase(key)}/${runKind(kind).segment}/${segment(id)}`
 }

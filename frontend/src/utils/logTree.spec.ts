@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { lines, makeStep } from '@/testing/fixtures'
+import { lines, logLine, makeStep } from '@/testing/fixtures'
 
 import { LogTree, RowIndex } from './logTree'
 
@@ -38,9 +38,9 @@ describe('LogTree', () => {
     // given
     const tree = treeWithParallelStagesAndServices()
     // when
-    tree.applyTail({ step: 'unit', parentStage: 'test', type: 'stage', depth: 1, logLine: { line: 3, text: 'ok' } })
-    tree.applyTail({ step: 'redis', parentStage: 'test', type: 'service', depth: 1, logLine: { line: 1, text: 'r' } })
-    tree.applyTail({ step: 'push', type: 'stage', depth: 0, status: 'RUNNING', logLine: { line: 1, text: 'p' } })
+    tree.applyTail({ step: 'unit', parentStage: 'test', type: 'stage', depth: 1, logLine: logLine(3, 'ok') })
+    tree.applyTail({ step: 'redis', parentStage: 'test', type: 'service', depth: 1, logLine: logLine(1, 'r') })
+    tree.applyTail({ step: 'push', type: 'stage', depth: 0, status: 'RUNNING', logLine: logLine(1, 'p') })
     // then
     expect(tree.find('test#0/unit#0')!.lines.map((line) => line.text)).toEqual(['line 1', 'line 2', 'ok'])
     expect(tree.find('test#0/svc:redis#0')!.lines).toHaveLength(1)
@@ -59,11 +59,11 @@ describe('LogTree', () => {
   it('skips lines replayed after a reconnect', () => {
     // given
     const tree = new LogTree()
-    tree.applyTail({ step: 'build', logLine: { line: 1, text: 'a' } })
-    tree.applyTail({ step: 'build', logLine: { line: 2, text: 'b' } })
+    tree.applyTail({ step: 'build', logLine: logLine(1, 'a') })
+    tree.applyTail({ step: 'build', logLine: logLine(2, 'b') })
     // when
-    tree.applyTail({ step: 'build', logLine: { line: 2, text: 'b' } })
-    tree.applyTail({ step: 'build', logLine: { line: 3, text: 'c' } })
+    tree.applyTail({ step: 'build', logLine: logLine(2, 'b') })
+    tree.applyTail({ step: 'build', logLine: logLine(3, 'c') })
     // then
     expect(tree.find('build#0')!.lines.map((line) => line.text)).toEqual(['a', 'b', 'c'])
   })
@@ -73,7 +73,7 @@ describe('LogTree', () => {
     const tree = new LogTree()
     tree.applyTail({ step: 'deploy', runIndex: 0, status: 'FAILED' })
     // when
-    tree.applyTail({ step: 'deploy', runIndex: 1, logLine: { line: 1, text: 'again' } })
+    tree.applyTail({ step: 'deploy', runIndex: 1, logLine: logLine(1, 'again') })
     // then
     expect(tree.steps.map((node) => node.key)).toEqual(['deploy#0', 'deploy#1'])
   })

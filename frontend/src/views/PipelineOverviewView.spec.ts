@@ -19,7 +19,10 @@ function fakePipelineApi() {
         releaseTargets: [
           {
             name: 'production',
-            actions: [{ name: 'deploy' }, { name: 'rollback' }],
+            actions: [
+              { name: 'deploy', hideBadge: false },
+              { name: 'rollback', hideBadge: false },
+            ],
             activeReleases: [makeRelease({ id: '12', name: 'production', action: 'deploy', releaseVersion: '1.0.99' })],
           },
         ],

@@ -20,7 +20,10 @@ function fakePipelines(): FakeApi {
             releaseTargets: [
               {
                 name: 'production',
-                actions: [{ name: 'deploy' }, { name: 'rollback', hideBadge: true }],
+                actions: [
+                  { name: 'deploy', hideBadge: false },
+                  { name: 'rollback', hideBadge: true },
+                ],
                 activeReleases: [
                   makeRelease({ id: '9', name: 'production', action: 'deploy', releaseStatus: 'running' }),
                 ],

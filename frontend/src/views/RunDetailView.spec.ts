@@ -2,10 +2,9 @@ import { screen, within } from '@testing-library/vue'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it, vi } from 'vitest'
 
-import type { RunStatus } from '@/api/types'
 import { installFakeApi, page } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
-import { lines, makeBuild, makePipeline, makeRelease, makeStep } from '@/testing/fixtures'
+import { lines, makeBotRun, makeBuild, makePipeline, makeRelease, makeStep } from '@/testing/fixtures'
 import { renderAt } from '@/testing/render'
 
 import PipelineView from './PipelineView.vue'
@@ -57,7 +56,7 @@ describe('build detail', () => {
 
   it('reads the pipeline again when the build finishes, so its header status follows', async () => {
     // given: a running build of a running pipeline
-    let buildStatus: RunStatus = 'running'
+    let buildStatus = 'running'
     const api = installFakeApi()
       .on('GET', PIPELINE, () => ({ body: makePipeline({ buildStatus }) }))
       .on('GET', `${PIPELINE}/builds/101`, () => ({ body: makeBuild({ buildStatus }) }))
@@ -145,5 +144,51 @@ describe('release detail', () => {
     await renderAt(PipelineView, '/pipelines/github.com/estafette/estafette-ci-api/releases/7/manifest')
     // then
     expect((await screen.findByLabelText('Manifest text')).textContent).toContain('staging: {}')
+  })
+})
+
+describe('bot run detail', () => {
+  it('shows the bot run with its logs and what triggered it, and no manifest of its own', async () => {
+    // given a running bot run
+    const api = installFakeApi()
+      .on('GET', PIPELINE, { body: makePipeline() })
+      .on('GET', `${PIPELINE}/bots/12`, {
+        body: makeBotRun({
+          botStatus: 'running',
+          triggeredByEvents: [{ fired: true, cron: { time: '2026-11-26T11:00:00Z' } }],
+        }),
+      })
+      .on('GET', `${PIPELINE}/bots/12/logs`, { body: { steps: [makeStep({ step: 'tidy', logLines: lines(2) })] } })
+      .on('DELETE', `${PIPELINE}/bots/12`, { body: makeBotRun({ botStatus: 'canceling' }) })
+    const EventSource = installFakeEventSource()
+    const user = userEvent.setup()
+    // when its page is opened
+    await renderAt(PipelineView, '/pipelines/github.com/estafette/estafette-ci-api/bots/12')
+    // then it shows its log, tails it, and has no Manifest tab
+    expect(await screen.findByRole('heading', { name: 'Bot stale-issues' })).toBeTruthy()
+    expect(await screen.findByText('line 2')).toBeTruthy()
+    expect(EventSource.latest().url).toBe(`${PIPELINE}/bots/12/logs.stream`)
+    expect(screen.getAllByRole('tab').map((tab) => tab.textContent!.trim())).toEqual(['Logs', 'Triggered by'])
+    expect(screen.getByRole('tablist').getAttribute('aria-label')).toBe('Bot run sections')
+    // when the operator opens what triggered it, then cancels it
+    await user.click(screen.getByRole('tab', { name: 'Triggered by' }))
+    expect(await screen.findByRole('heading', { name: 'cron event' })).toBeTruthy()
+    await user.click(screen.getByRole('button', { name: 'Cancel bot stale-issues' }))
+    // then the API is asked to cancel it
+    await vi.waitFor(() => expect(api.requestsTo('DELETE', `${PIPELINE}/bots/12`)).toHaveLength(1))
+  })
+
+  it('shows the logs for a tab the kind has not', async () => {
+    // given
+    installFakeApi()
+      .on('GET', PIPELINE, { body: makePipeline() })
+      .on('GET', `${PIPELINE}/bots/12`, { body: makeBotRun() })
+      .on('GET', `${PIPELINE}/bots/12/logs`, { body: { steps: [makeStep({ step: 'tidy', logLines: lines(2) })] } })
+    installFakeEventSource()
+    // when
+    await renderAt(PipelineView, '/pipelines/github.com/estafette/estafette-ci-api/bots/12/manifest')
+    // then
+    expect(await screen.findByText('line 2')).toBeTruthy()
+    expect(screen.getByRole('tab', { name: 'Logs' }).getAttribute('aria-selected')).toBe('true')
   })
 })
