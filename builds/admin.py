@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from builds import selectors
 from builds.models import Build, LogRecord, RunKind
 from builds.services import build_cancel, build_rebuild, manual_event
-from estafette.lib.api import DomainError
+from estafette.lib.errors import DomainError
 
 LOG_LINES_SHOWN = 5000
 

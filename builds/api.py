@@ -24,8 +24,8 @@ from builds.serializers import (
 )
 from builds.services import build_cancel, build_rebuild, manual_event
 from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
-from estafette.lib.api import BadRequest, NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
+from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import page_of, parse_list_query
 from pipelines.models import Pipeline
 from pipelines.selectors import pipeline_get

@@ -22,25 +22,10 @@ from rest_framework.views import APIView
 from builder.contracts import ContractError, LogBatch, StatusEvent
 from builds.reports import run_append_log_batch, run_report_status
 from builds.run_kinds import run_kind
-from estafette.lib.api import BadRequest, DomainError
 from estafette.lib.api_docs import errors
+from estafette.lib.errors import BadRequest, Forbidden, TooLarge, Unauthorized
 from estafette.lib.jobtokens import InvalidJobToken, read_job_token
 from estafette.lib.json_input import InvalidJson, load_json
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "Unauthorized"
-
-
-class Forbidden(DomainError):
-    status = 403
-    code = "Forbidden"
-
-
-class TooLarge(DomainError):
-    status = 413
-    code = "Request Entity Too Large"
 
 
 def authorize_job(request: Request, *, kind: str, run_id: int) -> None:

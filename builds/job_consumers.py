@@ -22,7 +22,7 @@ class JobStopConsumer(Consumer):
 
     def handle(self, event: ReceivedEvent) -> None:
         from builds.job_control import run_stop_job
-        from estafette.lib.api import NotFound
+        from estafette.lib.errors import NotFound
 
         kind, run_id = event.payload.get("kind"), str(event.payload.get("runId") or "")
         if kind not in RUN_KINDS or not run_id.isdigit():

@@ -13,7 +13,7 @@ from typing import Any
 
 from builder.contracts import truncate_log_text
 from builds.models import StepKind, StepStatus
-from estafette.lib.api import BadRequest
+from estafette.lib.errors import BadRequest
 
 MAX_LINES_PER_BATCH = 10_000
 STREAM_TYPES = ("stdout", "stderr")

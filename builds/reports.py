@@ -29,19 +29,12 @@ from builds.masking import mask_lines, run_masker
 from builds.models import LogRecord, Run, RunStatus
 from builds.run_kinds import RunKindSpec
 from builds.services import log_append_checked
-from estafette.lib.api import BadRequest, Conflict, DomainError
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
+from estafette.lib.errors import BadRequest, Conflict, Unavailable
 
 logger = logging.getLogger(__name__)
 
 OPEN_ATTEMPTS = 5
-
-
-class Unavailable(DomainError):
-    """A passing condition; the builder retries (503)."""
-
-    status = 503
-    code = "Service Unavailable"
 
 
 class RunEnded(Conflict):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from builds.models import Run
-from estafette.lib.api import NotFound
+from estafette.lib.errors import NotFound
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from builds.models import Build, LogChunk, LogRecord, LogStep
-from estafette.lib.api import BadRequest, NotFound
+from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import Filters, capped_count
 
 REVISION = re.compile(r"^[0-9a-f]{40}$")

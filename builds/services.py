@@ -19,9 +19,9 @@ from builds.job_control import job_stop_on_commit
 from builds.logs import normalise_batch
 from builds.manifests import ManifestPreferences, ParsedManifest, parse_manifest
 from builds.models import Build, LogChunk, LogRecord, LogStep, RunKind, RunStatus
-from estafette.lib.api import BadRequest, Conflict, NotFound
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
+from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_build_status, pipeline_refresh_read_model
 

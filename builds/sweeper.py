@@ -29,8 +29,8 @@ from builds.reports import log_record_for_attempt
 from builds.run_kinds import RunKindSpec, run_kinds
 from builds.services import log_append
 from estafette.jobs import JobRunner, JobRunnerError, JobStatus, get_job_runner
-from estafette.lib.api import Conflict
 from estafette.lib.db import atomic_with_retry
+from estafette.lib.errors import Conflict
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.http import HttpRequest, StreamingHttpResponse
-from rest_framework.exceptions import APIException
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 from builds.models import FINAL_STATUSES, LogRecord
 from builds.run_kinds import run_kind
 from builds.selectors import log_entries_after
+from estafette.lib.errors import TooManyRequests, Unavailable
 from estafette.lib.sse import Poll, sse_response, sse_stream
 
 logger = logging.getLogger(__name__)
@@ -219,20 +219,16 @@ def _release_database_connections() -> None:
             connection.close()
 
 
-class TooManyTails(APIException):
+class TooManyTails(Unavailable):
     """Every live-tail slot of this process is taken (503, ``Retry-After``)."""
 
-    status_code = 503
-    default_code = "too_many_tails"
-    wait = RETRY_AFTER_SECONDS
+    retry_after = RETRY_AFTER_SECONDS
 
 
-class TooManyTailsOfUser(APIException):
+class TooManyTailsOfUser(TooManyRequests):
     """The user has as many live tails open as one user may (429, ``Retry-After``)."""
 
-    status_code = 429
-    default_code = "too_many_tails_of_user"
-    wait = RETRY_AFTER_SECONDS
+    retry_after = RETRY_AFTER_SECONDS
 
 
 class TailSlots:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
-from estafette.lib.api import NotFound
+from estafette.lib.errors import NotFound
 from estafette.lib.listing import Filters
 from pipelines.models import SEARCH_KEY_SEPARATOR, FacetKind, Pipeline, PipelineFacet
 from releases.models import Release

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from builds import selectors as build_selectors
 from builds.models import Build, RunStatus, nanoseconds
-from estafette.lib.api import BadRequest
 from estafette.lib.db import atomic_with_retry
+from estafette.lib.errors import BadRequest
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
 from pipelines.trigger_index import trigger_keys
 from releases import selectors as release_selectors

@@ -41,7 +41,7 @@ from builder.manifest.regex import filter_match
 from builds.events import pipeline_event
 from builds.models import Build, RunStatus
 from builds.services import build_create
-from estafette.lib.api import DomainError
+from estafette.lib.errors import DomainError
 from estafette.queue import publish_on_commit, subjects
 from integrations.git.identity import InvalidRepository, identify_repository
 from pipelines.models import FacetKind, Pipeline, PipelineFacet

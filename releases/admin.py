@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString
 from builds import selectors as build_selectors
 from builds.admin import render_log
 from builds.models import RunKind
-from estafette.lib.api import DomainError
+from estafette.lib.errors import DomainError
 from releases.models import BotRun, Release
 from releases.services import bot_cancel, release_cancel
 

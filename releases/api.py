@@ -18,8 +18,8 @@ from builds.models import LogRecord, RunKind
 from builds.serializers import LogRecordSerializer, LogSerializer
 from builds.services import manual_event
 from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
-from estafette.lib.api import NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
+from estafette.lib.errors import NotFound
 from estafette.lib.listing import page_of, parse_list_query
 from releases import selectors
 from releases.models import BotRun, Release

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from builds.selectors import filter_by_pipeline_facets
-from estafette.lib.api import BadRequest, NotFound
+from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import Filters, capped_count
 from releases.models import BotRun, Release
 

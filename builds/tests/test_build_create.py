@@ -6,7 +6,7 @@ from builds.models import Build, LogRecord, RunKind, RunStatus
 from builds.selectors import log_record_latest, log_steps
 from builds.services import build_create
 from builds.testing import INVALID_MANIFEST, MANIFEST, make_build, make_pipeline, next_revision
-from estafette.lib.api import BadRequest
+from estafette.lib.errors import BadRequest
 
 
 @pytest.mark.django_db

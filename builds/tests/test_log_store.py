@@ -6,7 +6,7 @@ from builds.models import LogChunk, LogRecord, LogStep, RunKind
 from builds.selectors import log_entries_after, log_steps
 from builds.services import log_append, log_record_create
 from builds.testing import make_build
-from estafette.lib.api import BadRequest
+from estafette.lib.errors import BadRequest
 
 
 def line(step: str, text: str, number: int, **identity: Any) -> dict[str, Any]:
