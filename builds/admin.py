@@ -12,9 +12,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from builds import selectors
-from builds.models import Build, LogRecord, RunKind
+from builds.models import Build
 from builds.services import build_cancel, build_rebuild, manual_event
 from estafette.lib.errors import DomainError
+from runs.models import LogRecord
 
 LOG_LINES_SHOWN = 5000
 
@@ -73,7 +74,7 @@ class BuildAdmin(admin.ModelAdmin):
 
     @admin.display(description="log of the latest attempt")
     def log(self, build: Build) -> SafeString:
-        return render_log(selectors.log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk))
+        return render_log(selectors.log_record_latest(run_kind=Build.kind, run_id=build.pk))
 
     @admin.action(description="Cancel the selected builds")
     def cancel_builds(self, request: HttpRequest, queryset: QuerySet[Build]) -> None:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from builds import selectors
 from builds.log_document import log_document_response
-from builds.models import Build, LogRecord, RunKind
+from builds.models import Build
 from builds.serializers import (
     BuildDetailSerializer,
     BuildSerializer,
@@ -29,6 +29,7 @@ from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import page_of, parse_list_query
 from pipelines.models import Pipeline
 from pipelines.selectors import pipeline_get
+from runs.models import LogRecord
 
 BUILD_DEFAULT_SORT = ("-inserted_at",)
 
@@ -168,7 +169,7 @@ class BuildLogsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        return build_log_response(build, selectors.log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk))
+        return build_log_response(build, selectors.log_record_latest(run_kind=Build.kind, run_id=build.pk))
 
 
 class BuildLogByIdApi(APIView):
@@ -178,7 +179,7 @@ class BuildLogByIdApi(APIView):
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(path)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=path["build_id"])
-        record = selectors.log_record_get(run_kind=RunKind.BUILD, run_id=build.pk, record_id=path["log_id"])
+        record = selectors.log_record_get(run_kind=Build.kind, run_id=build.pk, record_id=path["log_id"])
         return build_log_response(build, record)
 
 
@@ -191,7 +192,7 @@ class BuildLogRecordsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> Response:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        records = selectors.log_records_of_run(run_kind=RunKind.BUILD, run_id=build.pk)
+        records = selectors.log_records_of_run(run_kind=Build.kind, run_id=build.pk)
         return Response(LogRecordSerializer(records, many=True).data)
 
 
@@ -215,4 +216,4 @@ class BuildLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk, user=tail_user(request))
+        return log_tail_response(kind=Build.kind, run_id=build.pk, user=tail_user(request))

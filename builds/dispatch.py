@@ -18,11 +18,12 @@ from django.utils import timezone
 
 from builds.jobconfig import Kind, RunToDispatch, builder_config, run_builder
 from builds.manifests import parse_manifest
-from builds.models import Build, RunKind, RunStatus
+from builds.models import Build
 from estafette.jobs import JobRunner, JobSpec, get_job_runner
 from estafette.lib.crypt import reencrypt_for_job
 from pipelines.triggers import MissingNamedEvent, trigger_named_events
 from releases.models import BotRun, Release
+from runs.models import RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _cancel_for_missing_event(target: RunToDispatch, reason: str) -> None:
 
     run = target.run
     now = timezone.now()
-    record = log_record_create(pipeline=target.pipeline, run_kind=RunKind(target.kind), run_id=run.pk, now=now)
+    record = log_record_create(pipeline=target.pipeline, run_kind=target.kind, run_id=run.pk, now=now)
     timestamp = now.isoformat().replace("+00:00", "Z")
     text = f"{reason}; the {target.kind} cannot start"
     line = {"line": 1, "timestamp": timestamp, "streamType": "stderr", "text": text}

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from builds.models import Run, RunStatus
 from builds.run_kinds import run_kind
 from estafette.jobs import JobRunner, JobStatus, get_job_runner, job_name
 from estafette.queue import publish_on_commit, subjects
+from runs.models import Run, RunStatus
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 
-from builds.models import LogRecord
 from builds.selectors import LogStepNode, log_lines_of_step, log_step_fields, log_step_tree
 from estafette.lib.serializers import TimestampField
+from runs.models import LogRecord
 
 FLUSH_BYTES = 64 * 1024  # pieces are gathered to about this size before they go to the socket
 LINES_PER_PIECE = 200  # lines encoded at once: one stored chunk may hold thousands

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from builder.contracts import truncate_log_text
-from builds.models import StepKind, StepStatus
 from estafette.lib.errors import BadRequest
+from runs.models import StepKind, StepStatus
 
 MAX_LINES_PER_BATCH = 10_000
 STREAM_TYPES = ("stdout", "stderr")

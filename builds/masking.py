@@ -16,7 +16,8 @@ from typing import Any
 from django.conf import settings
 
 from builder.secrets import Masker, SecretError, find_envelopes, open_envelope, parse_key
-from builds.models import Build, Run
+from builds.models import Build
+from runs.models import Run
 
 
 def run_masker(run: Run) -> Masker | None:

@@ -26,11 +26,11 @@ from django.utils import timezone
 from builder.contracts import LogBatch, StatusEvent
 from builds.logs import normalise_batch
 from builds.masking import mask_lines, run_masker
-from builds.models import LogRecord, Run, RunStatus
 from builds.run_kinds import RunKindSpec
 from builds.services import log_append_checked
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 from estafette.lib.errors import BadRequest, Conflict, Unavailable
+from runs.models import LogRecord, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from builds.models import Run
 from estafette.lib.errors import NotFound
+from runs.models import Run
 
 
 @dataclass(frozen=True)

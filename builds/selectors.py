@@ -9,9 +9,10 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
-from builds.models import Build, LogChunk, LogRecord, LogStep
+from builds.models import Build
 from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import Filters, capped_count
+from runs.models import LogChunk, LogRecord, LogStep
 
 REVISION = re.compile(r"^[0-9a-f]{40}$")
 BUILD_LIST_FILTERS = ("status", "since", "labels", "branch", "search")

@@ -18,12 +18,13 @@ from builds.events import publish_build_created, publish_pipeline_event
 from builds.job_control import job_stop_on_commit
 from builds.logs import normalise_batch
 from builds.manifests import ManifestPreferences, ParsedManifest, parse_manifest
-from builds.models import Build, LogChunk, LogRecord, LogStep, RunKind, RunStatus
+from builds.models import Build
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_build_status, pipeline_refresh_read_model
+from runs.models import LogChunk, LogRecord, LogStep, RunStatus
 
 VALIDATE_MANIFEST_STEP = "validate-manifest"
 VALIDATE_SECRETS_STEP = "validate-secrets"
@@ -134,9 +135,7 @@ def _build_insert(
         updated_at=now,
     )
     if not parsed.valid:
-        _record_manifest_errors(
-            pipeline=pipeline, run_kind=RunKind.BUILD, run_id=build.pk, errors=parsed.errors, now=now
-        )
+        _record_manifest_errors(pipeline=pipeline, run_kind=Build.kind, run_id=build.pk, errors=parsed.errors, now=now)
     elif refused:
         errors = [
             "The manifest uses secrets restricted to other pipelines; please recreate the following secrets "
@@ -145,7 +144,7 @@ def _build_insert(
         ]
         _record_manifest_errors(
             pipeline=pipeline,
-            run_kind=RunKind.BUILD,
+            run_kind=Build.kind,
             run_id=build.pk,
             errors=errors,
             now=now,

@@ -24,13 +24,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from builds.job_control import run_job_name
-from builds.models import ACTIVE_STATUSES, LogChunk, Run, RunStatus
 from builds.reports import log_record_for_attempt
 from builds.run_kinds import RunKindSpec, run_kinds
 from builds.services import log_append
 from estafette.jobs import JobRunner, JobRunnerError, JobStatus, get_job_runner
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import Conflict
+from runs.models import ACTIVE_STATUSES, LogChunk, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from django.db import close_old_connections, connections
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
-from builds.models import FINAL_STATUSES, LogRecord
 from builds.run_kinds import run_kind
 from builds.selectors import log_entries_after
 from estafette.lib.errors import TooManyRequests, Unavailable
 from estafette.lib.sse import Poll, sse_response, sse_stream
+from runs.models import FINAL_STATUSES, LogRecord
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from builder.contracts import TailLogLine
-from builds.models import Build, Run, RunStatus
+from builds.models import Build
 from builds.services import build_cancel, build_create, build_finish, build_start
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_get_or_create
+from runs.models import Run, RunStatus
 
 MANIFEST = """\
 labels:

@@ -11,12 +11,13 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from builds import selectors as build_selectors
-from builds.models import Build, RunStatus, nanoseconds
+from builds.models import Build
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
 from pipelines.trigger_index import trigger_keys
 from releases import selectors as release_selectors
+from runs.models import RunStatus, nanoseconds
 
 RECENT_WINDOW = timedelta(days=7)
 RECENT_RUNS_SCANNED = 50  # builds/releases inspected for recent committers/releasers

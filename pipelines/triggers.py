@@ -39,7 +39,7 @@ from builder.manifest.events import (
 )
 from builder.manifest.regex import filter_match
 from builds.events import pipeline_event
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_create
 from estafette.lib.errors import DomainError
 from estafette.queue import publish_on_commit, subjects
@@ -49,6 +49,7 @@ from pipelines.trigger_index import event_keys
 from releases.events import release_event
 from releases.models import BotRun, Release
 from releases.services import bot_create, release_create
+from runs.models import RunStatus
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from django.utils.safestring import SafeString
 
 from builds import selectors as build_selectors
 from builds.admin import render_log
-from builds.models import RunKind
 from estafette.lib.errors import DomainError
 from releases.models import BotRun, Release
 from releases.services import bot_cancel, release_cancel
@@ -19,7 +18,7 @@ class RunAdmin(admin.ModelAdmin):
     list_select_related = ("pipeline",)
     show_full_result_count = False
     date_hierarchy = "inserted_at"
-    run_kind = RunKind.RELEASE
+    run_kind = Release.kind
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [field.name for field in self.model._meta.fields] + ["log"]
@@ -41,7 +40,7 @@ class ReleaseAdmin(RunAdmin):
     list_filter = ("status", "name", "pipeline__repo_source", "pipeline__archived")
     search_fields = ("pipeline__repo_owner", "pipeline__repo_name", "release_version", "name")
     actions = ("cancel_releases",)
-    run_kind = RunKind.RELEASE
+    run_kind = Release.kind
 
     @admin.action(description="Cancel the selected releases")
     def cancel_releases(self, request: HttpRequest, queryset: QuerySet[Release]) -> None:
@@ -62,7 +61,7 @@ class BotRunAdmin(RunAdmin):
     list_filter = ("status", "pipeline__repo_source")
     search_fields = ("pipeline__repo_owner", "pipeline__repo_name", "name")
     actions = ("cancel_bot_runs",)
-    run_kind = RunKind.BOT
+    run_kind = BotRun.kind
 
     @admin.action(description="Cancel the selected bot runs")
     def cancel_bot_runs(self, request: HttpRequest, queryset: QuerySet[BotRun]) -> None:

@@ -11,13 +11,14 @@ from django.utils import timezone
 from builds import selectors as build_selectors
 from builds.job_control import job_stop_on_commit
 from builds.manifests import parse_manifest
-from builds.models import Build, RunStatus
+from builds.models import Build
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
 from releases.events import publish_bot_created, publish_release_created, publish_release_event
 from releases.models import BotRun, Release
+from runs.models import RunStatus
 
 # -- releases ---------------------------------------------------------------------------------
 

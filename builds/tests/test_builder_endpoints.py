@@ -10,12 +10,13 @@ from rest_framework.test import APIClient
 from builder.contracts import CONTRACT_VERSION
 from builder.secrets import encrypt, generate_key, parse_key
 from builds.callbacks import callback_urls
-from builds.models import Build, LogRecord, RunStatus
+from builds.models import Build
 from builds.selectors import log_entries_after, log_record_latest
 from builds.testing import make_build
 from estafette.lib.jobtokens import issue_job_token
 from releases.models import Release
 from releases.testing import make_release
+from runs.models import LogRecord, RunStatus
 
 KEY = generate_key()
 

@@ -9,7 +9,7 @@ import pytest
 from builds.consumers import JobDispatchConsumer
 from builds.dispatch import job_dispatch
 from builds.job_control import run_stop_job
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_cancel
 from builds.testing import make_build, make_pipeline
 from estafette.jobs import JobSpec, JobStatus
@@ -19,6 +19,7 @@ from estafette.testing import client_for, make_user
 from pipelines import testing as pipeline_testing
 from pipelines.testing import config_of, settle
 from releases.models import BotRun, Release
+from runs.models import RunStatus
 
 pytestmark = pytest.mark.django_db
 job_runner = pipeline_testing.job_runner  # the fixture

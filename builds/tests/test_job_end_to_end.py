@@ -17,7 +17,7 @@ from django.test import override_settings
 from builder.secrets import generate_key
 from builds.job_consumers import JobStopConsumer
 from builds.job_control import run_job_name
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.selectors import log_record_latest, log_steps
 from builds.services import build_cancel
 from builds.sweeper import LOST_STEP, jobs_sweep
@@ -27,6 +27,7 @@ from estafette.jobs.local import LocalProcessJobRunner
 from estafette.queue.consumer import Verdict
 from estafette.queue.models import OutboxMessage
 from estafette.queue.testing import deliver
+from runs.models import RunStatus
 from tests.tooling.waiting import wait_until
 
 HOST_BUILDER = (

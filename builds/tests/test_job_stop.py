@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from builds.job_consumers import JobStopConsumer
 from builds.job_control import JOB_STOP_SUBJECT, run_job_name, run_stop_job
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_cancel
 from builds.testing import make_build
 from estafette.jobs import JobSpec, JobStatus, get_job_runner
@@ -20,6 +20,7 @@ from estafette.queue.models import OutboxMessage
 from estafette.queue.testing import deliver
 from releases.services import bot_cancel, bot_create, release_cancel
 from releases.testing import make_release
+from runs.models import RunStatus
 from tests.tooling.waiting import wait_until
 
 

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import override_settings
 
-from builds.models import RunStatus
 from builds.reports import log_record_for_attempt
 from builds.run_kinds import run_kind
 from builds.services import build_finish, log_append
@@ -22,6 +21,7 @@ from builds.testing import make_build
 from estafette.testing import client_for, make_user
 from releases.services import bot_create, bot_start
 from releases.testing import make_release
+from runs.models import RunStatus
 from tests.tooling.waiting import wait_until
 
 API = "/api/pipelines/github.com/acme/api"

@@ -9,12 +9,13 @@ import pytest
 
 from builder.contracts import LOG_LINE_TRUNCATED, MAX_LOG_LINE_CHARS
 from builds.log_document import log_document_pieces
-from builds.models import Build, LogRecord, RunKind, RunStatus
+from builds.models import Build
 from builds.selectors import log_lines_of_step, log_step_tree, log_steps
 from builds.services import log_append, log_record_create
 from builds.testing import make_build
 from builds.tests.test_builder_endpoints import batch, post, texts_of, token_of, urls
 from estafette.testing import client_for, make_user, response_json
+from runs.models import LogRecord, RunStatus
 
 
 def line(step: str, text: str, number: int, **identity: Any) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def line(step: str, text: str, number: int, **identity: Any) -> dict[str, Any]:
 @pytest.fixture
 def record() -> LogRecord:
     build = make_build(status=RunStatus.RUNNING)
-    return log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    return log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
 
 
 def document(record: LogRecord) -> dict[str, Any]:
@@ -122,8 +123,8 @@ def fill(record: LogRecord, lines: int) -> None:
 def test_streaming_a_log_holds_the_same_bounded_part_of_it_however_long_it_is() -> None:
     # given a log of 10 000 lines and one three times as long (about 3 and 10 MB of JSON)
     short, long = (make_build(status=RunStatus.RUNNING) for _ in range(2))
-    short_record = log_record_create(pipeline=short.pipeline, run_kind=RunKind.BUILD, run_id=short.pk)
-    long_record = log_record_create(pipeline=long.pipeline, run_kind=RunKind.BUILD, run_id=long.pk)
+    short_record = log_record_create(pipeline=short.pipeline, run_kind=Build.kind, run_id=short.pk)
+    long_record = log_record_create(pipeline=long.pipeline, run_kind=Build.kind, run_id=long.pk)
     fill(short_record, 10000)
     fill(long_record, 30000)
     # when each is streamed

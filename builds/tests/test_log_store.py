@@ -2,11 +2,12 @@ from typing import Any
 
 import pytest
 
-from builds.models import LogChunk, LogRecord, LogStep, RunKind
+from builds.models import Build
 from builds.selectors import log_entries_after, log_steps
 from builds.services import log_append, log_record_create
 from builds.testing import make_build
 from estafette.lib.errors import BadRequest
+from runs.models import LogChunk, LogRecord, LogStep
 
 
 def line(step: str, text: str, number: int, **identity: Any) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def status(step: str, value: str, **identity: Any) -> dict[str, Any]:
 @pytest.fixture
 def record() -> LogRecord:
     build = make_build()
-    return log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    return log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
 
 
 @pytest.mark.django_db
@@ -150,6 +151,6 @@ def test_it_refuses_a_malformed_line_and_stores_nothing(record: LogRecord, bad_l
 @pytest.mark.django_db
 def test_it_opens_a_new_record_for_each_attempt_of_a_run() -> None:
     build = make_build()
-    first = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
-    second = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    first = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
+    second = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     assert (first.attempt, second.attempt) == (1, 2)

@@ -5,15 +5,16 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from builds.models import Build, LogChunk, LogRecord, LogStep, RunKind
+from builds.models import Build
 from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
+from runs.models import LogChunk, LogRecord, LogStep
 
 
 def logged_build(days_ago: int) -> LogRecord:
     build = make_build(make_pipeline("api"))
     record = log_record_create(
-        pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk, now=timezone.now() - timedelta(days=days_ago)
+        pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk, now=timezone.now() - timedelta(days=days_ago)
     )
     lines = [{"step": "build", "logLine": {"line": n, "text": f"line {n}"}} for n in range(3)]
     log_append(record=record, seq=1, lines=[*lines, {"step": "test", "parentStage": "build", "status": "SUCCEEDED"}])

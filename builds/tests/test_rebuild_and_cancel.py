@@ -1,10 +1,11 @@
 import pytest
 
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_cancel, build_rebuild, manual_event
 from builds.testing import make_build, make_pipeline
 from estafette.lib.errors import Conflict, NotFound
 from pipelines.services import pipeline_archive
+from runs.models import RunStatus
 
 
 @pytest.mark.django_db

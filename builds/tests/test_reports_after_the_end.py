@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from builds.models import Build, LogChunk, LogRecord, RunStatus
+from builds.models import Build
 from builds.reports import RunEnded, run_append_log_batch
 from builds.run_kinds import run_kind
 from builds.selectors import log_record_latest
@@ -14,6 +14,7 @@ from builds.sweeper import LOST_STEP, SweepPolicy, jobs_sweep
 from builds.testing import make_build
 from builds.tests.test_builder_endpoints import batch, post, report, status_event, texts_of, token_of, urls
 from estafette.jobs.testing import FakeJobRunner
+from runs.models import LogChunk, LogRecord, RunStatus
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from builds.job_control import run_job_name
-from builds.models import Build, Run, RunStatus
+from builds.models import Build
 from builds.run_kinds import run_kind
 from builds.selectors import log_record_latest, log_steps
 from builds.sweeper import LOST_STEP, SweepPolicy, _fail_lost_run, jobs_sweep
@@ -13,6 +13,7 @@ from builds.testing import make_build
 from estafette.jobs import JobSpec, JobStatus
 from estafette.jobs.testing import FakeJobRunner
 from releases.testing import make_release
+from runs.models import Run, RunStatus
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 POLICY = SweepPolicy(heartbeat_timeout=60, check_after=20, start_timeout=3600, cleanup_grace=30)

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from builds.models import RunStatus
 from builds.services import build_finish
 from builds.tail import TailSlots, TooManyTails, TooManyTailsOfUser, hub, slots
 from builds.testing import make_build
 from builds.tests.test_live_tail import API, EventReader
 from estafette.testing import client_for, make_user
+from runs.models import RunStatus
 from tests.tooling.waiting import wait_until
 
 

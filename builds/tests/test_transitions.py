@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.testing import make_build
+from runs.models import RunStatus
 
 ALL = list(RunStatus)
 # (method, status argument) -> the statuses from which it succeeds and the status it leads to.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builder.secrets import SecretError, SecretRestrictedError, decrypt, find_envelopes, parse_key
-from builds.models import Build, LogChunk, LogStep, RunStatus
+from builds.models import Build
 from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
 from estafette.lib.crypt import installation_key, secret_encrypt
@@ -21,6 +21,7 @@ from integrations.git.webhook import make_push_event
 from pipelines.consumers import GitPushConsumer
 from pipelines.models import Pipeline
 from pipelines.testing import config_of, push, settle
+from runs.models import LogChunk, LogStep, RunStatus
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake")]
 

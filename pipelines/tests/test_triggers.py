@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from builds.models import Build, LogStep, RunStatus
+from builds.models import Build
 from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue.models import OutboxMessage
@@ -20,6 +20,7 @@ from pipelines.services import pipeline_archive
 from pipelines.testing import config_of, push, settle
 from releases.models import BotRun, Release
 from releases.services import release_finish, release_start
+from runs.models import LogStep, RunStatus
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake")]
 

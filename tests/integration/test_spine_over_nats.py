@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue import jetstream
@@ -33,6 +33,7 @@ from integrations.git.intake import push_event_id
 from integrations.git.testing import GitRepository, push_body, signed_headers
 from integrations.git.webhook import make_push_event
 from pipelines.testing import WEBHOOK_SECRET, app_consumers, config_of
+from runs.models import RunStatus
 from tests.tooling.nats import BackgroundLoop, NatsServer, subprocess_env
 from tests.tooling.waiting import wait_until
 

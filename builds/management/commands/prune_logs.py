@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Sum
 from django.utils import timezone
 
-from builds.models import LogChunk, LogRecord, LogStep
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.progress import ProgressBar
+from runs.models import LogChunk, LogRecord, LogStep
 
 AGE = re.compile(r"^(\d+)([hdw])$")
 UNITS = {"h": "hours", "d": "days", "w": "weeks"}

@@ -8,6 +8,7 @@ transition changes nothing. Nothing else assigns ``status``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -42,7 +43,11 @@ def nanoseconds(delta: timedelta) -> int:
 
 
 class Run(models.Model):
-    """A build, release or bot run: status, timestamps and the guarded transitions."""
+    """One run of a kind (a build, a release, a bot run): status, timestamps and the guarded transitions."""
+
+    # The kind's name, set once by each concrete model: the job type, the log store's ``run_kind``, the callback
+    # URL's kind and the key of the run-kind registry (``runs.registry``). A short lowercase word (8 characters).
+    kind: ClassVar[str]
 
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     inserted_at = models.DateTimeField(default=timezone.now)

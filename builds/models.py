@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.db import models
 
-from builds.models.runs import Run
+from runs.models import Run
 
 
 class Build(Run):
     """One build of a pipeline. Created by ``builds.services.build_create``; status changes via ``Run``."""
+
+    kind = "build"
 
     pipeline = models.ForeignKey(
         "pipelines.Pipeline",

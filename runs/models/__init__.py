@@ -1,6 +1,5 @@
-from builds.models.build import Build
-from builds.models.logs import LogChunk, LogRecord, LogStep, RunKind, StepKind, StepStatus
-from builds.models.runs import (
+from runs.models.logs import LogChunk, LogRecord, LogStep, StepKind, StepStatus
+from runs.models.run import (
     ACTIVE_STATUSES,
     ALLOWED_FROM,
     FINAL_STATUSES,
@@ -15,12 +14,10 @@ __all__ = [
     "ALLOWED_FROM",
     "FINAL_STATUSES",
     "LOSABLE_STATUSES",
-    "Build",
     "LogChunk",
     "LogRecord",
     "LogStep",
     "Run",
-    "RunKind",
     "RunStatus",
     "StepKind",
     "StepStatus",

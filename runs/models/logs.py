@@ -1,4 +1,4 @@
-"""The single log store for builds, releases and bot runs.
+"""The single log store of every run kind (builds, releases, bot runs).
 
 A ``LogRecord`` is one attempt of a run (a run re-run by Kubernetes after a lost pod gets a second
 record). Its ``LogStep`` rows form the step tree: top-level stages, their parallel (nested) stages
@@ -12,12 +12,6 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
-
-
-class RunKind(models.TextChoices):
-    BUILD = "build"
-    RELEASE = "release"
-    BOT = "bot"
 
 
 class StepKind(models.TextChoices):
@@ -36,12 +30,12 @@ class StepStatus(models.TextChoices):
 
 
 class LogRecord(models.Model):
-    """The log of one attempt of a build, release or bot run."""
+    """The log of one attempt of a run of any kind."""
 
     pipeline = models.ForeignKey("pipelines.Pipeline", on_delete=models.CASCADE, related_name="log_records")
-    # A generic reference rather than three foreign keys: releases and bot runs live in the
-    # releases app, which depends on this one.
-    run_kind = models.CharField(max_length=8, choices=RunKind.choices)
+    # A generic reference rather than a foreign key per kind: the run kinds live in the apps above this one and
+    # register themselves (``runs.registry``); the name is the kind's (``Run.kind``), checked when a record opens.
+    run_kind = models.CharField(max_length=8)
     run_id = models.BigIntegerField()
     attempt = models.PositiveIntegerField(default=1)
     # The builder process that writes this record (random per process, sent with its reports): a Kubernetes Job
@@ -51,6 +45,9 @@ class LogRecord(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # The tables keep the names they had in the builds app, where the log store began: moving it here
+        # moved no data (runs/migrations/0001_initial.py).
+        db_table = "builds_logrecord"
         constraints = [
             models.UniqueConstraint(fields=["run_kind", "run_id", "attempt"], name="log_record_run_attempt"),
             models.UniqueConstraint(fields=["run_kind", "run_id", "attempt_key"], name="log_record_run_attempt_key"),
@@ -79,6 +76,7 @@ class LogStep(models.Model):
     auto_injected = models.BooleanField(default=False)
 
     class Meta:
+        db_table = "builds_logstep"
         constraints = [
             models.UniqueConstraint(
                 fields=["record", "parent_stage", "kind", "name", "run_index"], name="log_step_identity"
@@ -110,6 +108,7 @@ class LogChunk(models.Model):
     inserted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "builds_logchunk"
         constraints = [
             models.UniqueConstraint(fields=["record", "seq", "step"], name="log_chunk_record_seq_step"),
         ]
