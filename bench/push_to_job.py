@@ -44,7 +44,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-import builds.dispatch  # noqa: E402
+import runs.dispatch  # noqa: E402
 from builds.models import Build  # noqa: E402
 from estafette.jobs import JobSpec, JobStatus  # noqa: E402
 from estafette.queue.consumer import Consumer, ReceivedEvent  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
     server = NatsServer().start()
     queue = QueueSettings.from_django(url=server.url, user=server.user, password=server.password)
     runner = RecordingRunner()
-    builds.dispatch.get_job_runner = lambda: runner  # type: ignore[assignment]
+    runs.dispatch.get_job_runner = lambda: runner  # type: ignore[assignment]
     baseline = Baseline()
     consumers = [*app_consumers(), baseline]
     consuming = BackgroundLoop(lambda stop: run_consumers(consumers, queue, stop=stop), name="consumers").start()

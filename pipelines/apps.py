@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class PipelinesConfig(AppConfig):
     name = "pipelines"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from pipelines.triggers import trigger_named_events
+        from runs.registry import register_job_events
+
+        register_job_events(
+            lambda manifest, pipeline, fired: trigger_named_events(
+                manifest=manifest, pipeline_full_name=pipeline, fired=fired
+            )
+        )

@@ -105,3 +105,23 @@ def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release
     for release in releases.values():
         release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
     return releases
+
+
+def filter_by_pipeline_facets(runs: QuerySet, filters: Filters) -> QuerySet:
+    """Apply ``filter[labels]`` and ``filter[search]`` through the run's pipeline."""
+    for key, value in filters.labels:
+        runs = runs.filter(
+            Exists(
+                PipelineFacet.objects.filter(
+                    pipeline_id=OuterRef("pipeline_id"), kind=FacetKind.LABEL, value=f"{key}={value}"
+                )
+            )
+        )
+    if filters.search:
+        term = filters.search
+        runs = runs.filter(
+            Q(pipeline__repo_name__icontains=term)
+            | Q(pipeline__repo_owner__icontains=term)
+            | Q(pipeline__repo_source__icontains=term)
+        )
+    return runs

@@ -60,7 +60,7 @@ def intake(settings: Any, tmp_path: Path) -> None:
 
 @pytest.fixture
 def job_runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJobRunner]:
-    """The runner jobs are started on (``builds.dispatch`` asks ``get_job_runner``): a recording fake."""
+    """The runner jobs are started on (``runs.dispatch`` asks ``get_job_runner``): a recording fake."""
     runner = FakeJobRunner()
-    monkeypatch.setattr("builds.dispatch.get_job_runner", lambda: runner)
+    monkeypatch.setattr("runs.dispatch.get_job_runner", lambda: runner)
     yield runner

@@ -50,6 +50,7 @@ from releases.events import release_event
 from releases.models import BotRun, Release
 from releases.services import bot_create, release_create
 from runs.models import RunStatus
+from runs.registry import MissingJobEvent
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ def _release_version(pipeline: Pipeline, wanted: str, target: str, action: str, 
 # -- named triggers -------------------------------------------------------------------------------
 
 
-class MissingNamedEvent(Exception):
+class MissingNamedEvent(MissingJobEvent):
     """A named trigger refers to a pipeline without a succeeded build (or release) to describe."""
 
 

@@ -6,6 +6,9 @@ class ReleasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from releases.run_kinds import register_release_kinds
+        # Imported here, not at the top: the models are loaded only once every app's config is.
+        from releases.run_kinds import BotKind, ReleaseKind
+        from runs.registry import register_run_kind
 
-        register_release_kinds()
+        register_run_kind(ReleaseKind())
+        register_run_kind(BotKind())

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from builds.selectors import filter_by_pipeline_facets
 from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import Filters, capped_count
+from pipelines.models import Pipeline
+from pipelines.selectors import filter_by_pipeline_facets
 from releases.models import BotRun, Release
 
 RELEASE_LIST_FILTERS = ("status", "since", "labels", "target", "search")
@@ -37,8 +38,6 @@ def release_list(*, filters: Filters, pipeline_id: int | None = None) -> QuerySe
 def release_total(*, filters: Filters, pipeline_id: int | None = None) -> int:
     """Like ``builds.selectors.build_total``: exact per pipeline and unfiltered, else capped."""
     if pipeline_id is None and filters.is_empty:
-        from pipelines.models import Pipeline
-
         return int(Pipeline.objects.aggregate(total=Sum("release_count"))["total"] or 0)
     queryset = release_list(filters=filters, pipeline_id=pipeline_id)
     if pipeline_id is not None:

@@ -2,13 +2,13 @@ import pytest
 from django.test import Client
 
 from builds.models import Build
-from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
 from estafette.testing import make_user
 from pipelines.models import Pipeline
 from releases.models import Release
 from releases.testing import make_release
 from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from builds.models import Build
-from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
 from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 API = "/api/pipelines/github.com/acme/api"

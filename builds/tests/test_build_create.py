@@ -3,11 +3,11 @@ from datetime import UTC, datetime
 import pytest
 
 from builds.models import Build
-from builds.selectors import log_record_latest, log_steps
 from builds.services import build_create
 from builds.testing import INVALID_MANIFEST, MANIFEST, make_build, make_pipeline, next_revision
 from estafette.lib.errors import BadRequest
 from runs.models import LogRecord, RunStatus
+from runs.selectors import log_record_latest, log_steps
 
 
 @pytest.mark.django_db

@@ -20,11 +20,6 @@ DOCKER = f"{PREFIX}.docker"
 GITHUB = f"{PREFIX}.github"
 BITBUCKET = f"{PREFIX}.bitbucket"
 BUILD = f"{PREFIX}.build"
-# A run was recorded and needs a job (builds.dispatch); the filter takes all three.
-BUILD_CREATED = f"{PREFIX}.build.created"
-RELEASE_CREATED = f"{PREFIX}.release.created"
-BOT_CREATED = f"{PREFIX}.bot.created"
-RUN_CREATED = f"{PREFIX}.*.created"
 # One trigger of one pipeline matched one event: the action to take (pipelines.triggers).
 TRIGGER_FIRED = f"{PREFIX}.trigger.fired"
 

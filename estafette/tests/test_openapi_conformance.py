@@ -11,13 +11,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from builds.models import Build
-from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
 from releases.models import Release
 from releases.services import bot_create
 from releases.testing import make_release
 from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 API = "/api/pipelines/github.com/acme/api"
 

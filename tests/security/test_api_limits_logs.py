@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from builds.models import Build
-from builds.services import log_append, log_record_create
 from builds.testing import make_build
 from estafette.queue.jetstream import QueueSettings
 from runs.models import LogRecord, RunStatus
+from runs.services import log_append, log_record_create
 from tests.harness.system import System, start_system
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
