@@ -7,7 +7,13 @@ class BuildsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: the models are loaded only once every app's config is.
+        from builds.read_model import BuildsReadModel
         from builds.run_kind import BuildKind
+        from builds.serializers import BuildSerializer
+        from pipelines.read_model import register_read_model_part
+        from pipelines.serializers import register_latest_build_view
         from runs.registry import register_run_kind
 
         register_run_kind(BuildKind())
+        register_read_model_part(BuildsReadModel())
+        register_latest_build_view(BuildSerializer)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from estafette.lib.redact import redact_secrets
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
+from pipelines.serializers import LabelSerializer, ReleaseActionSerializer
 
 
 class RedactedTextField(serializers.CharField):
@@ -20,16 +21,6 @@ class RedactedTextField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str:
         return redact_secrets(str(value))
-
-
-class LabelSerializer(CamelCaseSerializer):
-    key = serializers.CharField()
-    value = serializers.CharField()
-
-
-class ReleaseActionSerializer(CamelCaseSerializer):
-    name = serializers.CharField()
-    hide_badge = serializers.BooleanField(source="hideBadge", default=False)
 
 
 class ReleaseTargetSerializer(CamelCaseSerializer):

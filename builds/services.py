@@ -15,11 +15,12 @@ from django.utils import timezone
 
 from builds.events import publish_pipeline_event
 from builds.models import Build
+from builds.read_model import pipeline_refresh_build_status
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
-from pipelines.services import pipeline_refresh_build_status, pipeline_refresh_read_model
+from pipelines.services import pipeline_refresh_read_model
 from runs.events import publish_run_created
 from runs.job_control import job_stop_on_commit
 from runs.manifests import ManifestPreferences, ParsedManifest, parse_manifest
@@ -219,7 +220,7 @@ def build_start(*, build: Build, now: datetime | None = None) -> bool:
     """pending → running (the builder began). False, changing nothing, from any other status."""
     changed = build.start(now=now)
     if changed:
-        pipeline_refresh_build_status(pipeline=build.pipeline, build=build)
+        pipeline_refresh_build_status(build=build)
         publish_pipeline_event(build, event="started")
     return changed
 
@@ -229,7 +230,7 @@ def build_finish(*, build: Build, status: str, now: datetime | None = None) -> b
     """running → succeeded/failed, or pending/canceling → canceled. False when the guard refuses."""
     changed = build.finish(status=status, now=now)
     if changed:
-        pipeline_refresh_build_status(pipeline=build.pipeline, build=build)
+        pipeline_refresh_build_status(build=build)
         publish_pipeline_event(build, event="finished")
     return changed
 

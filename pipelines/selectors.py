@@ -1,8 +1,6 @@
-"""Reads of pipelines: the list with Estafette's filters, lookup by repository, active releases."""
+"""Reads of pipelines: the list with Estafette's filters, lookup by repository, runs filtered by their pipeline."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
@@ -10,7 +8,6 @@ from django.db.models.functions import Lower
 from estafette.lib.errors import NotFound
 from estafette.lib.listing import Filters
 from pipelines.models import SEARCH_KEY_SEPARATOR, FacetKind, Pipeline, PipelineFacet
-from releases.models import Release
 
 PIPELINE_LIST_FILTERS = (
     "status",
@@ -88,23 +85,6 @@ def pipeline_get(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeli
     if pipeline is None:
         raise NotFound(f"pipeline {repo_source}/{repo_owner}/{repo_name} not found")
     return pipeline
-
-
-def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release]:
-    """The active releases the pipelines' read models point at, by id, in one query."""
-    by_id = {pipeline.pk: pipeline for pipeline in pipelines}
-    wanted = {
-        release_id
-        for pipeline in by_id.values()
-        for target in pipeline.release_targets
-        for release_id in target.get("activeReleaseIds", [])
-    }
-    if not wanted:
-        return {}
-    releases = {release.pk: release for release in Release.objects.filter(pk__in=wanted)}
-    for release in releases.values():
-        release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
-    return releases
 
 
 def filter_by_pipeline_facets(runs: QuerySet, filters: Filters) -> QuerySet:

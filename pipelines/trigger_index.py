@@ -9,9 +9,12 @@ triggers under the type alone; ``Trigger.fires`` decides among those candidates.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from builder.manifest.events import Event
+from pipelines.models import FacetKind
+from pipelines.read_model import ReadModelPart, ReadModelUpdate
 
 # filter type → the field naming what it listens to; None: every trigger of the type is a candidate
 _NAMED_BY: dict[str, str | None] = {
@@ -67,3 +70,15 @@ def event_keys(event: Event) -> list[str]:
         else:
             keys.append(_key(kind, None))
     return keys
+
+
+class TriggerIndexPart(ReadModelPart):
+    """The trigger facets of the read model: every trigger of the latest build filed under its key."""
+
+    name = "triggers"
+
+    def refresh(self, *, pipeline: Any, values: Mapping[str, Any], now: datetime) -> ReadModelUpdate:
+        return ReadModelUpdate()
+
+    def facets(self, values: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        return [(FacetKind.TRIGGER.value, key) for key in trigger_keys(values["triggers"])]

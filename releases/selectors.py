@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +92,23 @@ def release_recent_manual_releasers(*, pipeline_id: int, since: datetime, limit:
             if email and email not in emails:
                 emails.append(email)
     return emails
+
+
+def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release]:
+    """The active releases the pipelines' read models point at, by id, in one query."""
+    by_id = {pipeline.pk: pipeline for pipeline in pipelines}
+    wanted = {
+        release_id
+        for pipeline in by_id.values()
+        for target in pipeline.release_targets
+        for release_id in target.get("activeReleaseIds", [])
+    }
+    if not wanted:
+        return {}
+    releases = {release.pk: release for release in Release.objects.filter(pk__in=wanted)}
+    for release in releases.values():
+        release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
+    return releases
 
 
 # -- bot runs ---------------------------------------------------------------------------------
