@@ -52,8 +52,8 @@ from estafette.queue.jetstream import QueueSettings  # noqa: E402
 from estafette.queue.outbox import OutboxRelay, publish_on_commit  # noqa: E402
 from estafette.queue.worker import run_consumers  # noqa: E402
 from integrations.git.testing import GitRepository, push_body, signed_headers  # noqa: E402
-from pipelines.testing import app_consumers  # noqa: E402
 from tests.tooling.nats import BackgroundLoop, NatsServer  # noqa: E402
+from triggers.testing import app_consumers  # noqa: E402
 
 MANIFEST = "stages:\n  build:\n    image: alpine\n    commands: [true]\n"
 

@@ -12,6 +12,9 @@ from builder.manifest.events import Event, PipelineEvent
 from builds.models import Build
 from estafette.queue import publish_on_commit, subjects
 
+# The pipeline trigger kind's subject (``triggers.kinds``): builds publish its events.
+PIPELINE_EVENTS = subjects.event_subject("pipeline")
+
 
 def pipeline_event(build: Build, *, event: str) -> Event:
     """The pipeline ``started``/``finished`` event of a build, as triggers match it and jobs receive it."""
@@ -32,5 +35,5 @@ def pipeline_event(build: Build, *, event: str) -> Event:
 def publish_pipeline_event(build: Build, *, event: str) -> None:
     """Publish ``started`` (the builder began) or ``finished`` (with the final status) for pipeline triggers."""
     publish_on_commit(
-        subjects.PIPELINE, pipeline_event(build, event=event).to_dict(), dedup_key=f"build-{build.pk}-{event}"
+        PIPELINE_EVENTS, pipeline_event(build, event=event).to_dict(), dedup_key=f"build-{build.pk}-{event}"
     )

@@ -91,7 +91,7 @@ class FacetKind(models.TextChoices):
     TARGET = "target"  # a release target name
     COMMITTER = "committer"  # an email of a recent committer
     RELEASER = "releaser"  # an email of a recent releaser
-    TRIGGER = "trigger"  # what a trigger listens to, e.g. "git:github.com/acme/api" (pipelines.trigger_index)
+    TRIGGER = "trigger"  # what a trigger listens to, e.g. "git:github.com/acme/api" (triggers.index)
 
 
 class PipelineFacet(models.Model):

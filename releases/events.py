@@ -12,6 +12,9 @@ from builder.manifest.events import Event, ReleaseEvent
 from estafette.queue import publish_on_commit, subjects
 from releases.models import Release
 
+# The release trigger kind's subject (``triggers.kinds``): releases publish its events.
+RELEASE_EVENTS = subjects.event_subject("release")
+
 
 def release_event(release: Release, *, event: str) -> Event:
     """The release ``started``/``finished`` event, as triggers match it and jobs receive it."""
@@ -32,5 +35,5 @@ def release_event(release: Release, *, event: str) -> Event:
 def publish_release_event(release: Release, *, event: str) -> None:
     """Publish ``started`` (the builder began) or ``finished`` (with the final status) for release triggers."""
     publish_on_commit(
-        subjects.RELEASE, release_event(release, event=event).to_dict(), dedup_key=f"release-{release.pk}-{event}"
+        RELEASE_EVENTS, release_event(release, event=event).to_dict(), dedup_key=f"release-{release.pk}-{event}"
     )

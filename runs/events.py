@@ -12,11 +12,11 @@ from estafette.queue import publish_on_commit, subjects
 from runs.models import Run
 
 # Every kind's created events, for the one dispatch consumer.
-RUN_CREATED = f"{subjects.PREFIX}.*.created"
+RUN_CREATED = subjects.event_subject("*", "created")
 
 
 def run_created_subject(kind: str) -> str:
-    return f"{subjects.PREFIX}.{kind}.created"
+    return subjects.event_subject(kind, "created")
 
 
 def publish_run_created(run: Run) -> None:

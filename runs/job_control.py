@@ -17,7 +17,7 @@ from runs.registry import run_kind
 
 logger = logging.getLogger(__name__)
 
-JOB_STOP_SUBJECT = f"{subjects.PREFIX}.jobs.stop"
+JOB_STOP_SUBJECT = subjects.event_subject("jobs", "stop")
 
 
 def run_job_name(*, run: Run) -> str:

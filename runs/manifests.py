@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.conf import settings
 
 from builder.manifest import Manifest, ManifestErrors, ManifestPreferences, load_manifest
 from builder.manifest.limits import decode_manifest, storable_text
@@ -50,8 +51,6 @@ class ParsedManifest:
 
 def server_preferences() -> ManifestPreferences:
     """The installation's manifest preferences (``ESTAFETTE_MANIFEST_PREFERENCES`` / the config file)."""
-    from django.conf import settings
-
     return ManifestPreferences.from_dict(settings.MANIFEST_PREFERENCES)
 
 

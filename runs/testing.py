@@ -1,8 +1,15 @@
-"""Helpers for tests of the run engine against the real endpoints."""
+"""Helpers for tests of the run engine: the builder endpoints of a run, and the jobs started (a recording fake)."""
 
 from __future__ import annotations
 
-from builder.contracts import TailLogLine
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from builder.contracts import BuilderConfig, TailLogLine
+from estafette.jobs import JobSpec
+from estafette.jobs.testing import FakeJobRunner
 from estafette.lib.jobtokens import issue_job_token
 from runs.callbacks import callback_urls
 from runs.models import Run, RunStatus
@@ -38,3 +45,16 @@ class DjangoBuilderApi:
             return []
         entries, _ = log_entries_after(record=record, after_seq=0, limit=100_000)
         return [TailLogLine.from_dict(entry) for entry in entries]
+
+
+def config_of(spec: JobSpec) -> BuilderConfig:
+    """The builder configuration a job was started with, parsed as the builder parses it."""
+    return BuilderConfig.from_dict(json.loads(json.dumps(spec.config)))
+
+
+@pytest.fixture
+def job_runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJobRunner]:
+    """The runner jobs are started on (``runs.dispatch`` asks ``get_job_runner``): a recording fake."""
+    runner = FakeJobRunner()
+    monkeypatch.setattr("runs.dispatch.get_job_runner", lambda: runner)
+    yield runner

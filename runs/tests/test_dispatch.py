@@ -13,16 +13,16 @@ from estafette.jobs import JobSpec, JobStatus
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue.testing import Verdict, deliver
 from estafette.testing import client_for, make_user
-from pipelines import testing as pipeline_testing
-from pipelines.testing import config_of, settle
 from releases.models import BotRun, Release
 from runs.consumers import JobDispatchConsumer
 from runs.dispatch import job_dispatch
 from runs.job_control import run_stop_job
 from runs.models import RunStatus
+from runs.testing import config_of
+from triggers.testing import settle
 
 pytestmark = pytest.mark.django_db
-job_runner = pipeline_testing.job_runner  # the fixture
+
 
 MANIFEST = """\
 stages:

@@ -30,9 +30,8 @@ from estafette.apitokens.services import api_token_create
 from estafette.jobs.local import LocalProcessJobRunner
 from estafette.queue.jetstream import QueueSettings
 from estafette.testing import make_user
-from integrations.git.testing import GitRepository, push_body
+from integrations.git.testing import WEBHOOK_SECRET, GitRepository, push_body
 from integrations.git.webhook import SIGNATURE_HEADER, sign
-from pipelines.testing import WEBHOOK_SECRET
 from tests.tooling.nats import subprocess_env
 from tests.tooling.postgres import free_port
 from tests.tooling.waiting import wait_until

@@ -30,12 +30,13 @@ from estafette.queue.models import HandledEvent, OutboxMessage
 from estafette.queue.outbox import OutboxRelay
 from estafette.queue.worker import run_consumers
 from integrations.git.intake import push_event_id
-from integrations.git.testing import GitRepository, push_body, signed_headers
+from integrations.git.testing import WEBHOOK_SECRET, GitRepository, push_body, signed_headers
 from integrations.git.webhook import make_push_event
-from pipelines.testing import WEBHOOK_SECRET, app_consumers, config_of
 from runs.models import RunStatus
+from runs.testing import config_of
 from tests.tooling.nats import BackgroundLoop, NatsServer, subprocess_env
 from tests.tooling.waiting import wait_until
+from triggers.testing import app_consumers
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("intake")]
 

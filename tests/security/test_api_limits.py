@@ -25,8 +25,8 @@ from builds.models import Build
 from builds.testing import make_build
 from estafette.lib.jobtokens import issue_job_token
 from estafette.queue.jetstream import QueueSettings
+from integrations.git.testing import WEBHOOK_SECRET
 from integrations.git.webhook import SIGNATURE_HEADER, sign
-from pipelines.testing import WEBHOOK_SECRET
 from runs.models import RunStatus
 from tests.harness.system import System, start_system
 

@@ -25,11 +25,10 @@ from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings, ensure_stream
 from estafette.queue.models import DeadLetter
 from estafette.queue.testing import Verdict, deliver
-from integrations.git.testing import GitRepository
+from integrations.git.testing import WEBHOOK_SECRET, GitRepository
 from integrations.git.webhook import SIGNATURE_HEADER, sign
-from pipelines.consumers import GitPushConsumer
-from pipelines.testing import WEBHOOK_SECRET
 from tests.harness.system import System, start_system
+from triggers.consumers import GitPushConsumer
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

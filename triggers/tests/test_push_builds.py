@@ -16,12 +16,13 @@ from estafette.lib.jobtokens import check_job_token
 from estafette.queue.models import HandledEvent
 from estafette.queue.testing import Verdict, deliver
 from integrations.git.intake import push_event_id
-from integrations.git.testing import GitRepository
+from integrations.git.testing import GitRepository, push
 from integrations.git.webhook import make_push_event
-from pipelines.consumers import GitPushConsumer
 from pipelines.models import Pipeline
-from pipelines.testing import config_of, push, settle
 from runs.models import LogChunk, LogStep, RunStatus
+from runs.testing import config_of
+from triggers.consumers import GitPushConsumer
+from triggers.testing import settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake")]
 

@@ -13,14 +13,15 @@ from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue.models import OutboxMessage
 from estafette.queue.testing import deliver
-from integrations.git.testing import GitRepository
-from pipelines.consumers import CronTriggerConsumer, PipelineTriggerConsumer
+from integrations.git.testing import GitRepository, push
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_archive
-from pipelines.testing import config_of, push, settle
 from releases.models import BotRun, Release
 from releases.services import release_finish, release_start
 from runs.models import LogStep, RunStatus
+from runs.testing import config_of
+from triggers.consumers import MATCH_CONSUMERS
+from triggers.testing import settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake")]
 
@@ -135,7 +136,7 @@ def test_the_same_event_fires_a_trigger_once(api: GitRepository, tmp_path: Path)
     settle()
 
     # when the event is delivered again, to a fresh consumer (as after a restart)
-    deliver(PipelineTriggerConsumer(), event.payload.encode(), event_id=event.dedup_key)
+    deliver(MATCH_CONSUMERS["pipeline"](), event.payload.encode(), event_id=event.dedup_key)
     settle()
 
     # then web built once more, not twice
@@ -252,7 +253,7 @@ CRON_TRIGGER = "- cron:\n    schedule: '*/5 * * * *'"
 def test_a_cron_trigger_fires_in_its_minute(tmp_path: Path, time: str, builds: int) -> None:
     make_downstream(tmp_path, CRON_TRIGGER)
 
-    deliver(CronTriggerConsumer(), {"time": time}, event_id=f"cron-{time}")
+    deliver(MATCH_CONSUMERS["cron"](), {"time": time}, event_id=f"cron-{time}")
     settle()
 
     assert len(builds_of("web")) == builds
@@ -263,7 +264,7 @@ def test_a_cron_trigger_fires_in_its_minute(tmp_path: Path, time: str, builds: i
 def test_a_cron_trigger_does_not_fire_in_other_minutes(tmp_path: Path, time: str) -> None:
     make_downstream(tmp_path, CRON_TRIGGER)
 
-    deliver(CronTriggerConsumer(), {"time": time}, event_id=f"cron-{time}")
+    deliver(MATCH_CONSUMERS["cron"](), {"time": time}, event_id=f"cron-{time}")
     settle()
 
     assert len(builds_of("web")) == 1
@@ -284,7 +285,7 @@ def test_a_bot_cron_trigger_runs_the_bot(tmp_path: Path, job_runner: FakeJobRunn
     push(repository)
     settle()
 
-    deliver(CronTriggerConsumer(), {"time": "2024-05-02T02:00:10Z"}, event_id="cron-2024-05-02T02:00Z")
+    deliver(MATCH_CONSUMERS["cron"](), {"time": "2024-05-02T02:00:10Z"}, event_id="cron-2024-05-02T02:00Z")
     settle()
 
     run = BotRun.objects.get()

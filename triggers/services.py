@@ -13,7 +13,10 @@ Two steps, each its own consumer:
    bot run). The event is recorded on the new run as its ``triggeredByEvents``.
 
 ``trigger_named_events`` adds, for a job, the last succeeded build/release that each *named*
-pipeline/release trigger refers to, so ``ESTAFETTE_TRIGGER_<NAME>_*`` exist however the job started.
+pipeline/release trigger refers to, so ``ESTAFETTE_TRIGGER_<NAME>_*`` exist however the job started; the run
+engine asks for them through the hook ``TriggersConfig.ready`` registers (``runs.registry.job_events``).
+
+How an event arrives (its subject, its decoding, its index keys) is its kind's entry in ``triggers.kinds``.
 """
 
 from __future__ import annotations
@@ -28,71 +31,29 @@ from typing import Any
 from django.db import transaction
 
 from builder.manifest import Manifest, Trigger
-from builder.manifest.events import (
-    BitbucketEvent,
-    CronEvent,
-    DockerEvent,
-    Event,
-    GitEvent,
-    GithubEvent,
-    PubSubEvent,
-)
+from builder.manifest.events import Event
 from builder.manifest.regex import filter_match
 from builds.events import pipeline_event
 from builds.models import Build
 from builds.services import build_create
 from estafette.lib.errors import DomainError
 from estafette.queue import publish_on_commit, subjects
-from integrations.git.identity import InvalidRepository, identify_repository
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
-from pipelines.trigger_index import event_keys
 from releases.events import release_event
 from releases.models import BotRun, Release
 from releases.services import bot_create, release_create
 from runs.models import RunStatus
 from runs.registry import MissingJobEvent
+from triggers.index import event_keys
 
 logger = logging.getLogger(__name__)
 
 RECENT_RUNS_SCANNED = 50  # succeeded builds/releases looked at for a named trigger's event
-
-
-class UnknownEvent(ValueError):
-    """The payload is not an event of its subject; the message says why."""
+# One trigger of one pipeline matched one event: the action to take (``trigger_fire``).
+TRIGGER_FIRED = subjects.event_subject("trigger", "fired")
 
 
 # -- events ---------------------------------------------------------------------------------------
-
-
-def event_from_message(subject: str, payload: Mapping[str, Any]) -> Event:
-    """The trigger event a message on ``subject`` carries. Raises ``UnknownEvent``."""
-    if subject in (subjects.PIPELINE, subjects.RELEASE):
-        event = Event.from_dict(payload)
-        if (event.pipeline if subject == subjects.PIPELINE else event.release) is None:
-            raise UnknownEvent(f"a message on {subject} needs a {subject.rsplit('.', 1)[1]} part")
-        return event
-    if subject == subjects.GIT:
-        try:
-            identity = identify_repository(str(payload.get("repository") or ""))
-        except InvalidRepository as error:
-            raise UnknownEvent(f"git push: {error}") from None
-        kind, branch = str(payload.get("event") or "push"), str(payload.get("branch") or "")
-        return Event(git=GitEvent(event=kind, repository=identity.full_name, branch=branch))
-    if subject == subjects.CRON:
-        try:
-            return Event(cron=CronEvent.from_dict(payload))
-        except ValueError as error:
-            raise UnknownEvent(f"cron tick: time is not RFC 3339: {error}") from None
-    parts: dict[str, Any] = {
-        subjects.PUBSUB: ("pubsub", PubSubEvent),
-        subjects.DOCKER: ("docker", DockerEvent),
-        subjects.GITHUB: ("github", GithubEvent),
-        subjects.BITBUCKET: ("bitbucket", BitbucketEvent),
-    }
-    if subject not in parts:
-        raise UnknownEvent(f"no trigger listens to {subject}")
-    key, part = parts[subject]
-    return Event(**{key: part.from_dict(payload)})
 
 
 def pushed_pipeline(event: Event) -> str | None:
@@ -133,7 +94,7 @@ def triggers_match(*, event: Event, event_id: str) -> list[dict[str, Any]]:
     if fired:
         with transaction.atomic():
             for message_id, message in fired:
-                publish_on_commit(subjects.TRIGGER_FIRED, message, dedup_key=message_id)
+                publish_on_commit(TRIGGER_FIRED, message, dedup_key=message_id)
         logger.info("event %s fires %d trigger(s)", event_id, len(fired))
     return [message for _, message in fired]
 
@@ -322,3 +283,10 @@ def _last_succeeded_release(pipeline_name: str, target_filter: str) -> Release |
         if filter_match(target_filter, release.name):
             return release
     return None
+
+
+def job_events_of_named_triggers(
+    manifest: Manifest, pipeline_full_name: str, fired: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``trigger_named_events`` as the run engine's job-events hook (``runs.registry.register_job_events``)."""
+    return trigger_named_events(manifest=manifest, pipeline_full_name=pipeline_full_name, fired=fired)
