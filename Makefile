@@ -38,6 +38,7 @@ run: $(VENV)/.runtime frontend
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 checks: $(VENV)/.dev
 	$(BIN)/python manage.py check
