@@ -17,7 +17,7 @@ from runs.sweeper import jobs_sweep
 
 class Command(BaseCommand):
     help = (
-        "One pass of the job sweeper (builds/sweeper.py), or one every --every seconds until SIGTERM/SIGINT: "
+        "One pass of the job sweeper (runs/sweeper.py), or one every --every seconds until SIGTERM/SIGINT: "
         "runs whose builder died fail with a log line saying why, jobs of finished runs are removed."
     )
 
