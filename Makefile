@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
-APP_TESTS := estafette pipelines builds releases integrations tests
+APP_TESTS := estafette pipelines runs builds releases triggers integrations tests
 
 .PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend frontend-types test-frontend test-e2e
 
@@ -44,6 +44,7 @@ run: $(VENV)/.runtime frontend
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 checks: $(VENV)/.dev
 	$(BIN)/python manage.py check

@@ -111,13 +111,13 @@ def install_trivial_endpoint() -> None:
 def seed(pipeline_count: int, build_count: int) -> dict[str, Any]:
     from django.db import connection, transaction
 
-    from builds.manifests import parse_manifest
     from builds.models import Build
     from builds.testing import MANIFEST
     from estafette.lib.progress import ProgressBar
     from pipelines.models import Pipeline
     from pipelines.services import pipeline_refresh_read_model
     from releases.models import Release
+    from runs.manifests import parse_manifest
 
     rng = random.Random(42)
     now = datetime.now(UTC)

@@ -84,7 +84,7 @@ def prepare(data_dir: str) -> dict[str, str]:
     subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     script = """
 from builds.testing import make_build
-from builds.models import RunStatus
+from runs.models import RunStatus
 from estafette.lib.jobtokens import issue_job_token
 import json
 build = make_build(status=RunStatus.RUNNING)

@@ -44,7 +44,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-import builds.dispatch  # noqa: E402
+import runs.dispatch  # noqa: E402
 from builds.models import Build  # noqa: E402
 from estafette.jobs import JobSpec, JobStatus  # noqa: E402
 from estafette.queue.consumer import Consumer, ReceivedEvent  # noqa: E402
@@ -52,8 +52,8 @@ from estafette.queue.jetstream import QueueSettings  # noqa: E402
 from estafette.queue.outbox import OutboxRelay, publish_on_commit  # noqa: E402
 from estafette.queue.worker import run_consumers  # noqa: E402
 from integrations.git.testing import GitRepository, push_body, signed_headers  # noqa: E402
-from pipelines.testing import app_consumers  # noqa: E402
 from tests.tooling.nats import BackgroundLoop, NatsServer  # noqa: E402
+from triggers.testing import app_consumers  # noqa: E402
 
 MANIFEST = "stages:\n  build:\n    image: alpine\n    commands: [true]\n"
 
@@ -123,7 +123,7 @@ def main() -> None:
     server = NatsServer().start()
     queue = QueueSettings.from_django(url=server.url, user=server.user, password=server.password)
     runner = RecordingRunner()
-    builds.dispatch.get_job_runner = lambda: runner  # type: ignore[assignment]
+    runs.dispatch.get_job_runner = lambda: runner  # type: ignore[assignment]
     baseline = Baseline()
     consumers = [*app_consumers(), baseline]
     consuming = BackgroundLoop(lambda stop: run_consumers(consumers, queue, stop=stop), name="consumers").start()

@@ -326,7 +326,7 @@ def read_builds(revisions: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 def read_timelines(timelines: Sequence[Timeline]) -> None:
     """Fill in each timeline's stored milestones (after its build finished)."""
-    from builds.models import LogChunk, LogRecord
+    from runs.models import LogChunk, LogRecord
 
     builds = read_builds([timeline.revision for timeline in timelines])
     run_ids = {row["id"]: row["repo_revision"] for row in builds.values()}

@@ -1,4 +1,4 @@
-"""Operators' admin for builds and logs: filters, search, read-only log view, cancel/rebuild actions.
+"""Operators' admin for builds: filters, search, read-only log view, cancel/rebuild actions.
 
 Actions call the same services as the API; a refused transition is reported, never forced.
 """
@@ -8,44 +8,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from builds import selectors
-from builds.models import Build, LogRecord, RunKind
-from builds.services import build_cancel, build_rebuild, manual_event
-from estafette.lib.api import DomainError
-
-LOG_LINES_SHOWN = 5000
-
-
-def render_log(record: LogRecord | None) -> SafeString:
-    """The record's step tree as escaped, preformatted text (at most ``LOG_LINES_SHOWN`` lines)."""
-    if record is None:
-        return format_html("<em>{}</em>", "no log yet")
-    rows: list[tuple[str]] = []
-    budget = [LOG_LINES_SHOWN]
-
-    def add(nodes: list[selectors.LogStepNode], indent: str) -> None:
-        for node in nodes:
-            step = selectors.log_step_fields(node.step)
-            duration = f" {step['duration'] / 1e9:.1f}s" if step.get("duration") else ""
-            rows.append((f"{indent}▸ {step['step']} [{step['status']}] exit {step['exitCode']}{duration}",))
-            # Read only as many lines as are shown: a log can be far longer than this page should hold.
-            for lines in selectors.log_lines_of_step(record_id=record.pk, step_id=node.step.pk, lines_per_read=1000):
-                if budget[0] <= 0:
-                    break
-                shown = lines[: budget[0]]
-                budget[0] -= len(shown)
-                rows.extend((f"{indent}  {line['text']}",) for line in shown)
-            add(node.services, indent + "  ")
-            add(node.nested_steps, indent + "  ")
-
-    add(selectors.log_step_tree(record=record), "")
-    if budget[0] <= 0:
-        rows.append((f"… more lines than {LOG_LINES_SHOWN}: read the whole log through the API",))
-    body = format_html_join("\n", "{}", rows)
-    return format_html('<pre style="max-height:40em;overflow:auto;white-space:pre-wrap">{}</pre>', body)
+from builds.models import Build
+from builds.services import build_cancel, build_rebuild
+from estafette.lib.errors import DomainError
+from runs.admin import render_log
+from runs.events import manual_event
+from runs.selectors import log_record_latest
 
 
 @admin.register(Build)
@@ -73,7 +43,7 @@ class BuildAdmin(admin.ModelAdmin):
 
     @admin.display(description="log of the latest attempt")
     def log(self, build: Build) -> SafeString:
-        return render_log(selectors.log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk))
+        return render_log(log_record_latest(run_kind=Build.kind, run_id=build.pk))
 
     @admin.action(description="Cancel the selected builds")
     def cancel_builds(self, request: HttpRequest, queryset: QuerySet[Build]) -> None:
@@ -100,24 +70,3 @@ class BuildAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pipeline}: {refusal.message}", messages.WARNING)
         if done:
             self.message_user(request, f"Started {done} rebuild(s).", messages.SUCCESS)
-
-
-@admin.register(LogRecord)
-class LogRecordAdmin(admin.ModelAdmin):
-    list_display = ("id", "pipeline", "run_kind", "run_id", "attempt", "inserted_at", "updated_at")
-    list_filter = ("run_kind",)
-    search_fields = ("pipeline__repo_owner", "pipeline__repo_name", "=run_id")
-    list_select_related = ("pipeline",)
-    show_full_result_count = False
-    fields = ("pipeline", "run_kind", "run_id", "attempt", "inserted_at", "updated_at", "log")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: LogRecord | None = None) -> bool:
-        return False
-
-    @admin.display(description="log")
-    def log(self, record: LogRecord) -> SafeString:
-        return render_log(record)

@@ -5,53 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builds import selectors
-from builds.log_document import log_document_response
-from builds.models import Build, LogRecord, RunKind
-from builds.serializers import (
-    BuildDetailSerializer,
-    BuildSerializer,
-    LogRecordSerializer,
-    LogSerializer,
-    RebuildSerializer,
-)
-from builds.services import build_cancel, build_rebuild, manual_event
-from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
-from estafette.lib.api import BadRequest, NotFound
+from builds.models import Build
+from builds.serializers import BuildDetailSerializer, BuildSerializer, RebuildSerializer
+from builds.services import build_cancel, build_rebuild
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
+from estafette.lib.errors import NotFound
 from estafette.lib.listing import page_of, parse_list_query
-from pipelines.models import Pipeline
-from pipelines.selectors import pipeline_get
+from runs import selectors as log_selectors
+from runs.api import LOG_STREAM_SCHEMA, actor_email, check_body_matches_pipeline, pipeline_from_path
+from runs.events import manual_event
+from runs.log_document import log_document_response
+from runs.models import LogRecord
+from runs.serializers import LogRecordSerializer, LogSerializer
+from runs.tail import TAIL_RENDERERS, log_tail_response, tail_user
 
 BUILD_DEFAULT_SORT = ("-inserted_at",)
-
-
-def pipeline_from_path(kwargs: dict[str, Any]) -> Pipeline:
-    return pipeline_get(repo_source=kwargs["source"], repo_owner=kwargs["owner"], repo_name=kwargs["name"])
-
-
-def check_body_matches_pipeline(data: dict[str, Any], pipeline: Pipeline) -> None:
-    """Estafette's command bodies repeat the repository; when they do, it must be the URL's."""
-    for field, expected in (
-        ("repo_source", pipeline.repo_source),
-        ("repo_owner", pipeline.repo_owner),
-        ("repo_name", pipeline.repo_name),
-    ):
-        sent = data.get(field)
-        if sent and sent != expected:
-            raise BadRequest(f"the body names {field} {sent!r} but the URL names {expected!r}")
-
-
-def actor_email(request: Request) -> str:
-    user = request.user
-    return user.email or user.get_username()
 
 
 def render_builds(builds: list[Build]) -> list[Any]:
@@ -168,7 +143,7 @@ class BuildLogsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        return build_log_response(build, selectors.log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk))
+        return build_log_response(build, log_selectors.log_record_latest(run_kind=Build.kind, run_id=build.pk))
 
 
 class BuildLogByIdApi(APIView):
@@ -178,7 +153,7 @@ class BuildLogByIdApi(APIView):
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(path)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=path["build_id"])
-        record = selectors.log_record_get(run_kind=RunKind.BUILD, run_id=build.pk, record_id=path["log_id"])
+        record = log_selectors.log_record_get(run_kind=Build.kind, run_id=build.pk, record_id=path["log_id"])
         return build_log_response(build, record)
 
 
@@ -191,19 +166,8 @@ class BuildLogRecordsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> Response:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        records = selectors.log_records_of_run(run_kind=RunKind.BUILD, run_id=build.pk)
+        records = log_selectors.log_records_of_run(run_kind=Build.kind, run_id=build.pk)
         return Response(LogRecordSerializer(records, many=True).data)
-
-
-LOG_STREAM_SCHEMA = {
-    "responses": {
-        (200, "text/event-stream"): OpenApiResponse(
-            OpenApiTypes.STR,
-            description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
-        ),
-        **errors(400, 401, 404, 429, 503),
-    },
-}
 
 
 class BuildLogStreamApi(APIView):
@@ -215,4 +179,4 @@ class BuildLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         build = selectors.build_get(pipeline_id=pipeline.pk, revision_or_id=build_id)
-        return log_tail_response(kind=RunKind.BUILD, run_id=build.pk, user=tail_user(request))
+        return log_tail_response(kind=Build.kind, run_id=build.pk, user=tail_user(request))

@@ -6,7 +6,14 @@ class BuildsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from builds.run_kinds import register_build_kind
+        # Imported here, not at the top: the models are loaded only once every app's config is.
+        from builds.read_model import BuildsReadModel
+        from builds.run_kind import BuildKind
+        from builds.serializers import BuildSerializer
+        from pipelines.read_model import register_read_model_part
+        from pipelines.serializers import register_latest_build_view
+        from runs.registry import register_run_kind
 
-        register_build_kind()
-        import builds.job_consumers  # noqa: F401 — registers the jobs-stop consumer
+        register_run_kind(BuildKind())
+        register_read_model_part(BuildsReadModel())
+        register_latest_build_view(BuildSerializer)

@@ -1,4 +1,6 @@
-"""Events about builds: created (a job is needed) and the pipeline events triggers fire on (ESTAFETTE.md §1.10).
+"""Events about builds: the pipeline events triggers fire on (ESTAFETTE.md §1.10).
+
+A build's ``created`` event (its job is needed) is the run engine's (``runs.events.publish_run_created``).
 
 Each is published with ``publish_on_commit`` inside the transaction of the change it reports, under
 a natural id (``build-<id>-finished``): a transition happens once, so its event does too.
@@ -10,16 +12,8 @@ from builder.manifest.events import Event, PipelineEvent
 from builds.models import Build
 from estafette.queue import publish_on_commit, subjects
 
-
-def run_created_payload(*, kind: str, run_id: int, pipeline: str) -> dict[str, str]:
-    """The payload of ``estafette.events.<kind>.created``: which run needs a job."""
-    return {"kind": kind, "id": str(run_id), "pipeline": pipeline}
-
-
-def publish_build_created(build: Build) -> None:
-    """Ask for the build's job (``builds.dispatch``)."""
-    payload = run_created_payload(kind="build", run_id=build.pk, pipeline=build.pipeline.full_name)
-    publish_on_commit(subjects.BUILD_CREATED, payload, dedup_key=f"build-{build.pk}-created")
+# The pipeline trigger kind's subject (``triggers.kinds``): builds publish its events.
+PIPELINE_EVENTS = subjects.event_subject("pipeline")
 
 
 def pipeline_event(build: Build, *, event: str) -> Event:
@@ -41,5 +35,5 @@ def pipeline_event(build: Build, *, event: str) -> Event:
 def publish_pipeline_event(build: Build, *, event: str) -> None:
     """Publish ``started`` (the builder began) or ``finished`` (with the final status) for pipeline triggers."""
     publish_on_commit(
-        subjects.PIPELINE, pipeline_event(build, event=event).to_dict(), dedup_key=f"build-{build.pk}-{event}"
+        PIPELINE_EVENTS, pipeline_event(build, event=event).to_dict(), dedup_key=f"build-{build.pk}-{event}"
     )

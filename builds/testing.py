@@ -6,11 +6,13 @@ import itertools
 from datetime import datetime
 from typing import Any
 
-from builder.contracts import TailLogLine
-from builds.models import Build, Run, RunStatus
+from builds.models import Build
 from builds.services import build_cancel, build_create, build_finish, build_start
+from estafette.lib.jobtokens import issue_job_token
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_get_or_create
+from runs.callbacks import callback_urls
+from runs.models import RunStatus
 
 MANIFEST = """\
 labels:
@@ -107,56 +109,17 @@ def make_build(
     return build
 
 
-class DjangoBuilderApi:
-    """The builder endpoints of one build, for ``builder.tests.api_contract`` (``builder.testing.ApiUnderTest``).
-
-    ``base_url`` is where the API listens (pytest-django's ``live_server``); the build is reported with its own job
-    token. What was stored is read back from the database.
-    """
-
-    def __init__(self, *, base_url: str, run: Run, kind: str = "build") -> None:
-        from builds.callbacks import callback_urls
-        from estafette.lib.jobtokens import issue_job_token
-
-        self.run, self.kind = run, kind
-        self.run_id = str(run.pk)
-        self.status_url, self.logs_url = callback_urls(kind=kind, run_id=run.pk, base_url=base_url)
-        self.job_token = issue_job_token(kind=kind, run_id=run.pk)
-
-    def stored_statuses(self) -> list[str]:
-        """The statuses the run went through as far as the database shows: ``running`` once it started, then its
-        final status."""
-        self.run.refresh_from_db()
-        statuses = [RunStatus.RUNNING.value] if self.run.started_at else []
-        if self.run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
-            statuses.append(str(self.run.status))
-        return statuses
-
-    def stored_lines(self) -> list[TailLogLine]:
-        """The tail lines of the run's latest log record, in seq order."""
-        from builds.selectors import log_entries_after, log_record_latest
-
-        record = log_record_latest(run_kind=self.kind, run_id=self.run.pk)
-        if record is None:
-            return []
-        entries, _ = log_entries_after(record=record, after_seq=0, limit=100_000)
-        return [TailLogLine.from_dict(entry) for entry in entries]
-
-
 def builder_config_for(
     build: Build, *, base_url: str, stages: list[dict[str, Any]], job_name: str = ""
 ) -> dict[str, Any]:
     """A minimal ``BuilderConfig`` (JSON) for ``build`` reporting to ``base_url``: the given stages, no secrets.
 
-    For tests of the builder against the API; production configurations come from ``builds.dispatch``.
+    For tests of the builder against the API; production configurations come from ``runs.dispatch``.
     """
-    from builds.callbacks import callback_urls
-    from estafette.lib.jobtokens import issue_job_token
-
-    status_url, logs_url = callback_urls(kind="build", run_id=build.pk, base_url=base_url)
+    status_url, logs_url = callback_urls(kind=Build.kind, run_id=build.pk, base_url=base_url)
     pipeline = build.pipeline
     return {
-        "jobType": "build",
+        "jobType": Build.kind,
         "build": {"id": str(build.pk)},
         "jobName": job_name,
         "git": {
@@ -173,6 +136,6 @@ def builder_config_for(
             "baseUrl": base_url,
             "statusUrl": status_url,
             "logsUrl": logs_url,
-            "jobToken": issue_job_token(kind="build", run_id=build.pk),
+            "jobToken": issue_job_token(kind=Build.kind, run_id=build.pk),
         },
     }

@@ -1,14 +1,10 @@
 from django.urls import path
 
-from builds import api, builder_api
+from builds import api
 
 PIPELINE = "pipelines/<str:source>/<str:owner>/<str:name>"
-# Included under api/: builds.callbacks.callback_urls gives the same paths to jobs.
-BUILDER = "builder/v1/<str:kind>/<int:run_id>"
 
 urlpatterns = [
-    path(f"{BUILDER}/status", builder_api.BuilderStatusApi.as_view(), name="builder-status"),
-    path(f"{BUILDER}/logs", builder_api.BuilderLogsApi.as_view(), name="builder-logs"),
     path("builds", api.BuildListApi.as_view(), name="builds"),
     path(f"{PIPELINE}/builds", api.PipelineBuildsApi.as_view(), name="pipeline-builds"),
     path(f"{PIPELINE}/recentbuilds", api.PipelineRecentBuildsApi.as_view(), name="pipeline-recent-builds"),

@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from estafette.lib.api import BadRequest
 from estafette.lib.api_docs import errors
+from estafette.lib.errors import BadRequest
 from estafette.lib.login_throttle import LOCKED_MESSAGE, seconds_until_unlocked
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField
 

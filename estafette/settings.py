@@ -61,8 +61,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pipelines",
+    "runs",
     "builds",
     "releases",
+    "triggers",
     "integrations",
     "estafette.queue",
     "estafette.apitokens",
@@ -208,7 +210,7 @@ REQUEST_BODY_LIMITS = [(r"^/api/builder/v1/[^/]+/[^/]+/logs$", MAX_LOG_BATCH_BYT
 # Django's own check (a 400 page) must never fire before the middleware's 413: it allows the largest route limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BYTES, MAX_LOG_BATCH_BYTES)
 
-# Live log tails (builds/tail.py): each open stream holds a web worker thread (the Procfile's gunicorn runs 128 per
+# Live log tails (runs/tail.py): each open stream holds a web worker thread (the Procfile's gunicorn runs 128 per
 # worker process), so their number is capped per process, leaving threads for every other request, and per user.
 # A stream over the cap is answered 503 (process) or 429 (user) with Retry-After; the web UI retries with back-off.
 LIVE_TAILS_PER_PROCESS = env_int("ESTAFETTE_LIVE_TAILS_PER_PROCESS", 64, minimum=1)
@@ -274,7 +276,7 @@ JOBS_BACKOFF_LIMIT = env_int("ESTAFETTE_JOBS_BACKOFF_LIMIT", 2, minimum=0)
 JOBS_AFFINITY = env_json("ESTAFETTE_JOBS_AFFINITY", {})  # a Kubernetes Affinity, for every job pod
 JOBS_TOLERATIONS = env_json("ESTAFETTE_JOBS_TOLERATIONS", [])  # a list of Kubernetes Tolerations
 KUBECONFIG = env_str("ESTAFETTE_KUBECONFIG", "")  # empty: the in-cluster service account
-# Dead jobs (builds/sweeper.py, `manage.py sweep_jobs`): a run whose builder is quiet for CHECK_AFTER seconds is
+# Dead jobs (runs/sweeper.py, `manage.py sweep_jobs`): a run whose builder is quiet for CHECK_AFTER seconds is
 # looked up in the job runner (failed at once when its job ended), and failed after HEARTBEAT_TIMEOUT seconds anyway.
 JOB_HEARTBEAT_TIMEOUT_SECONDS = env_int("ESTAFETTE_JOB_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=1)
 JOB_CHECK_AFTER_SECONDS = env_int("ESTAFETTE_JOB_CHECK_AFTER_SECONDS", 20, minimum=0)
@@ -282,7 +284,7 @@ JOB_START_TIMEOUT_SECONDS = env_int("ESTAFETTE_JOB_START_TIMEOUT_SECONDS", 6 * 3
 JOB_CLEANUP_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS", 30, minimum=0)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS", 5, minimum=1)
 
-# Intake, triggers and jobs' secrets (pipelines/, integrations/, builds/dispatch.py).
+# Intake, triggers and jobs' secrets (triggers/, integrations/, runs/dispatch.py).
 # Git webhooks are refused (401) until a secret is set; the sender signs each body with it.
 GIT_WEBHOOK_SECRET = env_secret("ESTAFETTE_GIT_WEBHOOK_SECRET") or ""
 # Where a git webhook may name a repository on this machine (a path or file:// URL), colon-separated; none by

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("estafette.auth_api")),
     path("api/", include("pipelines.urls")),
+    path("api/", include("runs.urls")),
     path("api/", include("builds.urls")),
     path("api/", include("releases.urls")),
     path("api/", include("integrations.urls")),

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: the models are loaded only once every app's config is.
+        from integrations.git.forge import GitForge
+        from triggers.forges import register_forge
+
+        register_forge("git", GitForge())

@@ -13,14 +13,12 @@ from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
 from pipelines import selectors
 from pipelines.models import Pipeline
-from pipelines.serializers import PipelineSerializer
-from releases.serializers import ReleaseSerializer
+from pipelines.serializers import PipelineSerializer, render_active_releases
 
 
 def render_pipelines(pipelines: list[Pipeline]) -> list[Any]:
     """Pipelines in Estafette's JSON; each active release is fetched and rendered once for the page."""
-    releases = selectors.pipeline_active_releases(pipelines)
-    rendered = dict(zip(releases, ReleaseSerializer(list(releases.values()), many=True).data, strict=True))
+    rendered = render_active_releases(pipelines)
     for pipeline in pipelines:
         pipeline.release_targets_view = [
             {

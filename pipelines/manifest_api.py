@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builder.secrets import SecretError
-from estafette.lib.api import BadRequest
 from estafette.lib.api_docs import errors
 from estafette.lib.crypt import secret_encrypt
+from estafette.lib.errors import BadRequest
 from estafette.lib.serializers import CamelCaseSerializer
 
 MAX_SECRET_LENGTH = 256 * 1024

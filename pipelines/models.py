@@ -1,8 +1,9 @@
 """Pipelines: one per repository, with the read model the pipeline list pages read.
 
-The read-model fields play the role of Estafette's ``computed_pipelines`` table. They are written
-only by ``pipelines.services.pipeline_refresh_read_model``, which the build and release services call
-inside their own transactions, so a list page never has to aggregate over builds or releases.
+The read-model fields play the role of Estafette's ``computed_pipelines`` table. They are written only by
+``pipelines.services`` (``pipeline_refresh_read_model``, ``pipeline_update_read_model``), which the run kinds'
+services call inside their own transactions, with the values the registered parts compute
+(``pipelines.read_model``), so a list page never has to aggregate over builds or releases.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class FacetKind(models.TextChoices):
     TARGET = "target"  # a release target name
     COMMITTER = "committer"  # an email of a recent committer
     RELEASER = "releaser"  # an email of a recent releaser
-    TRIGGER = "trigger"  # what a trigger listens to, e.g. "git:github.com/acme/api" (pipelines.trigger_index)
+    TRIGGER = "trigger"  # what a trigger listens to, e.g. "git:github.com/acme/api" (triggers.index)
 
 
 class PipelineFacet(models.Model):

@@ -1,16 +1,13 @@
-"""Reads of pipelines: the list with Estafette's filters, lookup by repository, active releases."""
+"""Reads of pipelines: the list with Estafette's filters, lookup by repository, runs filtered by their pipeline."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
-from estafette.lib.api import NotFound
+from estafette.lib.errors import NotFound
 from estafette.lib.listing import Filters
 from pipelines.models import SEARCH_KEY_SEPARATOR, FacetKind, Pipeline, PipelineFacet
-from releases.models import Release
 
 PIPELINE_LIST_FILTERS = (
     "status",
@@ -90,18 +87,21 @@ def pipeline_get(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeli
     return pipeline
 
 
-def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release]:
-    """The active releases the pipelines' read models point at, by id, in one query."""
-    by_id = {pipeline.pk: pipeline for pipeline in pipelines}
-    wanted = {
-        release_id
-        for pipeline in by_id.values()
-        for target in pipeline.release_targets
-        for release_id in target.get("activeReleaseIds", [])
-    }
-    if not wanted:
-        return {}
-    releases = {release.pk: release for release in Release.objects.filter(pk__in=wanted)}
-    for release in releases.values():
-        release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
-    return releases
+def filter_by_pipeline_facets(runs: QuerySet, filters: Filters) -> QuerySet:
+    """Apply ``filter[labels]`` and ``filter[search]`` through the run's pipeline."""
+    for key, value in filters.labels:
+        runs = runs.filter(
+            Exists(
+                PipelineFacet.objects.filter(
+                    pipeline_id=OuterRef("pipeline_id"), kind=FacetKind.LABEL, value=f"{key}={value}"
+                )
+            )
+        )
+    if filters.search:
+        term = filters.search
+        runs = runs.filter(
+            Q(pipeline__repo_name__icontains=term)
+            | Q(pipeline__repo_owner__icontains=term)
+            | Q(pipeline__repo_source__icontains=term)
+        )
+    return runs

@@ -1,26 +1,19 @@
-"""Pipeline workflows: identity and the read model the list pages read."""
+"""Pipeline workflows: identity, and the read model the list pages read (computed by its parts, ``read_model``)."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+import copy
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError
 from django.utils import timezone
 
-from builds import selectors as build_selectors
-from builds.models import Build, RunStatus, nanoseconds
-from estafette.lib.api import BadRequest
 from estafette.lib.db import atomic_with_retry
+from estafette.lib.errors import BadRequest
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
-from pipelines.trigger_index import trigger_keys
-from releases import selectors as release_selectors
-
-RECENT_WINDOW = timedelta(days=7)
-RECENT_RUNS_SCANNED = 50  # builds/releases inspected for recent committers/releasers
-MEDIAN_OVER_LAST = 10  # medians over the succeeded builds among the last N builds
+from pipelines.read_model import READ_MODEL_DEFAULTS, ReadModelPart, read_model_parts
 
 
 def pipeline_get_or_create(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeline:
@@ -66,38 +59,23 @@ def pipeline_archive(*, pipeline: Pipeline, archived: bool = True) -> bool:
 
 @atomic_with_retry
 def pipeline_refresh_read_model(*, pipeline: Pipeline, now: datetime | None = None) -> Pipeline:
-    """Recompute the pipeline's read model from its builds and releases (Estafette's computed_pipelines).
+    """Recompute the pipeline's read model from its runs (Estafette's computed_pipelines).
 
-    Call it in the same transaction as any change to a build or release of the pipeline. It reads the
-    latest build, the last few builds and releases, and the active release of every release target
-    and action; it writes only read-model fields (never ``build_counter`` or ``archived``) and the
-    pipeline's facet rows. Idempotent. Returns the pipeline with the new values set.
+    Call it in the same transaction as any change to a run of the pipeline. Every registered part
+    (``pipelines.read_model``) computes its values — the latest build, the last few builds and releases, the active
+    release of every release target and action…; ``last_updated_at`` is the latest activity any part reports. It
+    writes only read-model fields (never ``build_counter`` or ``archived``) and the pipeline's facet rows.
+    Idempotent. Returns the pipeline with the new values set.
     """
     now = now or timezone.now()
-    latest = build_selectors.build_latest(pipeline_id=pipeline.pk)
-    recent_builds = build_selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=RECENT_RUNS_SCANNED)
-    release_targets = _release_targets_with_active_releases(pipeline, latest)
-    latest_release = release_selectors.release_latest(pipeline_id=pipeline.pk)
-    committers = _recent_committers(recent_builds, since=now - RECENT_WINDOW)
-    releasers = release_selectors.release_recent_manual_releasers(
-        pipeline_id=pipeline.pk, since=now - RECENT_WINDOW, limit=RECENT_RUNS_SCANNED
-    )
-    median_duration, median_pending = _medians(recent_builds[:MEDIAN_OVER_LAST])
-
-    values: dict[str, Any] = {
-        "latest_build": latest,
-        "build_status": latest.status if latest else "",
-        "labels": latest.labels if latest else [],
-        "release_targets": release_targets,
-        "triggers": latest.triggers if latest else [],
-        "recent_committers": committers,
-        "recent_releasers": releasers,
-        "median_duration_ns": median_duration,
-        "median_pending_duration_ns": median_pending,
-        "build_count": build_selectors.build_count_for_pipeline(pipeline_id=pipeline.pk),
-        "release_count": release_selectors.release_count_for_pipeline(pipeline_id=pipeline.pk),
-        "last_updated_at": _last_updated_at(latest, latest_release),
-    }
+    values: dict[str, Any] = copy.deepcopy(dict(READ_MODEL_DEFAULTS))
+    activity: list[datetime] = []
+    for part in read_model_parts():
+        update = part.refresh(pipeline=pipeline, values=values, now=now)
+        values.update(_read_model_values(part, update.values))
+        if update.last_activity is not None:
+            activity.append(update.last_activity)
+    values["last_updated_at"] = max(activity, default=None)
     Pipeline.objects.filter(pk=pipeline.pk).update(**values)
     for name, value in values.items():
         setattr(pipeline, name, value)
@@ -106,84 +84,41 @@ def pipeline_refresh_read_model(*, pipeline: Pipeline, now: datetime | None = No
 
 
 @atomic_with_retry
-def pipeline_refresh_build_status(*, pipeline: Pipeline, build: Build) -> None:
-    """The read model after ``build`` of ``pipeline`` started or finished, as ``pipeline_refresh_read_model`` would
-    compute it, with a fraction of its reads (two of every build's three refreshes are status changes).
+def pipeline_update_read_model(
+    *, pipeline: Pipeline, part: str, values: Mapping[str, Any], last_activity: datetime | None = None
+) -> None:
+    """Write read-model ``values`` that one part recomputed after a change it knows touches only them (a build
+    started or finished: its status and medians), with a fraction of a full refresh's reads.
 
-    A status change alters only what follows the latest build's status and update time (``build_status``,
-    ``last_updated_at``) and, once final, the medians; labels, release targets, triggers, committers, releasers,
-    counts and facets depend on which builds and releases exist, and are refreshed by the services that create them.
-    Call it in the transaction that changed the status.
+    ``last_activity`` — the part's latest run changed — also recomputes ``last_updated_at``, asking the other parts
+    for theirs. Facets are left alone: they follow which runs exist, refreshed by the services that create them.
+    Call it in the transaction of the change. Raises ``ValueError`` for a field that is not the read model's.
     """
-    latest = build_selectors.build_latest_status(pipeline_id=pipeline.pk)
-    values: dict[str, Any] = {}
-    if latest is not None and latest["id"] == build.pk:
-        latest_release = release_selectors.release_latest(pipeline_id=pipeline.pk)
-        values["build_status"] = latest["status"]
-        values["last_updated_at"] = max(
-            [latest["updated_at"], *([latest_release["updated_at"]] if latest_release else [])]
-        )
-    if build.is_final:
-        recent = build_selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=MEDIAN_OVER_LAST)
-        values["median_duration_ns"], values["median_pending_duration_ns"] = _medians(recent)
-    if values:
-        Pipeline.objects.filter(pk=pipeline.pk).update(**values)
-        for name, value in values.items():
+    by_name = {registered.name: registered for registered in read_model_parts()}
+    updates = _read_model_values(by_name[part], values)
+    if last_activity is not None:
+        others = (other.last_activity(pipeline_id=pipeline.pk) for name, other in by_name.items() if name != part)
+        updates["last_updated_at"] = max([last_activity, *(moment for moment in others if moment is not None)])
+    if updates:
+        Pipeline.objects.filter(pk=pipeline.pk).update(**updates)
+        for name, value in updates.items():
             setattr(pipeline, name, value)
 
 
-def _release_targets_with_active_releases(pipeline: Pipeline, latest: Build | None) -> list[dict[str, Any]]:
-    """The latest build's release targets, each with the ids of its active release per action."""
-    targets: list[dict[str, Any]] = []
-    for target in latest.release_targets if latest else []:
-        actions = [action.get("name", "") for action in target.get("actions") or []] or [""]
-        active_ids = []
-        for action in actions:
-            release_id = release_selectors.release_latest_id(
-                pipeline_id=pipeline.pk, name=target["name"], action=action
-            )
-            if release_id is not None:
-                active_ids.append(release_id)
-        targets.append({**target, "activeReleaseIds": active_ids})
-    return targets
+def _read_model_values(part: ReadModelPart, values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(READ_MODEL_DEFAULTS)
+    if unknown:
+        raise ValueError(f"read model part {part.name!r} sets fields the read model does not have: {sorted(unknown)}")
+    return dict(values)
 
 
-def _recent_committers(recent_builds: list[dict[str, Any]], *, since: datetime) -> list[str]:
-    emails: list[str] = []
-    for build in recent_builds:
-        if build["inserted_at"] < since:
-            break
-        for commit in build["commits"] or []:
-            email = ((commit or {}).get("author") or {}).get("email")
-            if email and email not in emails:
-                emails.append(email)
-    return emails
-
-
-def _medians(builds: list[dict[str, Any]]) -> tuple[int | None, int | None]:
-    succeeded = [b for b in builds if b["status"] == RunStatus.SUCCEEDED and b["started_at"] is not None]
-    if not succeeded:
-        return None, None
-    durations = [nanoseconds(b["updated_at"] - b["started_at"]) for b in succeeded]
-    pending = [nanoseconds(b["started_at"] - b["inserted_at"]) for b in succeeded]
-    return int(statistics.median(durations)), int(statistics.median(pending))
-
-
-def _last_updated_at(latest: Build | None, latest_release: dict[str, Any] | None) -> datetime | None:
-    moments = []
-    if latest is not None:
-        moments.append(latest.updated_at)
-    if latest_release is not None:
-        moments.append(latest_release["updated_at"])
-    return max(moments) if moments else None
-
-
-def _facets(values: dict[str, Any]) -> set[tuple[str, str]]:
+def _facets(values: Mapping[str, Any]) -> set[tuple[str, str]]:
     facets = {(FacetKind.LABEL.value, f"{label['key']}={label['value']}") for label in values["labels"]}
     facets |= {(FacetKind.TARGET.value, target["name"]) for target in values["release_targets"]}
     facets |= {(FacetKind.COMMITTER.value, email) for email in values["recent_committers"]}
     facets |= {(FacetKind.RELEASER.value, email) for email in values["recent_releasers"]}
-    facets |= {(FacetKind.TRIGGER.value, key) for key in trigger_keys(values["triggers"])}
+    for part in read_model_parts():
+        facets |= {(str(kind), value) for kind, value in part.facets(values)}
     return {(kind, value[:512]) for kind, value in facets}
 
 

@@ -7,19 +7,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from builds import selectors as build_selectors
-from builds.admin import render_log
-from builds.models import RunKind
-from estafette.lib.api import DomainError
+from estafette.lib.errors import DomainError
 from releases.models import BotRun, Release
 from releases.services import bot_cancel, release_cancel
+from runs.admin import render_log
+from runs.selectors import log_record_latest
 
 
 class RunAdmin(admin.ModelAdmin):
     list_select_related = ("pipeline",)
     show_full_result_count = False
     date_hierarchy = "inserted_at"
-    run_kind = RunKind.RELEASE
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [field.name for field in self.model._meta.fields] + ["log"]
@@ -32,7 +30,7 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="log of the latest attempt")
     def log(self, run: Release | BotRun) -> SafeString:
-        return render_log(build_selectors.log_record_latest(run_kind=self.run_kind, run_id=run.pk))
+        return render_log(log_record_latest(run_kind=run.kind, run_id=run.pk))
 
 
 @admin.register(Release)
@@ -41,7 +39,6 @@ class ReleaseAdmin(RunAdmin):
     list_filter = ("status", "name", "pipeline__repo_source", "pipeline__archived")
     search_fields = ("pipeline__repo_owner", "pipeline__repo_name", "release_version", "name")
     actions = ("cancel_releases",)
-    run_kind = RunKind.RELEASE
 
     @admin.action(description="Cancel the selected releases")
     def cancel_releases(self, request: HttpRequest, queryset: QuerySet[Release]) -> None:
@@ -62,7 +59,6 @@ class BotRunAdmin(RunAdmin):
     list_filter = ("status", "pipeline__repo_source")
     search_fields = ("pipeline__repo_owner", "pipeline__repo_name", "name")
     actions = ("cancel_bot_runs",)
-    run_kind = RunKind.BOT
 
     @admin.action(description="Cancel the selected bot runs")
     def cancel_bot_runs(self, request: HttpRequest, queryset: QuerySet[BotRun]) -> None:

@@ -11,20 +11,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builds import selectors as build_selectors
-from builds.api import LOG_STREAM_SCHEMA, actor_email, check_body_matches_pipeline, pipeline_from_path
-from builds.log_document import log_document_response
-from builds.models import LogRecord, RunKind
-from builds.serializers import LogRecordSerializer, LogSerializer
-from builds.services import manual_event
-from builds.tail import TAIL_RENDERERS, log_tail_response, tail_user
-from estafette.lib.api import NotFound
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
+from estafette.lib.errors import NotFound
 from estafette.lib.listing import page_of, parse_list_query
 from releases import selectors
 from releases.models import BotRun, Release
 from releases.serializers import BotCreateSerializer, BotRunSerializer, ReleaseCreateSerializer, ReleaseSerializer
 from releases.services import bot_cancel, bot_create, release_cancel, release_create
+from runs import selectors as log_selectors
+from runs.api import LOG_STREAM_SCHEMA, actor_email, check_body_matches_pipeline, pipeline_from_path
+from runs.events import manual_event
+from runs.log_document import log_document_response
+from runs.models import LogRecord
+from runs.serializers import LogRecordSerializer, LogSerializer
+from runs.tail import TAIL_RENDERERS, log_tail_response, tail_user
 
 DEFAULT_SORT = ("-inserted_at",)
 
@@ -145,7 +145,7 @@ class ReleaseLogsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
-        record = build_selectors.log_record_latest(run_kind=RunKind.RELEASE, run_id=release.pk)
+        record = log_selectors.log_record_latest(run_kind=Release.kind, run_id=release.pk)
         return release_log_response(release, record)
 
 
@@ -158,7 +158,7 @@ class ReleaseLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
-        return log_tail_response(kind=RunKind.RELEASE, run_id=release.pk, user=tail_user(request))
+        return log_tail_response(kind=Release.kind, run_id=release.pk, user=tail_user(request))
 
 
 class ReleaseLogByIdApi(APIView):
@@ -168,7 +168,7 @@ class ReleaseLogByIdApi(APIView):
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(path)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=path["release_id"])
-        record = build_selectors.log_record_get(run_kind=RunKind.RELEASE, run_id=release.pk, record_id=path["log_id"])
+        record = log_selectors.log_record_get(run_kind=Release.kind, run_id=release.pk, record_id=path["log_id"])
         return release_log_response(release, record)
 
 
@@ -182,7 +182,7 @@ class ReleaseLogRecordsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, release_id: str) -> Response:
         pipeline = pipeline_from_path(self.kwargs)
         release = selectors.release_get(pipeline_id=pipeline.pk, release_id=release_id)
-        records = build_selectors.log_records_of_run(run_kind=RunKind.RELEASE, run_id=release.pk)
+        records = log_selectors.log_records_of_run(run_kind=Release.kind, run_id=release.pk)
         return Response(LogRecordSerializer(records, many=True).data)
 
 
@@ -252,7 +252,7 @@ class BotRunLogsApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         run = selectors.bot_run_get(pipeline_id=pipeline.pk, bot_run_id=bot_id)
-        record = build_selectors.log_record_latest(run_kind=RunKind.BOT, run_id=run.pk)
+        record = log_selectors.log_record_latest(run_kind=BotRun.kind, run_id=run.pk)
         if record is None:
             raise NotFound(f"bot run {run.pk} has no logs yet")
         return log_document_response(record, run_fields={"botID": str(run.pk)})
@@ -267,4 +267,4 @@ class BotRunLogStreamApi(APIView):
     def get(self, request: Request, source: str, owner: str, name: str, bot_id: str) -> StreamingHttpResponse:
         pipeline = pipeline_from_path(self.kwargs)
         run = selectors.bot_run_get(pipeline_id=pipeline.pk, bot_run_id=bot_id)
-        return log_tail_response(kind=RunKind.BOT, run_id=run.pk, user=tail_user(request))
+        return log_tail_response(kind=BotRun.kind, run_id=run.pk, user=tail_user(request))

@@ -1,4 +1,6 @@
-"""Events about releases and bot runs: created (a job is needed) and the release events triggers fire on.
+"""Events about releases: the release events triggers fire on.
+
+A release's or bot run's ``created`` event (its job is needed) is the run engine's (``runs.events``).
 
 Published with ``publish_on_commit`` in the transaction of the change, under natural ids
 (``release-<id>-started``), as ``builds.events`` does for builds.
@@ -7,19 +9,11 @@ Published with ``publish_on_commit`` in the transaction of the change, under nat
 from __future__ import annotations
 
 from builder.manifest.events import Event, ReleaseEvent
-from builds.events import run_created_payload
 from estafette.queue import publish_on_commit, subjects
-from releases.models import BotRun, Release
+from releases.models import Release
 
-
-def publish_release_created(release: Release) -> None:
-    payload = run_created_payload(kind="release", run_id=release.pk, pipeline=release.pipeline.full_name)
-    publish_on_commit(subjects.RELEASE_CREATED, payload, dedup_key=f"release-{release.pk}-created")
-
-
-def publish_bot_created(bot_run: BotRun) -> None:
-    payload = run_created_payload(kind="bot", run_id=bot_run.pk, pipeline=bot_run.pipeline.full_name)
-    publish_on_commit(subjects.BOT_CREATED, payload, dedup_key=f"bot-{bot_run.pk}-created")
+# The release trigger kind's subject (``triggers.kinds``): releases publish its events.
+RELEASE_EVENTS = subjects.event_subject("release")
 
 
 def release_event(release: Release, *, event: str) -> Event:
@@ -41,5 +35,5 @@ def release_event(release: Release, *, event: str) -> Event:
 def publish_release_event(release: Release, *, event: str) -> None:
     """Publish ``started`` (the builder began) or ``finished`` (with the final status) for release triggers."""
     publish_on_commit(
-        subjects.RELEASE, release_event(release, event=event).to_dict(), dedup_key=f"release-{release.pk}-{event}"
+        RELEASE_EVENTS, release_event(release, event=event).to_dict(), dedup_key=f"release-{release.pk}-{event}"
     )

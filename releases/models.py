@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.db import models
 
-from builds.models import Run
+from runs.models import Run
 
 
 class Release(Run):
     """One release of a succeeded build's version to a release target. Status changes via ``Run``."""
+
+    kind = "release"
 
     pipeline = models.ForeignKey(
         "pipelines.Pipeline", on_delete=models.CASCADE, related_name="releases", db_index=False
@@ -37,6 +39,8 @@ class Release(Run):
 
 class BotRun(Run):
     """One run of a bot from the pipeline's manifest. Status changes via ``Run``."""
+
+    kind = "bot"
 
     pipeline = models.ForeignKey(
         "pipelines.Pipeline", on_delete=models.CASCADE, related_name="bot_runs", db_index=False

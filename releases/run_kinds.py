@@ -1,33 +1,83 @@
-"""Releases and bot runs as run kinds of the builder endpoints, live tail, cancellation and sweeper."""
+"""Releases and bot runs as run kinds of the run engine (``runs.registry``): registered by ``ReleasesConfig.ready``."""
 
 from __future__ import annotations
 
-from builds.run_kinds import RunKindSpec, register_run_kind
+from datetime import datetime
+
+from builder.contracts import BotRecord, ReleaseRecord
+from builder.manifest import Manifest
+from builds.run_kind import build_job
+from pipelines.services import pipeline_refresh_read_model
+from releases.models import BotRun, Release
+from releases.services import bot_cancel, bot_finish, bot_start, release_cancel, release_finish, release_start
+from runs.registry import RunJob, RunKind, RunSection
 
 
-def register_release_kinds() -> None:
-    from pipelines.services import pipeline_refresh_read_model
-    from releases.models import BotRun, Release
-    from releases.services import bot_cancel, bot_finish, bot_start, release_cancel, release_finish, release_start
+class ReleaseKind(RunKind):
+    name = Release.kind
+    model = Release
+    related = ("pipeline", "build")
 
-    register_run_kind(
-        RunKindSpec(
-            name="release",
-            model=Release,
-            start=lambda run, now: release_start(release=run, now=now),
-            finish=lambda run, status, now: release_finish(release=run, status=status, now=now),
-            cancel=lambda run, now: release_cancel(release=run, now=now),
-            refresh=lambda run, now: pipeline_refresh_read_model(pipeline=run.pipeline, now=now),
-            related=("pipeline", "build"),
-        )
-    )
-    register_run_kind(
-        RunKindSpec(
-            name="bot",
-            model=BotRun,
-            start=lambda run, now: bot_start(bot_run=run, now=now),
-            finish=lambda run, status, now: bot_finish(bot_run=run, status=status, now=now),
-            cancel=lambda run, now: bot_cancel(bot_run=run, now=now),
-            related=("pipeline", "build"),
-        )
-    )
+    def start(self, run: Release, now: datetime | None) -> bool:
+        return release_start(release=run, now=now)
+
+    def finish(self, run: Release, status: str, now: datetime | None) -> bool:
+        return release_finish(release=run, status=status, now=now)
+
+    def cancel(self, run: Release, now: datetime | None) -> Release:
+        return release_cancel(release=run, now=now)
+
+    def refresh(self, run: Release, now: datetime | None) -> None:
+        pipeline_refresh_read_model(pipeline=run.pipeline, now=now)
+
+    def job(self, run: Release) -> RunJob:
+        """The released build's revision and manifest, running as the released version."""
+        record = ReleaseRecord(id=str(run.pk), name=run.name, action=run.action, triggered_by=_manual_user(run))
+        return build_job(run.build, version=run.release_version, config={"release": record})
+
+    def section(self, run: Release, manifest: Manifest) -> RunSection | None:
+        """The release target's stages (none for a target the manifest lacks, as Estafette)."""
+        target = next((release for release in manifest.releases if release.name == run.name), None)
+        if target is None:
+            return None
+        return RunSection(stages=target.stages, clone=bool(target.clone), builder=target.builder)
+
+    def secrets_manifest(self, run: Release) -> str:
+        return run.build.manifest
+
+
+class BotKind(RunKind):
+    name = BotRun.kind
+    model = BotRun
+    related = ("pipeline", "build")
+
+    def start(self, run: BotRun, now: datetime | None) -> bool:
+        return bot_start(bot_run=run, now=now)
+
+    def finish(self, run: BotRun, status: str, now: datetime | None) -> bool:
+        return bot_finish(bot_run=run, status=status, now=now)
+
+    def cancel(self, run: BotRun, now: datetime | None) -> BotRun:
+        return bot_cancel(bot_run=run, now=now)
+
+    def job(self, run: BotRun) -> RunJob:
+        """The manifest of the build the bot was taken from, running as that build's version."""
+        record = BotRecord(id=str(run.pk), name=run.name)
+        return build_job(run.build, version=run.build.build_version, config={"bot": record})
+
+    def section(self, run: BotRun, manifest: Manifest) -> RunSection | None:
+        bot = next((bot for bot in manifest.bots if bot.name == run.name), None)
+        if bot is None:
+            return None
+        return RunSection(stages=bot.stages, clone=bool(bot.clone), builder=bot.builder)
+
+    def secrets_manifest(self, run: BotRun) -> str:
+        return run.build.manifest
+
+
+def _manual_user(release: Release) -> str:
+    for event in release.triggered_by_events:
+        user = (event.get("manual") or {}).get("userID")
+        if user:
+            return str(user)
+    return ""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from builds.selectors import filter_by_pipeline_facets
-from estafette.lib.api import BadRequest, NotFound
+from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import Filters, capped_count
+from pipelines.models import Pipeline
+from pipelines.selectors import filter_by_pipeline_facets
 from releases.models import BotRun, Release
 
 RELEASE_LIST_FILTERS = ("status", "since", "labels", "target", "search")
@@ -37,8 +39,6 @@ def release_list(*, filters: Filters, pipeline_id: int | None = None) -> QuerySe
 def release_total(*, filters: Filters, pipeline_id: int | None = None) -> int:
     """Like ``builds.selectors.build_total``: exact per pipeline and unfiltered, else capped."""
     if pipeline_id is None and filters.is_empty:
-        from pipelines.models import Pipeline
-
         return int(Pipeline.objects.aggregate(total=Sum("release_count"))["total"] or 0)
     queryset = release_list(filters=filters, pipeline_id=pipeline_id)
     if pipeline_id is not None:
@@ -92,6 +92,23 @@ def release_recent_manual_releasers(*, pipeline_id: int, since: datetime, limit:
             if email and email not in emails:
                 emails.append(email)
     return emails
+
+
+def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release]:
+    """The active releases the pipelines' read models point at, by id, in one query."""
+    by_id = {pipeline.pk: pipeline for pipeline in pipelines}
+    wanted = {
+        release_id
+        for pipeline in by_id.values()
+        for target in pipeline.release_targets
+        for release_id in target.get("activeReleaseIds", [])
+    }
+    if not wanted:
+        return {}
+    releases = {release.pk: release for release in Release.objects.filter(pk__in=wanted)}
+    for release in releases.values():
+        release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
+    return releases
 
 
 # -- bot runs ---------------------------------------------------------------------------------

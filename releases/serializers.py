@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from builds.serializers import EstafetteEventSerializer
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
+from runs.serializers import EstafetteEventSerializer
 
 
 class ReleaseSerializer(CamelCaseSerializer):

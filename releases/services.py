@@ -9,15 +9,17 @@ from typing import Any
 from django.utils import timezone
 
 from builds import selectors as build_selectors
-from builds.job_control import job_stop_on_commit
-from builds.manifests import parse_manifest
-from builds.models import Build, RunStatus
-from estafette.lib.api import BadRequest, Conflict, NotFound
+from builds.models import Build
 from estafette.lib.db import atomic_with_retry
+from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
-from releases.events import publish_bot_created, publish_release_created, publish_release_event
+from releases.events import publish_release_event
 from releases.models import BotRun, Release
+from runs.events import publish_run_created
+from runs.job_control import job_stop_on_commit
+from runs.manifests import parse_manifest
+from runs.models import RunStatus
 
 # -- releases ---------------------------------------------------------------------------------
 
@@ -56,7 +58,7 @@ def release_create(
         updated_at=now,
     )
     pipeline_refresh_read_model(pipeline=pipeline, now=now)
-    publish_release_created(release)
+    publish_run_created(release)
     return release
 
 
@@ -111,7 +113,7 @@ def release_cancel(*, release: Release, now: datetime | None = None) -> Release:
     """pending → canceled, running → canceling, canceling → canceled; ``Conflict`` once finished."""
     if not (release.cancel(now=now) or release.request_cancel(now=now)):
         raise Conflict(f"release {release.pk} is {release.status}; only pending or running releases can be canceled")
-    job_stop_on_commit(kind="release", run=release)
+    job_stop_on_commit(run=release)
     pipeline_refresh_read_model(pipeline=release.pipeline, now=now)
     return release
 
@@ -147,7 +149,7 @@ def bot_create(
         inserted_at=now,
         updated_at=now,
     )
-    publish_bot_created(run)
+    publish_run_created(run)
     return run
 
 
@@ -168,5 +170,5 @@ def bot_cancel(*, bot_run: BotRun, now: datetime | None = None) -> BotRun:
     """pending → canceled, running → canceling, canceling → canceled; ``Conflict`` once finished."""
     if not (bot_run.cancel(now=now) or bot_run.request_cancel(now=now)):
         raise Conflict(f"bot run {bot_run.pk} is {bot_run.status}; only pending or running bot runs can be canceled")
-    job_stop_on_commit(kind="bot", run=bot_run)
+    job_stop_on_commit(run=bot_run)
     return bot_run

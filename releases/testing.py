@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from builds.models import Build, RunStatus
-from builds.services import manual_event
+from builds.models import Build
 from releases.models import Release
 from releases.services import release_cancel, release_create, release_finish, release_start
+from runs.events import manual_event
+from runs.models import RunStatus
 
 
 def make_release(

@@ -1,13 +1,14 @@
 import pytest
 from django.test import Client
 
-from builds.models import Build, RunKind, RunStatus
-from builds.services import log_append, log_record_create
+from builds.models import Build
 from builds.testing import make_build, make_pipeline
 from estafette.testing import make_user
 from pipelines.models import Pipeline
 from releases.models import Release
 from releases.testing import make_release
+from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 
 @pytest.fixture
@@ -31,11 +32,11 @@ def test_it_lists_filters_and_searches_builds(operator: Client) -> None:
 @pytest.mark.django_db
 def test_it_shows_a_builds_log_read_only_and_escaped(operator: Client) -> None:
     build = make_build(make_pipeline("api"), status=RunStatus.RUNNING)
-    record = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    record = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     log_append(record=record, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "<b>compiled</b>"}}])
 
     page = operator.get(f"/admin/builds/build/{build.pk}/change/")
-    record_page = operator.get(f"/admin/builds/logrecord/{record.pk}/change/")
+    record_page = operator.get(f"/admin/runs/logrecord/{record.pk}/change/")
 
     assert page.status_code == 200
     assert "&lt;b&gt;compiled&lt;/b&gt;" in page.content.decode()

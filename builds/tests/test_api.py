@@ -2,10 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from builds.models import Build, RunKind, RunStatus
-from builds.services import log_append, log_record_create
+from builds.models import Build
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
+from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 API = "/api/pipelines/github.com/acme/api"
@@ -156,9 +157,9 @@ def test_it_refuses_a_rebuild_with_a_reason(client, body: dict, status: int, mes
 def test_it_serves_the_latest_log_and_each_attempt(client) -> None:
     # given a build whose first attempt was lost and retried
     build = make_build(make_pipeline("api"), status=RunStatus.RUNNING)
-    first = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    first = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     log_append(record=first, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "attempt one"}}])
-    second = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    second = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     log_append(record=second, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "attempt two"}}])
 
     # when

@@ -2,11 +2,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from builds.models import Build, LogRecord, RunKind, RunStatus
-from builds.selectors import log_record_latest, log_steps
+from builds.models import Build
 from builds.services import build_create
 from builds.testing import INVALID_MANIFEST, MANIFEST, make_build, make_pipeline, next_revision
-from estafette.lib.api import BadRequest
+from estafette.lib.errors import BadRequest
+from runs.models import LogRecord, RunStatus
+from runs.selectors import log_record_latest, log_steps
 
 
 @pytest.mark.django_db
@@ -87,7 +88,7 @@ def test_it_records_a_failed_build_with_the_errors_for_an_invalid_manifest() -> 
     assert build.labels == previous.labels
     assert build.release_targets == previous.release_targets
     # and its only log step says why
-    record = log_record_latest(run_kind=RunKind.BUILD, run_id=build.pk)
+    record = log_record_latest(run_kind=Build.kind, run_id=build.pk)
     assert record is not None
     [step] = log_steps(record=record)
     assert (step["step"], step["status"], step["exitCode"]) == ("validate-manifest", "FAILED", 1)
@@ -95,7 +96,7 @@ def test_it_records_a_failed_build_with_the_errors_for_an_invalid_manifest() -> 
     assert all(line["streamType"] == "stderr" for line in step["logLines"])
     assert all(line["text"].startswith(".estafette.yaml:") for line in step["logLines"])
     assert step["logLines"][0]["timestamp"] == "2030-05-01T08:00:00Z"
-    assert LogRecord.objects.filter(run_kind=RunKind.BUILD, run_id=build.pk).count() == 1
+    assert LogRecord.objects.filter(run_kind=Build.kind, run_id=build.pk).count() == 1
 
 
 @pytest.mark.django_db

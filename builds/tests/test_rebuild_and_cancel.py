@@ -1,10 +1,12 @@
 import pytest
 
-from builds.models import Build, RunStatus
-from builds.services import build_cancel, build_rebuild, manual_event
+from builds.models import Build
+from builds.services import build_cancel, build_rebuild
 from builds.testing import make_build, make_pipeline
-from estafette.lib.api import Conflict, NotFound
+from estafette.lib.errors import Conflict, NotFound
 from pipelines.services import pipeline_archive
+from runs.events import manual_event
+from runs.models import RunStatus
 
 
 @pytest.mark.django_db

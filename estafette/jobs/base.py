@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-JobType = Literal["build", "release", "bot"]
-JOB_TYPES: tuple[JobType, ...] = ("build", "release", "bot")
+# The kind of run a job runs (build, release, bot…): the run engine's kinds (``runs.registry``), not a list of this
+# layer's. A job type is a lowercase word: it starts the job's name and labels its Kubernetes objects.
+JobType = str
+_JOB_TYPE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 MAX_NAME_LENGTH = 63  # a DNS label, and the value of the `job-name` label Kubernetes puts on pods
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -62,8 +64,7 @@ def job_name(*, job_type: JobType, repo_owner: str, repo_name: str, run_id: str 
     Estafette's naming (ESTAFETTE.md §3.6): the same name is used for the Job, its ConfigMap and Secret,
     and the local workspace. The id is kept whole; the repository part is what gets truncated.
     """
-    if job_type not in JOB_TYPES:
-        raise ValueError(f"job type must be one of {', '.join(JOB_TYPES)}, got {job_type!r}")
+    _check_job_type(job_type)
     run = _NOT_ALPHANUMERIC.sub("-", str(run_id).lower()).strip("-")
     if not run:
         raise ValueError(f"run id {run_id!r} has no letters or digits")
@@ -72,6 +73,13 @@ def job_name(*, job_type: JobType, repo_owner: str, repo_name: str, run_id: str 
         raise ValueError(f"run id {run_id!r} is too long for a job name")
     repo = _NOT_ALPHANUMERIC.sub("-", f"{repo_owner}-{repo_name}".lower()).strip("-")[:budget].rstrip("-")
     return f"{job_type}-{repo}-{run}" if repo else f"{job_type}-{run}"
+
+
+def _check_job_type(job_type: str) -> None:
+    if not isinstance(job_type, str) or not _JOB_TYPE.match(job_type):
+        raise ValueError(
+            f"job type must be a run kind, a lowercase word of 8 letters or digits at most, got {job_type!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -93,8 +101,7 @@ class JobSpec:
     operating_system: Literal["linux", "windows"] = "linux"
 
     def __post_init__(self) -> None:
-        if self.job_type not in JOB_TYPES:
-            raise ValueError(f"job type must be one of {', '.join(JOB_TYPES)}, got {self.job_type!r}")
+        _check_job_type(self.job_type)
         if len(self.name) > MAX_NAME_LENGTH or not _DNS_LABEL.match(self.name):
             raise ValueError(f"job name {self.name!r} must be a lowercase DNS label of at most 63 characters")
         if not self.secret_key:

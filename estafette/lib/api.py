@@ -1,4 +1,8 @@
-"""API infrastructure shared by every app: error shape, permissions, pagination."""
+"""API infrastructure shared by every app: the error shape, and the one place domain errors become HTTP.
+
+Models, services and selectors raise ``estafette.lib.errors`` (no DRF there); ``exception_handler`` maps them, DRF's
+own exceptions and Django's to Estafette's body ``{"code": "<HTTP status text>", "message": "…"}``.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +13,12 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 
+from estafette.lib.errors import DomainError
+
 logger = logging.getLogger(__name__)
-
-
-class DomainError(Exception):
-    """A refused request that is the caller's to fix. Mapped to ``{"code", "message"}`` with ``status``."""
-
-    status = status.HTTP_400_BAD_REQUEST
-    code = "Bad Request"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NotFound(DomainError):
-    status = status.HTTP_404_NOT_FOUND
-    code = "Not Found"
-
-
-class Conflict(DomainError):
-    status = status.HTTP_409_CONFLICT
-    code = "Conflict"
-
-
-class BadRequest(DomainError):
-    pass
 
 
 def error_response(status_code: int, message: str) -> Response:
@@ -57,7 +38,10 @@ def _flatten(detail: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every refusal has Estafette's body ``{"code": "<HTTP status text>", "message": "…"}``."""
     if isinstance(exc, DomainError):
-        return error_response(exc.status, exc.message)
+        response = error_response(exc.status, exc.message)
+        if exc.retry_after:
+            response["Retry-After"] = str(math.ceil(exc.retry_after))
+        return response
     if isinstance(exc, Http404):
         return error_response(404, str(exc) or "Not found")
     if isinstance(exc, DjangoValidationError):

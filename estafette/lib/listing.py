@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from estafette.lib.api import BadRequest
+from estafette.lib.errors import BadRequest
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

@@ -20,7 +20,7 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
     clearDefaultTrustedImages: false
 
 Every problem stops start-up with ``ImproperlyConfigured`` naming the file and the item. Secret
-values stay encrypted here: jobs get them re-encrypted with their own key (``builds.dispatch``).
+values stay encrypted here: jobs get them re-encrypted with their own key (``runs.dispatch``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 An app declares a consumer in ``<app>/consumers.py``::
 
-    @consumer(subjects.GIT, durable="pipelines-git")
+    @consumer(subjects.event_subject("git"), durable="pipelines-git-push")
     class GitEventConsumer(Consumer):
         idempotent = True
 

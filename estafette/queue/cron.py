@@ -17,6 +17,9 @@ from estafette.queue import jetstream, subjects
 
 logger = logging.getLogger(__name__)
 
+# The cron trigger kind's subject (``triggers.kinds``): this sender is its publisher.
+CRON = subjects.event_subject("cron")
+
 
 def cron_event(now: datetime) -> tuple[dict[str, str], str]:
     """The payload and message id of the tick for ``now`` (an aware datetime)."""
@@ -28,9 +31,7 @@ def cron_event(now: datetime) -> tuple[dict[str, str], str]:
 async def publish_cron_event(js: Any, now: datetime) -> bool:
     """Publish the tick for ``now``'s minute. Returns False when that minute's tick was already in the stream."""
     payload, message_id = cron_event(now)
-    ack = await js.publish(
-        subjects.CRON, json.dumps(payload).encode(), timeout=5, headers={jetstream.MSG_ID_HEADER: message_id}
-    )
+    ack = await js.publish(CRON, json.dumps(payload).encode(), timeout=5, headers={jetstream.MSG_ID_HEADER: message_id})
     return not ack.duplicate
 
 

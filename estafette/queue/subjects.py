@@ -1,7 +1,9 @@
 """Subjects of the one JetStream stream that carries Estafette's events.
 
-Every event subject starts with ``estafette.events.``; the stream captures ``estafette.events.>``.
-The kinds are Estafette's event kinds (ESTAFETTE.md §1.10) plus the API's own lifecycle events.
+Every event subject starts with ``estafette.events.``; the stream captures ``estafette.events.>``. The subjects
+themselves belong to what publishes and consumes them — each trigger kind's (``triggers.kinds``), the run engine's
+(``runs.events``: ``<kind>.created``; ``runs.job_control``: ``jobs.stop``), the trigger engine's (``trigger.fired``)
+— and are built with ``event_subject``: this layer lists no kind.
 """
 
 from __future__ import annotations
@@ -11,24 +13,16 @@ import re
 PREFIX = "estafette.events"
 STREAM_SUBJECTS = (f"{PREFIX}.>",)
 
-GIT = f"{PREFIX}.git"
-PIPELINE = f"{PREFIX}.pipeline"
-RELEASE = f"{PREFIX}.release"
-CRON = f"{PREFIX}.cron"
-PUBSUB = f"{PREFIX}.pubsub"
-DOCKER = f"{PREFIX}.docker"
-GITHUB = f"{PREFIX}.github"
-BITBUCKET = f"{PREFIX}.bitbucket"
-BUILD = f"{PREFIX}.build"
-# A run was recorded and needs a job (builds.dispatch); the filter takes all three.
-BUILD_CREATED = f"{PREFIX}.build.created"
-RELEASE_CREATED = f"{PREFIX}.release.created"
-BOT_CREATED = f"{PREFIX}.bot.created"
-RUN_CREATED = f"{PREFIX}.*.created"
-# One trigger of one pipeline matched one event: the action to take (pipelines.triggers).
-TRIGGER_FIRED = f"{PREFIX}.trigger.fired"
-
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def event_subject(*tokens: str) -> str:
+    """``estafette.events.<token>[.<token>…]``: a subject inside the stream (``*`` allowed, for a consumer filter).
+    Raises ``ValueError`` for a token that would leave it."""
+    subject = ".".join((PREFIX, *tokens))
+    if not tokens or not is_event_filter(subject):
+        raise ValueError(f"event subjects are {PREFIX}.<token>…, got {subject!r}")
+    return subject
 
 
 def is_event_subject(subject: str) -> bool:

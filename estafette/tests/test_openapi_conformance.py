@@ -10,12 +10,14 @@ import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
-from builds.models import RunKind, RunStatus
-from builds.services import log_append, log_record_create
+from builds.models import Build
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
+from releases.models import Release
 from releases.services import bot_create
 from releases.testing import make_release
+from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 API = "/api/pipelines/github.com/acme/api"
 
@@ -52,7 +54,7 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
     )
     release = make_release(build, "production", action="deploy", status=RunStatus.RUNNING, by="a@example.com")
     bot = bot_create(pipeline=build.pipeline, name="tidy")
-    record = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    record = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     log_append(
         record=record,
         seq=1,
@@ -62,7 +64,7 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
             {"step": "db", "parentStage": "build", "type": "service", "logLine": {"line": 1, "text": "up"}},
         ],
     )
-    release_record = log_record_create(pipeline=build.pipeline, run_kind=RunKind.RELEASE, run_id=release.pk)
+    release_record = log_record_create(pipeline=build.pipeline, run_kind=Release.kind, run_id=release.pk)
     log_append(record=release_record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": "go"}}])
     routes = {
         "/api/pipelines": "/api/pipelines",

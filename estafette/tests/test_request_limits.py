@@ -15,13 +15,13 @@ from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from builder.contracts import CONTRACT_VERSION
-from builds.callbacks import callback_urls
-from builds.models import RunStatus
 from builds.testing import make_build
 from estafette.lib.jobtokens import issue_job_token
 from estafette.lib.json_input import MAX_DEPTH
 from estafette.testing import client_for, make_user
 from integrations.git.testing import signed_headers
+from runs.callbacks import callback_urls
+from runs.models import RunStatus
 
 SECRET = "webhook-secret"
 TOKEN = "intake-token"

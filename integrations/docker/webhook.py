@@ -16,7 +16,8 @@ from django.db import transaction
 from builder.manifest.events import DockerEvent
 from estafette.lib.db import retry_on_serialization_failure
 from estafette.lib.json_input import InvalidJson, load_json
-from estafette.queue import publish_on_commit, subjects
+from estafette.queue import publish_on_commit
+from triggers.kinds import trigger_kind
 
 
 class InvalidNotification(ValueError):
@@ -68,5 +69,5 @@ def docker_publish(*, events: list[RegistryEvent]) -> list[str]:
     """Publish each event for docker triggers after commit; returns their ids (the registry's event ids)."""
     with transaction.atomic():
         for item in events:
-            publish_on_commit(subjects.DOCKER, item.event.to_dict(), dedup_key=item.id)
+            publish_on_commit(trigger_kind("docker").subject, item.event.to_dict(), dedup_key=item.id)
     return [item.id for item in events]

@@ -25,10 +25,11 @@ from django.conf import settings
 from django.db import transaction
 
 from estafette.lib.db import retry_on_serialization_failure
-from estafette.queue import publish_on_commit, subjects
+from estafette.queue import publish_on_commit
 from integrations.git.client import CommitInfo, GitError, GitRepositoryCache, UnsafeGitArgument, without_credentials
 from integrations.git.identity import InvalidRepository, identify_repository, is_local, local_path
 from integrations.git.webhook import InvalidPush, PushEvent, make_push_event
+from triggers.kinds import trigger_kind
 
 ROOTS_VARIABLE = "ESTAFETTE_LOCAL_REPOSITORY_ROOTS"
 
@@ -111,7 +112,7 @@ def push_publish(*, push: PushEvent, event_id: str | None = None) -> str:
     whose revision is known). Returns the event id."""
     event_id = event_id or push_event_id(push)
     with transaction.atomic():
-        publish_on_commit(subjects.GIT, push.to_dict(), dedup_key=event_id)
+        publish_on_commit(trigger_kind("git").subject, push.to_dict(), dedup_key=event_id)
     return event_id
 
 

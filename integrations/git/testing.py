@@ -1,4 +1,5 @@
-"""The fake git provider for tests: real repositories on disk, and pushes signed as a git server would send them."""
+"""The fake git provider for tests: real repositories on disk, and pushes signed as a git server would send them —
+posted through the real webhook (``push``) on a test's intake settings (the ``intake`` fixture)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+from rest_framework.test import APIClient
+
 from integrations.git.webhook import SIGNATURE_HEADER, sign
+
+WEBHOOK_SECRET = "webhook-secret-for-tests"  # noqa: S105 - the tests' own shared secret
 
 GIT_IDENTITY = ("-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", "-c", "init.defaultBranch=main")
 
@@ -52,3 +58,24 @@ def push_body(repository: str, *, branch: str, revision: str | None = None, **ex
 def signed_headers(body: bytes, secret: str) -> dict[str, str]:
     """Headers for the Django test client (``HTTP_X_ESTAFETTE_SIGNATURE``) carrying the body's signature."""
     return {"HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_"): sign(body, secret)}
+
+
+def push(repository: GitRepository, *, branch: str = "main", revision: str | None = None) -> str:
+    """POST a signed push of ``repository`` to the webhook; returns the event id."""
+    body = push_body(str(repository.path), branch=branch, revision=revision)
+    response = APIClient().post(
+        "/api/integrations/git/events",
+        data=body,
+        content_type="application/json",
+        **signed_headers(body, WEBHOOK_SECRET),
+    )
+    assert response.status_code == 202, response.content
+    return str(response.json()["id"])
+
+
+@pytest.fixture
+def intake(settings: Any, tmp_path: Path) -> None:
+    """Webhook secret, git cache and local repository root (the test's directory) of a test."""
+    settings.GIT_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.GIT_CACHE_DIR = tmp_path / "git-cache"
+    settings.LOCAL_REPOSITORY_ROOTS = (tmp_path,)

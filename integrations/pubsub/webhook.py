@@ -16,7 +16,8 @@ from django.db import transaction
 from builder.manifest.events import PubSubEvent, PubSubMessage
 from estafette.lib.db import retry_on_serialization_failure
 from estafette.lib.json_input import InvalidJson, load_json
-from estafette.queue import publish_on_commit, subjects
+from estafette.queue import publish_on_commit
+from triggers.kinds import trigger_kind
 
 _SUBSCRIPTION = re.compile(r"^projects/(?P<project>[^/]+)/subscriptions/(?P<name>[^/]+)$")
 
@@ -77,5 +78,5 @@ def pubsub_publish(*, event: PubSubEvent) -> str:
     """Publish the message for pub/sub triggers after commit; returns the event id."""
     event_id = pubsub_event_id(event)
     with transaction.atomic():
-        publish_on_commit(subjects.PUBSUB, event.to_dict(), dedup_key=event_id)
+        publish_on_commit(trigger_kind("pubsub").subject, event.to_dict(), dedup_key=event_id)
     return event_id

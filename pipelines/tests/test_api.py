@@ -3,11 +3,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from builds.models import RunStatus
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user
 from pipelines.services import pipeline_archive
 from releases.testing import make_release
+from runs.models import RunStatus
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 

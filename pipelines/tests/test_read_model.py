@@ -2,11 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from builds.models import RunStatus
 from builds.testing import make_build, make_pipeline
 from pipelines.models import FacetKind, Pipeline
 from pipelines.services import pipeline_refresh_read_model
 from releases.testing import make_release
+from runs.models import RunStatus
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 

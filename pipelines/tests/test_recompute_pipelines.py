@@ -3,9 +3,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from builds.models import RunStatus
 from builds.testing import make_build, make_pipeline
 from pipelines.models import Pipeline
+from runs.models import RunStatus
 
 
 @pytest.mark.django_db

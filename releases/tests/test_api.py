@@ -1,11 +1,11 @@
 import pytest
 
-from builds.models import RunKind, RunStatus
-from builds.services import log_append, log_record_create
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
 from releases.models import Release
 from releases.testing import make_release
+from runs.models import RunStatus
+from runs.services import log_append, log_record_create
 
 API = "/api/pipelines/github.com/acme/api"
 
@@ -89,7 +89,7 @@ def test_it_lists_shows_and_cancels_releases(client) -> None:
 @pytest.mark.django_db
 def test_it_serves_a_releases_log(client) -> None:
     release = make_release(make_build(make_pipeline("api"), status=RunStatus.SUCCEEDED), status=RunStatus.RUNNING)
-    record = log_record_create(pipeline=release.pipeline, run_kind=RunKind.RELEASE, run_id=release.pk)
+    record = log_record_create(pipeline=release.pipeline, run_kind=Release.kind, run_id=release.pk)
     log_append(record=record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": "rolling out"}}])
 
     body = response_json(client.get(f"{API}/releases/{release.pk}/logs"))

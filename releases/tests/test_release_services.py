@@ -2,13 +2,13 @@ import re
 
 import pytest
 
-from builds.models import RunStatus
 from builds.testing import make_build, make_pipeline
-from estafette.lib.api import BadRequest, Conflict, NotFound
+from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.services import pipeline_archive
 from releases.models import BotRun, Release
 from releases.services import bot_cancel, bot_create, release_cancel, release_create
 from releases.testing import make_release
+from runs.models import RunStatus
 
 
 @pytest.mark.django_db

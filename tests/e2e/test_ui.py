@@ -11,12 +11,14 @@ from typing import Any
 from playwright.sync_api import expect
 
 from builder.contracts import LogBatch, LogLine, TailLogLine
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_finish
-from builds.tail import hub
-from builds.testing import DjangoBuilderApi, make_build, make_pipeline
+from builds.testing import make_build, make_pipeline
 from releases.models import BotRun, Release
 from releases.services import bot_create
+from runs.models import RunStatus
+from runs.tail import hub
+from runs.testing import DjangoBuilderApi
 from tests.tooling.waiting import wait_until
 
 

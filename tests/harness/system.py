@@ -37,11 +37,11 @@ from estafette.queue.jetstream import QueueSettings
 from estafette.queue.outbox import OutboxRelay
 from estafette.queue.worker import run_consumers
 from estafette.testing import make_user
-from integrations.git.testing import GitRepository, push_body
+from integrations.git.testing import WEBHOOK_SECRET, GitRepository, push_body
 from integrations.git.webhook import SIGNATURE_HEADER, sign
-from pipelines.testing import WEBHOOK_SECRET, app_consumers
 from tests.tooling.nats import BackgroundLoop, subprocess_env
 from tests.tooling.waiting import wait_until
+from triggers.testing import app_consumers
 
 FINAL = ("succeeded", "failed", "canceled")
 

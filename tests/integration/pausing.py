@@ -15,11 +15,11 @@ from pathlib import Path
 
 from django.db import transaction
 
-import pipelines.consumers
+import triggers.consumers
 from builds.models import Build
-from integrations.git.intake import PushedRevision
+from triggers.forges import PushedRevision
 
-_create = pipelines.consumers.build_create_from_push
+_create = triggers.consumers.build_create_from_push
 
 
 def _pause(marker: Path, where: str) -> None:
@@ -30,7 +30,7 @@ def _pause(marker: Path, where: str) -> None:
 def build_create_from_push_pausing(*, pushed: PushedRevision, now: datetime | None = None) -> Build | None:
     build = _create(pushed=pushed, now=now)
     where = os.environ.get("ESTAFETTE_TEST_PAUSE", "")
-    marker = Path(os.environ.get("ESTAFETTE_TEST_PAUSE_DIR", "/nonexistent")) / f"{pushed.push.revision}.paused"
+    marker = Path(os.environ.get("ESTAFETTE_TEST_PAUSE_DIR", "/nonexistent")) / f"{pushed.revision}.paused"
     if where and not marker.exists():
         if where == "after-commit":
             transaction.on_commit(lambda: _pause(marker, where))
@@ -39,4 +39,4 @@ def build_create_from_push_pausing(*, pushed: PushedRevision, now: datetime | No
     return build
 
 
-pipelines.consumers.build_create_from_push = build_create_from_push_pausing
+triggers.consumers.build_create_from_push = build_create_from_push_pausing

@@ -19,8 +19,9 @@ from django.conf import settings
 from builder.testing import FakeApi
 from estafette.jobs.testing import FakeJobRunner
 from estafette.lib.crypt import secret_encrypt
-from integrations.git.testing import GitRepository
-from pipelines.testing import config_of, push, settle
+from integrations.git.testing import GitRepository, push
+from runs.testing import config_of
+from triggers.testing import settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("intake")]
 

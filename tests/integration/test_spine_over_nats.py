@@ -19,16 +19,17 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.services import build_finish, build_start
 from estafette.jobs.testing import FakeJobRunner
 from estafette.queue import jetstream
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import HandledEvent, OutboxMessage
 from integrations.git.intake import push_event_id
-from integrations.git.testing import GitRepository, push_body, signed_headers
+from integrations.git.testing import WEBHOOK_SECRET, GitRepository, push_body, signed_headers
 from integrations.git.webhook import make_push_event
-from pipelines.testing import WEBHOOK_SECRET, config_of
+from runs.models import RunStatus
+from runs.testing import config_of
 from tests.harness.system import InProcessWorkers, push
 from tests.tooling.nats import NatsServer, publish_event, subprocess_env
 from tests.tooling.waiting import wait_until

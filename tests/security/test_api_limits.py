@@ -21,12 +21,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import override_settings
 
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.testing import make_build
 from estafette.lib.jobtokens import issue_job_token
 from estafette.queue.jetstream import QueueSettings
+from integrations.git.testing import WEBHOOK_SECRET
 from integrations.git.webhook import SIGNATURE_HEADER, sign
-from pipelines.testing import WEBHOOK_SECRET
+from runs.models import RunStatus
 from tests.harness.asserts import assert_json_error, assert_no_crash_in
 from tests.harness.system import System, start_system
 

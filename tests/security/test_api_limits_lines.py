@@ -2,7 +2,7 @@
 
 Such a line used to become ~800 log lines of 64 KiB: 50 MB carried by the builder, stored by the API and sent to every
 reader of the log. Now the builder keeps the first 64 KiB of the line with a truncation marker and drops the rest of it
-(the API cuts again for anything else holding a job token: builds/tests/test_log_limits.py).
+(the API cuts again for anything else holding a job token: runs/tests/test_log_limits.py).
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from builds.models import Build, LogRecord, RunKind, RunStatus
-from builds.services import log_append, log_record_create
+from builds.models import Build
 from builds.testing import make_build
 from estafette.queue.jetstream import QueueSettings
+from runs.models import LogRecord, RunStatus
+from runs.services import log_append, log_record_create
 from tests.harness.system import System, start_system
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
@@ -35,7 +36,7 @@ TEXT = "compiling src/module_{n:06d}.py: ok, 12 tests passed in 0.42 s; coverage
 
 def seed(build: Build) -> LogRecord:
     """A 300 k-line log stored as a builder's batches (through the log store service), ~47 MB as JSON."""
-    record = log_record_create(pipeline=build.pipeline, run_kind=RunKind.BUILD, run_id=build.pk)
+    record = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     for seq, first in enumerate(range(0, LINES, BATCH), 1):
         lines = [
             {

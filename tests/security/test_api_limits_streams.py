@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from builds.models import Build, RunStatus
+from builds.models import Build
 from builds.testing import make_build
 from estafette.queue.jetstream import QueueSettings
+from runs.models import RunStatus
 from tests.harness.system import System, start_system
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]

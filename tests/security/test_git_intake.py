@@ -21,9 +21,9 @@ from estafette.queue.jetstream import QueueSettings
 from estafette.queue.models import DeadLetter
 from estafette.queue.testing import Verdict, deliver
 from integrations.git.testing import GitRepository
-from pipelines.consumers import GitPushConsumer
 from tests.harness.system import System, start_system
 from tests.tooling.nats import publish_event
+from triggers.consumers import GitPushConsumer
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
 

@@ -66,13 +66,13 @@ def _no_real_jobs_by_default(request: pytest.FixtureRequest) -> None:
 
     runner = FakeJobRunner()
     monkeypatch = request.getfixturevalue("monkeypatch")
-    monkeypatch.setattr("builds.dispatch.get_job_runner", lambda: runner)
+    monkeypatch.setattr("runs.dispatch.get_job_runner", lambda: runner)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A browser may leave a live tail open when its test server stops; the tail poller must not outlive the
     # test database.
-    tail = sys.modules.get("builds.tail")
+    tail = sys.modules.get("runs.tail")
     if tail is not None:
         tail.hub.stop()
 

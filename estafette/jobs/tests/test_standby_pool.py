@@ -255,11 +255,11 @@ def test_the_dispatch_consumer_starts_the_standbys_before_its_first_job(
     runner: LocalProcessJobRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given the process's runner with standbys not started yet
-    import estafette.jobs
-    from builds.consumers import JobDispatchConsumer
+    import runs.consumers
+    from runs.consumers import JobDispatchConsumer
 
     assert runner.standbys is not None
-    monkeypatch.setattr(estafette.jobs, "get_job_runner", lambda: runner)
+    monkeypatch.setattr(runs.consumers, "get_job_runner", lambda: runner)
     time.sleep(0.5)
     assert runner.standbys.ready_count() == 0
 

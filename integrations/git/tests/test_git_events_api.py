@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from estafette.queue.models import DeadLetter, OutboxMessage
 from estafette.queue.testing import Verdict, deliver
 from integrations.git.testing import GitRepository, push_body, signed_headers
-from pipelines.consumers import GitPushConsumer
+from triggers.consumers import GitPushConsumer
 
 pytestmark = pytest.mark.django_db
 URL = "/api/integrations/git/events"

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from estafette.lib.progress import ProgressBar
 from pipelines.models import Pipeline
+from pipelines.read_model import READ_MODEL_DEFAULTS
 from pipelines.services import pipeline_refresh_read_model
 
 
@@ -46,20 +47,8 @@ class Command(BaseCommand):
         return pipeline
 
 
-READ_MODEL_FIELDS = (
-    "latest_build_id",
-    "build_status",
-    "labels",
-    "release_targets",
-    "triggers",
-    "recent_committers",
-    "recent_releasers",
-    "median_duration_ns",
-    "median_pending_duration_ns",
-    "build_count",
-    "release_count",
-    "last_updated_at",
-)
+# The read model's fields, the latest build by its id (comparing ids, not loaded builds).
+READ_MODEL_FIELDS = tuple("latest_build_id" if name == "latest_build" else name for name in READ_MODEL_DEFAULTS)
 
 
 def _read_model(pipeline: Pipeline) -> tuple[Any, ...]:

@@ -1,0 +1,55 @@
+"""Builds as a run kind of the run engine (``runs.registry``): registered by ``BuildsConfig.ready``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from builder.contracts import BuildRecord
+from builder.manifest import Manifest
+from builds.models import Build
+from builds.selectors import build_latest_counters
+from builds.services import build_cancel, build_finish, build_start
+from pipelines.services import pipeline_refresh_read_model
+from runs.registry import RunJob, RunKind, RunSection
+
+
+class BuildKind(RunKind):
+    name = Build.kind
+    model = Build
+
+    def start(self, run: Build, now: datetime | None) -> bool:
+        return build_start(build=run, now=now)
+
+    def finish(self, run: Build, status: str, now: datetime | None) -> bool:
+        return build_finish(build=run, status=status, now=now)
+
+    def cancel(self, run: Build, now: datetime | None) -> Build:
+        return build_cancel(build=run, now=now)
+
+    def refresh(self, run: Build, now: datetime | None) -> None:
+        pipeline_refresh_read_model(pipeline=run.pipeline, now=now)
+
+    def job(self, run: Build) -> RunJob:
+        return build_job(run, version=run.build_version, config={"build": BuildRecord(id=str(run.pk))})
+
+    def section(self, run: Build, manifest: Manifest) -> RunSection:
+        """A build runs the manifest's stages, cloning the repository first (ESTAFETTE.md §1.16)."""
+        return RunSection(stages=manifest.stages, clone=True)
+
+    def secrets_manifest(self, run: Build) -> str:
+        return run.manifest
+
+
+def build_job(build: Build, *, version: str, config: dict[str, object]) -> RunJob:
+    """The job of a run from ``build`` (the build itself, or a release or bot run of it) running as ``version``."""
+    max_counter, branch_counter = build_latest_counters(pipeline_id=build.pipeline_id, branch=build.repo_branch)
+    return RunJob(
+        repo_branch=build.repo_branch,
+        repo_revision=build.repo_revision,
+        manifest=build.manifest,
+        counter=int(build.counter or 0),
+        version=version,
+        max_counter=max_counter,
+        max_counter_current_branch=branch_counter,
+        config=config,
+    )

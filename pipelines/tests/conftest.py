@@ -1,1 +1,0 @@
-from pipelines.testing import intake, job_runner  # noqa: F401 - fixtures

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class RunsConfig(AppConfig):
+    """The run engine every run kind shares. Kinds register themselves here (``runs.registry``); it imports none."""
+
+    name = "runs"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        import runs.consumers  # noqa: F401 — registers the jobs-dispatch and jobs-stop consumers

@@ -1,0 +1,64 @@
+"""Masking log lines in the API as well as in the builder (ESTAFETTE.md §5.7: "logs are masked in the builder and
+again in the API").
+
+The API holds the installation key (``settings.SECRET_DECRYPTION_KEY``), so it can open every secret envelope of the
+run's manifest and of the server's credentials and mask their values, in case a builder (an old or a modified one)
+let one through. Secrets a stage computes at run time are unknown here; the builder masks what it can.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+
+from builder.secrets import Masker, SecretError, find_envelopes, open_envelope, parse_key
+from runs.models import Run
+from runs.registry import run_kind
+
+
+def run_masker(run: Run) -> Masker | None:
+    """The masker for ``run``'s logs, or None when the API knows no secret of it (or holds no key)."""
+    key_text = getattr(settings, "SECRET_DECRYPTION_KEY", "") or ""
+    if not key_text:
+        return None
+    manifest = run_kind(run.kind).secrets_manifest(run)
+    credentials = json.dumps(getattr(settings, "CREDENTIALS", None) or [], default=str, sort_keys=True)
+    return _masker_for(manifest + "\n" + credentials, key_text)
+
+
+@functools.lru_cache(maxsize=256)
+def _masker_for(text: str, key_text: str) -> Masker | None:
+    # Cached per process by content: a run's batches arrive one after another, each would open the same envelopes.
+    try:
+        key = parse_key(key_text)
+    except SecretError:
+        return None
+    values = []
+    for envelope in dict.fromkeys(find_envelopes(text)):
+        try:
+            values.append(open_envelope(envelope, key=key)[0])
+        except SecretError:
+            continue  # sealed with another key: the builder could not have read it either
+    masker = Masker(values)
+    return masker if masker else None
+
+
+def mask_lines(lines: Sequence[Mapping[str, Any]], masker: Masker | None) -> Sequence[Mapping[str, Any]]:
+    """``lines`` (TailLogLine JSON) with the text of every log line masked; the same list when nothing changes."""
+    if masker is None:
+        return lines
+    masked: list[Mapping[str, Any]] = []
+    for line in lines:
+        log_line = line.get("logLine") if isinstance(line, Mapping) else None
+        text = log_line.get("text") if isinstance(log_line, Mapping) else None
+        if isinstance(text, str) and text:
+            hidden = masker.mask(text)
+            if hidden != text:
+                masked.append({**line, "logLine": {**log_line, "text": hidden}})  # type: ignore[dict-item]
+                continue
+        masked.append(line)
+    return masked

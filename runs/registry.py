@@ -1,0 +1,151 @@
+"""The run kinds (build, release, bot…) behind one interface: the registry the run engine owns.
+
+Every part of the engine — the builder endpoints, live tails, job dispatch and configuration, job control, the
+sweeper, the log store — treats the kinds alike and asks this registry for what differs. The kinds live in apps above
+this one (builds, releases) and register themselves when Django starts (their ``AppConfig.ready``), so the engine
+never imports a kind. Adding a kind is one ``RunKind`` subclass registered from its app.
+
+The events a job is given beyond those that fired it (Estafette's *named* triggers, ESTAFETTE.md §1.10) come from the
+trigger layer, above the kinds, through the same inversion: ``register_job_events``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from builder.manifest import Builder, Manifest, Stage
+from estafette.lib.errors import NotFound
+from runs.models import Run
+
+# A kind's name is a URL segment, a job name's prefix, a queue subject's token and a log record's run_kind (8 wide).
+_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """What of a manifest a run's job executes: its stages, whether a ``git-clone`` stage goes first, and its own
+    builder (None: the manifest's)."""
+
+    stages: Sequence[Stage]
+    clone: bool
+    builder: Builder | None = None
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What a run's job is made of that only its kind knows: the build it runs from and the version it runs as."""
+
+    repo_branch: str
+    repo_revision: str
+    manifest: str  # the recorded manifest of the build the run runs from (secrets still sealed)
+    counter: int  # that build's {{auto}} counter
+    version: str  # the version the job runs as: the build's own, or the one a release deploys
+    max_counter: int  # the highest counter of the pipeline's builds
+    max_counter_current_branch: int  # … of its builds on this branch
+    # The part of ``builder.contracts.BuilderConfig`` naming the run: {"build": BuildRecord(…)} and the like.
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RunKind:
+    """One kind of run as the engine sees it. Subclasses name the kind and its model and implement the hooks with
+    that kind's own services (which keep its read model and events current)."""
+
+    name: str  # the model's ``kind``
+    model: type[Run]
+    # Loaded with the run (``select_related``): the pipeline, and the build a release or bot run runs from.
+    related: tuple[str, ...] = ("pipeline",)
+
+    def get(self, run_id: int) -> Any:
+        """The run with ``related`` loaded; ``NotFound`` when there is none."""
+        run = self.model.objects.select_related(*self.related).filter(pk=run_id).first()
+        if run is None:
+            raise NotFound(f"{self.name} {run_id} not found")
+        return run
+
+    # -- transitions: the kind's services ---------------------------------------------------------------
+    def start(self, run: Any, now: datetime | None) -> bool:
+        """pending → running."""
+        raise NotImplementedError
+
+    def finish(self, run: Any, status: str, now: datetime | None) -> bool:
+        """→ succeeded, failed or canceled."""
+        raise NotImplementedError
+
+    def cancel(self, run: Any, now: datetime | None) -> Any:
+        """The API's cancel (pending → canceled, running → canceling…); ``Conflict`` once final."""
+        raise NotImplementedError
+
+    def refresh(self, run: Any, now: datetime | None) -> None:
+        """After a change made outside the kind's services (the sweeper losing a pending run): its read model."""
+
+    # -- its job -----------------------------------------------------------------------------------------
+    def job(self, run: Any) -> RunJob:
+        """The build the run's job runs from, the version it runs as and its record in the builder config."""
+        raise NotImplementedError
+
+    def section(self, run: Any, manifest: Manifest) -> RunSection | None:
+        """The part of ``manifest`` the run executes; None when the manifest has none for it (no stages run)."""
+        raise NotImplementedError
+
+    def secrets_manifest(self, run: Any) -> str:
+        """The manifest whose secrets the run's logs may show (masked again by the API): what its job was given."""
+        raise NotImplementedError
+
+
+_kinds: dict[str, RunKind] = {}
+
+
+def register_run_kind(kind: RunKind) -> None:
+    """Register a kind (from its app's ``ready``). Raises ``ValueError`` for a name the engine cannot carry or a
+    second kind of the same name."""
+    if not _NAME.match(kind.name) or kind.name != kind.model.kind:
+        raise ValueError(f"a run kind is named by its model's kind, a lowercase word of 8 at most, got {kind.name!r}")
+    if kind.name in _kinds and type(_kinds[kind.name]) is not type(kind):
+        raise ValueError(f"run kind {kind.name!r} is registered already")
+    _kinds[kind.name] = kind
+
+
+def run_kind(name: str) -> RunKind:
+    """The registered kind; ``NotFound`` for an unknown name (it comes from a URL or a message)."""
+    try:
+        return _kinds[name]
+    except (KeyError, TypeError):
+        known = ", ".join(_kinds) or "none"
+        raise NotFound(f"unknown run kind {name!r}; expected one of {known}") from None
+
+
+def run_kinds() -> list[RunKind]:
+    return list(_kinds.values())
+
+
+# -- the events a job is given beyond those that fired it -----------------------------------------------
+
+
+class MissingJobEvent(Exception):
+    """An event the run's job needs does not exist (a named trigger's pipeline has no succeeded build): Estafette
+    does not start such a job."""
+
+
+# (manifest, pipeline full name, the run's fired events) -> the extra events; raises MissingJobEvent
+JobEvents = Callable[[Manifest, str, Sequence[Mapping[str, Any]]], list[dict[str, Any]]]
+_job_events: list[JobEvents] = []
+
+
+def register_job_events(provider: JobEvents) -> None:
+    """Add a source of extra job events (the trigger layer's named triggers, from its app's ``ready``)."""
+    if provider not in _job_events:
+        _job_events.append(provider)
+
+
+def job_events(
+    *, manifest: Manifest, pipeline_full_name: str, fired: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every registered provider's extra events, in registration order. Raises ``MissingJobEvent``."""
+    events: list[dict[str, Any]] = []
+    for provider in _job_events:
+        events.extend(provider(manifest, pipeline_full_name, [*fired, *events]))
+    return events

@@ -1,0 +1,192 @@
+"""What the builder reports, applied to the run: status events, heartbeats and log batches (ESTAFETTE.md §3.4).
+
+The builder endpoints (``runs/api.py``) call these after checking the job token and parsing the
+``builder.contracts`` types. Every function is idempotent: the builder retries until it sees a 2xx.
+
+Each builder process reports with its own ``attempt``; the first report of an attempt opens a log record of the run
+(attempt 1, 2, … — a Kubernetes Job re-running a lost pod starts a second builder), later ones find it again.
+
+A job token ends with its run: once the run has finished (succeeded, failed or canceled — by its builder, a cancel or
+the sweeper) every report, of any attempt, is refused with 409 (``RunEnded``) and changes nothing: no status, no
+heartbeat, no new log record, no line. A builder treats the 409 as final (``builder/reporting.py``), which also ends
+the retries of a final status whose first answer was lost. A run being canceled (``canceling``) still takes reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError
+from django.db.models import Max
+from django.utils import timezone
+
+from builder.contracts import LogBatch, StatusEvent
+from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
+from estafette.lib.errors import BadRequest, Conflict, Unavailable
+from runs.logs import normalise_batch
+from runs.masking import mask_lines, run_masker
+from runs.models import LogRecord, Run, RunStatus
+from runs.registry import RunKind
+from runs.services import log_append_checked
+
+logger = logging.getLogger(__name__)
+
+OPEN_ATTEMPTS = 5
+
+
+class RunEnded(Conflict):
+    """A report for a run that has finished (409): its job token reports nothing any more."""
+
+
+def _ended(kind: RunKind, run: Run) -> RunEnded:
+    return RunEnded(
+        f"{kind.name} {run.pk} has ended ({run.status}): its job takes no more reports; stop reporting this run"
+    )
+
+
+REPORTABLE = frozenset({RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
+
+
+def run_report_status(*, kind: RunKind, run: Run, event: StatusEvent, now: datetime | None = None) -> str:
+    """Apply one ``updateStatus`` or ``heartbeat`` event of the builder; returns the run's status afterwards.
+
+    ``running`` starts a pending run and opens the attempt's log record. A final status finishes a running run; on a
+    run being canceled (``canceling``) any final report ends it ``canceled`` (the cancel wins, and the run must not
+    hang in ``canceling``); ``canceled`` on a running run (its job was stopped from outside) cancels it. Transitions
+    the state machine refuses change nothing, as in Estafette. Raises ``BadRequest`` when the event names another run
+    or reports a status a builder never reports (``pending``, ``canceling``).
+    """
+    now = now or timezone.now()
+    if event.job_type != kind.name or event.id != str(run.pk):
+        raise BadRequest(
+            f"the event is for {event.job_type} {event.id} but was sent to the URL of {kind.name} {run.pk}; "
+            "post each run's events to its own statusUrl"
+        )
+    status = event.status or ""
+    if event.event_type != "heartbeat" and status not in REPORTABLE:
+        raise BadRequest(f"status: a builder reports running, succeeded, failed or canceled, not {status!r}")
+    if run.is_final:
+        raise _ended(kind, run)
+    if event.event_type == "heartbeat":
+        if not _record_heartbeat(run=run, now=now):
+            run.refresh_from_db(fields=["status"])
+            raise _ended(kind, run)
+        return run.status
+    if status == RunStatus.RUNNING:
+        _report_running(kind=kind, run=run, attempt_key=event.attempt, now=now)
+    elif run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
+        _cancel_until_canceled(kind=kind, run=run, now=now)
+    elif not kind.finish(run, status, now):
+        if run.is_final:  # it ended between loading and this report (the sweeper, a cancel)
+            raise _ended(kind, run)
+        logger.info("%s %s reported %s while %s: ignored", kind.name, run.pk, status, run.status)
+    return run.status
+
+
+def _cancel_until_canceled(*, kind: RunKind, run: Run, now: datetime) -> None:
+    # running → canceling → canceled: the API's own cancel (which also stops the job, harmless when it has stopped).
+    for _ in range(2):
+        try:
+            kind.cancel(run, now)
+        except Conflict:
+            return  # finished meanwhile
+        if run.status == RunStatus.CANCELED:
+            return
+
+
+@retry_on_serialization_failure
+def _record_heartbeat(*, run: Run, now: datetime) -> bool:
+    return run.record_heartbeat(now=now)
+
+
+def _hold_unfinished(*, kind: RunKind, run: Run, now: datetime) -> None:
+    """Within the caller's transaction: note the builder's sign of life, or raise ``RunEnded`` when the run is final.
+
+    The heartbeat is a conditional UPDATE of the run's row (``WHERE status IN`` the unfinished ones), so it also
+    keeps the row locked until the caller commits: a finish racing the report (the sweeper, a cancel) either waits
+    for it or has committed first, and then the report is refused and the caller's writes are rolled back.
+    """
+    if not run.record_heartbeat(now=now):
+        run.refresh_from_db(fields=["status"])
+        raise _ended(kind, run)
+
+
+@atomic_with_retry
+def _report_running(*, kind: RunKind, run: Run, attempt_key: str | None, now: datetime) -> None:
+    # One transaction for the three writes of a builder's first report: on SQLite each transaction queues for the
+    # database's write lock, and every job sends this report.
+    _hold_unfinished(kind=kind, run=run, now=now)
+    log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
+    kind.start(run, now)
+
+
+def run_append_log_batch(
+    *, kind: RunKind, run: Run, batch: LogBatch, lines: Sequence[Mapping[str, Any]], now: datetime | None = None
+) -> bool:
+    """Store one log batch of the builder in its attempt's log record, masked; False when that seq was stored before.
+
+    ``batch`` is the parsed batch (its seq and attempt), ``lines`` its lines as received (TailLogLine JSON), which
+    the log store keeps as they are apart from masking and cutting overlong lines. Raises ``BadRequest`` for a
+    malformed line and ``RunEnded`` once the run has finished (nothing is stored then).
+    """
+    now = now or timezone.now()
+    if run.is_final:
+        raise _ended(kind, run)
+    checked = normalise_batch(mask_lines(lines, run_masker(run)))  # before the transaction: it holds the run's row
+    return _append_unless_ended(kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, batch=checked, now=now)
+
+
+@atomic_with_retry
+def _append_unless_ended(
+    *, kind: RunKind, run: Run, attempt_key: str | None, seq: int, batch: list[dict[str, Any]], now: datetime
+) -> bool:
+    _hold_unfinished(kind=kind, run=run, now=now)
+    record = log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
+    return log_append_checked(record=record, seq=seq, batch=batch, now=now)
+
+
+def log_record_for_attempt(
+    *, kind: RunKind, run: Run, attempt_key: str | None, now: datetime | None = None
+) -> LogRecord:
+    """The log record the builder process ``attempt_key`` writes; opened on its first report.
+
+    A new attempt claims the run's latest record when no builder has claimed it yet (one opened before the job
+    started), else it opens the next one. Reports without an attempt (older builders) go to the latest record.
+    Safe under concurrent first reports of the same attempt (the unique key decides; the loser reads the winner's).
+    """
+    records = LogRecord.objects.filter(run_kind=kind.name, run_id=run.pk)
+    for _ in range(OPEN_ATTEMPTS):
+        if attempt_key is None:
+            found = records.order_by("-attempt").first()
+        else:
+            found = records.filter(attempt_key=attempt_key).first()
+        if found is not None:
+            return found
+        try:
+            return _open_record(kind=kind, run=run, attempt_key=attempt_key, now=now or timezone.now())
+        except IntegrityError:
+            continue  # a concurrent report opened this attempt's record, or took the next attempt number
+    raise Unavailable(f"could not open a log record for {kind.name} {run.pk} among concurrent reports; retry")
+
+
+@atomic_with_retry
+def _open_record(*, kind: RunKind, run: Run, attempt_key: str | None, now: datetime) -> LogRecord:
+    records = LogRecord.objects.filter(run_kind=kind.name, run_id=run.pk)
+    latest = records.order_by("-attempt").first()
+    unclaimed = attempt_key is not None and latest is not None and latest.attempt_key is None
+    if unclaimed and records.filter(pk=latest.pk, attempt_key__isnull=True).update(attempt_key=attempt_key):
+        latest.attempt_key = attempt_key
+        return latest
+    last = records.aggregate(last=Max("attempt"))["last"] or 0
+    return LogRecord.objects.create(
+        pipeline_id=run.pipeline_id,  # type: ignore[attr-defined]
+        run_kind=kind.name,
+        run_id=run.pk,
+        attempt=last + 1,
+        attempt_key=attempt_key,
+        inserted_at=now,
+        updated_at=now,
+    )

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from runs import api
+
+# Included under api/: runs.callbacks.callback_urls gives the same paths to jobs.
+BUILDER = "builder/v1/<str:kind>/<int:run_id>"
+
+urlpatterns = [
+    path(f"{BUILDER}/status", api.BuilderStatusApi.as_view(), name="builder-status"),
+    path(f"{BUILDER}/logs", api.BuilderLogsApi.as_view(), name="builder-logs"),
+]

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class TriggersConfig(AppConfig):
+    """The trigger engine: what turns events (pushes, runs starting or finishing, cron ticks…) into runs."""
+
+    name = "triggers"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: the models are loaded only once every app's config is.
+        import triggers.consumers  # noqa: F401 — registers the push, trigger-matching and trigger-fire consumers
+        from pipelines.read_model import register_read_model_part
+        from runs.registry import register_job_events
+        from triggers.index import TriggerIndexPart
+        from triggers.services import job_events_of_named_triggers
+
+        register_read_model_part(TriggerIndexPart())
+        register_job_events(job_events_of_named_triggers)

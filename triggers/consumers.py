@@ -1,0 +1,82 @@
+"""Consumers of the trigger engine: pushes become builds; events fire triggers; fired triggers act.
+
+Each ``handle`` only calls services, and each is idempotent per event id: a redelivered event —
+after a SIGKILLed consumer or a restarted nats-server — changes nothing the second time.
+
+The trigger-matching consumers are made from the trigger-kind registry (``triggers.kinds``): one durable per kind,
+because a JetStream consumer filters one subject.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from estafette.queue.consumer import Consumer, PermanentError, ReceivedEvent, consumer
+from triggers.forges import InvalidSource, forge
+from triggers.kinds import TriggerKind, UnknownEvent, trigger_kind, trigger_kinds
+from triggers.pushes import build_create_from_push
+from triggers.services import TRIGGER_FIRED, trigger_fire, triggers_match
+
+
+@consumer(trigger_kind("git").subject, durable="pipelines-git-push")
+class GitPushConsumer(Consumer):
+    """A push to a repository with a ``.estafette.yaml`` creates that pipeline's build.
+
+    Idempotent per resolved commit, not per event id: a push without a revision (identified by its body) and
+    one naming the commit it resolved to are the same push, and make one build.
+    """
+
+    idempotent = True
+
+    def prepare(self, event: ReceivedEvent) -> Any:
+        # The forge reads the repository here, outside the handler's transaction: it may fetch from a remote. It
+        # checks the payload again first: an event on the queue is input too.
+        try:
+            return forge("git").read_push(event.payload)
+        except InvalidSource as error:
+            raise PermanentError(f"not a push: {error}") from None
+
+    def handled_key(self, event: ReceivedEvent) -> str:
+        return str(event.prepared.event_id)
+
+    def handle(self, event: ReceivedEvent) -> None:
+        build_create_from_push(pushed=event.prepared)
+
+
+class TriggerMatchConsumer(Consumer):
+    """An event of one kind: publish a fired-trigger message per trigger it fires.
+
+    Not ``idempotent`` in the queue's sense: matching only reads, and the messages it publishes have
+    ids derived from (event, pipeline, trigger), so a second run publishes the same ids (JetStream
+    drops them; ``triggers-fire`` acts once per id). An event that fires nothing writes nothing.
+    """
+
+    kind: TriggerKind
+
+    def handle(self, event: ReceivedEvent) -> None:
+        try:
+            trigger_event = self.kind.event_from_payload(event.payload)
+        except UnknownEvent as error:
+            raise PermanentError(str(error)) from None
+        triggers_match(event=trigger_event, event_id=event.id)
+
+
+def _match_consumer(kind: TriggerKind) -> type[TriggerMatchConsumer]:
+    name = f"{kind.name.capitalize()}TriggerConsumer"
+    doc = f"Events of the {kind.name} trigger kind ({kind.subject}) fire the triggers that listen to them."
+    return consumer(kind.subject, durable=kind.durable)(
+        type(name, (TriggerMatchConsumer,), {"kind": kind, "__doc__": doc})
+    )
+
+
+MATCH_CONSUMERS: dict[str, type[TriggerMatchConsumer]] = {kind.name: _match_consumer(kind) for kind in trigger_kinds()}
+
+
+@consumer(TRIGGER_FIRED, durable="triggers-fire")
+class TriggerFireConsumer(Consumer):
+    """One fired trigger: create its build, release or bot run."""
+
+    idempotent = True
+
+    def handle(self, event: ReceivedEvent) -> None:
+        trigger_fire(message=event.payload)

@@ -1,0 +1,292 @@
+"""Trigger firing (ESTAFETTE.md §1.10): which triggers an event fires, and what each one then does.
+
+Two steps, each its own consumer:
+
+1. ``triggers_match`` — for one event (a push, a pipeline or release starting or finishing, a cron
+   tick, a Pub/Sub message, an image push) find the non-archived pipelines whose read model has a
+   trigger that fires (candidates come from the trigger index; ``Trigger.fires`` decides) and
+   publish one ``estafette.events.trigger.fired`` per (event, pipeline, trigger), with an id derived
+   from the three, so a redelivered event fires nothing twice.
+2. ``trigger_fire`` — take that trigger's action: ``builds`` (a new build of the revision of the
+   branch's latest build, with a fresh version), ``releases`` (version latest/same/current/literal
+   to the release target, with the released build's manifest, branch and revision) or ``runs`` (a
+   bot run). The event is recorded on the new run as its ``triggeredByEvents``.
+
+``trigger_named_events`` adds, for a job, the last succeeded build/release that each *named*
+pipeline/release trigger refers to, so ``ESTAFETTE_TRIGGER_<NAME>_*`` exist however the job started; the run
+engine asks for them through the hook ``TriggersConfig.ready`` registers (``runs.registry.job_events``).
+
+How an event arrives (its subject, its decoding, its index keys) is its kind's entry in ``triggers.kinds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from builder.manifest import Manifest, Trigger
+from builder.manifest.events import Event
+from builder.manifest.regex import filter_match
+from builds.events import pipeline_event
+from builds.models import Build
+from builds.services import build_create
+from estafette.lib.errors import DomainError
+from estafette.queue import publish_on_commit, subjects
+from pipelines.models import FacetKind, Pipeline, PipelineFacet
+from releases.events import release_event
+from releases.models import BotRun, Release
+from releases.services import bot_create, release_create
+from runs.models import RunStatus
+from runs.registry import MissingJobEvent
+from triggers.index import event_keys
+
+logger = logging.getLogger(__name__)
+
+RECENT_RUNS_SCANNED = 50  # succeeded builds/releases looked at for a named trigger's event
+# One trigger of one pipeline matched one event: the action to take (``trigger_fire``).
+TRIGGER_FIRED = subjects.event_subject("trigger", "fired")
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+
+def pushed_pipeline(event: Event) -> str | None:
+    """For a push, the pushed pipeline's name: its own build comes from the push, not from a git trigger."""
+    return event.git.repository.casefold() if event.git is not None else None
+
+
+# -- matching -------------------------------------------------------------------------------------
+
+
+def fire_id(event_id: str, pipeline_id: int, trigger: Mapping[str, Any]) -> str:
+    """The id of one trigger of one pipeline firing for one event (the idempotency key of its action)."""
+    natural = f"{event_id}\n{pipeline_id}\n{sorted(trigger.items())!r}"
+    return f"fire-{hashlib.sha256(natural.encode()).hexdigest()[:40]}"
+
+
+def triggers_match(*, event: Event, event_id: str) -> list[dict[str, Any]]:
+    """Publish (after commit) a ``trigger.fired`` message per trigger ``event`` fires; return their payloads.
+
+    Candidates are the non-archived pipelines whose latest build's triggers (``self`` resolved) are
+    indexed under one of the event's keys; a push does not fire the pushed pipeline's own git
+    triggers. Idempotent per ``event_id``: the same messages, with the same ids, every time. An event
+    that fires nothing writes nothing.
+    """
+    fired = [
+        (
+            fire_id(event_id, pipeline.pk, data),
+            {
+                "eventId": event_id,
+                "pipelineId": str(pipeline.pk),
+                "pipeline": pipeline.full_name,
+                "trigger": dict(data),
+                "event": replace(event, name=trigger.name, fired=True).to_dict(),
+            },
+        )
+        for pipeline, data, trigger in _firing(event)
+    ]
+    if fired:
+        with transaction.atomic():
+            for message_id, message in fired:
+                publish_on_commit(TRIGGER_FIRED, message, dedup_key=message_id)
+        logger.info("event %s fires %d trigger(s)", event_id, len(fired))
+    return [message for _, message in fired]
+
+
+def _firing(event: Event) -> Iterator[tuple[Pipeline, Mapping[str, Any], Trigger]]:
+    """(pipeline, trigger JSON, trigger) for each trigger of a candidate pipeline that fires."""
+    pipeline_ids = (
+        PipelineFacet.objects.filter(kind=FacetKind.TRIGGER, value__in=event_keys(event))
+        .values_list("pipeline_id", flat=True)
+        .distinct()
+    )
+    excluded = pushed_pipeline(event)
+    for pipeline in Pipeline.objects.filter(pk__in=list(pipeline_ids), archived=False).order_by("pk"):
+        if excluded is not None and pipeline.full_name.casefold() == excluded:
+            continue
+        for data in pipeline.triggers:
+            trigger = Trigger.from_dict(data)
+            if trigger.fires(event):
+                yield pipeline, data, trigger
+
+
+# -- actions --------------------------------------------------------------------------------------
+
+
+def trigger_fire(*, message: Mapping[str, Any], now: datetime | None = None) -> Build | Release | BotRun | None:
+    """Take the action of one fired trigger (a ``triggers_match`` message); the new run, or None.
+
+    None, with a log line saying why, when there is nothing to do: the pipeline is gone or archived,
+    the branch never built, the version or release target does not exist. Those do not get better
+    by retrying. Run it once per message id (the consumer is idempotent).
+    """
+    pipeline = Pipeline.objects.filter(pk=int(message["pipelineId"])).first()
+    if pipeline is None or pipeline.archived:
+        logger.info("trigger of %s not fired: the pipeline is gone or archived", message.get("pipeline"))
+        return None
+    trigger = Trigger.from_dict(message["trigger"])
+    event: dict[str, Any] = dict(message["event"])
+    try:
+        if trigger.builds is not None:
+            return _fire_build(pipeline, trigger, event, now=now)
+        if trigger.releases is not None:
+            return _fire_release(pipeline, trigger, event, now=now)
+        if trigger.runs is not None:
+            return bot_create(pipeline=pipeline, name=trigger.runs.bot, triggered_by_events=[event], now=now)
+    except DomainError as error:
+        logger.warning("trigger of %s not fired: %s", pipeline.full_name, error.message)
+        return None
+    logger.warning("trigger of %s has no action (builds, releases or runs); nothing to do", pipeline.full_name)
+    return None
+
+
+def _fire_build(pipeline: Pipeline, trigger: Trigger, event: dict[str, Any], *, now: datetime | None) -> Build | None:
+    """Build the revision of the branch's latest build again, with a new version (Estafette's builds action)."""
+    assert trigger.builds is not None
+    branch = trigger.builds.branch
+    latest = _latest_build_of_branch(pipeline, branch)
+    if latest is None and branch == "master":
+        latest = _latest_build_of_branch(pipeline, "main")  # the default branch may be main
+    if latest is None:
+        logger.warning("trigger of %s not fired: branch %s has no build to rebuild", pipeline.full_name, branch)
+        return None
+    return build_create(
+        pipeline=pipeline,
+        repo_branch=latest.repo_branch,
+        repo_revision=latest.repo_revision,
+        manifest_text=latest.manifest,
+        commits=latest.commits,
+        triggered_by_events=[event],
+        now=now,
+    )
+
+
+def _latest_build_of_branch(pipeline: Pipeline, branch: str) -> Build | None:
+    return Build.objects.filter(pipeline=pipeline, repo_branch=branch).order_by("-inserted_at", "-id").first()
+
+
+def _fire_release(
+    pipeline: Pipeline, trigger: Trigger, event: dict[str, Any], *, now: datetime | None
+) -> Release | None:
+    assert trigger.releases is not None
+    action = trigger.releases
+    version = _release_version(pipeline, action.version or "latest", action.target, action.action, event)
+    if not version:
+        logger.warning(
+            "trigger of %s not fired: no version %r to release to %s",
+            *(pipeline.full_name, action.version, action.target),
+        )
+        return None
+    return release_create(
+        pipeline=pipeline,
+        name=action.target,
+        action=action.action,
+        release_version=version,
+        triggered_by_events=[event],
+        now=now,
+    )
+
+
+def _release_version(pipeline: Pipeline, wanted: str, target: str, action: str, event: Mapping[str, Any]) -> str:
+    """``latest``: the pipeline's newest succeeded build; ``same``: the version of the event; ``current``:
+    the version last released successfully to the target and action; anything else: itself."""
+    if wanted == "latest":
+        build = (
+            Build.objects.filter(pipeline=pipeline, status=RunStatus.SUCCEEDED).order_by("-inserted_at", "-id").first()
+        )
+        return build.build_version if build is not None else ""
+    if wanted == "same":
+        pipeline_part, release_part = event.get("pipeline") or {}, event.get("release") or {}
+        return str(pipeline_part.get("buildVersion") or release_part.get("releaseVersion") or "")
+    if wanted == "current":
+        release = (
+            Release.objects.filter(pipeline=pipeline, name=target, action=action, status=RunStatus.SUCCEEDED)
+            .order_by("-inserted_at", "-id")
+            .first()
+        )
+        return release.release_version if release is not None else ""
+    return wanted
+
+
+# -- named triggers -------------------------------------------------------------------------------
+
+
+class MissingNamedEvent(MissingJobEvent):
+    """A named trigger refers to a pipeline without a succeeded build (or release) to describe."""
+
+
+def trigger_named_events(
+    *, manifest: Manifest, pipeline_full_name: str, fired: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The extra (not fired) events of a job: per named ``pipeline``/``release`` trigger with event
+    ``finished``, the last succeeded build (on a branch the trigger allows) or release (to its target)
+    of the pipeline it names. A name already among ``fired`` is not repeated.
+
+    Raises ``MissingNamedEvent`` when there is none: Estafette then does not start the job.
+    """
+    taken = {str(event.get("name")) for event in fired if event.get("name")}
+    events: list[dict[str, Any]] = []
+    for trigger in manifest.all_triggers(pipeline_full_name):
+        if not trigger.name or trigger.name in taken:
+            continue
+        if trigger.pipeline is not None and trigger.pipeline.event == "finished":
+            build = _last_succeeded_build(trigger.pipeline.name, trigger.pipeline.branch)
+            if build is None:
+                raise MissingNamedEvent(
+                    f"trigger {trigger.name!r} needs a succeeded build of {trigger.pipeline.name} "
+                    f"on a branch matching {trigger.pipeline.branch!r}, and there is none"
+                )
+            events.append(replace(pipeline_event(build, event="finished"), name=trigger.name).to_dict())
+        elif trigger.release is not None and trigger.release.event == "finished":
+            release = _last_succeeded_release(trigger.release.name, trigger.release.target)
+            if release is None:
+                raise MissingNamedEvent(
+                    f"trigger {trigger.name!r} needs a succeeded release of {trigger.release.name} "
+                    f"to {trigger.release.target!r}, and there is none"
+                )
+            events.append(replace(release_event(release, event="finished"), name=trigger.name).to_dict())
+        else:
+            continue
+        taken.add(trigger.name)
+    return events
+
+
+def _pipeline_named(full_name: str) -> Pipeline | None:
+    source, _, rest = full_name.partition("/")
+    owner, _, name = rest.partition("/")
+    return Pipeline.objects.filter(repo_source__iexact=source, repo_owner__iexact=owner, repo_name__iexact=name).first()
+
+
+def _last_succeeded_build(pipeline_name: str, branch_filter: str) -> Build | None:
+    pipeline = _pipeline_named(pipeline_name)
+    if pipeline is None:
+        return None
+    builds = Build.objects.select_related("pipeline").filter(pipeline=pipeline, status=RunStatus.SUCCEEDED)
+    for build in builds.order_by("-inserted_at", "-id")[:RECENT_RUNS_SCANNED]:
+        if filter_match(branch_filter, build.repo_branch):
+            return build
+    return None
+
+
+def _last_succeeded_release(pipeline_name: str, target_filter: str) -> Release | None:
+    pipeline = _pipeline_named(pipeline_name)
+    if pipeline is None:
+        return None
+    releases = Release.objects.select_related("pipeline").filter(pipeline=pipeline, status=RunStatus.SUCCEEDED)
+    for release in releases.order_by("-inserted_at", "-id")[:RECENT_RUNS_SCANNED]:
+        if filter_match(target_filter, release.name):
+            return release
+    return None
+
+
+def job_events_of_named_triggers(
+    manifest: Manifest, pipeline_full_name: str, fired: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``trigger_named_events`` as the run engine's job-events hook (``runs.registry.register_job_events``)."""
+    return trigger_named_events(manifest=manifest, pipeline_full_name=pipeline_full_name, fired=fired)
