@@ -121,6 +121,7 @@ class StandbyPool:
         self._stale = False  # the environment changed: replace every standby
         self._owner = os.getpid()
         self._keeper: threading.Thread | None = None
+        self._starting: subprocess.Popen[bytes] | None = None  # the standby the keeper waits for, until it is ready
 
     # --- for the runner ----------------------------------------------------------------------------------------------
 
@@ -168,7 +169,13 @@ class StandbyPool:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            starting, self._starting = self._starting, None
             self._lock.notify_all()
+        if starting is not None:
+            # A standby still importing (seconds on a loaded machine) would keep the keeper in _spawn, and this close
+            # in keeper.join, long after a SIGTERM: it has launched no job, so it is killed, which ends the wait.
+            with contextlib.suppress(ProcessLookupError):
+                starting.kill()
         for standby in idle:
             standby.stop()
         keeper = self._keeper
@@ -283,12 +290,24 @@ class StandbyPool:
             logger.warning("cannot start a builder standby: %s", error.strerror)
             return None
         standby = _Standby(process=process, interpreter_env=interpreter_environment(env))
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._starting = process
+        if closed:
+            standby.stop()
+            return None
         try:
             hello = standby.read_message(timeout=READY_TIMEOUT)
         except HandoffFailed as error:
-            logger.warning("a builder standby did not start: %s", error)
+            if not self._closed:
+                logger.warning("a builder standby did not start: %s", error)
             standby.stop()
             return None
+        finally:
+            with self._lock:
+                if self._starting is process:
+                    self._starting = None
         if hello.get("ready") is not True:
             logger.warning("a builder standby did not start: it said %r", hello)
             standby.stop()

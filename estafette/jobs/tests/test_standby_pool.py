@@ -268,3 +268,17 @@ def test_the_dispatch_consumer_starts_the_standbys_before_its_first_job(
 
     # then the standbys come up without a job asking for them
     wait_until(lambda: runner.standbys.ready_count() == 2, timeout=60, what="two idle standbys")
+
+
+def test_closing_the_pool_does_not_wait_for_a_standby_still_starting(tmp_path: Path) -> None:
+    # given a standby that is still importing (it never says it is ready), as on a loaded machine
+    marker = tmp_path / "started"
+    slow = f"open({str(marker)!r}, 'w').close(); import time; time.sleep(60)"
+    pool = StandbyPool(size=1, environment=lambda: dict(os.environ), argv=[sys.executable, "-c", slow])
+    pool.start()
+    wait_until(marker.exists, timeout=30, what="the standby to start")
+    # when the server stops (a SIGTERM during start-up)
+    started = time.monotonic()
+    pool.close()
+    # then it stops at once: the keeper is not left waiting for the standby's hello (it would for up to 5 s)
+    assert time.monotonic() - started < 2

@@ -9,6 +9,7 @@ import time
 from typing import Any, ClassVar
 
 import pytest
+from nats.js.errors import NotFoundError
 
 from estafette.queue import jetstream
 from estafette.queue.consumer import Consumer, PermanentError, ReceivedEvent, Verdict
@@ -47,7 +48,26 @@ class Scripted(Consumer):
 
 
 def consuming(queue: QueueSettings, *consumers: Consumer) -> BackgroundLoop:
-    return BackgroundLoop(lambda stop: run_consumers(list(consumers), queue, stop=stop), name="consumers").start()
+    """The consumers running in the background, once each one's durable exists on the server (a test asking for a
+    durable's state before the worker created it would get "consumer not found")."""
+    running = BackgroundLoop(lambda stop: run_consumers(list(consumers), queue, stop=stop), name="consumers").start()
+    for consumer in consumers:
+        wait_until(lambda durable=consumer.durable: durable_exists(queue, durable), what=f"durable {consumer.durable}")
+    return running
+
+
+def durable_exists(queue: QueueSettings, durable: str) -> bool:
+    async def body() -> bool:
+        nc = await jetstream.connect(queue, name="test", wait_seconds=10)
+        try:
+            await nc.jetstream().consumer_info(queue.stream, durable)
+        except NotFoundError:  # no stream yet, or no such consumer yet
+            return False
+        finally:
+            await nc.close()
+        return True
+
+    return asyncio.run(body())
 
 
 def publish(queue: QueueSettings, subject: str, payload: Any, *, message_id: str | None = None) -> None:
