@@ -15,8 +15,7 @@ from builds import selectors
 from builds.serializers import BuildDetailSerializer, BuildSerializer, RebuildSerializer
 from builds.services import build_rebuild
 from estafette.lib.api_docs import errors
-from runs.events import manual_event
-from runs.views import PipelineRunsApi, actor_email, check_body_matches_pipeline, pipeline_from_path
+from runs.views import PipelineRunsApi, pipeline_from_path
 
 
 class PipelineBuildsApi(PipelineRunsApi):
@@ -27,15 +26,10 @@ class PipelineBuildsApi(PipelineRunsApi):
         request=RebuildSerializer,
         responses={201: BuildDetailSerializer, **errors(400, 401, 404, 409)},
     )
-    def post(self, request: Request, source: str, owner: str, name: str) -> Response:
-        pipeline = pipeline_from_path(self.kwargs)
-        body = RebuildSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        check_body_matches_pipeline(body.validated_data, pipeline)
+    def post(self, request: Request, **path: str) -> Response:
+        pipeline, body = self.command_body(request, RebuildSerializer)
         build = build_rebuild(
-            pipeline=pipeline,
-            build_version=body.validated_data["build_version"],
-            triggered_by_events=[manual_event(actor_email(request))],
+            pipeline=pipeline, build_version=body["build_version"], triggered_by_events=self.started_by(request)
         )
         return Response(BuildDetailSerializer(build).data, status=status.HTTP_201_CREATED)
 

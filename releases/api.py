@@ -13,8 +13,7 @@ from rest_framework.response import Response
 from estafette.lib.api_docs import errors
 from releases.serializers import BotCreateSerializer, BotRunSerializer, ReleaseCreateSerializer, ReleaseSerializer
 from releases.services import bot_create, release_create
-from runs.events import manual_event
-from runs.views import PipelineRunsApi, actor_email, check_body_matches_pipeline, pipeline_from_path
+from runs.views import PipelineRunsApi
 
 
 class PipelineReleasesApi(PipelineRunsApi):
@@ -25,17 +24,14 @@ class PipelineReleasesApi(PipelineRunsApi):
         request=ReleaseCreateSerializer,
         responses={201: ReleaseSerializer, **errors(400, 401, 404, 409)},
     )
-    def post(self, request: Request, source: str, owner: str, name: str) -> Response:
-        pipeline = pipeline_from_path(self.kwargs)
-        body = ReleaseCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        check_body_matches_pipeline(body.validated_data, pipeline)
+    def post(self, request: Request, **path: str) -> Response:
+        pipeline, body = self.command_body(request, ReleaseCreateSerializer)
         release = release_create(
             pipeline=pipeline,
-            name=body.validated_data["name"],
-            action=body.validated_data["action"],
-            release_version=body.validated_data["release_version"],
-            triggered_by_events=[manual_event(actor_email(request))],
+            name=body["name"],
+            action=body["action"],
+            release_version=body["release_version"],
+            triggered_by_events=self.started_by(request),
         )
         return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
 
@@ -48,14 +44,7 @@ class PipelineBotRunsApi(PipelineRunsApi):
         request=BotCreateSerializer,
         responses={201: BotRunSerializer, **errors(400, 401, 404)},
     )
-    def post(self, request: Request, source: str, owner: str, name: str) -> Response:
-        pipeline = pipeline_from_path(self.kwargs)
-        body = BotCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        check_body_matches_pipeline(body.validated_data, pipeline)
-        run = bot_create(
-            pipeline=pipeline,
-            name=body.validated_data["name"],
-            triggered_by_events=[manual_event(actor_email(request))],
-        )
+    def post(self, request: Request, **path: str) -> Response:
+        pipeline, body = self.command_body(request, BotCreateSerializer)
+        run = bot_create(pipeline=pipeline, name=body["name"], triggered_by_events=self.started_by(request))
         return Response(BotRunSerializer(run).data, status=status.HTTP_201_CREATED)

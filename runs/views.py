@@ -6,13 +6,13 @@ and list filters, how a URL names one of its runs, its serializers, the log docu
 ``run_urlpatterns(kind)`` gives a kind its routes — Estafette's paths and the route names the web UI and the tests use
 (``pipeline-build-logs``…) — each served by a subclass of the view that names the kind and describes its operations
 in the OpenAPI document (``pipeline_build_logs``…). A kind's own commands stay with its app: it passes the view of
-``…/<segment>`` with its ``post`` (rebuild a build, create a release or a bot run), built on ``PipelineRunsApi`` and
-the helpers here (the pipeline in the path, the command bodies, the acting user).
+``…/<segment>`` with its ``post`` (rebuild a build, create a release or a bot run), a subclass of ``PipelineRunsApi``
+(which reads the command's body and who asked).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from django.http import StreamingHttpResponse
@@ -21,6 +21,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
@@ -29,6 +30,7 @@ from estafette.lib.listing import page_of, parse_list_query
 from pipelines.models import Pipeline
 from pipelines.selectors import pipeline_get
 from runs import selectors
+from runs.events import manual_event
 from runs.log_document import log_document_response
 from runs.models import LogRecord
 from runs.registry import RunKind
@@ -38,39 +40,11 @@ from runs.tail import TAIL_RENDERERS, log_tail_response, tail_user
 PIPELINE = "pipelines/<str:source>/<str:owner>/<str:name>"
 DEFAULT_SORT = ("-inserted_at",)
 
-# -- what the kinds' command views share --------------------------------------------------------
-
 
 def pipeline_from_path(kwargs: dict[str, Any]) -> Pipeline:
+    """The pipeline of ``…/pipelines/{source}/{owner}/{name}/…``; ``NotFound`` when there is none."""
     return pipeline_get(repo_source=kwargs["source"], repo_owner=kwargs["owner"], repo_name=kwargs["name"])
 
-
-def check_body_matches_pipeline(data: dict[str, Any], pipeline: Pipeline) -> None:
-    """Estafette's command bodies repeat the repository; when they do, it must be the URL's."""
-    for field, expected in (
-        ("repo_source", pipeline.repo_source),
-        ("repo_owner", pipeline.repo_owner),
-        ("repo_name", pipeline.repo_name),
-    ):
-        sent = data.get(field)
-        if sent and sent != expected:
-            raise BadRequest(f"the body names {field} {sent!r} but the URL names {expected!r}")
-
-
-def actor_email(request: Request) -> str:
-    user = request.user
-    return user.email or user.get_username()
-
-
-LOG_STREAM_SCHEMA = {
-    "responses": {
-        (200, "text/event-stream"): OpenApiResponse(
-            OpenApiTypes.STR,
-            description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
-        ),
-        **errors(400, 401, 404, 429, 503),
-    },
-}
 
 # -- the views -----------------------------------------------------------------------------------
 
@@ -79,14 +53,53 @@ Operations = dict[str, Callable[[Any], Any]]
 
 
 class RunView(APIView):
-    """A view of one kind's runs. ``kind`` is set by the subclass ``run_urlpatterns`` makes for each kind."""
+    """A view of one kind's runs. ``kind`` is set by the subclass ``run_urlpatterns`` makes for each kind.
+
+    That subclass is described in the OpenAPI document by ``operations(kind)``: an operation per entry of
+    ``operation_ids`` (a method and its operation id, with the kind's ``{segment}`` and ``{name}``), described by
+    ``about`` (with the kind's ``{segment}``, ``{label}`` and ``{plural}``) and answering ``answers``.
+    """
 
     kind: ClassVar[RunKind]
+    operation_ids: ClassVar[dict[str, str]] = {}
+    about: ClassVar[str] = ""
+    answers: ClassVar[dict[Any, Any]] = {}
+    of_one_run: ClassVar[bool] = True  # the path names one run (``{<kind>_id}``)
 
     @classmethod
     def operations(cls, kind: RunKind) -> Operations:
-        """What the OpenAPI document says of this view's methods for ``kind``."""
-        raise NotImplementedError
+        return {method: cls.operation(kind, method) for method in cls.operation_ids}
+
+    @classmethod
+    def operation(
+        cls,
+        kind: RunKind,
+        method: str,
+        *,
+        responses: dict[Any, Any] | None = None,
+        parameters: Sequence[OpenApiParameter] = (),
+    ) -> Callable[[Any], Any]:
+        plural = str(kind.model._meta.verbose_name_plural)
+        run = OpenApiParameter(run_key(kind), OpenApiTypes.STR, OpenApiParameter.PATH, description=kind.key_help)
+        return extend_schema(
+            operation_id=cls.operation_ids[method].format(segment=kind.segment, name=kind.name),
+            description=cls.about.format(segment=kind.segment, label=kind.label, plural=plural),
+            parameters=[*([run] if cls.of_one_run else []), *parameters],
+            responses=cls.answers if responses is None else responses,
+        )
+
+    @classmethod
+    def list_operations(cls, kind: RunKind, *, envelope: str, refusals: Sequence[int]) -> Operations:
+        """The operation of a list: its filters, its sort fields and a page of the kind's runs (``<envelope>List``)."""
+        page = list_envelope(kind.serializer, envelope)
+        return {
+            "get": cls.operation(
+                kind,
+                "get",
+                parameters=list_parameters(kind.list_filters, kind.sort_fields),
+                responses={200: page, **errors(*refusals)},
+            )
+        }
 
     def pipeline(self) -> Pipeline:
         """The pipeline the path names; ``NotFound`` when there is none."""
@@ -120,86 +133,68 @@ def run_key(kind: RunKind) -> str:
     return f"{kind.name}_id"
 
 
-def operation(
-    kind: RunKind,
-    operation_id: str,
-    text: str,
-    *,
-    responses: dict[Any, Any],
-    parameters: list[OpenApiParameter] | None = None,
-    of_one_run: bool = True,
-) -> Callable[[Any], Any]:
-    """One operation of ``kind`` in the OpenAPI document: its id, its description (``text`` with the kind's
-    ``{segment}``, ``{label}`` and ``{plural}``) and, for a route of one run, what names the run in its path."""
-    plural = str(kind.model._meta.verbose_name_plural)
-    run = OpenApiParameter(run_key(kind), OpenApiTypes.STR, OpenApiParameter.PATH, description=kind.key_help)
-    return extend_schema(
-        operation_id=operation_id,
-        description=text.format(segment=kind.segment, label=kind.label, plural=plural),
-        parameters=[*([run] if of_one_run else []), *(parameters or [])],
-        responses=responses,
-    )
-
-
 class RunListApi(RunView):
     """``GET /api/<segment>``: the kind's runs of all pipelines, newest first."""
 
+    operation_ids = {"get": "{segment}_list"}
+    about = "``GET /api/{segment}``: {plural} of all pipelines, newest first."
+    of_one_run = False
+
     @classmethod
     def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET /api/{segment}``: {plural} of all pipelines, newest first."
-        envelope = list_envelope(kind.serializer, component_name(kind.serializer))
-        return {
-            "get": operation(
-                kind,
-                f"{kind.segment}_list",
-                text,
-                parameters=list_parameters(kind.list_filters, kind.sort_fields),
-                responses={200: envelope, **errors(400, 401)},
-                of_one_run=False,
-            )
-        }
+        return cls.list_operations(kind, envelope=component_name(kind.serializer), refusals=(400, 401))
 
     def get(self, request: Request) -> Response:
         return self.page(request)
 
 
 class PipelineRunsApi(RunView):
-    """``GET …/<segment>``: the pipeline's runs of the kind, newest first. A kind's subclass adds its ``post``."""
+    """``GET …/<segment>``: the pipeline's runs of the kind, newest first. A kind's subclass adds its command:
+    ``post`` (``command_body`` and ``started_by`` read the request)."""
+
+    operation_ids = {"get": "pipeline_{segment}_list"}
+    about = "``GET …/{segment}``: the pipeline's {plural}, newest first."
+    of_one_run = False
 
     @classmethod
     def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET …/{segment}``: the pipeline's {plural}, newest first."
-        envelope = list_envelope(kind.serializer, f"Pipeline{component_name(kind.serializer)}")
-        return {
-            "get": operation(
-                kind,
-                f"pipeline_{kind.segment}_list",
-                text,
-                parameters=list_parameters(kind.list_filters, kind.sort_fields),
-                responses={200: envelope, **errors(400, 401, 404)},
-                of_one_run=False,
-            )
-        }
+        envelope = f"Pipeline{component_name(kind.serializer)}"
+        return cls.list_operations(kind, envelope=envelope, refusals=(400, 401, 404))
 
     def get(self, request: Request, **path: str) -> Response:
         return self.page(request, pipeline_id=self.pipeline().pk)
+
+    def command_body(self, request: Request, body: type[Serializer]) -> tuple[Pipeline, dict[str, Any]]:
+        """The pipeline in the path and the command's body read with ``body``: ``BadRequest`` when it is malformed or
+        names another repository (Estafette's bodies repeat the repository; when they do, it must be the URL's),
+        ``NotFound`` when there is no such pipeline."""
+        pipeline = self.pipeline()
+        command = body(data=request.data)
+        command.is_valid(raise_exception=True)
+        for field in ("repo_source", "repo_owner", "repo_name"):
+            sent, expected = command.validated_data.get(field), getattr(pipeline, field)
+            if sent and sent != expected:
+                raise BadRequest(f"the body names {field} {sent!r} but the URL names {expected!r}")
+        return pipeline, command.validated_data
+
+    def started_by(self, request: Request) -> list[dict[str, Any]]:
+        """The events of a run the requesting person starts: Estafette's ``manual`` event with their email."""
+        user = request.user
+        return [manual_event(user.email or user.get_username())]
 
 
 class PipelineRunApi(RunView):
     """``GET …/<segment>/{id}``: one run; ``DELETE``: cancel it (the kind's cancel service)."""
 
+    operation_ids = {"get": "pipeline_{name}_get", "delete": "pipeline_{name}_cancel"}
+    about = "``GET …/{segment}/{{id}}``: one {label}; ``DELETE``: cancel it."
+
     @classmethod
     def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET …/{segment}/{{id}}``: one {label}; ``DELETE``: cancel it."
         detail = kind.detail_serializer or kind.serializer
         return {
-            "get": operation(kind, f"pipeline_{kind.name}_get", text, responses={200: detail, **errors(400, 401, 404)}),
-            "delete": operation(
-                kind,
-                f"pipeline_{kind.name}_cancel",
-                text,
-                responses={200: kind.serializer, **errors(400, 401, 404, 409)},
-            ),
+            "get": cls.operation(kind, "get", responses={200: detail, **errors(400, 401, 404)}),
+            "delete": cls.operation(kind, "delete", responses={200: kind.serializer, **errors(400, 401, 404, 409)}),
         }
 
     def get(self, request: Request, **path: str) -> Response:
@@ -212,11 +207,9 @@ class PipelineRunApi(RunView):
 class RunLogsApi(RunView):
     """``GET …/<segment>/{id}/logs``: the log of the run's latest attempt."""
 
-    @classmethod
-    def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET …/{segment}/{{id}}/logs``: the log of the {label}'s latest attempt."
-        responses = {200: LogSerializer, **errors(400, 401, 404)}
-        return {"get": operation(kind, f"pipeline_{kind.name}_logs", text, responses=responses)}
+    operation_ids = {"get": "pipeline_{name}_logs"}
+    about = "``GET …/{segment}/{{id}}/logs``: the log of the {label}'s latest attempt."
+    answers = {200: LogSerializer, **errors(400, 401, 404)}
 
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         run = self.run()
@@ -226,27 +219,22 @@ class RunLogsApi(RunView):
 class RunLogByIdApi(RunView):
     """``GET …/<segment>/{id}/logsbyid/{logId}``: the log of one attempt."""
 
-    @classmethod
-    def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET …/{segment}/{{id}}/logsbyid/{{logId}}``: the log of one attempt."
-        responses = {200: LogSerializer, **errors(400, 401, 404)}
-        return {"get": operation(kind, f"pipeline_{kind.name}_log_by_id", text, responses=responses)}
+    operation_ids = {"get": "pipeline_{name}_log_by_id"}
+    about = "``GET …/{segment}/{{id}}/logsbyid/{{logId}}``: the log of one attempt."
+    answers = {200: LogSerializer, **errors(400, 401, 404)}
 
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         run = self.run()
-        return self.log(
-            run, selectors.log_record_get(run_kind=self.kind.name, run_id=run.pk, record_id=self.kwargs["log_id"])
-        )
+        record_id = self.kwargs["log_id"]
+        return self.log(run, selectors.log_record_get(run_kind=self.kind.name, run_id=run.pk, record_id=record_id))
 
 
 class RunLogRecordsApi(RunView):
     """``GET …/<segment>/{id}/alllogs``: the run's log records (one per attempt), newest first."""
 
-    @classmethod
-    def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET …/{segment}/{{id}}/alllogs``: the {label}'s log records (one per attempt), newest first."
-        responses = {200: LogRecordSerializer(many=True), **errors(400, 401, 404)}
-        return {"get": operation(kind, f"pipeline_{kind.name}_all_logs", text, responses=responses)}
+    operation_ids = {"get": "pipeline_{name}_all_logs"}
+    about = "``GET …/{segment}/{{id}}/alllogs``: the {label}'s log records (one per attempt), newest first."
+    answers = {200: LogRecordSerializer(many=True), **errors(400, 401, 404)}
 
     def get(self, request: Request, **path: str) -> Response:
         records = selectors.log_records_of_run(run_kind=self.kind.name, run_id=self.run().pk)
@@ -257,11 +245,15 @@ class RunLogStreamApi(RunView):
     """``GET …/<segment>/{id}/logs.stream``: the live tail of the run's log (SSE)."""
 
     renderer_classes = TAIL_RENDERERS
-
-    @classmethod
-    def operations(cls, kind: RunKind) -> Operations:
-        text = "``GET …/{segment}/{{id}}/logs.stream``: the live tail of the {label}'s log (SSE)."
-        return {"get": operation(kind, f"pipeline_{kind.name}_log_stream", text, **LOG_STREAM_SCHEMA)}
+    operation_ids = {"get": "pipeline_{name}_log_stream"}
+    about = "``GET …/{segment}/{{id}}/logs.stream``: the live tail of the {label}'s log (SSE)."
+    answers = {
+        (200, "text/event-stream"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
+        ),
+        **errors(400, 401, 404, 429, 503),
+    }
 
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         return log_tail_response(kind=self.kind.name, run_id=self.run().pk, user=tail_user(request))
