@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 
 from integrations.docker.webhook import InvalidNotification, parse_notification
-from integrations.intake import IntakeEvent, IntakeView, intake_schema
-from integrations.tokens import token_is_valid
+from integrations.intake import IntakeEvent, intake_schema
+from integrations.tokens import TokenIntakeView, token_parameter
 
 
 @intake_schema(
     operation_id="integrations_docker_events",
     request=OpenApiTypes.OBJECT,
-    parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="ESTAFETTE_DOCKER_WEBHOOK_TOKEN")],
+    parameters=[token_parameter("ESTAFETTE_DOCKER_WEBHOOK_TOKEN")],
     accepted="DockerAccepted",
 )
-class DockerEventsApi(IntakeView):
+class DockerEventsApi(TokenIntakeView):
     """A registry's notification endpoint; the shared token authenticates, the envelope is then read."""
 
     not_configured = (
@@ -31,9 +30,6 @@ class DockerEventsApi(IntakeView):
 
     def secret(self) -> str:
         return str(settings.DOCKER_WEBHOOK_TOKEN or "")
-
-    def proves(self, request: Request, secret: str) -> bool:
-        return token_is_valid(request, secret)
 
     def parse(self, request: Request) -> list[IntakeEvent]:
         # The registry sends application/vnd.docker.distribution.events.v1+json: read the bytes ourselves.

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 
-from integrations.intake import IntakeEvent, IntakeView, intake_schema
+from integrations.intake import IntakeEvent, intake_schema
 from integrations.pubsub.webhook import InvalidPubSubPush, parse_push_message, pubsub_intake_event
-from integrations.tokens import token_is_valid
+from integrations.tokens import TokenIntakeView, token_parameter
 
 
 @intake_schema(
     operation_id="integrations_pubsub_events",
     request=OpenApiTypes.OBJECT,
-    parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="ESTAFETTE_PUBSUB_TOKEN")],
+    parameters=[token_parameter("ESTAFETTE_PUBSUB_TOKEN")],
     accepted="PubSubAccepted",
 )
-class PubSubEventsApi(IntakeView):
+class PubSubEventsApi(TokenIntakeView):
     """Push endpoint of Pub/Sub subscriptions; the shared token authenticates, the body is then read."""
 
     not_configured = (
@@ -30,9 +29,6 @@ class PubSubEventsApi(IntakeView):
 
     def secret(self) -> str:
         return str(settings.PUBSUB_TOKEN or "")
-
-    def proves(self, request: Request, secret: str) -> bool:
-        return token_is_valid(request, secret)
 
     def parse(self, request: Request) -> list[IntakeEvent]:
         event = parse_push_message(request.body, subscription_suffix=settings.PUBSUB_SUBSCRIPTION_SUFFIX)
