@@ -79,6 +79,7 @@ class RunView(APIView):
         responses: dict[Any, Any] | None = None,
         parameters: Sequence[OpenApiParameter] = (),
     ) -> Callable[[Any], Any]:
+        """The OpenAPI operation of ``method`` for ``kind`` (``responses`` instead of ``answers`` when given)."""
         plural = str(kind.model._meta.verbose_name_plural)
         run = OpenApiParameter(run_key(kind), OpenApiTypes.STR, OpenApiParameter.PATH, description=kind.key_help)
         return extend_schema(
@@ -272,7 +273,7 @@ def for_kind(view: type[RunView], kind: RunKind) -> type[RunView]:
 
 def run_urlpatterns(kind: RunKind, *, pipeline_runs: type[PipelineRunsApi] = PipelineRunsApi) -> list[URLPattern]:
     """The routes of ``kind``'s runs, under ``/api/``: ``<segment>`` (all pipelines), ``…/<segment>`` (one pipeline's,
-    served by ``pipeline_runs``: the kind's own view when it takes a command there), ``…/<segment>/{<kind>_id>}`` and
+    served by ``pipeline_runs``: the kind's own view when it takes a command there), ``…/<segment>/{<kind>_id}`` and
     its logs. Route names: ``<segment>``, ``pipeline-<segment>``, ``pipeline-<kind>``, ``pipeline-<kind>-logs``,
     ``-tail``, ``-alllogs``, ``-log-by-id``."""
     one = f"{PIPELINE}/{kind.segment}/<str:{run_key(kind)}>"
