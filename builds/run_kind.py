@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
 
 from builder.contracts import BuildRecord
 from builder.manifest import Manifest
 from builds.models import Build
-from builds.selectors import build_latest_counters
+from builds.selectors import LIST_DEFERRED, REVISION, build_latest_counters
+from builds.serializers import BuildDetailSerializer, BuildSerializer
 from builds.services import build_cancel, build_finish, build_start
+from estafette.lib.errors import BadRequest
 from pipelines.services import pipeline_refresh_read_model
-from runs.registry import RunJob, RunKind, RunSection
+from runs.registry import RUN_SORT_FIELDS, RunJob, RunKind, RunSection
 
 
 class BuildKind(RunKind):
     name = Build.kind
     model = Build
+
+    segment = "builds"
+    own_filters = {"branch": "repo_branch"}
+    sort_fields = (*RUN_SORT_FIELDS, "repo_branch", "build_version")
+    list_deferred = LIST_DEFERRED
+    pipeline_count_field = "build_count"
+    serializer = BuildSerializer
+    detail_serializer = BuildDetailSerializer
+
+    @property
+    def key_help(self) -> str:
+        return "the build's id, or a 40-character git revision (its latest build)"
+
+    def find(self, runs: QuerySet[Build], key: str) -> Build | None:
+        """A build by numeric id, or the latest build of a 40-character revision (Estafette's ``revisionOrId``)."""
+        if key.isdigit():
+            return runs.filter(pk=int(key)).first()
+        if REVISION.match(key):
+            return runs.filter(repo_revision=key).order_by("-inserted_at", "-id").first()
+        raise BadRequest(f"{key!r} is neither a build id nor a 40-character git revision")
+
+    def log_fields(self, run: Build) -> dict[str, Any]:
+        return {"repoBranch": run.repo_branch, "repoRevision": run.repo_revision, **super().log_fields(run)}
 
     def start(self, run: Build, now: datetime | None) -> bool:
         return build_start(build=run, now=now)

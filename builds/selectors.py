@@ -1,78 +1,16 @@
-"""Reads of builds: lists with Estafette's filters and lookups."""
+"""Reads of builds beyond those every run kind has (``runs.selectors``): by branch, by version, the latest."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from django.db.models import QuerySet, Sum
-
 from builds.models import Build
-from estafette.lib.errors import BadRequest, NotFound
-from estafette.lib.listing import Filters, capped_count
-from pipelines.models import Pipeline
-from pipelines.selectors import filter_by_pipeline_facets
+from estafette.lib.errors import NotFound
 
 REVISION = re.compile(r"^[0-9a-f]{40}$")
-BUILD_LIST_FILTERS = ("status", "since", "labels", "branch", "search")
-BUILD_SORT_FIELDS = ("inserted_at", "started_at", "updated_at", "status", "repo_branch", "build_version")
 # Fields a list item does not show: the manifest texts are only in a build's detail.
 LIST_DEFERRED = ("manifest", "manifest_with_defaults")
-
-
-# -- lists ------------------------------------------------------------------------------------
-
-
-def build_list(*, filters: Filters, pipeline_id: int | None = None) -> QuerySet[Build]:
-    """Builds matching Estafette's list filters, of one pipeline or of all.
-
-    ``filter[labels]`` and ``filter[search]`` match the pipeline's current labels and repository
-    name, which keeps them index lookups on a million builds.
-    """
-    builds = Build.objects.select_related("pipeline").defer(*LIST_DEFERRED)
-    if pipeline_id is not None:
-        builds = builds.filter(pipeline_id=pipeline_id)
-    if filters.statuses:
-        builds = builds.filter(status__in=filters.statuses)
-    if filters.since:
-        builds = builds.filter(inserted_at__gte=filters.since)
-    if filters.branch:
-        builds = builds.filter(repo_branch=filters.branch)
-    return filter_by_pipeline_facets(builds, filters)
-
-
-def build_total(*, filters: Filters, pipeline_id: int | None = None) -> int:
-    """The number of builds ``build_list`` matches.
-
-    Exact for one pipeline and for the unfiltered list (kept per pipeline by the read model);
-    a filtered list over all pipelines counts up to ``COUNT_CAP`` matches.
-    """
-    if pipeline_id is None and filters.is_empty:
-        return int(Pipeline.objects.aggregate(total=Sum("build_count"))["total"] or 0)
-    queryset = build_list(filters=filters, pipeline_id=pipeline_id)
-    if pipeline_id is not None:
-        return queryset.order_by().count()
-    return capped_count(queryset)
-
-
-# -- lookups ----------------------------------------------------------------------------------
-
-
-def build_get(*, pipeline_id: int, revision_or_id: str) -> Build:
-    """A build by numeric id, or the latest build of a 40-character revision, within one pipeline.
-
-    Raises ``BadRequest`` for anything else and ``NotFound`` when the pipeline has no such build.
-    """
-    builds = Build.objects.select_related("pipeline").filter(pipeline_id=pipeline_id)
-    if revision_or_id.isdigit():
-        build = builds.filter(pk=int(revision_or_id)).first()
-    elif REVISION.match(revision_or_id):
-        build = builds.filter(repo_revision=revision_or_id).order_by("-inserted_at", "-id").first()
-    else:
-        raise BadRequest(f"{revision_or_id!r} is neither a build id nor a 40-character git revision")
-    if build is None:
-        raise NotFound(f"build {revision_or_id} not found in this pipeline")
-    return build
 
 
 def build_recent_per_branch(*, pipeline_id: int, branches: int = 5, scanned: int = 50) -> list[Build]:

@@ -8,9 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from estafette.lib.redact import redact_secrets
-from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
+from estafette.lib.serializers import CamelCaseSerializer, wire_json
 from pipelines.serializers import LabelSerializer, ReleaseActionSerializer
-from runs.serializers import EstafetteEventSerializer
+from runs.serializers import RunSerializer
 
 
 class RedactedTextField(serializers.CharField):
@@ -57,15 +57,12 @@ class CommitSerializer(CamelCaseSerializer):
     author = CommitAuthorSerializer()
 
 
-class BuildSerializer(CamelCaseSerializer):
+class BuildSerializer(RunSerializer):
     """A build as a list item: everything but the manifest texts."""
 
-    omit_when_null = ("started_at", "duration", "pending_duration")
+    omit_when_null = (*RunSerializer.omit_when_null, "pending_duration")
+    shown_last = ("pending_duration",)
 
-    id = IdField(source="pk")
-    repo_source = serializers.CharField(source="pipeline.repo_source")
-    repo_owner = serializers.CharField(source="pipeline.repo_owner")
-    repo_name = serializers.CharField(source="pipeline.repo_name")
     repo_branch = serializers.CharField()
     repo_revision = serializers.CharField()
     build_version = serializers.CharField()
@@ -74,11 +71,6 @@ class BuildSerializer(CamelCaseSerializer):
     release_targets = BuildReleaseTargetsField()
     commits = wire_json(CommitSerializer(many=True))
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
-    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
-    inserted_at = TimestampField()
-    started_at = TimestampField()
-    updated_at = TimestampField()
-    duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
     pending_duration = serializers.IntegerField(
         source="pending_duration_ns", help_text="nanoseconds from creation to start; absent until started"
     )
@@ -87,6 +79,7 @@ class BuildSerializer(CamelCaseSerializer):
 class BuildDetailSerializer(BuildSerializer):
     """A build with its manifest (as pushed) and the manifest with defaults, secrets shown as ``***``."""
 
+    shown_last = (*BuildSerializer.shown_last, "manifest", "manifest_with_defaults")
     manifest = RedactedTextField()
     manifest_with_defaults = RedactedTextField()
 

@@ -1,25 +1,17 @@
 from django.urls import path
 
 from builds import api
-
-PIPELINE = "pipelines/<str:source>/<str:owner>/<str:name>"
+from builds.models import Build
+from runs.registry import run_kind
+from runs.views import PIPELINE, run_urlpatterns
 
 urlpatterns = [
-    path("builds", api.BuildListApi.as_view(), name="builds"),
-    path(f"{PIPELINE}/builds", api.PipelineBuildsApi.as_view(), name="pipeline-builds"),
     path(f"{PIPELINE}/recentbuilds", api.PipelineRecentBuildsApi.as_view(), name="pipeline-recent-builds"),
+    # Before the run routes: …/builds/version/logs is the build of version "logs", not the log of build "version".
     path(
         f"{PIPELINE}/builds/version/<str:version>",
         api.PipelineBuildByVersionApi.as_view(),
         name="pipeline-build-version",
     ),
-    path(f"{PIPELINE}/builds/<str:revision_or_id>", api.PipelineBuildApi.as_view(), name="pipeline-build"),
-    path(f"{PIPELINE}/builds/<str:build_id>/logs", api.BuildLogsApi.as_view(), name="pipeline-build-logs"),
-    path(f"{PIPELINE}/builds/<str:build_id>/logs.stream", api.BuildLogStreamApi.as_view(), name="pipeline-build-tail"),
-    path(f"{PIPELINE}/builds/<str:build_id>/alllogs", api.BuildLogRecordsApi.as_view(), name="pipeline-build-alllogs"),
-    path(
-        f"{PIPELINE}/builds/<str:build_id>/logsbyid/<str:log_id>",
-        api.BuildLogByIdApi.as_view(),
-        name="pipeline-build-log-by-id",
-    ),
+    *run_urlpatterns(run_kind(Build.kind), pipeline_runs=api.PipelineBuildsApi),
 ]

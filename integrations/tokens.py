@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hmac
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
+
+from integrations.intake import IntakeView
 
 
 def presented_token(request: Request) -> str:
@@ -20,3 +24,16 @@ def token_is_valid(request: Request, expected: str) -> bool:
     """Constant-time comparison; an empty configured token never passes."""
     presented = presented_token(request)
     return bool(expected) and bool(presented) and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+class TokenIntakeView(IntakeView):
+    """An intake whose requests prove they know its secret by sending it: ``Authorization: Bearer <token>`` or
+    ``?token=<token>`` (``token_parameter`` documents the latter)."""
+
+    def proves(self, request: Request, secret: str) -> bool:
+        return token_is_valid(request, secret)
+
+
+def token_parameter(variable: str) -> OpenApiParameter:
+    """The ``?token=`` query parameter of an intake whose token is the setting ``variable``."""
+    return OpenApiParameter("token", OpenApiTypes.STR, description=variable)

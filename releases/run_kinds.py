@@ -9,14 +9,21 @@ from builder.manifest import Manifest
 from builds.run_kind import build_job
 from pipelines.services import pipeline_refresh_read_model
 from releases.models import BotRun, Release
+from releases.serializers import BotRunSerializer, ReleaseSerializer
 from releases.services import bot_cancel, bot_finish, bot_start, release_cancel, release_finish, release_start
-from runs.registry import RunJob, RunKind, RunSection
+from runs.registry import RUN_SORT_FIELDS, RunJob, RunKind, RunSection
 
 
 class ReleaseKind(RunKind):
     name = Release.kind
     model = Release
     related = ("pipeline", "build")
+
+    segment = "releases"
+    own_filters = {"target": "name"}
+    sort_fields = (*RUN_SORT_FIELDS, "name", "release_version")
+    pipeline_count_field = "release_count"
+    serializer = ReleaseSerializer
 
     def start(self, run: Release, now: datetime | None) -> bool:
         return release_start(release=run, now=now)
@@ -50,6 +57,13 @@ class BotKind(RunKind):
     name = BotRun.kind
     model = BotRun
     related = ("pipeline", "build")
+
+    segment = "bots"
+    own_filters = {"bot": "name"}
+    sort_fields = (*RUN_SORT_FIELDS, "name")
+    serializer = BotRunSerializer
+    # Estafette serves them for bots too (ESTAFETTE.md §3.3); this API has not yet: adding them is an API change.
+    log_attempt_routes = False
 
     def start(self, run: BotRun, now: datetime | None) -> bool:
         return bot_start(bot_run=run, now=now)

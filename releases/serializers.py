@@ -4,42 +4,28 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, wire_json
-from runs.serializers import EstafetteEventSerializer
+from estafette.lib.serializers import CamelCaseSerializer
+from runs.serializers import RunSerializer
 
 
-class ReleaseSerializer(CamelCaseSerializer):
-    omit_when_null = ("started_at", "duration")
+class ReleaseSerializer(RunSerializer):
+    """A release: a build's version deployed to a release target, with an action or none."""
 
-    id = IdField(source="pk")
+    shown_first = ("name", "action")
+
     name = serializers.CharField(help_text="the release target")
     action = serializers.CharField()
-    repo_source = serializers.CharField(source="pipeline.repo_source")
-    repo_owner = serializers.CharField(source="pipeline.repo_owner")
-    repo_name = serializers.CharField(source="pipeline.repo_name")
     release_version = serializers.CharField()
     release_status = serializers.CharField(source="status")
-    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
-    inserted_at = TimestampField()
-    started_at = TimestampField()
-    updated_at = TimestampField()
-    duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
 
 
-class BotRunSerializer(CamelCaseSerializer):
-    omit_when_null = ("started_at", "duration")
+class BotRunSerializer(RunSerializer):
+    """A bot run: one run of a bot of the pipeline's manifest."""
 
-    id = IdField(source="pk")
+    shown_first = ("name",)
+
     name = serializers.CharField(help_text="the bot's name in the manifest")
-    repo_source = serializers.CharField(source="pipeline.repo_source")
-    repo_owner = serializers.CharField(source="pipeline.repo_owner")
-    repo_name = serializers.CharField(source="pipeline.repo_name")
     bot_status = serializers.CharField(source="status")
-    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
-    inserted_at = TimestampField()
-    started_at = TimestampField()
-    updated_at = TimestampField()
-    duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
 
 
 class ReleaseCreateSerializer(CamelCaseSerializer):

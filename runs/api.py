@@ -1,5 +1,5 @@
-"""The run engine's endpoints: the builder's ``POST /api/builder/v1/{kind}/{id}/status`` and ``…/logs``; and what
-every run kind's views share (the pipeline in the path, the command bodies, the live-tail schema).
+"""The run engine's endpoints for builders: ``POST /api/builder/v1/{kind}/{id}/status`` and ``…/logs`` (the views of
+runs for people are ``runs.views``).
 
 Only a builder calls the builder endpoints, with the job token of exactly that run (``Authorization: Bearer
 <ciServer.jobToken>``): no token or a bad/expired one → 401, a valid token of another run → 403; the token is never
@@ -26,8 +26,6 @@ from estafette.lib.api_docs import errors
 from estafette.lib.errors import BadRequest, Forbidden, TooLarge, Unauthorized
 from estafette.lib.jobtokens import InvalidJobToken, read_job_token
 from estafette.lib.json_input import InvalidJson, load_json
-from pipelines.models import Pipeline
-from pipelines.selectors import pipeline_get
 from runs.registry import run_kind
 from runs.reports import run_append_log_batch, run_report_status
 
@@ -114,38 +112,3 @@ class BuilderLogsApi(BuilderEndpoint):
         spec = run_kind(kind)
         stored = run_append_log_batch(kind=spec, run=spec.get(run_id), batch=batch, lines=data["lines"])
         return Response({"stored": stored}, status=201 if stored else 200)
-
-
-# -- shared by the run kinds' views ------------------------------------------------------------
-
-
-def pipeline_from_path(kwargs: dict[str, Any]) -> Pipeline:
-    return pipeline_get(repo_source=kwargs["source"], repo_owner=kwargs["owner"], repo_name=kwargs["name"])
-
-
-def check_body_matches_pipeline(data: dict[str, Any], pipeline: Pipeline) -> None:
-    """Estafette's command bodies repeat the repository; when they do, it must be the URL's."""
-    for field, expected in (
-        ("repo_source", pipeline.repo_source),
-        ("repo_owner", pipeline.repo_owner),
-        ("repo_name", pipeline.repo_name),
-    ):
-        sent = data.get(field)
-        if sent and sent != expected:
-            raise BadRequest(f"the body names {field} {sent!r} but the URL names {expected!r}")
-
-
-def actor_email(request: Request) -> str:
-    user = request.user
-    return user.email or user.get_username()
-
-
-LOG_STREAM_SCHEMA = {
-    "responses": {
-        (200, "text/event-stream"): OpenApiResponse(
-            OpenApiTypes.STR,
-            description="Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end",
-        ),
-        **errors(400, 401, 404, 429, 503),
-    },
-}

@@ -1,13 +1,16 @@
-"""Events of the run engine: a run was recorded and needs a job; the event recorded on a run a person started.
+"""Events of the run engine: a run was recorded and needs a job; a run started or finished (for the triggers on its
+kind's events); the event recorded on a run a person started.
 
-``estafette.events.<kind>.created`` is published with ``publish_on_commit`` in the transaction that recorded the run,
-under the natural id ``<kind>-<id>-created``: the dispatch consumer (``runs.consumers``) starts its job.
+Each is published with ``publish_on_commit`` in the transaction of the change it reports, under a natural id
+``<kind>-<id>-<what>`` (``build-12-finished``): a transition happens once, so its event does too.
+``estafette.events.<kind>.created`` is the dispatch consumer's (``runs.consumers``): it starts the run's job.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from builder.manifest.events import Event
 from estafette.queue import publish_on_commit, subjects
 from runs.models import Run
 
@@ -23,6 +26,18 @@ def publish_run_created(run: Run) -> None:
     """Ask for the job of ``run`` (its pipeline loaded) once the caller's transaction commits."""
     payload = {"kind": run.kind, "id": str(run.pk), "pipeline": run.pipeline.full_name}  # type: ignore[attr-defined]
     publish_on_commit(run_created_subject(run.kind), payload, dedup_key=f"{run.kind}-{run.pk}-created")
+
+
+def publish_run_event(run: Run, *, subject: str, event: Event, what: str) -> None:
+    """Publish ``event`` on ``subject`` once the caller's transaction commits: that ``run`` ``what`` (``started``,
+    ``finished``), as the triggers of its kind's events match it and jobs receive it."""
+    publish_on_commit(subject, event.to_dict(), dedup_key=f"{run.kind}-{run.pk}-{what}")
+
+
+def repository_of(run: Run) -> dict[str, str]:
+    """The repository of the run's pipeline (loaded) as the events name it: ``repo_source``, ``repo_owner``…"""
+    pipeline = run.pipeline  # type: ignore[attr-defined]
+    return {"repo_source": pipeline.repo_source, "repo_owner": pipeline.repo_owner, "repo_name": pipeline.repo_name}
 
 
 def manual_event(user_email: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The run kinds (build, release, bot…) behind one interface: the registry the run engine owns.
 
 Every part of the engine — the builder endpoints, live tails, job dispatch and configuration, job control, the
-sweeper, the log store — treats the kinds alike and asks this registry for what differs. The kinds live in apps above
+sweeper, the log store, the run views (``runs.views``) — treats the kinds alike and asks this registry for what
+differs. The kinds live in apps above
 this one (builds, releases) and register themselves when Django starts (their ``AppConfig.ready``), so the engine
 never imports a kind. Adding a kind is one ``RunKind`` subclass registered from its app.
 
@@ -17,12 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
 from builder.manifest import Builder, Manifest, Stage
-from estafette.lib.errors import NotFound
+from estafette.lib.errors import BadRequest, NotFound
 from runs.models import Run
 
 # A kind's name is a URL segment, a job name's prefix, a queue subject's token and a log record's run_kind (8 wide).
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+# What every kind's runs can be sorted by (``sort=``); a kind adds its own fields.
+RUN_SORT_FIELDS = ("inserted_at", "started_at", "updated_at", "status")
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,54 @@ class RunKind:
     # Loaded with the run (``select_related``): the pipeline, and the build a release or bot run runs from.
     related: tuple[str, ...] = ("pipeline",)
 
+    # -- how the API lists, finds and shows its runs (``runs.selectors.run_list``…, ``runs.views``) ------
+    segment: str  # its runs' URL segment: /api/<segment>, /api/pipelines/…/<segment>/{<name>_id}/logs…
+    # The list filters of its own (``filter[<name>]``) and the field each matches; every kind also takes
+    # ``filter[status]``, ``since``, ``labels`` and ``search`` (``list_filters``).
+    own_filters: Mapping[str, str] = {}
+    sort_fields: tuple[str, ...] = RUN_SORT_FIELDS
+    list_deferred: tuple[str, ...] = ()  # model fields a list item does not show (long texts)
+    # The pipeline read model's count of its runs: the total of the unfiltered list of all pipelines without counting
+    # (None: count them).
+    pipeline_count_field: str | None = None
+    # Its JSON, as DRF serializer classes (typed loosely: the engine does not import DRF): a run in a list and the
+    # answer to a cancel; the run as its own route shows it.
+    serializer: type[Any]
+    detail_serializer: type[Any] | None = None
+    # Whether the API serves each attempt's log (``…/alllogs``, ``…/logsbyid/{logId}``) besides the latest.
+    log_attempt_routes: bool = True
+
     def get(self, run_id: int) -> Any:
         """The run with ``related`` loaded; ``NotFound`` when there is none."""
         run = self.model.objects.select_related(*self.related).filter(pk=run_id).first()
         if run is None:
             raise NotFound(f"{self.name} {run_id} not found")
         return run
+
+    @property
+    def label(self) -> str:
+        """How a message names one run: the model's verbose name ("build", "bot run")."""
+        return str(self.model._meta.verbose_name)
+
+    @property
+    def list_filters(self) -> tuple[str, ...]:
+        return ("status", "since", "labels", *self.own_filters, "search")
+
+    @property
+    def key_help(self) -> str:
+        """What names one run in a URL (``find``), for the API's documentation."""
+        return f"the {self.label}'s id"
+
+    def find(self, runs: QuerySet[Any], key: str) -> Any:
+        """The run that ``key`` (from a URL) names among ``runs``, or None: the run of that id. Raises ``BadRequest``
+        for a key that cannot name a run."""
+        if not key.isdigit():
+            raise BadRequest(f"{self.label} id must be a number, got {key!r}")
+        return runs.filter(pk=int(key)).first()
+
+    def log_fields(self, run: Any) -> dict[str, str]:
+        """What the log document (``runs.log_document``) says of its run: its id as ``buildID``, ``releaseID``…"""
+        return {f"{self.name}ID": str(run.pk)}
 
     # -- transitions: the kind's services ---------------------------------------------------------------
     def start(self, run: Any, now: datetime | None) -> bool:

@@ -1,4 +1,5 @@
-"""Reads of the log store: a run's records, a record's step tree and its lines, and the lines after a cursor."""
+"""Reads of the runs of any kind (lists with Estafette's filters, one run of a pipeline) and of the log store (a run's
+records, a record's step tree and its lines, and the lines after a cursor)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,64 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from estafette.lib.errors import BadRequest, NotFound
+from estafette.lib.listing import Filters, capped_count
+from pipelines.models import Pipeline
+from pipelines.selectors import filter_by_pipeline_facets
 from runs.models import LogChunk, LogRecord, LogStep
+from runs.registry import RunKind
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def run_list(kind: RunKind, *, filters: Filters, pipeline_id: int | None = None) -> QuerySet[Any]:
+    """Runs of ``kind`` matching Estafette's list filters, of one pipeline or of all.
+
+    ``filter[labels]`` and ``filter[search]`` match the pipeline's current labels and repository name, which keeps
+    them index lookups on a million runs.
+    """
+    runs = kind.model.objects.select_related("pipeline").defer(*kind.list_deferred)
+    if pipeline_id is not None:
+        runs = runs.filter(pipeline_id=pipeline_id)
+    if filters.statuses:
+        runs = runs.filter(status__in=filters.statuses)
+    if filters.since:
+        runs = runs.filter(inserted_at__gte=filters.since)
+    for name, model_field in kind.own_filters.items():
+        value = getattr(filters, name.replace("-", "_"))
+        if value:
+            runs = runs.filter(**{model_field: value})
+    return filter_by_pipeline_facets(runs, filters)
+
+
+def run_total(kind: RunKind, *, filters: Filters, pipeline_id: int | None = None) -> int:
+    """The number of runs ``run_list`` matches.
+
+    Exact for one pipeline, and for the unfiltered list of a kind whose count the read model keeps per pipeline; a
+    filtered list over all pipelines counts up to ``COUNT_CAP`` matches.
+    """
+    if pipeline_id is None and filters.is_empty and kind.pipeline_count_field:
+        return int(Pipeline.objects.aggregate(total=Sum(kind.pipeline_count_field))["total"] or 0)
+    queryset = run_list(kind, filters=filters, pipeline_id=pipeline_id)
+    if pipeline_id is not None:
+        return queryset.order_by().count()
+    return capped_count(queryset)
+
+
+def run_get(kind: RunKind, *, pipeline_id: int, key: str) -> Any:
+    """The run of ``kind`` that ``key`` names (``RunKind.find``: its id; a build's revision too) within one pipeline.
+
+    Raises ``BadRequest`` for a key that cannot name one and ``NotFound`` when the pipeline has no such run.
+    """
+    run = kind.find(kind.model.objects.select_related("pipeline").filter(pipeline_id=pipeline_id), key)
+    if run is None:
+        raise NotFound(f"{kind.label} {key} not found in this pipeline")
+    return run
+
+
+# -- the log store ----------------------------------------------------------------------------
 
 
 def log_record_latest(*, run_kind: str, run_id: int) -> LogRecord | None:

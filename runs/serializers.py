@@ -1,11 +1,14 @@
-"""Estafette's JSON for run logs (CONTRACTS §3): documented shapes; the documents are streamed by
-``runs.log_document``, the live tail by ``runs.tail``."""
+"""Estafette's JSON for runs and their logs (CONTRACTS §3): the fields every run kind shows (``RunSerializer``, which
+each kind's serializer extends), and the documented log shapes (the documents are streamed by ``runs.log_document``,
+the live tail by ``runs.tail``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField
+from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, camel_case, wire_json
 
 
 class LogLineSerializer(CamelCaseSerializer):
@@ -95,3 +98,35 @@ class EstafetteEventSerializer(CamelCaseSerializer):
     github = serializers.DictField(required=False)
     bitbucket = serializers.DictField(required=False)
     manual = serializers.DictField(required=False)
+
+
+class RunSerializer(CamelCaseSerializer):
+    """What every run kind shows: its id, its pipeline's repository, the events that started it and its times.
+
+    A kind's serializer adds its own fields and the JSON keeps Estafette's order: the id, the kind's fields named in
+    ``shown_first`` (a release's ``name`` and ``action``), the repository, the kind's other fields, the events and
+    times, then the kind's fields named in ``shown_last`` (a build's ``pending_duration``).
+    """
+
+    omit_when_null: tuple[str, ...] = ("started_at", "duration")
+    shown_first: tuple[str, ...] = ()
+    shown_last: tuple[str, ...] = ()
+    _HEAD = ("id", "repo_source", "repo_owner", "repo_name")
+    _TAIL = ("triggered_by_events", "inserted_at", "started_at", "updated_at", "duration")
+
+    id = IdField(source="pk")
+    repo_source = serializers.CharField(source="pipeline.repo_source")
+    repo_owner = serializers.CharField(source="pipeline.repo_owner")
+    repo_name = serializers.CharField(source="pipeline.repo_name")
+    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
+    inserted_at = TimestampField()
+    started_at = TimestampField()
+    updated_at = TimestampField()
+    duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()  # wire (camelCase) names, the base's fields first
+        first = [camel_case(name) for name in (self._HEAD[0], *self.shown_first, *self._HEAD[1:])]
+        last = [camel_case(name) for name in (*self._TAIL, *self.shown_last)]
+        middle = [name for name in fields if name not in first and name not in last]
+        return {name: fields[name] for name in (*first, *middle, *last)}

@@ -214,3 +214,14 @@ def test_it_finds_the_succeeded_build_of_a_version(client) -> None:
     assert only_failed["id"] == str(failed.pk)
     assert missing.status_code == 404
     assert missing.json()["message"] == "no build with version 9.9.9 in this pipeline"
+
+
+@pytest.mark.django_db
+def test_a_version_named_like_a_log_route_is_still_a_version(client) -> None:
+    # …/builds/version/logs matches the route of a version and, after it, the log route of build "version".
+    make_build(make_pipeline("api"))
+
+    response = client.get(f"{API}/builds/version/logs")
+
+    assert response.status_code == 404
+    assert response.json()["message"] == "no build with version logs in this pipeline"

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from builds.models import Build
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
-from releases.models import Release
+from releases.models import BotRun, Release
 from releases.services import bot_create
 from releases.testing import make_release
 from runs.models import RunStatus
@@ -66,18 +66,25 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
     )
     release_record = log_record_create(pipeline=build.pipeline, run_kind=Release.kind, run_id=release.pk)
     log_append(record=release_record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": "go"}}])
+    bot_record = log_record_create(pipeline=build.pipeline, run_kind=BotRun.kind, run_id=bot.pk)
+    log_append(record=bot_record, seq=1, lines=[{"step": "tidy", "logLine": {"line": 1, "text": "swept"}}])
     routes = {
         "/api/pipelines": "/api/pipelines",
         "/api/pipelines/{source}/{owner}/{name}": API,
         "/api/pipelines/{source}/{owner}/{name}/builds": f"{API}/builds",
-        "/api/pipelines/{source}/{owner}/{name}/builds/{revision_or_id}": f"{API}/builds/{build.pk}",
+        "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}": f"{API}/builds/{build.pk}",
         "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/logs": f"{API}/builds/{build.pk}/logs",
         "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/alllogs": f"{API}/builds/{build.pk}/alllogs",
+        "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/logsbyid/{log_id}": (
+            f"{API}/builds/{build.pk}/logsbyid/{record.pk}"
+        ),
         "/api/pipelines/{source}/{owner}/{name}/releases": f"{API}/releases",
         "/api/pipelines/{source}/{owner}/{name}/releases/{release_id}": f"{API}/releases/{release.pk}",
         "/api/pipelines/{source}/{owner}/{name}/releases/{release_id}/logs": f"{API}/releases/{release.pk}/logs",
+        "/api/pipelines/{source}/{owner}/{name}/releases/{release_id}/alllogs": f"{API}/releases/{release.pk}/alllogs",
         "/api/pipelines/{source}/{owner}/{name}/bots": f"{API}/bots",
         "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}": f"{API}/bots/{bot.pk}",
+        "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logs": f"{API}/bots/{bot.pk}/logs",
         "/api/builds": "/api/builds",
         "/api/releases": "/api/releases",
         "/api/bots": "/api/bots",
@@ -94,7 +101,7 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
 
     refused = client.get(f"{API}/builds/nope")
     jsonschema.validate(
-        refused.json(), response_schema(document, routes_key(document, "builds/{revision_or_id}"), "get", 400)
+        refused.json(), response_schema(document, routes_key(document, "builds/{build_id}"), "get", 400)
     )
 
 

@@ -1,7 +1,8 @@
 """Accepting a git push: check what it names, then publish it on ``estafette.events.git`` after commit; the
 consumer reads the repository (``push_read``).
 
-The webhook view and ``manage.py push_event`` both end in ``push_publish``. The web request never runs git:
+The webhook view and ``manage.py push_event`` both publish ``push_intake_event`` (the view through the intake base,
+the command through ``push_publish``). The web request never runs git:
 it checks the body (``webhook.parse_push``) and, for a repository on this machine, that it lies under the
 roots the operator listed (``push_check_local``). ``manage.py push_event``, run by the operator, takes any
 local path and resolves the branch head before publishing, to say at once when it does not exist.
@@ -22,13 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
-from estafette.lib.db import retry_on_serialization_failure
-from estafette.queue import publish_on_commit
 from integrations.git.client import CommitInfo, GitError, GitRepositoryCache, UnsafeGitArgument, without_credentials
 from integrations.git.identity import InvalidRepository, identify_repository, is_local, local_path
 from integrations.git.webhook import InvalidPush, PushEvent, make_push_event
+from integrations.intake import IntakeEvent, submit
 from triggers.kinds import trigger_kind
 
 ROOTS_VARIABLE = "ESTAFETTE_LOCAL_REPOSITORY_ROOTS"
@@ -106,14 +105,16 @@ def push_resolve(*, push: PushEvent, cache: GitRepositoryCache | None = None) ->
     return replace(push, repository=repository, revision=revision)
 
 
-@retry_on_serialization_failure
+def push_intake_event(*, push: PushEvent, event_id: str | None = None) -> IntakeEvent:
+    """The push as git triggers and the build consumer receive it, as ``event_id`` (default: ``push_event_id``, for a
+    push whose revision is known)."""
+    return IntakeEvent(subject=trigger_kind("git").subject, payload=push.to_dict(), id=event_id or push_event_id(push))
+
+
 def push_publish(*, push: PushEvent, event_id: str | None = None) -> str:
-    """Publish a push after this transaction commits, as ``event_id`` (default: ``push_event_id``, for a push
-    whose revision is known). Returns the event id."""
-    event_id = event_id or push_event_id(push)
-    with transaction.atomic():
-        publish_on_commit(trigger_kind("git").subject, push.to_dict(), dedup_key=event_id)
-    return event_id
+    """Publish a push after this transaction commits (``integrations.intake.submit``), as ``event_id`` (default:
+    ``push_event_id``). Returns the event id."""
+    return submit([push_intake_event(push=push, event_id=event_id)])[0]
 
 
 @dataclass(frozen=True)

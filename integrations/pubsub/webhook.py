@@ -11,12 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from django.db import transaction
-
 from builder.manifest.events import PubSubEvent, PubSubMessage
-from estafette.lib.db import retry_on_serialization_failure
 from estafette.lib.json_input import InvalidJson, load_json
-from estafette.queue import publish_on_commit
+from integrations.intake import IntakeEvent
 from triggers.kinds import trigger_kind
 
 _SUBSCRIPTION = re.compile(r"^projects/(?P<project>[^/]+)/subscriptions/(?P<name>[^/]+)$")
@@ -73,10 +70,6 @@ def pubsub_event_id(event: PubSubEvent) -> str:
     return f"pubsub-{hashlib.sha256(natural.encode()).hexdigest()[:40]}"
 
 
-@retry_on_serialization_failure
-def pubsub_publish(*, event: PubSubEvent) -> str:
-    """Publish the message for pub/sub triggers after commit; returns the event id."""
-    event_id = pubsub_event_id(event)
-    with transaction.atomic():
-        publish_on_commit(trigger_kind("pubsub").subject, event.to_dict(), dedup_key=event_id)
-    return event_id
+def pubsub_intake_event(event: PubSubEvent) -> IntakeEvent:
+    """The message as pub/sub triggers receive it, under ``pubsub_event_id``."""
+    return IntakeEvent(subject=trigger_kind("pubsub").subject, payload=event.to_dict(), id=pubsub_event_id(event))

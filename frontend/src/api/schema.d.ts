@@ -238,7 +238,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/bots``: the pipeline's bot runs; ``POST …/bots``: run a bot of its latest manifest. */
+        /** @description ``GET …/bots``: the pipeline's bot runs, newest first. */
         get: operations["pipeline_bots_list"];
         put?: never;
         /** @description ``GET …/bots``: the pipeline's bot runs; ``POST …/bots``: run a bot of its latest manifest. */
@@ -308,12 +308,30 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/builds``: the pipeline's builds; ``POST …/builds``: rebuild a failed or canceled version. */
+        /** @description ``GET …/builds``: the pipeline's builds, newest first. */
         get: operations["pipeline_builds_list"];
         put?: never;
         /** @description ``GET …/builds``: the pipeline's builds; ``POST …/builds``: rebuild a failed or canceled version. */
         post: operations["pipeline_builds_rebuild"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/builds/{id}``: one build; ``DELETE``: cancel it. */
+        get: operations["pipeline_build_get"];
+        put?: never;
+        post?: never;
+        /** @description ``GET …/builds/{id}``: one build; ``DELETE``: cancel it. */
+        delete: operations["pipeline_build_cancel"];
         options?: never;
         head?: never;
         patch?: never;
@@ -387,24 +405,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/pipelines/{source}/{owner}/{name}/builds/{revision_or_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description ``GET …/builds/{revisionOrId}``: one build; ``DELETE``: cancel it. */
-        get: operations["pipeline_build_get"];
-        put?: never;
-        post?: never;
-        /** @description ``GET …/builds/{revisionOrId}``: one build; ``DELETE``: cancel it. */
-        delete: operations["pipeline_build_cancel"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/pipelines/{source}/{owner}/{name}/builds/version/{version}": {
         parameters: {
             query?: never;
@@ -446,7 +446,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/releases``: the pipeline's releases; ``POST …/releases``: release a succeeded version. */
+        /** @description ``GET …/releases``: the pipeline's releases, newest first. */
         get: operations["pipeline_releases_list"];
         put?: never;
         /** @description ``GET …/releases``: the pipeline's releases; ``POST …/releases``: release a succeeded version. */
@@ -482,7 +482,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/releases/{id}/alllogs``: the release's log records, newest first. */
+        /** @description ``GET …/releases/{id}/alllogs``: the release's log records (one per attempt), newest first. */
         get: operations["pipeline_release_all_logs"];
         put?: never;
         post?: never;
@@ -571,12 +571,7 @@ export interface components {
             repoOwner?: string;
             repoName?: string;
         };
-        /**
-         * @description Fields are declared snake_case and rendered camelCase.
-         *
-         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
-         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
-         */
+        /** @description A bot run: one run of a bot of the pipeline's manifest. */
         BotRun: {
             readonly id: string;
             /** @description the bot's name in the manifest */
@@ -984,12 +979,7 @@ export interface components {
             repoName?: string;
             buildVersion: string;
         };
-        /**
-         * @description Fields are declared snake_case and rendered camelCase.
-         *
-         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
-         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
-         */
+        /** @description A release: a build's version deployed to a release target, with an action or none. */
         Release: {
             readonly id: string;
             /** @description the release target */
@@ -1920,6 +1910,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the bot run's id */
                 bot_id: string;
                 name: string;
                 owner: string;
@@ -1971,6 +1962,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the bot run's id */
                 bot_id: string;
                 name: string;
                 owner: string;
@@ -2031,6 +2023,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the bot run's id */
                 bot_id: string;
                 name: string;
                 owner: string;
@@ -2084,6 +2077,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description the bot run's id */
                 bot_id: string;
                 name: string;
                 owner: string;
@@ -2284,11 +2278,125 @@ export interface operations {
             };
         };
     };
+    pipeline_build_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildDetail"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_build_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Build"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description refused in the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_build_all_logs: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
                 build_id: string;
                 name: string;
                 owner: string;
@@ -2304,6 +2412,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogRecord"][];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description not logged in */
@@ -2331,6 +2448,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
                 build_id: string;
                 name: string;
                 owner: string;
@@ -2384,6 +2502,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
                 build_id: string;
                 name: string;
                 owner: string;
@@ -2459,6 +2578,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
                 build_id: string;
                 log_id: string;
                 name: string;
@@ -2497,117 +2617,6 @@ export interface operations {
             };
             /** @description no such item */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    pipeline_build_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                name: string;
-                owner: string;
-                revision_or_id: string;
-                source: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BuildDetail"];
-                };
-            };
-            /** @description malformed request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not logged in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    pipeline_build_cancel: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                name: string;
-                owner: string;
-                revision_or_id: string;
-                source: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Build"];
-                };
-            };
-            /** @description malformed request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description not logged in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description no such item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description refused in the current state */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2837,6 +2846,7 @@ export interface operations {
             path: {
                 name: string;
                 owner: string;
+                /** @description the release's id */
                 release_id: string;
                 source: string;
             };
@@ -2888,6 +2898,7 @@ export interface operations {
             path: {
                 name: string;
                 owner: string;
+                /** @description the release's id */
                 release_id: string;
                 source: string;
             };
@@ -2948,6 +2959,7 @@ export interface operations {
             path: {
                 name: string;
                 owner: string;
+                /** @description the release's id */
                 release_id: string;
                 source: string;
             };
@@ -2999,6 +3011,7 @@ export interface operations {
             path: {
                 name: string;
                 owner: string;
+                /** @description the release's id */
                 release_id: string;
                 source: string;
             };
@@ -3052,6 +3065,7 @@ export interface operations {
             path: {
                 name: string;
                 owner: string;
+                /** @description the release's id */
                 release_id: string;
                 source: string;
             };
@@ -3128,6 +3142,7 @@ export interface operations {
                 log_id: string;
                 name: string;
                 owner: string;
+                /** @description the release's id */
                 release_id: string;
                 source: string;
             };
