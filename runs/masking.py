@@ -20,13 +20,10 @@ from runs.registry import run_kind
 
 
 def run_masker(run: Run) -> Masker | None:
-    """The masker for ``run``'s logs, or None when the API knows no secret of it (or holds no key)."""
-    key_text = getattr(settings, "SECRET_DECRYPTION_KEY", "") or ""
-    if not key_text:
-        return None
+    """The masker for ``run``'s logs, or None when the API knows no secret of it."""
     manifest = run_kind(run.kind).secrets_manifest(run)
-    credentials = json.dumps(getattr(settings, "CREDENTIALS", None) or [], default=str, sort_keys=True)
-    return _masker_for(manifest + "\n" + credentials, key_text)
+    credentials = json.dumps(settings.CREDENTIALS, default=str, sort_keys=True)
+    return _masker_for(manifest + "\n" + credentials, settings.SECRET_DECRYPTION_KEY)
 
 
 @functools.lru_cache(maxsize=256)
