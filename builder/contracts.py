@@ -22,7 +22,9 @@ __all__ = [
     "CONTRACT_VERSION",
     "FINAL_STEP_STATUSES",
     "LOG_LINE_TRUNCATED",
+    "MAX_LOG_BATCH_LINES",
     "MAX_LOG_LINE_CHARS",
+    "MAX_STEP_NAME_CHARS",
     "BotRecord",
     "BuildLogStep",
     "BuildRecord",
@@ -213,10 +215,15 @@ class LogLine(Wire):
     stream_type: StreamType
     text: str
 
+    def _check(self) -> None:
+        if self.line < 0:
+            raise Invalid(f"must be at least 0, got {self.line}", "line")
+
 
 # The longest log line kept, in characters. A longer one (a stage printing megabytes without a newline) is cut there
 # and ends with LOG_LINE_TRUNCATED; the rest of it, up to its newline, is dropped. The builder cuts as it reads a
-# stage's output (builder/output.py), the API again for whatever a sender posts (builds/logs.py).
+# stage's output (builder/output.py), the API again for whatever a sender posts (runs/logs.py), after masking it: a
+# secret the cut would split is masked whole first.
 MAX_LOG_LINE_CHARS = 64 * 1024
 LOG_LINE_TRUNCATED = f" … [line truncated: longer than {MAX_LOG_LINE_CHARS} characters]"
 
@@ -245,6 +252,12 @@ class BuildLogStep(Wire):
     services: tuple[BuildLogStep, ...] = ()
 
 
+# What the API's log store keeps (its columns): a step's name and its parent stage's name, and the lines one batch may
+# hold (the builder's reporter seals its batches well below: builder/reporting.py).
+MAX_STEP_NAME_CHARS = 256
+MAX_LOG_BATCH_LINES = 10_000
+
+
 @dataclass(frozen=True)
 class TailLogLine(Wire):
     """One live update of a step: a log line, or a change of status, image, exit code or duration.
@@ -265,6 +278,18 @@ class TailLogLine(Wire):
     status: StepStatus | None = None
     auto_injected: bool | None = None
 
+    def _check(self) -> None:
+        # Runs once per line of every batch the API receives: the common case costs a few comparisons.
+        step = self.step
+        if not step or len(step) > MAX_STEP_NAME_CHARS or step.isspace():
+            raise Invalid(f"must be a stage or service name of 1 to {MAX_STEP_NAME_CHARS} characters", "step")
+        if len(self.parent_stage) > MAX_STEP_NAME_CHARS:
+            raise Invalid(f"must be a stage name of at most {MAX_STEP_NAME_CHARS} characters", "parentStage")
+        if self.depth < 0:
+            raise Invalid(f"must be at least 0, got {self.depth}", "depth")
+        if self.run_index < 0:
+            raise Invalid(f"must be at least 0, got {self.run_index}", "runIndex")
+
 
 @dataclass(frozen=True)
 class LogBatch(Wire):
@@ -283,6 +308,11 @@ class LogBatch(Wire):
         _check_version(self.contract_version)
         if self.seq < 1:
             raise Invalid(f"must be 1 or more, got {self.seq}", "seq")
+        if len(self.lines) > MAX_LOG_BATCH_LINES:
+            raise Invalid(
+                f"a batch holds at most {MAX_LOG_BATCH_LINES} lines, got {len(self.lines)}; send smaller batches",
+                "lines",
+            )
 
 
 @dataclass(frozen=True)

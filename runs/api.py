@@ -107,8 +107,7 @@ class BuilderLogsApi(BuilderEndpoint):
     )
     def post(self, request: Request, kind: str, run_id: int) -> Response:
         authorize_job(request, kind=kind, run_id=run_id)
-        data = json_body(request)
-        batch = parse(LogBatch, data)
+        batch = parse(LogBatch, json_body(request))
         spec = run_kind(kind)
-        stored = run_append_log_batch(kind=spec, run=spec.get(run_id), batch=batch, lines=data["lines"])
+        stored = run_append_log_batch(kind=spec, run=spec.get(run_id), batch=batch)
         return Response({"stored": stored}, status=201 if stored else 200)

@@ -6,6 +6,3 @@ class RunsConfig(AppConfig):
 
     name = "runs"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        import runs.consumers  # noqa: F401 — registers the jobs-dispatch and jobs-stop consumers

@@ -17,6 +17,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from builder.contracts import LogLine, TailLogLine
 from estafette.jobs import JobRunner, JobSpec, get_job_runner
 from estafette.lib.crypt import reencrypt_for_job
 from estafette.lib.errors import NotFound
@@ -120,13 +121,13 @@ def _cancel_for_missing_event(target: RunToDispatch, reason: str) -> None:
     record = log_record_create(pipeline=target.pipeline, run_kind=kind.name, run_id=run.pk, now=now)
     timestamp = now.isoformat().replace("+00:00", "Z")
     text = f"{reason}; the {kind.name} cannot start"
-    line = {"line": 1, "timestamp": timestamp, "streamType": "stderr", "text": text}
+    line = LogLine(line=1, timestamp=timestamp, stream_type="stderr", text=text)
     log_append(
         record=record,
         seq=1,
         lines=[
-            {"step": VALIDATE_TRIGGERS_STEP, "logLine": line},
-            {"step": VALIDATE_TRIGGERS_STEP, "status": "FAILED", "exitCode": 1, "duration": 0},
+            TailLogLine(step=VALIDATE_TRIGGERS_STEP, log_line=line),
+            TailLogLine(step=VALIDATE_TRIGGERS_STEP, status="FAILED", exit_code=1, duration=0),
         ],
         now=now,
     )

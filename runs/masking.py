@@ -3,15 +3,14 @@ again in the API").
 
 The API holds the installation key (``settings.SECRET_DECRYPTION_KEY``), so it can open every secret envelope of the
 run's manifest and of the server's credentials and mask their values, in case a builder (an old or a modified one)
-let one through. Secrets a stage computes at run time are unknown here; the builder masks what it can.
+let one through. Secrets a stage computes at run time are unknown here; the builder masks what it can. The log store
+masks each line's text with it as it stores a batch (``runs.logs.log_entries``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 from django.conf import settings
 
@@ -21,13 +20,10 @@ from runs.registry import run_kind
 
 
 def run_masker(run: Run) -> Masker | None:
-    """The masker for ``run``'s logs, or None when the API knows no secret of it (or holds no key)."""
-    key_text = getattr(settings, "SECRET_DECRYPTION_KEY", "") or ""
-    if not key_text:
-        return None
+    """The masker for ``run``'s logs, or None when the API knows no secret of it."""
     manifest = run_kind(run.kind).secrets_manifest(run)
-    credentials = json.dumps(getattr(settings, "CREDENTIALS", None) or [], default=str, sort_keys=True)
-    return _masker_for(manifest + "\n" + credentials, key_text)
+    credentials = json.dumps(settings.CREDENTIALS, default=str, sort_keys=True)
+    return _masker_for(manifest + "\n" + credentials, settings.SECRET_DECRYPTION_KEY)
 
 
 @functools.lru_cache(maxsize=256)
@@ -45,20 +41,3 @@ def _masker_for(text: str, key_text: str) -> Masker | None:
             continue  # sealed with another key: the builder could not have read it either
     masker = Masker(values)
     return masker if masker else None
-
-
-def mask_lines(lines: Sequence[Mapping[str, Any]], masker: Masker | None) -> Sequence[Mapping[str, Any]]:
-    """``lines`` (TailLogLine JSON) with the text of every log line masked; the same list when nothing changes."""
-    if masker is None:
-        return lines
-    masked: list[Mapping[str, Any]] = []
-    for line in lines:
-        log_line = line.get("logLine") if isinstance(line, Mapping) else None
-        text = log_line.get("text") if isinstance(log_line, Mapping) else None
-        if isinstance(text, str) and text:
-            hidden = masker.mask(text)
-            if hidden != text:
-                masked.append({**line, "logLine": {**log_line, "text": hidden}})  # type: ignore[dict-item]
-                continue
-        masked.append(line)
-    return masked

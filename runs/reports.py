@@ -15,9 +15,7 @@ the retries of a final status whose first answer was lost. A run being canceled 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from django.db import IntegrityError
 from django.db.models import Max
@@ -26,11 +24,11 @@ from django.utils import timezone
 from builder.contracts import LogBatch, StatusEvent
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 from estafette.lib.errors import BadRequest, Conflict, Unavailable
-from runs.logs import normalise_batch
-from runs.masking import mask_lines, run_masker
+from runs.logs import LogEntry, log_entries
+from runs.masking import run_masker
 from runs.models import LogRecord, Run, RunStatus
 from runs.registry import RunKind
-from runs.services import log_append_checked
+from runs.services import log_append_entries
 
 logger = logging.getLogger(__name__)
 
@@ -123,29 +121,26 @@ def _report_running(*, kind: RunKind, run: Run, attempt_key: str | None, now: da
     kind.start(run, now)
 
 
-def run_append_log_batch(
-    *, kind: RunKind, run: Run, batch: LogBatch, lines: Sequence[Mapping[str, Any]], now: datetime | None = None
-) -> bool:
+def run_append_log_batch(*, kind: RunKind, run: Run, batch: LogBatch, now: datetime | None = None) -> bool:
     """Store one log batch of the builder in its attempt's log record, masked; False when that seq was stored before.
 
-    ``batch`` is the parsed batch (its seq and attempt), ``lines`` its lines as received (TailLogLine JSON), which
-    the log store keeps as they are apart from masking and cutting overlong lines. Raises ``BadRequest`` for a
-    malformed line and ``RunEnded`` once the run has finished (nothing is stored then).
+    ``batch`` was checked as it was parsed; the log store keeps its lines as they are apart from masking and cutting
+    overlong lines. Raises ``RunEnded`` once the run has finished (nothing is stored then).
     """
     now = now or timezone.now()
     if run.is_final:
         raise _ended(kind, run)
-    checked = normalise_batch(mask_lines(lines, run_masker(run)))  # before the transaction: it holds the run's row
-    return _append_unless_ended(kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, batch=checked, now=now)
+    entries = log_entries(batch.lines, run_masker(run))  # before the transaction: it holds the run's row
+    return _append_unless_ended(kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, entries=entries, now=now)
 
 
 @atomic_with_retry
 def _append_unless_ended(
-    *, kind: RunKind, run: Run, attempt_key: str | None, seq: int, batch: list[dict[str, Any]], now: datetime
+    *, kind: RunKind, run: Run, attempt_key: str | None, seq: int, entries: list[LogEntry], now: datetime
 ) -> bool:
     _hold_unfinished(kind=kind, run=run, now=now)
     record = log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
-    return log_append_checked(record=record, seq=seq, batch=batch, now=now)
+    return log_append_entries(record=record, seq=seq, entries=entries, now=now)
 
 
 def log_record_for_attempt(

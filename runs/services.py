@@ -6,7 +6,7 @@ idempotent per (record, seq): the builder retries a batch until it is acknowledg
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +14,10 @@ from django.db import IntegrityError
 from django.db.models import Max
 from django.utils import timezone
 
+from builder.contracts import LogLine, TailLogLine
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import Pipeline
-from runs.logs import normalise_batch
+from runs.logs import LogEntry, log_entries
 from runs.models import LogChunk, LogRecord, LogStep
 
 
@@ -33,18 +34,12 @@ def log_record_errors(
     one failed ``step`` whose lines are ``errors``. Part of the caller's transaction."""
     record = _log_record_insert(pipeline=pipeline, run_kind=run_kind, run_id=run_id, now=now)
     timestamp = now.isoformat().replace("+00:00", "Z")
-    lines: list[dict[str, Any]] = [
-        {
-            "step": step,
-            "type": "stage",
-            "depth": 0,
-            "runIndex": 0,
-            "logLine": {"line": number, "timestamp": timestamp, "streamType": "stderr", "text": error},
-        }
+    lines = [
+        TailLogLine(step=step, log_line=LogLine(line=number, timestamp=timestamp, stream_type="stderr", text=error))
         for number, error in enumerate(errors, start=1)
     ]
-    lines.append({"step": step, "type": "stage", "exitCode": 1, "status": "FAILED", "duration": 0})
-    _log_insert_batch(record=record, seq=1, lines=normalise_batch(lines), now=now)
+    lines.append(TailLogLine(step=step, exit_code=1, status="FAILED", duration=0))
+    _log_insert_batch(record=record, seq=1, entries=log_entries(lines), now=now)
     return record
 
 
@@ -61,26 +56,24 @@ def _log_record_insert(*, pipeline: Pipeline, run_kind: str, run_id: int, now: d
     )
 
 
-def log_append(*, record: LogRecord, seq: int, lines: Sequence[Mapping[str, Any]], now: datetime | None = None) -> bool:
-    """Store one batch of TailLogLines sent by the builder, idempotently on (record, seq).
+def log_append(*, record: LogRecord, seq: int, lines: Sequence[TailLogLine], now: datetime | None = None) -> bool:
+    """Store one batch of TailLogLines, idempotently on (record, seq).
 
     Returns True when the batch was stored, False when a batch with this ``seq`` was stored before
     (a retry of the same POST): then nothing changes. Step status, exit code, duration and image in
-    the lines update the step tree. Raises ``BadRequest`` for a malformed line, naming it.
+    the lines update the step tree. The lines are the contract's types, checked when they were parsed.
     """
-    return log_append_checked(record=record, seq=seq, batch=normalise_batch(lines), now=now)
+    return log_append_entries(record=record, seq=seq, entries=log_entries(lines), now=now)
 
 
-def log_append_checked(
-    *, record: LogRecord, seq: int, batch: list[dict[str, Any]], now: datetime | None = None
-) -> bool:
-    """``log_append`` of a batch already checked by ``runs.logs.normalise_batch``.
+def log_append_entries(*, record: LogRecord, seq: int, entries: list[LogEntry], now: datetime | None = None) -> bool:
+    """``log_append`` of lines already turned into the store's entries (``runs.logs.log_entries``, which masks them).
 
     Its own transaction, or part of the caller's (``runs.reports`` stores a builder's batch in the transaction
     that checks the run has not ended).
     """
     try:
-        return _log_append(record=record, seq=seq, batch=batch, now=now or timezone.now())
+        return _log_append(record=record, seq=seq, entries=entries, now=now or timezone.now())
     except IntegrityError:
         # A concurrent identical POST won the unique (record, seq, step) race.
         if LogChunk.objects.filter(record=record, seq=seq).exists():
@@ -89,14 +82,14 @@ def log_append_checked(
 
 
 @atomic_with_retry
-def _log_append(*, record: LogRecord, seq: int, batch: list[dict[str, Any]], now: datetime) -> bool:
+def _log_append(*, record: LogRecord, seq: int, entries: list[LogEntry], now: datetime) -> bool:
     if LogChunk.objects.filter(record=record, seq=seq).exists():
         return False
-    _log_insert_batch(record=record, seq=seq, lines=batch, now=now)
+    _log_insert_batch(record=record, seq=seq, entries=entries, now=now)
     return True
 
 
-def _log_insert_batch(*, record: LogRecord, seq: int, lines: list[dict[str, Any]], now: datetime) -> None:
+def _log_insert_batch(*, record: LogRecord, seq: int, entries: list[LogEntry], now: datetime) -> None:
     steps = {
         (step.parent_stage, step.kind, step.name, step.run_index): step
         for step in LogStep.objects.filter(record=record)
@@ -104,25 +97,25 @@ def _log_insert_batch(*, record: LogRecord, seq: int, lines: list[dict[str, Any]
     next_position = max((step.position for step in steps.values()), default=-1) + 1
     chunks: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     changed: dict[int, LogStep] = {}
-    for line in lines:
-        key = (line["parentStage"], line["type"], line["step"], line["runIndex"])
+    for tail, entry in entries:
+        key = (tail.parent_stage, tail.type, tail.step, tail.run_index)
         step = steps.get(key)
         if step is None:
             step = LogStep.objects.create(
                 record=record,
-                parent_stage=line["parentStage"],
-                kind=line["type"],
-                name=line["step"],
-                run_index=line["runIndex"],
-                depth=line["depth"],
+                parent_stage=tail.parent_stage,
+                kind=tail.type,
+                name=tail.step,
+                run_index=tail.run_index,
+                depth=tail.depth,
                 position=next_position,
-                auto_injected=line["autoInjected"],
+                auto_injected=bool(tail.auto_injected),
             )
             next_position += 1
             steps[key] = step
-        if _apply_step_state(step, line):
+        if _apply_step_state(step, tail, entry):
             changed[step.pk] = step
-        chunks.setdefault(key, []).append(line["entry"])
+        chunks.setdefault(key, []).append(entry)
     for step in changed.values():
         step.save(update_fields=["status", "exit_code", "duration_ns", "image", "auto_injected"])
     LogChunk.objects.bulk_create(
@@ -131,22 +124,21 @@ def _log_insert_batch(*, record: LogRecord, seq: int, lines: list[dict[str, Any]
                 record=record,
                 step=steps[key],
                 seq=seq,
-                entries=entries,
-                line_count=sum(1 for entry in entries if "logLine" in entry),
+                entries=chunk_entries,
+                line_count=sum(1 for entry in chunk_entries if "logLine" in entry),
                 inserted_at=now,
             )
-            for key, entries in chunks.items()
+            for key, chunk_entries in chunks.items()
         ]
     )
     LogRecord.objects.filter(pk=record.pk).update(updated_at=now)
 
 
-def _apply_step_state(step: LogStep, line: Mapping[str, Any]) -> bool:
-    entry = line["entry"]
+def _apply_step_state(step: LogStep, tail: TailLogLine, entry: dict[str, Any]) -> bool:
     updates = {
-        "status": entry.get("status"),
-        "exit_code": entry.get("exitCode"),
-        "duration_ns": entry.get("duration"),
+        "status": tail.status,
+        "exit_code": tail.exit_code,
+        "duration_ns": tail.duration,
         "image": entry.get("image"),
     }
     changed = False
@@ -154,7 +146,7 @@ def _apply_step_state(step: LogStep, line: Mapping[str, Any]) -> bool:
         if value is not None and getattr(step, name) != value:
             setattr(step, name, value)
             changed = True
-    if line["autoInjected"] and not step.auto_injected:
+    if tail.auto_injected and not step.auto_injected:
         step.auto_injected = True
         changed = True
     return changed

@@ -23,6 +23,7 @@ from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from builder.contracts import LogLine, TailLogLine
 from estafette.jobs import JobRunner, JobRunnerError, JobStatus, get_job_runner
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import Conflict
@@ -197,15 +198,15 @@ def _append_reason(kind: RunKind, run: Any, *, lines: list[str], now: datetime) 
     record = log_record_for_attempt(kind=kind, run=run, attempt_key=None, now=now)
     last_seq = LogChunk.objects.filter(record=record).aggregate(last=Max("seq"))["last"] or 0
     timestamp = now.isoformat().replace("+00:00", "Z")
-    tail: list[dict[str, Any]] = [
-        {
-            "step": LOST_STEP,
-            "autoInjected": True,
-            "logLine": {"line": number, "timestamp": timestamp, "streamType": "stderr", "text": text},
-        }
+    tail = [
+        TailLogLine(
+            step=LOST_STEP,
+            auto_injected=True,
+            log_line=LogLine(line=number, timestamp=timestamp, stream_type="stderr", text=text),
+        )
         for number, text in enumerate(lines, 1)
     ]
-    tail.append({"step": LOST_STEP, "autoInjected": True, "status": "FAILED", "exitCode": -1})
+    tail.append(TailLogLine(step=LOST_STEP, auto_injected=True, status="FAILED", exit_code=-1))
     log_append(record=record, seq=last_seq + 1, lines=tail, now=now)
 
 

@@ -1,13 +1,15 @@
-"""Helpers for tests of the run engine: the builder endpoints of a run, and the jobs started (a recording fake)."""
+"""Helpers for tests of the run engine: the builder endpoints of a run, the jobs started (a recording fake), and
+lines for the log store."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from builder.contracts import BuilderConfig, TailLogLine
+from builder.contracts import BuilderConfig, LogLine, TailLogLine
 from estafette.jobs import JobSpec
 from estafette.jobs.testing import FakeJobRunner
 from estafette.lib.jobtokens import issue_job_token
@@ -45,6 +47,13 @@ class DjangoBuilderApi:
             return []
         entries, _ = log_entries_after(record=record, after_seq=0, limit=100_000)
         return [TailLogLine.from_dict(entry) for entry in entries]
+
+
+def output_line(step: str, text: str, number: int = 1, **fields: Any) -> TailLogLine:
+    """A TailLogLine holding line ``number`` of ``step``'s output (stdout, at a fixed time); ``fields`` are its other
+    TailLogLine fields (``parent_stage``, ``type``, ``depth``, ``run_index``, …)."""
+    log_line = LogLine(line=number, timestamp="2030-01-01T00:00:00Z", stream_type="stdout", text=text)
+    return TailLogLine(step=step, log_line=log_line, **fields)
 
 
 def config_of(spec: JobSpec) -> BuilderConfig:

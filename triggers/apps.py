@@ -8,8 +8,8 @@ class TriggersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imported here, not at the top: the models are loaded only once every app's config is.
-        import triggers.consumers  # noqa: F401 — registers the push, trigger-matching and trigger-fire consumers
+        # Imported here, not at the top: the models are loaded only once every app's config is. (The consumers in
+        # triggers/consumers.py register themselves when the queue looks for every app's consumers module.)
         from pipelines.read_model import register_read_model_part
         from runs.registry import register_job_events
         from triggers.index import TriggerIndexPart

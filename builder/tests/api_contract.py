@@ -11,7 +11,13 @@ import json
 import urllib.error
 import urllib.request
 
-from builder.contracts import CONTRACT_VERSION, CiServerConfig, ImageInfo
+from builder.contracts import (
+    CONTRACT_VERSION,
+    MAX_LOG_BATCH_LINES,
+    MAX_STEP_NAME_CHARS,
+    CiServerConfig,
+    ImageInfo,
+)
 from builder.reporting import Reporter, Transport
 from builder.steps import StepRef
 from builder.testing import ApiUnderTest
@@ -105,6 +111,33 @@ class BuilderApiContract:
             assert answer["message"], body
         status, answer = _post(api.status_url, json.dumps({"eventType": "updateStatus"}).encode(), api.job_token)
         assert status == 400 and answer["message"]
+
+    def test_it_names_the_offending_line_and_field_of_a_malformed_batch(self, api: ApiUnderTest) -> None:
+        good = json.loads(_batch(1, "fine"))["lines"][0]
+        log_line = good["logLine"]
+        bad_lines = [
+            ({"step": " "}, "lines[1].step: must be a stage or service name"),
+            ({"step": "x" * (MAX_STEP_NAME_CHARS + 1)}, "lines[1].step: must be a stage or service name"),
+            ({"step": "b", "parentStage": "p" * (MAX_STEP_NAME_CHARS + 1)}, "lines[1].parentStage: must be"),
+            ({"step": "b", "type": "sidecar"}, "lines[1].type: expected one of stage, service"),
+            ({"step": "b", "depth": -1}, "lines[1].depth: must be at least 0"),
+            ({"step": "b", "runIndex": -1}, "lines[1].runIndex: must be at least 0"),
+            ({"step": "b", "status": "DONE"}, "lines[1].status: expected one of"),
+            ({"step": "b", "exitCode": "0"}, "lines[1].exitCode: expected an integer"),
+            ({"step": "b", "image": {"tag": "1"}}, "lines[1].image.name: is required"),
+            ({"step": "b", "logLine": {**log_line, "line": -1}}, "lines[1].logLine.line: must be at least 0"),
+            ({"step": "b", "logLine": {**log_line, "streamType": "stdin"}}, "lines[1].logLine.streamType"),
+        ]
+        for bad, names in bad_lines:
+            body = json.dumps({"contractVersion": CONTRACT_VERSION, "seq": 1, "lines": [good, bad]}).encode()
+            status, answer = _post(api.logs_url, body, api.job_token)
+            assert (status, names in answer["message"]) == (400, True), (bad, answer)
+        lines = [{"step": "b"}] * (MAX_LOG_BATCH_LINES + 1)
+        body = json.dumps({"contractVersion": CONTRACT_VERSION, "seq": 1, "lines": lines}).encode()
+        status, answer = _post(api.logs_url, body, api.job_token)
+        assert status == 400
+        assert f"lines: a batch holds at most {MAX_LOG_BATCH_LINES} lines" in answer["message"]
+        assert api.stored_lines() == []
 
     def test_it_accepts_heartbeats_without_changing_the_status(self, api: ApiUnderTest) -> None:
         reporter = _reporter(api, heartbeat_interval=0.05)

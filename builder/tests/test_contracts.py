@@ -6,6 +6,8 @@ import pytest
 
 from builder.contracts import (
     CONTRACT_VERSION,
+    MAX_LOG_BATCH_LINES,
+    MAX_STEP_NAME_CHARS,
     BuilderConfig,
     BuildLogStep,
     ContractError,
@@ -132,6 +134,35 @@ def test_it_validates_log_batches_and_status_events() -> None:
         StatusEvent.from_dict({"eventType": "updateStatus", "jobType": "build", "id": "1", "timestamp": "t"})
     heartbeat = StatusEvent.from_dict({"eventType": "heartbeat", "jobType": "bot", "id": "1", "timestamp": "t"})
     assert heartbeat.status is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"step": ""}, "lines[0].step: must be a stage or service name of 1 to 256 characters"),
+        ({"step": "\t "}, "lines[0].step: must be a stage or service name"),
+        ({"step": "s" * 257}, "lines[0].step: must be a stage or service name"),
+        ({"step": "s", "parentStage": "p" * 257}, "lines[0].parentStage: must be a stage name of at most 256"),
+        ({"step": "s", "depth": -1}, "lines[0].depth: must be at least 0, got -1"),
+        ({"step": "s", "runIndex": -2}, "lines[0].runIndex: must be at least 0, got -2"),
+        (
+            {"step": "s", "logLine": {"line": -1, "timestamp": "t", "streamType": "stdout", "text": ""}},
+            "lines[0].logLine.line: must be at least 0, got -1",
+        ),
+    ],
+)
+def test_it_refuses_tail_lines_the_log_store_cannot_keep(line: dict, message: str) -> None:
+    with pytest.raises(ContractError) as raised:
+        LogBatch.from_dict({"seq": 1, "lines": [line]})
+    assert message in str(raised.value)
+
+
+def test_it_takes_the_longest_names_and_the_largest_batch_the_log_store_keeps() -> None:
+    longest = {"step": "s" * MAX_STEP_NAME_CHARS, "parentStage": "p" * MAX_STEP_NAME_CHARS, "depth": 0, "runIndex": 0}
+    batch = LogBatch.from_dict({"seq": 1, "lines": [longest] * MAX_LOG_BATCH_LINES})
+    assert len(batch.lines) == MAX_LOG_BATCH_LINES
+    with pytest.raises(ContractError, match=f"lines: a batch holds at most {MAX_LOG_BATCH_LINES} lines, got 10001"):
+        LogBatch.from_dict({"seq": 1, "lines": [longest] * (MAX_LOG_BATCH_LINES + 1)})
 
 
 def _line(step: str, text: str, n: int, **kwargs: object) -> TailLogLine:

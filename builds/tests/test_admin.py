@@ -9,6 +9,7 @@ from releases.models import Release
 from releases.testing import make_release
 from runs.models import RunStatus
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_it_lists_filters_and_searches_builds(operator: Client) -> None:
 def test_it_shows_a_builds_log_read_only_and_escaped(operator: Client) -> None:
     build = make_build(make_pipeline("api"), status=RunStatus.RUNNING)
     record = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
-    log_append(record=record, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "<b>compiled</b>"}}])
+    log_append(record=record, seq=1, lines=[output_line("build", "<b>compiled</b>")])
 
     page = operator.get(f"/admin/builds/build/{build.pk}/change/")
     record_page = operator.get(f"/admin/runs/logrecord/{record.pk}/change/")

@@ -7,6 +7,7 @@ from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
 from runs.models import RunStatus
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 T0 = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 API = "/api/pipelines/github.com/acme/api"
@@ -158,9 +159,9 @@ def test_it_serves_the_latest_log_and_each_attempt(client) -> None:
     # given a build whose first attempt was lost and retried
     build = make_build(make_pipeline("api"), status=RunStatus.RUNNING)
     first = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
-    log_append(record=first, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "attempt one"}}])
+    log_append(record=first, seq=1, lines=[output_line("build", "attempt one")])
     second = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
-    log_append(record=second, seq=1, lines=[{"step": "build", "logLine": {"line": 1, "text": "attempt two"}}])
+    log_append(record=second, seq=1, lines=[output_line("build", "attempt two")])
 
     # when
     latest = response_json(client.get(f"{API}/builds/{build.pk}/logs"))

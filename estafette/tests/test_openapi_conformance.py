@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
+from builder.contracts import ImageInfo, TailLogLine
 from builds.models import Build
 from builds.testing import make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
@@ -18,6 +19,7 @@ from releases.services import bot_create
 from releases.testing import make_release
 from runs.models import RunStatus
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 API = "/api/pipelines/github.com/acme/api"
 
@@ -59,15 +61,15 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
         record=record,
         seq=1,
         lines=[
-            {"step": "build", "status": "RUNNING", "image": {"name": "golang", "tag": "1.22", "imageSize": 10}},
-            {"step": "unit", "parentStage": "build", "logLine": {"line": 1, "text": "ok", "timestamp": "t"}},
-            {"step": "db", "parentStage": "build", "type": "service", "logLine": {"line": 1, "text": "up"}},
+            TailLogLine(step="build", status="RUNNING", image=ImageInfo(name="golang", tag="1.22", image_size=10)),
+            output_line("unit", "ok", parent_stage="build", depth=1),
+            output_line("db", "up", parent_stage="build", type="service", depth=1),
         ],
     )
     release_record = log_record_create(pipeline=build.pipeline, run_kind=Release.kind, run_id=release.pk)
-    log_append(record=release_record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": "go"}}])
+    log_append(record=release_record, seq=1, lines=[output_line("deploy", "go")])
     bot_record = log_record_create(pipeline=build.pipeline, run_kind=BotRun.kind, run_id=bot.pk)
-    log_append(record=bot_record, seq=1, lines=[{"step": "tidy", "logLine": {"line": 1, "text": "swept"}}])
+    log_append(record=bot_record, seq=1, lines=[output_line("tidy", "swept")])
     routes = {
         "/api/pipelines": "/api/pipelines",
         "/api/pipelines/{source}/{owner}/{name}": API,

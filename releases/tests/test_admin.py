@@ -7,6 +7,7 @@ from releases.models import Release
 from releases.testing import make_release
 from runs.models import RunStatus
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def test_it_shows_a_releases_log_and_filters_log_records_by_the_registered_kinds
     release = make_release(build, "staging", status=RunStatus.RUNNING)
     for kind, run_id, text in ((Release.kind, release.pk, "deployed"), (build.kind, build.pk, "compiled")):
         record = log_record_create(pipeline=build.pipeline, run_kind=kind, run_id=run_id)
-        log_append(record=record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": text}}])
+        log_append(record=record, seq=1, lines=[output_line("deploy", text)])
 
     # when
     page = operator.get(f"/admin/releases/release/{release.pk}/change/")

@@ -6,6 +6,7 @@ from releases.models import Release
 from releases.testing import make_release
 from runs.models import RunStatus
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 API = "/api/pipelines/github.com/acme/api"
 
@@ -90,7 +91,7 @@ def test_it_lists_shows_and_cancels_releases(client) -> None:
 def test_it_serves_a_releases_log(client) -> None:
     release = make_release(make_build(make_pipeline("api"), status=RunStatus.SUCCEEDED), status=RunStatus.RUNNING)
     record = log_record_create(pipeline=release.pipeline, run_kind=Release.kind, run_id=release.pk)
-    log_append(record=record, seq=1, lines=[{"step": "deploy", "logLine": {"line": 1, "text": "rolling out"}}])
+    log_append(record=record, seq=1, lines=[output_line("deploy", "rolling out")])
 
     body = response_json(client.get(f"{API}/releases/{release.pk}/logs"))
     records = client.get(f"{API}/releases/{release.pk}/alllogs").json()

@@ -15,7 +15,7 @@ from estafette.lib.jobtokens import issue_job_token
 from releases.models import Release
 from releases.testing import make_release
 from runs.callbacks import callback_urls
-from runs.models import LogRecord, RunStatus
+from runs.models import LogRecord, LogStep, RunStatus
 from runs.selectors import log_entries_after, log_record_latest
 
 KEY = generate_key()
@@ -57,6 +57,12 @@ def batch(seq: int, *texts: str, attempt: str | None = "a1", step: str = "build"
     if attempt:
         body["attempt"] = attempt
     return body
+
+
+def line_with(**log_line: Any) -> dict[str, Any]:
+    """A TailLogLine's JSON whose ``logLine`` has ``log_line``'s fields changed (None: left out)."""
+    fields = {"line": 1, "timestamp": "2024-01-01T00:00:00Z", "streamType": "stdout", "text": "x"} | log_line
+    return {"step": "build", "logLine": {key: value for key, value in fields.items() if value is not None}}
 
 
 def report(build: Build, status: str | None, **options: Any) -> tuple[int, dict[str, Any]]:
@@ -134,13 +140,34 @@ def test_it_answers_401_for_an_expired_token(settings: Any) -> None:
         ({"seq": 1, "lines": [{"step": "build", "depth": "deep"}]}, "lines[0].depth"),
         ({"seq": "1", "lines": []}, "seq"),
         ({"lines": []}, "seq: is required"),
+        ({"seq": 1, "lines": {"step": "build"}}, "lines: expected a list"),
+        ({"seq": 1, "lines": [{"step": "build"}, "x"]}, "lines[1]: expected an object"),
+        ({"seq": 1, "lines": [{"step": "build"}, {"type": "stage"}]}, "lines[1].step: is required"),
+        ({"seq": 1, "lines": [{"step": " "}]}, "lines[0].step: must be a stage or service name of 1 to 256"),
+        ({"seq": 1, "lines": [{"step": "x" * 257}]}, "lines[0].step: must be a stage or service name"),
+        ({"seq": 1, "lines": [{"step": "x", "parentStage": "p" * 257}]}, "lines[0].parentStage: must be a stage"),
+        ({"seq": 1, "lines": [{"step": "x", "type": "sidecar"}]}, "lines[0].type: expected one of stage, service"),
+        ({"seq": 1, "lines": [{"step": "x", "status": "DONE"}]}, "lines[0].status: expected one of UNKNOWN, PENDING"),
+        ({"seq": 1, "lines": [{"step": "x", "exitCode": "1"}]}, "lines[0].exitCode: expected an integer, got str"),
+        ({"seq": 1, "lines": [{"step": "x", "duration": True}]}, "lines[0].duration: expected an integer, got bool"),
+        ({"seq": 1, "lines": [{"step": "x", "runIndex": -1}]}, "lines[0].runIndex: must be at least 0, got -1"),
+        ({"seq": 1, "lines": [{"step": "x", "depth": -1}]}, "lines[0].depth: must be at least 0, got -1"),
+        ({"seq": 1, "lines": [{"step": "x", "autoInjected": "yes"}]}, "lines[0].autoInjected: expected a boolean"),
+        ({"seq": 1, "lines": [{"step": "x", "image": {"name": 5}}]}, "lines[0].image.name: expected a string"),
+        ({"seq": 1, "lines": [{"step": "x", "image": {"name": "a", "imageSize": 1.5}}]}, "lines[0].image.imageSize"),
+        ({"seq": 1, "lines": [line_with(text=5)]}, "lines[0].logLine.text: expected a string, got int"),
+        ({"seq": 1, "lines": [line_with(streamType="stdin")]}, "lines[0].logLine.streamType: expected one of stdout"),
+        ({"seq": 1, "lines": [line_with(timestamp=None)]}, "lines[0].logLine.timestamp: is required"),
+        ({"seq": 1, "lines": [line_with(line=-1)]}, "lines[0].logLine.line: must be at least 0, got -1"),
+        ({"seq": 1, "lines": [{"step": "x"}] * 10_001}, "lines: a batch holds at most 10000 lines, got 10001"),
     ],
 )
-def test_it_refuses_a_malformed_batch_naming_the_field(body: Any, names: str) -> None:
+def test_it_refuses_a_malformed_batch_naming_the_line_and_field(body: Any, names: str) -> None:
     build = make_build(status=RunStatus.RUNNING)
     status, answer = post(urls("build", build.pk)[1], body, token_of(build))
     assert status == 400
     assert names in answer["message"]
+    assert not LogStep.objects.exists()
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import override_settings
 
+from builder.contracts import TailLogLine
 from builds.services import build_finish
 from builds.testing import make_build
 from estafette.testing import client_for, make_user
@@ -23,13 +24,14 @@ from runs.registry import run_kind
 from runs.reports import log_record_for_attempt
 from runs.services import log_append
 from runs.tail import hub
+from runs.testing import output_line
 from tests.tooling.waiting import wait_until
 
 API = "/api/pipelines/github.com/acme/api"
 
 
-def line(text: str, number: int, step: str = "build") -> dict[str, Any]:
-    return {"step": step, "logLine": {"line": number, "timestamp": "2024-01-01T00:00:00Z", "text": text}}
+def line(text: str, number: int, step: str = "build") -> TailLogLine:
+    return output_line(step, text, number)
 
 
 class EventReader:
@@ -96,7 +98,7 @@ def test_it_streams_lines_as_they_are_stored_and_closes_when_the_build_finished(
     # given a running build with one stored batch
     build = make_build(status=RunStatus.RUNNING)
     record = log_record_for_attempt(kind=run_kind("build"), run=build, attempt_key="a")
-    log_append(record=record, seq=1, lines=[line("one", 1), {"step": "build", "status": "RUNNING"}])
+    log_append(record=record, seq=1, lines=[line("one", 1), TailLogLine(step="build", status="RUNNING")])
     # when a client opens the live tail
     reader = EventReader(live_server.url, f"{API}/builds/{build.pk}/logs.stream")
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from builder.contracts import LOG_LINE_TRUNCATED, MAX_LOG_LINE_CHARS
+from builder.contracts import LOG_LINE_TRUNCATED, MAX_LOG_LINE_CHARS, ImageInfo, TailLogLine
 from builds.models import Build
 from builds.testing import make_build
 from estafette.testing import client_for, make_user, response_json
@@ -15,12 +15,12 @@ from runs.log_document import log_document_pieces
 from runs.models import LogRecord, RunStatus
 from runs.selectors import log_lines_of_step, log_step_tree, log_steps
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 from runs.tests.test_builder_endpoints import batch, post, texts_of, token_of, urls
 
 
-def line(step: str, text: str, number: int, **identity: Any) -> dict[str, Any]:
-    log_line = {"line": number, "timestamp": "2030-01-01T00:00:00Z", "streamType": "stdout", "text": text}
-    return {"step": step, **identity, "logLine": log_line}
+def line(step: str, text: str, number: int, **identity: Any) -> TailLogLine:
+    return output_line(step, text, number, **identity)
 
 
 @pytest.fixture
@@ -41,15 +41,17 @@ def test_the_streamed_document_has_the_shape_of_the_log_api(record: LogRecord) -
         record=record,
         seq=2,
         lines=[
-            line("db", "up", 1, type="service", parentStage="tests"),
-            line("unit", "ok", 1, parentStage="tests", depth=1),
-            {"step": "tests", "status": "RUNNING", "image": {"name": "golang", "tag": "1.22", "isPulled": True}},
-            line("lost", "no parent", 1, parentStage="nowhere", depth=1),
+            line("db", "up", 1, type="service", parent_stage="tests", depth=1),
+            line("unit", "ok", 1, parent_stage="tests", depth=1),
+            TailLogLine(step="tests", status="RUNNING", image=ImageInfo(name="golang", tag="1.22", is_pulled=True)),
+            line("lost", "no parent", 1, parent_stage="nowhere", depth=1),
         ],
     )
-    log_append(record=record, seq=3, lines=[line("unit", f"line {n}", n, parentStage="tests") for n in range(2, 50)])
-    log_append(record=record, seq=4, lines=[{"step": "tests", "status": "SUCCEEDED", "exitCode": 0, "duration": 9}])
-    log_append(record=record, seq=5, lines=[line("tests", "again", 1, runIndex=1)])
+    log_append(
+        record=record, seq=3, lines=[line("unit", f"line {n}", n, parent_stage="tests", depth=1) for n in range(2, 50)]
+    )
+    log_append(record=record, seq=4, lines=[TailLogLine(step="tests", status="SUCCEEDED", exit_code=0, duration=9)])
+    log_append(record=record, seq=5, lines=[line("tests", "again", 1, run_index=1)])
     # when the document is streamed
     streamed = document(record)
     # then it is the record's fields and the whole step tree, as the in-memory tree has it

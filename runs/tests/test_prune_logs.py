@@ -5,10 +5,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from builder.contracts import TailLogLine
 from builds.models import Build
 from builds.testing import make_build, make_pipeline
 from runs.models import LogChunk, LogRecord, LogStep
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 
 def logged_build(days_ago: int) -> LogRecord:
@@ -16,8 +18,12 @@ def logged_build(days_ago: int) -> LogRecord:
     record = log_record_create(
         pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk, now=timezone.now() - timedelta(days=days_ago)
     )
-    lines = [{"step": "build", "logLine": {"line": n, "text": f"line {n}"}} for n in range(3)]
-    log_append(record=record, seq=1, lines=[*lines, {"step": "test", "parentStage": "build", "status": "SUCCEEDED"}])
+    lines = [output_line("build", f"line {n}", n) for n in range(3)]
+    log_append(
+        record=record,
+        seq=1,
+        lines=[*lines, TailLogLine(step="test", parent_stage="build", depth=1, status="SUCCEEDED")],
+    )
     return record
 
 

@@ -106,7 +106,7 @@ def test_a_batch_is_refused_when_the_run_ends_after_the_builder_loaded_it() -> N
 
     body = batch(1, "late", attempt="a-new-one")
     with pytest.raises(RunEnded):
-        run_append_log_batch(kind=run_kind("build"), run=loaded, batch=LogBatch.from_dict(body), lines=body["lines"])
+        run_append_log_batch(kind=run_kind("build"), run=loaded, batch=LogBatch.from_dict(body))
     # then the transaction that would have stored it saw the end: no new attempt, no line
     assert list(LogRecord.objects.filter(run_kind="build", run_id=build.pk).values_list("attempt_key", flat=True)) == [
         "a1"

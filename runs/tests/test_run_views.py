@@ -17,6 +17,7 @@ from releases.testing import make_release
 from runs.models import RunStatus
 from runs.registry import RunKind, run_kind, run_kinds
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 
 PIPELINE = {"source": "github.com", "owner": "acme", "name": "api"}
 
@@ -66,7 +67,7 @@ def test_every_kind_lists_shows_logs_and_cancels_its_runs_alike(client: Any, nam
     run = RUNNING[name](make_pipeline("api"))
     RUNNING[name](make_pipeline("web"))
     record = log_record_create(pipeline=run.pipeline, run_kind=kind.name, run_id=run.pk)
-    log_append(record=record, seq=1, lines=[{"step": "main", "logLine": {"line": 1, "text": "working"}}])
+    log_append(record=record, seq=1, lines=[output_line("main", "working")])
 
     # when
     everyone = client.get(reverse(kind.segment)).json()
@@ -121,7 +122,7 @@ def test_a_kind_with_attempt_routes_serves_each_attempts_log(client: Any, name: 
     kind = run_kind(name)
     run = RUNNING[name](make_pipeline("api"))
     first = log_record_create(pipeline=run.pipeline, run_kind=kind.name, run_id=run.pk)
-    log_append(record=first, seq=1, lines=[{"step": "main", "logLine": {"line": 1, "text": "one"}}])
+    log_append(record=first, seq=1, lines=[output_line("main", "one")])
     second = log_record_create(pipeline=run.pipeline, run_kind=kind.name, run_id=run.pk)
 
     records = client.get(one(kind, "-alllogs", run_id=run.pk)).json()

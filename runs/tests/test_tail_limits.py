@@ -109,11 +109,12 @@ def test_a_tail_whose_client_is_slow_holds_one_read_not_the_log() -> None:
     from runs.reports import log_record_for_attempt
     from runs.services import log_append
     from runs.tail import READ_LIMIT, TailHub
+    from runs.testing import output_line
 
     build = make_build(status=RunStatus.RUNNING)
     record = log_record_for_attempt(kind=run_kind("build"), run=build, attempt_key="a")
     for seq in range(1, 3 * READ_LIMIT + 1):
-        log_append(record=record, seq=seq, lines=[{"step": "build", "logLine": {"line": seq, "text": f"line {seq}"}}])
+        log_append(record=record, seq=seq, lines=[output_line("build", f"line {seq}", seq)])
     poller = TailHub()
     subscription = poller.subscribe(kind="build", run_id=build.pk)
     poller.stop()  # its thread is not needed: the test drives the reads

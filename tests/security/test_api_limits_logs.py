@@ -23,6 +23,7 @@ from builds.testing import make_build
 from estafette.queue.jetstream import QueueSettings
 from runs.models import LogRecord, RunStatus
 from runs.services import log_append, log_record_create
+from runs.testing import output_line
 from tests.harness.system import System, start_system
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
@@ -38,14 +39,7 @@ def seed(build: Build) -> LogRecord:
     """A 300 k-line log stored as a builder's batches (through the log store service), ~47 MB as JSON."""
     record = log_record_create(pipeline=build.pipeline, run_kind=Build.kind, run_id=build.pk)
     for seq, first in enumerate(range(0, LINES, BATCH), 1):
-        lines = [
-            {
-                "step": "build",
-                "logLine": {"line": n + 1, "timestamp": "2030-01-01T00:00:00Z", "streamType": "stdout", "text": text},
-            }
-            for n in range(first, first + BATCH)
-            for text in (TEXT.format(n=n),)
-        ]
+        lines = [output_line("build", TEXT.format(n=n), n + 1) for n in range(first, first + BATCH)]
         log_append(record=record, seq=seq, lines=lines)
     return record
 
