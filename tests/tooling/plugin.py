@@ -23,6 +23,17 @@ import pytest
 
 _running: dict[str, Any] = {}  # the PostgreSQL server this session started, if any
 
+try:
+    from hypothesis import settings as hypothesis_settings
+except ImportError:  # the runtime venv without the test tooling
+    hypothesis_settings = None
+if hypothesis_settings is not None:
+    # Property tests check what is true, not how fast: hypothesis' default 200 ms deadline per example is wall-clock
+    # time, which a shared 2-core machine under load exceeds now and then (a flaky failure, not a slow function).
+    # Speed is measured by the benches under bench/.
+    hypothesis_settings.register_profile("estafette", deadline=None)
+    hypothesis_settings.load_profile("estafette")
+
 
 def _configure_database() -> None:
     choice = os.environ.get("ESTAFETTE_TEST_DB", "sqlite")
