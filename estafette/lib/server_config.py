@@ -25,13 +25,14 @@ values stay encrypted here: jobs get them re-encrypted with their own key (``run
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from builder.manifest.regex import allow_list_error, anchored_error
 
 TOP_LEVEL_KEYS = frozenset({"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages"})
 CREDENTIAL_FILTER_KEYS = ("allowedPipelines", "allowedTrustedImages", "allowedBranches")
@@ -156,7 +157,7 @@ def check_manifest_preferences(data: Any, *, where: str) -> dict[str, Any]:
     if not isinstance(regexes, Mapping) or not all(isinstance(value, str) for value in regexes.values()):
         raise ImproperlyConfigured(f"{where}: labelRegexes must map label keys to regular expressions")
     for key, pattern in regexes.items():
-        _check_regex(pattern, where=f"{where}: labelRegexes.{key}")
+        _check_regex(pattern, where=f"{where}: labelRegexes.{key}", error_of=anchored_error)
     systems = data.get("builderOperatingSystems", ["linux"])
     if not isinstance(systems, list) or not systems or not all(isinstance(value, str) for value in systems):
         raise ImproperlyConfigured(f"{where}: builderOperatingSystems must be a non-empty list, e.g. [linux]")
@@ -186,10 +187,10 @@ def _reject_unknown(data: Mapping[str, Any], known: frozenset[str], where: str) 
         raise ImproperlyConfigured(f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
-def _check_regex(pattern: Any, *, where: str) -> None:
+def _check_regex(pattern: Any, *, where: str, error_of: Callable[[str], str | None] = allow_list_error) -> None:
+    """A pattern is checked the way it is evaluated, on RE2 (linear time; no backreferences or lookaround)."""
     if not isinstance(pattern, str):
         raise ImproperlyConfigured(f"{where} must be a regular expression (text)")
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        raise ImproperlyConfigured(f"{where} is not a valid regular expression: {error}") from None
+    error = error_of(pattern)
+    if error is not None:
+        raise ImproperlyConfigured(f"{where} is not a valid regular expression (RE2): {error}")
