@@ -21,27 +21,28 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
 
 Every problem stops start-up with ``ImproperlyConfigured`` naming the file and the item. Secret
 values stay encrypted here: jobs get them re-encrypted with their own key (``runs.dispatch``).
+
+The file's shape is the pydantic model :class:`ServerConfigFile`, whose field descriptions document it; its JSON
+Schema is ``docs/server-config.schema.json`` (``python -m estafette.lib.server_config > docs/server-config.schema.json``
+regenerates it; a test keeps it current), for editors and for reading. Regular expressions are checked the way
+they are evaluated, on RE2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from builder.manifest.regex import allow_list_error, anchored_error
 
-TOP_LEVEL_KEYS = frozenset({"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages"})
-CREDENTIAL_FILTER_KEYS = ("allowedPipelines", "allowedTrustedImages", "allowedBranches")
-TRUSTED_IMAGE_KEYS = frozenset(
-    {"path", "runPrivileged", "runDocker", "allowCommands", "injectedCredentialTypes", "allowedPipelines"}
-)
-MANIFEST_PREFERENCE_KEYS = frozenset(
-    {"labelRegexes", "builderOperatingSystems", "builderTracksPerOperatingSystem", "defaultBranch"}
-)
+_Model = TypeVar("_Model", bound=BaseModel)
 SOURCE_TOKEN_TYPES = ["bitbucket-api-token", "github-api-token", "cloudsource-api-token"]
 
 # Estafette's default trusted images (appended unless clearDefaultTrustedImages is true).
@@ -60,6 +61,110 @@ DEFAULT_TRUSTED_IMAGES: tuple[dict[str, Any], ...] = (
     {"path": "extensions/cloud-function", "injectedCredentialTypes": ["kubernetes-engine"]},
     {"path": "bsycorp/kind", "runPrivileged": True},
 )
+
+
+# -- the file's shape -----------------------------------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("empty", "must not be empty")
+    return value
+
+
+def _branch(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("empty", "must be a branch name")
+    return value
+
+
+def _allow_list(value: str) -> str:
+    error = allow_list_error(value)
+    if error is not None:
+        raise PydanticCustomError("regex", "is not a valid regular expression (RE2): {error}", {"error": error})
+    return value
+
+
+def _label_regex(value: str) -> str:
+    error = anchored_error(value)
+    if error is not None:
+        raise PydanticCustomError("regex", "is not a valid regular expression (RE2): {error}", {"error": error})
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_text)]
+AllowList = Annotated[
+    StrictStr,
+    AfterValidator(_allow_list),
+    Field(description="An RE2 regular expression anchored at both ends, ^(…)$; empty allows everything."),
+]
+LabelRegex = Annotated[StrictStr, AfterValidator(_label_regex)]
+
+
+class Credential(BaseModel):
+    """A credential handed to the jobs whose pipeline, branch and trusted image it allows. Any other key is the
+    credential's own property (``repository``, ``password: estafette.secret(…)`` made with POST
+    /api/manifest/encrypt, …)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Text = Field(description="Unique name; stages refer to it.")
+    type: Text = Field(description="e.g. container-registry, kubernetes-engine, github-api-token, slack-webhook.")
+    allowedPipelines: AllowList = ""
+    allowedTrustedImages: AllowList = ""
+    allowedBranches: AllowList = ""
+
+
+class TrustedImage(BaseModel):
+    """An image (its path, without tag) that may do more than a stage's image: run privileged, get the Docker
+    socket, be handed credentials of the listed types as ``/credentials/<type>.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Text = Field(description="The image without its tag, e.g. extensions/docker.")
+    runPrivileged: StrictBool = False
+    runDocker: StrictBool = Field(False, description="Mount the Docker socket into the stage.")
+    allowCommands: StrictBool = Field(False, description="Whether a stage with this image may set commands.")
+    injectedCredentialTypes: list[StrictStr] = Field(default_factory=list)
+    allowedPipelines: AllowList = ""
+
+
+class ManifestPreferences(BaseModel):
+    """Estafette's manifestPreferences (ESTAFETTE.md §1.13); ESTAFETTE_MANIFEST_PREFERENCES (JSON) overrides them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labelRegexes: dict[str, LabelRegex] = Field(
+        default_factory=dict, description="Label key → RE2 regular expression its value must match, ^pattern$."
+    )
+    builderOperatingSystems: Annotated[list[StrictStr], Field(min_length=1)] = Field(default_factory=lambda: ["linux"])
+    builderTracksPerOperatingSystem: dict[str, Annotated[list[StrictStr], Field(min_length=1)]] = Field(
+        default_factory=dict, description="Operating system → the builder tracks allowed on it."
+    )
+    defaultBranch: Annotated[StrictStr, AfterValidator(_branch)] = Field(
+        "master", description="The branch a build or bot trigger's action defaults to."
+    )
+
+
+class ServerConfigFile(BaseModel):
+    """``ESTAFETTE_CONFIG_FILE``: credentials, trusted images and manifest preferences, in Estafette's camelCase."""
+
+    model_config = ConfigDict(extra="forbid", title="Estafette server configuration (ESTAFETTE_CONFIG_FILE)")
+
+    manifestPreferences: ManifestPreferences | None = None
+    credentials: list[Credential] | None = None
+    trustedImages: list[TrustedImage] | None = Field(
+        None, description="Appended to Estafette's default trusted images; an entry with a default's path replaces it."
+    )
+    clearDefaultTrustedImages: StrictBool = Field(False, description="Start from no trusted images instead.")
+
+
+def server_config_schema() -> dict[str, Any]:
+    """The file's JSON Schema (``docs/server-config.schema.json``)."""
+    return ServerConfigFile.model_json_schema()
+
+
+# -- reading it -----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -94,103 +199,69 @@ def read_server_config(path: str) -> ServerConfig:
 
 def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     if not isinstance(data, Mapping):
-        raise ImproperlyConfigured(f"{where}: the file must be a mapping with {', '.join(sorted(TOP_LEVEL_KEYS))}")
-    _reject_unknown(data, TOP_LEVEL_KEYS, where)
-    clear = data.get("clearDefaultTrustedImages", False)
-    if not isinstance(clear, bool):
-        raise ImproperlyConfigured(f"{where}: clearDefaultTrustedImages must be true or false")
-    credentials = [
-        check_credential(item, where=f"{where}: credentials[{index}]")
-        for index, item in enumerate(_list(data, "credentials", where))
-    ]
-    names = [credential["name"] for credential in credentials]
+        keys = ", ".join(ServerConfigFile.model_fields)
+        raise ImproperlyConfigured(f"{where}: the file must be a mapping with {keys}")
+    checked = _validate(ServerConfigFile, data, where=where)
+    # The items as written (only the keys set), as the job configuration reads them.
+    credentials = [{str(key): value for key, value in item.items()} for item in data.get("credentials") or []]
+    names = [credential.name for credential in checked.credentials or []]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ImproperlyConfigured(f"{where}: credential names must be unique, repeated: {', '.join(duplicates)}")
-    own_images = [
-        check_trusted_image(item, where=f"{where}: trustedImages[{index}]")
-        for index, item in enumerate(_list(data, "trustedImages", where))
-    ]
-    defaults = [] if clear else [dict(image) for image in DEFAULT_TRUSTED_IMAGES]
+    own_images = [dict(item) for item in data.get("trustedImages") or []]
+    defaults = [] if checked.clearDefaultTrustedImages else [dict(image) for image in DEFAULT_TRUSTED_IMAGES]
     own_paths = {image["path"] for image in own_images}
     # An image configured here replaces its default entry instead of being listed twice.
     trusted_images = [image for image in defaults if image["path"] not in own_paths] + own_images
-    preferences = check_manifest_preferences(
-        data.get("manifestPreferences") or {}, where=f"{where}: manifestPreferences"
-    )
+    preferences = dict(data.get("manifestPreferences") or {})
     return ServerConfig(manifest_preferences=preferences, credentials=credentials, trusted_images=trusted_images)
-
-
-def check_credential(item: Any, *, where: str) -> dict[str, Any]:
-    if not isinstance(item, Mapping):
-        raise ImproperlyConfigured(f"{where} must be a mapping with name, type and the credential's properties")
-    for key in ("name", "type"):
-        if not isinstance(item.get(key), str) or not item[key].strip():
-            raise ImproperlyConfigured(f"{where}: {key} is required and must be text")
-    for key in CREDENTIAL_FILTER_KEYS:
-        _check_regex(item.get(key, ""), where=f"{where}: {key}")
-    return {str(key): value for key, value in item.items()}
-
-
-def check_trusted_image(item: Any, *, where: str) -> dict[str, Any]:
-    if not isinstance(item, Mapping):
-        raise ImproperlyConfigured(f"{where} must be a mapping with at least a path")
-    _reject_unknown(item, TRUSTED_IMAGE_KEYS, where)
-    if not isinstance(item.get("path"), str) or not item["path"].strip():
-        raise ImproperlyConfigured(f"{where}: path (the image without its tag) is required")
-    for key in ("runPrivileged", "runDocker", "allowCommands"):
-        if not isinstance(item.get(key, False), bool):
-            raise ImproperlyConfigured(f"{where}: {key} must be true or false")
-    types = item.get("injectedCredentialTypes", [])
-    if not isinstance(types, list) or not all(isinstance(value, str) for value in types):
-        raise ImproperlyConfigured(f"{where}: injectedCredentialTypes must be a list of credential types")
-    _check_regex(item.get("allowedPipelines", ""), where=f"{where}: allowedPipelines")
-    return dict(item)
 
 
 def check_manifest_preferences(data: Any, *, where: str) -> dict[str, Any]:
     """Estafette's ``manifestPreferences`` shape (ESTAFETTE.md §1.13); missing keys keep their defaults."""
     if not isinstance(data, Mapping):
-        raise ImproperlyConfigured(f"{where} must be a mapping of {', '.join(sorted(MANIFEST_PREFERENCE_KEYS))}")
-    _reject_unknown(data, MANIFEST_PREFERENCE_KEYS, where)
-    regexes = data.get("labelRegexes", {})
-    if not isinstance(regexes, Mapping) or not all(isinstance(value, str) for value in regexes.values()):
-        raise ImproperlyConfigured(f"{where}: labelRegexes must map label keys to regular expressions")
-    for key, pattern in regexes.items():
-        _check_regex(pattern, where=f"{where}: labelRegexes.{key}", error_of=anchored_error)
-    systems = data.get("builderOperatingSystems", ["linux"])
-    if not isinstance(systems, list) or not systems or not all(isinstance(value, str) for value in systems):
-        raise ImproperlyConfigured(f"{where}: builderOperatingSystems must be a non-empty list, e.g. [linux]")
-    tracks = data.get("builderTracksPerOperatingSystem", {})
-    if not isinstance(tracks, Mapping) or not all(
-        isinstance(names, list) and names and all(isinstance(name, str) for name in names) for names in tracks.values()
-    ):
-        raise ImproperlyConfigured(
-            f"{where}: builderTracksPerOperatingSystem must map an operating system to a non-empty list of tracks"
-        )
-    branch = data.get("defaultBranch", "master")
-    if not isinstance(branch, str) or not branch.strip():
-        raise ImproperlyConfigured(f"{where}: defaultBranch must be a branch name")
+        raise ImproperlyConfigured(f"{where} must be a mapping of {', '.join(ManifestPreferences.model_fields)}")
+    _validate(ManifestPreferences, data, where=where)
     return dict(data)
 
 
-def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        raise ImproperlyConfigured(f"{where}: {key} must be a list")
-    return value
+def _validate(model: type[_Model], data: Mapping[str, Any], *, where: str) -> _Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        # The first problem, in the words start-up errors use here; the rest would follow once it is fixed.
+        raise ImproperlyConfigured(f"{where}: {_message(error.errors()[0])}") from None
 
 
-def _reject_unknown(data: Mapping[str, Any], known: frozenset[str], where: str) -> None:
-    unknown = sorted(str(key) for key in data if key not in known)
-    if unknown:
-        raise ImproperlyConfigured(f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+def _path(parts: Sequence[str | int]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
 
 
-def _check_regex(pattern: Any, *, where: str, error_of: Callable[[str], str | None] = allow_list_error) -> None:
-    """A pattern is checked the way it is evaluated, on RE2 (linear time; no backreferences or lookaround)."""
-    if not isinstance(pattern, str):
-        raise ImproperlyConfigured(f"{where} must be a regular expression (text)")
-    error = error_of(pattern)
-    if error is not None:
-        raise ImproperlyConfigured(f"{where} is not a valid regular expression (RE2): {error}")
+def _message(error: ErrorDetails) -> str:
+    """``credentials[0]: name is required``: the item's place, then the key and what is wrong with its value."""
+    loc = error["loc"]
+    keys = [index for index, part in enumerate(loc) if isinstance(part, str)]
+    split = keys[-1] if keys else len(loc)
+    place, key = _path(loc[:split]), _path(loc[split:]) or "the value"
+    kind = error["type"]
+    if kind == "missing":
+        text = f"{key} is required"
+    elif kind == "extra_forbidden":
+        text = f"unknown key {key}"
+    elif kind.startswith("bool"):
+        text = f"{key} must be true or false"
+    elif kind.startswith("string"):
+        text = f"{key} must be text"
+    elif kind == "too_short":
+        text = f"{key} must be a non-empty list"
+    elif kind.startswith("list"):
+        text = f"{key} must be a list"
+    elif kind in ("dict_type", "model_type", "model_attributes_type"):
+        text = f"{key} must be a mapping"
+    else:  # ours (empty text, regular expressions) and anything else pydantic says
+        text = f"{key} {error['msg']}"
+    return f"{place}: {text}" if place else text
+
+
+if __name__ == "__main__":  # python -m estafette.lib.server_config > docs/server-config.schema.json
+    print(json.dumps(server_config_schema(), indent=2, sort_keys=True, ensure_ascii=False))
