@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar, overload
 
 from django.db import OperationalError, connection, transaction
 from django.db.utils import DatabaseError
-
-from estafette.lib.backoff import retry_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +59,25 @@ def retry_on_serialization_failure(
     return _with_retries(func, attempts=attempts)
 
 
-def _retryable(error: BaseException) -> bool:
-    # Inside an open atomic block there is nothing safe to retry: the outermost decorated caller does it.
-    return isinstance(error, DatabaseError) and not connection.in_atomic_block and is_serialization_failure(error)
-
-
 def _with_retries(func: Callable[P, R], *, attempts: int) -> Callable[P, R]:
-    # Jittered exponential back-off (estafette.lib.backoff) so the conflicting transactions do not collide again.
-    return retry_transaction(func, attempts=attempts, retryable=_retryable, logger=logger)
+    # Hand-written, unlike the other back-off loops (estafette.lib.backoff, on tenacity): this wraps every write
+    # transaction, and tenacity's per-call set-up measured ~65 µs here against ~0.1 µs for this loop (issue 18).
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        attempt = 1
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except DatabaseError as error:
+                if connection.in_atomic_block or not is_serialization_failure(error) or attempt >= attempts:
+                    raise
+                # Jittered exponential backoff so the conflicting transactions do not collide again.
+                delay = min(0.5, 0.005 * (2**attempt)) * (0.5 + random.random())  # noqa: S311
+                logger.info("serialization failure in %s, retry %d in %.3fs", func.__qualname__, attempt, delay)
+                time.sleep(delay)
+                attempt += 1
+
+    return wrapper
 
 
 @overload
