@@ -10,7 +10,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from estafette.lib.env import env_secret_or_generated
-from estafette.lib.server_config import DEFAULT_TRUSTED_IMAGES, read_server_config, server_config_schema
+from estafette.lib.server_config import DEFAULT_TRUSTED_IMAGES, read_server_config
+from estafette.lib.server_config_schema import server_config_schema
 
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "server-config.schema.json"
 
@@ -92,7 +93,7 @@ def test_it_stops_start_up_naming_the_problem(tmp_path: Path, text: str, message
 
 def test_the_documented_schema_is_the_one_start_up_checks() -> None:
     # given the JSON Schema in docs/ and the model the file is validated with
-    # then they agree (regenerate: python -m estafette.lib.server_config > docs/server-config.schema.json)
+    # then they agree (regenerate: python -m estafette.lib.server_config_schema > docs/server-config.schema.json)
     assert json.loads(SCHEMA.read_text()) == server_config_schema()
 
 
