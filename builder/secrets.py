@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from builder.manifest.regex import compile_go, pattern_error
+from builder.manifest.regex import compile_go, pattern_error, search
 
 ENVELOPE_PATTERN = re.compile(r"estafette\.secret\(([a-zA-Z0-9.=_-]+)\)")
 RESTRICTED_MESSAGE = "This secret is restricted to another pipeline"
@@ -170,7 +170,7 @@ def is_allowed(allow_list: str, pipeline: str) -> bool:
     if allow_list in _GLOBAL_ALLOW_LISTS:
         return True
     compiled = compile_go(_check_allow_list(allow_list))
-    return compiled is not None and compiled.search(pipeline) is not None
+    return compiled is not None and search(compiled, pipeline)
 
 
 def decrypt(envelope: str, *, key: bytes, pipeline: str) -> str:

@@ -48,6 +48,8 @@ def _compile(pattern: str) -> tuple[Any, str | None]:
         return re2.compile(pattern, options=_OPTIONS), None
     except re2.error as error:
         return None, _reason(error)
+    except UnicodeEncodeError:  # a lone surrogate (a YAML or JSON "\ud800" escape): not text RE2 can read
+        return None, "the pattern is not valid Unicode text (a lone surrogate)"
 
 
 def _reason(error: Exception) -> str:
@@ -61,6 +63,19 @@ def _reason(error: Exception) -> str:
 def compile_go(pattern: str) -> Any | None:
     """Compile a Go/RE2 pattern as written (unanchored, as ``regexp.MatchString`` searches); ``None`` if invalid."""
     return _compile(pattern)[0]
+
+
+def search(compiled: Any, value: str) -> bool:
+    """Whether ``compiled`` (from :func:`compile_go`) is found in ``value``.
+
+    RE2 reads UTF-8, which a string with a lone surrogate (a JSON ``"\\ud800"`` escape in an event) cannot be
+    encoded to; such a value is matched with each of those code points' bytes read as U+FFFD, as Go reads invalid
+    UTF-8, instead of failing the consumer that evaluates it.
+    """
+    try:
+        return compiled.search(value) is not None
+    except UnicodeEncodeError:
+        return compiled.search(value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")) is not None
 
 
 def pattern_error(pattern: str) -> str | None:
@@ -85,7 +100,7 @@ def _filter(pattern: str) -> tuple[bool, str]:
 def full_match(pattern: str, value: str) -> bool:
     """Estafette's release-branch and label match: ``^pattern$`` (trimmed, not grouped) found in ``value``."""
     compiled = compile_go(_anchored(pattern))
-    return compiled is not None and compiled.search(value) is not None
+    return compiled is not None and search(compiled, value)
 
 
 def anchored_error(pattern: str) -> str | None:
@@ -101,7 +116,7 @@ def filter_match(pattern: str, value: str) -> bool:
     compiled = compile_go(anchored)
     if compiled is None:
         return False
-    matched = compiled.search(value) is not None
+    matched = search(compiled, value)
     return not matched if negate else matched
 
 
@@ -118,7 +133,7 @@ def allows(pattern: str, value: str) -> bool:
     if not text:
         return True
     compiled = compile_go(f"^({text})$")
-    return compiled is not None and compiled.search(value) is not None
+    return compiled is not None and search(compiled, value)
 
 
 def allow_list_error(pattern: str) -> str | None:

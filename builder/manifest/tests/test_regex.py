@@ -199,3 +199,14 @@ def test_a_release_branch_re2_cannot_compile_is_a_manifest_error_at_its_item() -
         ".estafette.yaml:5:7: Set version.semver.releaseBranch to valid regular expressions (RE2): "
         "invalid perl operator: (?="
     ]
+
+
+def test_a_lone_surrogate_is_answered_not_raised() -> None:
+    # given a value and a pattern with a lone surrogate (a JSON or YAML "\ud800" escape), which is not UTF-8
+    value, pattern = "feature/\ud800x", "feature/\ud800"
+
+    # when they are matched, then the value is read as Go reads invalid UTF-8 and the pattern is an invalid one
+    assert filter_match("feature/.+", value)
+    assert filter_match("feature/\ufffd+x", value)
+    assert not filter_match(pattern, value)
+    assert filter_error(pattern) == "the pattern is not valid Unicode text (a lone surrogate)"
