@@ -17,7 +17,6 @@ running or not yet started CANCELED.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import threading
@@ -39,6 +38,7 @@ from builder.executors.base import (
     RunningContainer,
     split_image,
 )
+from builder.manifest.regex import allows
 from builder.output import LineAssembler
 from builder.plan import ReadinessCheck, ServicePlan, StagePlan
 from builder.secrets import Masker
@@ -328,7 +328,7 @@ class PipelineRunner:
         for trusted in self.context.trusted_images:
             if trusted.path != path:
                 continue
-            if trusted.allowed_pipelines and not re.fullmatch(trusted.allowed_pipelines, self.context.pipeline):
+            if not allows(trusted.allowed_pipelines, self.context.pipeline):
                 continue
             return trusted
         return None

@@ -27,6 +27,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from builder.manifest.regex import compile_go, pattern_error, search
+
 ENVELOPE_PATTERN = re.compile(r"estafette\.secret\(([a-zA-Z0-9.=_-]+)\)")
 RESTRICTED_MESSAGE = "This secret is restricted to another pipeline"
 MASK = "***"
@@ -112,7 +114,7 @@ def encrypt(plaintext: str, *, key: bytes, allow_list: str = "") -> str:
 
     Raises :class:`SecretError` for a bad key or an allow-list that is not a valid regular expression.
     """
-    _compile_allow_list(allow_list)
+    _check_allow_list(allow_list)
     aead = _aead(key)
     allow = allow_list.encode()
     nonce, allow_nonce = os.urandom(_NONCE_SIZE), os.urandom(_NONCE_SIZE)
@@ -151,19 +153,24 @@ def open_envelope(envelope: str, *, key: bytes) -> tuple[str, str]:
         raise SecretError("cannot decrypt secret: the value is not UTF-8 text") from error
 
 
-def _compile_allow_list(allow_list: str) -> re.Pattern[str] | None:
-    if allow_list in _GLOBAL_ALLOW_LISTS:
-        return None
-    try:
-        return re.compile(allow_list)
-    except re.error as error:
-        raise SecretError("the secret's pipeline allow-list is not a valid regular expression") from error
+def _check_allow_list(allow_list: str) -> str:
+    """The allow-list anchored as it is evaluated; :class:`SecretError` if RE2 cannot compile it."""
+    anchored = f"^(?:{allow_list})$"
+    if pattern_error(anchored) is not None:
+        raise SecretError("the secret's pipeline allow-list is not a valid regular expression")
+    return anchored
 
 
 def is_allowed(allow_list: str, pipeline: str) -> bool:
-    """Whether ``pipeline`` (``source/owner/repo``) matches the whole allow-list regex. No owner-migration fallback."""
-    pattern = _compile_allow_list(allow_list)
-    return pattern is None or pattern.fullmatch(pipeline) is not None
+    """Whether ``pipeline`` (``source/owner/repo``) matches the whole allow-list regex, on RE2 (linear time).
+
+    Anchored as one group, ``^(allow-list)$``: Estafette writes ``^allow-list$``, where an alternation such as
+    ``a/b/c|a/b/d`` would also let any pipeline starting with ``a/b/c`` through. No owner-migration fallback.
+    """
+    if allow_list in _GLOBAL_ALLOW_LISTS:
+        return True
+    compiled = compile_go(_check_allow_list(allow_list))
+    return compiled is not None and search(compiled, pipeline)
 
 
 def decrypt(envelope: str, *, key: bytes, pipeline: str) -> str:

@@ -1,6 +1,6 @@
 """The ``.estafette.yaml`` library: parse, default and validate manifests exactly as Estafette does.
 
-Pure Python (PyYAML and croniter only); the API, the workers and the builder all import it.
+Pure Python (PyYAML, croniter, and RE2 for authors' patterns); the API, the workers and the builder all import it.
 ``load_manifest`` is the entry point; see ``docs/CONTRACTS.md`` §1 for the interface.
 
 The public names are imported on first use (module ``__getattr__``): the builder's job path needs ``Stage`` and

@@ -7,6 +7,7 @@ from typing import Any
 
 from builder.manifest.errors import ErrorCollector
 from builder.manifest.fields import where
+from builder.manifest.regex import filter_error
 from builder.manifest.triggers import (
     BitbucketTrigger,
     CronTrigger,
@@ -112,6 +113,27 @@ _FILTER_RULES: dict[str, Callable[[Any], list[tuple[str, str]]]] = {
 }
 
 
+# The filter fields evaluated as regular expressions (``regexMatch``, pubsub's ``^(…)$``); names and repositories
+# are compared as text. Estafette lets an invalid pattern through and the trigger silently never fires; here the
+# author learns it when the manifest is pushed.
+_REGEX_FIELDS: dict[str, tuple[str, ...]] = {
+    "pipeline": ("event", "status", "branch"),
+    "release": ("event", "status", "target"),
+    "git": ("event", "branch"),
+    "docker": ("event", "image", "tag"),
+    "pubsub": ("project", "topic"),
+}
+
+
+def _regex_problems(kind: str, found: Any) -> list[tuple[str, str]]:
+    problems = []
+    for key in _REGEX_FIELDS.get(kind, ()):
+        error = filter_error(getattr(found, key))
+        if error is not None:
+            problems.append((key, f"Set {kind}.{key} in your trigger to a valid regular expression (RE2): {error}"))
+    return problems
+
+
 def validate_trigger(trigger: Trigger, errors: ErrorCollector, *, trigger_type: TriggerType, target_name: str) -> None:
     """Estafette's trigger rules, all of them reported: filter fields, one filter only, the right action."""
     owner = trigger.positions.get("")
@@ -120,7 +142,7 @@ def validate_trigger(trigger: Trigger, errors: ErrorCollector, *, trigger_type: 
         errors.invalid(owner, where(trigger.positions), f"Set at least a {_ALL_TYPES} trigger")
     for kind, found in filters:
         rule = _FILTER_RULES.get(kind)
-        for key, message in rule(found) if rule else []:
+        for key, message in [*(rule(found) if rule else []), *_regex_problems(kind, found)]:
             errors.invalid(owner, where(found.positions, key), message)
     if len(filters) > 1:
         message = f"Do not specify more than one type of trigger {_ALL_TYPES} per trigger object"

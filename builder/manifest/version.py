@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from yaml.nodes import Node
+from yaml.nodes import Node, SequenceNode
 
 from builder.manifest.errors import ErrorCollector, Position
 from builder.manifest.fields import positions_field
-from builder.manifest.loader import Fields
-from builder.manifest.regex import full_match
+from builder.manifest.loader import Fields, position_of
+from builder.manifest.regex import anchored_error, full_match
 
 VERSION_KEYS = frozenset({"semver", "custom"})
 SEMVER_KEYS = frozenset({"major", "minor", "patch", "labelTemplate", "releaseBranch"})
@@ -120,6 +120,7 @@ def parse_version(node: Node | None, errors: ErrorCollector, *, owner: Position)
             label_template=semver_fields.string("labelTemplate") or "{{branch}}",
             release_branch=semver_fields.string_or_strings("releaseBranch") or DEFAULT_RELEASE_BRANCHES,
         )
+        _check_release_branches(semver_fields.node("releaseBranch"), errors)
     if "custom" in fields:
         custom_fields = Fields(fields.node("custom"), errors, owner=owner, type_name="manifest.EstafetteCustomVersion")
         custom_fields.reject_unknown(CUSTOM_KEYS, "manifest.EstafetteCustomVersion")
@@ -129,6 +130,22 @@ def parse_version(node: Node | None, errors: ErrorCollector, *, owner: Position)
     elif semver is None:
         semver = SemverVersion()
     return Version(semver=semver, custom=custom, positions=fields.positions())
+
+
+def _check_release_branches(node: Node | None, errors: ErrorCollector) -> None:
+    """Each release branch is a regular expression (``^pattern$``); one RE2 cannot compile is an error at its place,
+    where Estafette would silently never treat any branch as a release branch for it.
+    """
+    if node is None:
+        return
+    items = node.value if isinstance(node, SequenceNode) else [node]
+    for item in items:
+        if not isinstance(item.value, str) or not item.value:
+            continue  # not text: the type error is already reported
+        error = anchored_error(item.value)
+        if error is not None:
+            message = f"Set version.semver.releaseBranch to valid regular expressions (RE2): {error}"
+            errors.add(position_of(item), message)
 
 
 def compute_version(version: Version, *, counter: int, branch: str, revision: str) -> BuildVersion:

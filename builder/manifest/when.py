@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from builder.manifest.regex import compile_go
+from builder.manifest.regex import compile_go, search
 
 MAX_EXPRESSION_LENGTH = 10_000
 
@@ -317,7 +317,7 @@ def _regex(operator: str, left: Any, right: Any) -> bool:
             f"Unable to compile regular expression {right!r} for operator '{operator}'",
             summary=f"Invalid regular expression for operator '{operator}'",
         )
-    found = pattern.search(_need(left, str, operator)) is not None
+    found = search(pattern, _need(left, str, operator))
     return found if operator == "=~" else not found
 
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder.standby import interpreter_environment
+from estafette.lib.backoff import until_started
 
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0  # importing the builder on a busy machine
 HANDOFF_TIMEOUT = 15.0  # a standby answers within milliseconds; this long means it is stuck
 IDLE_WAIT = 0.05  # a busy standby is free again within milliseconds; a cold start costs far more than this wait
-MAX_BACKOFF = 30.0
 
 
 class HandoffFailed(Exception):
@@ -237,7 +237,6 @@ class StandbyPool:
             self._keeper = None
 
     def _keep(self) -> None:
-        backoff = 0.5
         owner = os.getpid()
         while True:
             with self._lock:
@@ -256,23 +255,23 @@ class StandbyPool:
                 if len(self._idle) + self._busy >= self.size:
                     self._lock.wait(timeout=1.0)  # also a periodic look for standbys that died while idle
                     continue
-            try:
-                standby = self._spawn()
-            except Exception:  # a keeper that died would leave every later job cold, silently
-                logger.exception("starting a builder standby failed")
-                standby = None
+            # A standby that cannot start is retried with back-off (estafette.lib.backoff), not in a tight loop; an
+            # exception is retried too, since a keeper that died would leave every later job cold, silently.
+            standby = until_started(
+                self._spawn,
+                given_up=lambda: self._closed or self._owner != owner,
+                logger=logger,
+                what="a builder standby",
+            )
             with self._lock:
                 if standby is not None and not self._closed and self._owner == owner:
                     self._idle.append(standby)
                     self._lock.notify_all()
-                    backoff = 0.5
                     continue
             if standby is not None:
                 standby.stop()
             if self._closed:
                 return
-            time.sleep(backoff)  # a standby that cannot start should not be retried in a tight loop
-            backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _spawn(self) -> _Standby | None:
         env = self._environment()

@@ -60,6 +60,8 @@ def retry_on_serialization_failure(
 
 
 def _with_retries(func: Callable[P, R], *, attempts: int) -> Callable[P, R]:
+    # Hand-written, unlike the other back-off loops (estafette.lib.backoff, on tenacity): this wraps every write
+    # transaction, and tenacity's per-call set-up measured ~65 µs here against ~0.1 µs for this loop (issue 18).
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         attempt = 1

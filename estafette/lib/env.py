@@ -2,6 +2,11 @@
 
 Every reader raises ``ImproperlyConfigured`` naming the variable when its value is malformed, so a
 typo in a deployment stops start-up with a message instead of running with a surprising default.
+
+Hand-written on purpose (environs was weighed, issue 18): its reader only reads ``os.environ`` (these take the
+``environ`` mapping the tests and ``natsauth`` pass), its booleans accept ``yes``/``1``/``on`` where these refuse
+them, and its ``_FILE`` support reads the real environment too; every call would still be wrapped to keep these
+messages. What is left here is a few lines per type; the database URL is read by dj-database-url (``dburl``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from django.db import connections
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from estafette.lib.backoff import until_ready
 from estafette.queue import jetstream
 from estafette.queue.consumer import Consumer, Outcome, RawDelivery, Verdict
 
@@ -73,27 +74,26 @@ class ConsumerWorker:
 
     async def _subscribe(self, js: JetStreamContext, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
         """Create or update the durable consumer and bind to it; wait while JetStream is unavailable."""
-        attempt = 0
-        while not stop.is_set():
-            try:
-                await jetstream.ensure_stream(js, self.queue)
-                await jetstream.ensure_consumer(
-                    js,
-                    self.queue,
-                    durable=self.consumer.durable,
-                    subject=self.consumer.subject,
-                    ack_wait_seconds=self.ack_wait,
-                    max_deliver=self.max_deliver,
+
+        async def bind() -> JetStreamContext.PullSubscription:
+            await jetstream.ensure_stream(js, self.queue)
+            await jetstream.ensure_consumer(
+                js,
+                self.queue,
+                durable=self.consumer.durable,
+                subject=self.consumer.subject,
+                ack_wait_seconds=self.ack_wait,
+                max_deliver=self.max_deliver,
+            )
+            return await js.pull_subscribe_bind(durable=self.consumer.durable, stream=self.queue.stream)
+
+        def waiting(attempt: int, error: BaseException) -> None:  # JetStream starting up or restarting
+            if attempt == 1 or attempt % 20 == 0:
+                logger.warning(
+                    "%s: JetStream not ready (%s: %s); waiting", self.consumer.durable, type(error).__name__, error
                 )
-                return await js.pull_subscribe_bind(durable=self.consumer.durable, stream=self.queue.stream)
-            except Exception as error:  # noqa: BLE001 - JetStream starting up or restarting: wait for it
-                attempt += 1
-                if attempt == 1 or attempt % 20 == 0:
-                    logger.warning(
-                        "%s: JetStream not ready (%s: %s); waiting", self.consumer.durable, type(error).__name__, error
-                    )
-                await asyncio.sleep(min(0.1 * attempt, 2.0))
-        return None
+
+        return await until_ready(bind, stop=stop, on_failure=waiting)
 
     async def _process_batch(self, messages: Iterable[Msg], stop: asyncio.Event) -> None:
         for message in messages:

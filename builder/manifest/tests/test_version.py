@@ -34,7 +34,12 @@ def semver(**overrides: object) -> Version:
         (semver(release_branch=("release/.+",)), 6, "release/abc", "5.3.6"),
         (semver(release_branch=("release/[0-9]+",)), 6, "release/abc", "5.3.6-release-abc"),
         (semver(release_branch=(" master ", "main")), 6, "main", "5.3.6"),
-        (semver(release_branch=("master|main",)), 6, "mastery", "5.3.6-mastery"),  # anchored as a whole
+        # anchored as Estafette writes it, ^master|main$ without a group: "starts with master or ends with main"
+        (semver(release_branch=("master|main",)), 6, "mastery", "5.3.6"),
+        (semver(release_branch=("master|main",)), 6, "domain", "5.3.6"),
+        (semver(release_branch=("master|main",)), 6, "mainline", "5.3.6-mainline"),
+        (semver(release_branch=("main",)), 6, "main\n", "5.3.6-main"),  # Go's (and RE2's) $ is the end of the text
+        (semver(release_branch=("rel(",)), 6, "rel(", "5.3.6-rel"),  # an invalid pattern never matches
         (semver(label_template="{{revision}}"), 6, "feature", f"5.3.6-revision-{REVISION}"),
         (semver(label_template="1abc"), 6, "feature", "5.3.6-label-1abc"),
         (semver(label_template="{{ branch }}"), 6, "1.2", "5.3.6-branch-1-2"),

@@ -55,3 +55,32 @@ def test_it_recognises_sqlite_busy_and_cockroach_restarts() -> None:
     restart = "restart transaction: TransactionRetryWithProtoRefreshError 40001"
     assert is_serialization_failure(OperationalError(restart))
     assert not is_serialization_failure(OperationalError("syntax error"))
+
+
+def test_it_gives_up_after_its_attempts_raising_the_conflict_itself() -> None:
+    attempts: list[int] = []
+
+    @retry_on_serialization_failure(attempts=3)
+    def always_conflicting() -> None:
+        attempts.append(1)
+        raise FakeSerializationFailure(f"could not serialize access, attempt {len(attempts)}")
+
+    with pytest.raises(FakeSerializationFailure, match="attempt 3"):
+        always_conflicting()
+    assert len(attempts) == 3
+
+
+@pytest.mark.django_db
+def test_inside_an_open_transaction_it_leaves_the_retry_to_the_outermost_caller() -> None:
+    from django.db import transaction
+
+    attempts: list[int] = []
+
+    @retry_on_serialization_failure
+    def inner() -> None:
+        attempts.append(1)
+        raise FakeSerializationFailure("could not serialize access")
+
+    with pytest.raises(FakeSerializationFailure), transaction.atomic():
+        inner()
+    assert len(attempts) == 1

@@ -47,3 +47,30 @@ def test_it_names_the_variable_in_errors(tmp_path: Path, url: str, message: str)
     with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_DATABASE_URL") as error:
         database_from_url(url, data_dir=tmp_path)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("scheme", ["cockroachdb", "cockroach"])
+def test_it_reads_both_spellings_of_cockroachdb_as_serializable(tmp_path: Path, scheme: str) -> None:
+    config = database_from_url(f"{scheme}://root@crdb:26257/defaultdb?sslmode=disable", data_dir=tmp_path)
+    assert (config["ENGINE"], config["HOST"], config["PORT"], config["NAME"]) == (
+        "django_cockroachdb",
+        "crdb",
+        "26257",
+        "defaultdb",
+    )
+    assert config["OPTIONS"] == {"sslmode": "disable", "isolation_level": 3}
+
+
+def test_it_reads_relative_and_absolute_sqlite_paths_with_our_engine(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = database_from_url("sqlite:///var/ci.db", data_dir=tmp_path / "data")
+    absolute = database_from_url(f"sqlite:///{tmp_path}/abs.db", data_dir=tmp_path / "data")
+    assert (relative["ENGINE"], relative["NAME"]) == ("estafette.lib.sqlite_backend", str(tmp_path / "var" / "ci.db"))
+    assert absolute["NAME"] == str(tmp_path / "abs.db")
+    assert absolute["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+@pytest.mark.parametrize("url", ["sqlite://:memory:", "sqlite:///", "oracle://x@y/z"])
+def test_it_refuses_what_a_server_cannot_run_on(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="ESTAFETTE_DATABASE_URL"):
+        database_from_url(url, data_dir=tmp_path)

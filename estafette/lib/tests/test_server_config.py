@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from estafette.lib.env import env_secret_or_generated
 from estafette.lib.server_config import DEFAULT_TRUSTED_IMAGES, read_server_config
+from estafette.lib.server_config_schema import server_config_schema
+
+SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "server-config.schema.json"
 
 CONFIG = """\
 manifestPreferences:
@@ -72,6 +76,11 @@ def test_without_a_file_it_has_estafettes_default_trusted_images() -> None:
         ("manifestPreferences: {defaultBranch: ''}", "defaultBranch must be a branch name"),
         ("credential: []", "unknown key credential"),
         ("[1, 2]", "the file must be a mapping"),
+        ("credentials: [{name: a, type: x, allowedBranches: '(?!main).*'}]", r"allowedBranches is not a valid"),
+        ("manifestPreferences: {labelRegexes: {team: '(a)\\1'}}", r"labelRegexes: team is not a valid .*\(RE2\)"),
+        ("trustedImages: [{path: a, injectedCredentialTypes: [x, 3]}]", r"injectedCredentialTypes\[1\] must be text"),
+        ("manifestPreferences: {builderOperatingSystems: []}", "builderOperatingSystems must be a non-empty list"),
+        ("credentials: {name: a}", "credentials must be a list"),
         ("a: [", "is not valid YAML"),
     ],
 )
@@ -80,6 +89,12 @@ def test_it_stops_start_up_naming_the_problem(tmp_path: Path, text: str, message
     path.write_text(text)
     with pytest.raises(ImproperlyConfigured, match=message):
         read_server_config(str(path))
+
+
+def test_the_documented_schema_is_the_one_start_up_checks() -> None:
+    # given the JSON Schema in docs/ and the model the file is validated with
+    # then they agree (regenerate: python -m estafette.lib.server_config_schema > docs/server-config.schema.json)
+    assert json.loads(SCHEMA.read_text()) == server_config_schema()
 
 
 def test_it_names_an_unreadable_file(tmp_path: Path) -> None:
