@@ -18,6 +18,12 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
       runDocker: true
       injectedCredentialTypes: [container-registry]
     clearDefaultTrustedImages: false
+    integrations:                   # each integration's settings; its ESTAFETTE_<KIND>_* variables override them
+      github:                       # the GitHub App (integrations/github)
+        appId: "12345"
+        privateKeyFile: /secrets/github-app.pem
+        webhookSecret: …
+        apiUrl: https://api.github.com   # GitHub Enterprise: https://<host>/api/v3
 
 Every problem stops start-up with ``ImproperlyConfigured`` naming the file and the item. Secret
 values stay encrypted here: jobs get them re-encrypted with their own key (``runs.dispatch``).
@@ -33,7 +39,13 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-TOP_LEVEL_KEYS = frozenset({"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages"})
+TOP_LEVEL_KEYS = frozenset(
+    {"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages", "integrations"}
+)
+# The integrations the file configures, and the keys each takes (all strings).
+INTEGRATION_KEYS: dict[str, frozenset[str]] = {
+    "github": frozenset({"appId", "privateKeyFile", "webhookSecret", "apiUrl"}),
+}
 CREDENTIAL_FILTER_KEYS = ("allowedPipelines", "allowedTrustedImages", "allowedBranches")
 TRUSTED_IMAGE_KEYS = frozenset(
     {"path", "runPrivileged", "runDocker", "allowCommands", "injectedCredentialTypes", "allowedPipelines"}
@@ -68,6 +80,11 @@ class ServerConfig:
     manifest_preferences: dict[str, Any] = field(default_factory=dict)
     credentials: list[dict[str, Any]] = field(default_factory=list)
     trusted_images: list[dict[str, Any]] = field(default_factory=lambda: [dict(i) for i in DEFAULT_TRUSTED_IMAGES])
+    integrations: dict[str, dict[str, str]] = field(default_factory=dict)  # {"github": {"appId": …}}
+
+    def integration(self, name: str) -> dict[str, str]:
+        """The settings of one integration (``{}`` when the file has none)."""
+        return self.integrations.get(name, {})
 
     def __repr__(self) -> str:  # credentials hold (encrypted) secrets: keep them out of tracebacks
         return f"ServerConfig({len(self.credentials)} credentials, {len(self.trusted_images)} trusted images)"
@@ -117,7 +134,32 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     preferences = check_manifest_preferences(
         data.get("manifestPreferences") or {}, where=f"{where}: manifestPreferences"
     )
-    return ServerConfig(manifest_preferences=preferences, credentials=credentials, trusted_images=trusted_images)
+    integrations = check_integrations(data.get("integrations") or {}, where=f"{where}: integrations")
+    return ServerConfig(
+        manifest_preferences=preferences,
+        credentials=credentials,
+        trusted_images=trusted_images,
+        integrations=integrations,
+    )
+
+
+def check_integrations(data: Any, *, where: str) -> dict[str, dict[str, str]]:
+    """``integrations``: a mapping of known integrations, each a mapping of its known keys to strings."""
+    if not isinstance(data, Mapping):
+        raise ImproperlyConfigured(f"{where} must be a mapping of {', '.join(sorted(INTEGRATION_KEYS))}")
+    _reject_unknown(data, frozenset(INTEGRATION_KEYS), where)
+    checked: dict[str, dict[str, str]] = {}
+    for name, settings in data.items():
+        if not isinstance(settings, Mapping):
+            raise ImproperlyConfigured(
+                f"{where}.{name} must be a mapping of {', '.join(sorted(INTEGRATION_KEYS[name]))}"
+            )
+        _reject_unknown(settings, INTEGRATION_KEYS[name], f"{where}.{name}")
+        for key, value in settings.items():
+            if not isinstance(value, str | int) or isinstance(value, bool):
+                raise ImproperlyConfigured(f"{where}.{name}.{key} must be a string")
+        checked[name] = {key: str(value) for key, value in settings.items()}
+    return checked
 
 
 def check_credential(item: Any, *, where: str) -> dict[str, Any]:
