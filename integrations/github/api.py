@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 
 from integrations.git.webhook import signature_is_valid
-from integrations.github.client import web_host
 from integrations.github.webhook import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -60,4 +59,4 @@ class GitHubEventsApi(IntakeView):
             event=request.headers.get(EVENT_HEADER),
             delivery=request.headers.get(DELIVERY_HEADER),
         )
-        return parse_delivery(delivery, github_host=web_host(settings.GITHUB_API_URL))
+        return parse_delivery(delivery, api_url=settings.GITHUB_API_URL)

@@ -124,7 +124,7 @@ class GitHubForge:
             raise InvalidSource("a GitHub push needs its installation's id")
         clone_url, pipeline, branch, revision = (str(value) for value in fields.values())
         try:
-            identity = check_url("repository", clone_url, github_host=web_host(client.app.api_url))
+            identity = check_url("repository", clone_url, api_url=client.app.api_url)
         except InvalidDelivery as error:
             raise InvalidSource(str(error)) from None
         source, owner, name = [*pipeline.split("/"), "", "", ""][:3]

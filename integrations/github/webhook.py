@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from estafette.lib.json_input import InvalidJson, load_json
 from integrations.git.identity import InvalidRepository, RepositoryIdentity, identify_repository
 from integrations.git.webhook import InvalidPush, validate_branch
+from integrations.github.client import web_host
 from integrations.intake import IntakeEvent
 from triggers.forges import REPOSITORY_EVENTS, RepositoryChange
 from triggers.kinds import trigger_kind
@@ -75,30 +76,33 @@ def read_delivery(*, body: bytes, event: str | None, delivery: str | None) -> De
     return Delivery(event=event, delivery=delivery, body=body, payload=payload)
 
 
-def repository_identity(repository: Any, *, github_host: str) -> RepositoryIdentity:
+def repository_identity(repository: Any, *, api_url: str) -> RepositoryIdentity:
     """The pipeline a payload's ``repository`` names (from ``html_url``), checked against its ``clone_url``."""
     if not isinstance(repository, Mapping):
         raise InvalidDelivery("repository must be an object")
     html_url, clone_url = repository.get("html_url"), repository.get("clone_url")
     if not isinstance(html_url, str) or not isinstance(clone_url, str):
         raise InvalidDelivery("repository.html_url and repository.clone_url must be strings")
-    identity = check_url("repository.html_url", html_url, github_host=github_host)
-    if check_url("repository.clone_url", clone_url, github_host=github_host) != identity:
+    identity = check_url("repository.html_url", html_url, api_url=api_url)
+    if check_url("repository.clone_url", clone_url, api_url=api_url) != identity:
         raise InvalidDelivery(f"repository.clone_url {clone_url!r} is not the repository of {html_url!r}")
     return identity
 
 
-def check_url(field: str, url: str, *, github_host: str) -> RepositoryIdentity:
+def check_url(field: str, url: str, *, api_url: str) -> RepositoryIdentity:
     """The identity of an http(s) URL of a repository on ``github_host`` (owner and name case-folded), after the git
     intake's location checks; ``InvalidDelivery`` otherwise."""
+    github_host = web_host(api_url)
     scheme = urlsplit(url.strip()).scheme.lower() if "://" in url else ""
-    if scheme not in ("https", "http"):
-        raise InvalidDelivery(f"{field} {url!r} must be an https URL")
+    # The token goes where the clone URL points: over TLS, unless the configured GitHub itself is plain http (a test's).
+    allowed = ("https", "http") if api_url.lower().startswith("http://") else ("https",)
+    if scheme not in allowed:
+        raise InvalidDelivery(f"{field} {url!r} must be an {allowed[0]} URL")
     try:
         identity = identify_repository(url)
     except InvalidRepository as error:
         raise InvalidDelivery(f"{field}: {error}") from None
-    if identity.source != github_host:
+    if identity.source != github_host or _port(url) != _port(api_url):
         raise InvalidDelivery(
             f"{field} {url!r} is not on {github_host}, the GitHub this server is configured for "
             "(ESTAFETTE_GITHUB_API_URL)"
@@ -106,20 +110,28 @@ def check_url(field: str, url: str, *, github_host: str) -> RepositoryIdentity:
     return RepositoryIdentity(identity.source, identity.owner.casefold(), identity.name.casefold())
 
 
-def _name_of(repository: Any, *, github_host: str) -> RepositoryIdentity:
+def _port(url: str) -> int | None:
+    parts = urlsplit(url.strip())
+    try:
+        return parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+
+
+def _name_of(repository: Any, *, api_url: str) -> RepositoryIdentity:
     """``html_url``'s identity, with the owner and name as GitHub spells them (``full_name``)."""
-    identity = repository_identity(repository, github_host=github_host)
+    identity = repository_identity(repository, api_url=api_url)
     owner, _, name = str(repository.get("full_name") or "").partition("/")
     if (owner.casefold(), name.casefold()) == (identity.owner, identity.name):
         return RepositoryIdentity(identity.source, owner, name)
     return identity
 
 
-def parse_delivery(delivery: Delivery, *, github_host: str) -> list[IntakeEvent]:
+def parse_delivery(delivery: Delivery, *, api_url: str) -> list[IntakeEvent]:
     """The events one delivery means (see the module's docstring), the trigger event first."""
     payload = delivery.payload
     repository = payload.get("repository")
-    identity = _name_of(repository, github_host=github_host) if repository is not None else None
+    identity = _name_of(repository, api_url=api_url) if repository is not None else None
     events = [
         IntakeEvent(
             subject=trigger_kind("github").subject,
