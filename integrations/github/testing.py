@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from integrations.git.testing import GitRepository
 from integrations.github.client import forget_tokens
 
 PEERS = Path(__file__).resolve().parents[2] / "tests" / "peers" / "node_modules" / "@octokit"
@@ -106,7 +107,7 @@ def on_host(payload: dict[str, Any], base_url: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-# -- GitHub's OpenAPI description ---------------------------------------------------------------------------------------
+# -- GitHub's OpenAPI description ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def github_openapi() -> GitHubOpenApi:
     return GitHubOpenApi(json.loads(_peer("openapi/generated/api.github.com.json").read_text()))
 
 
-# -- the app's key ------------------------------------------------------------------------------------------------------
+# -- the app's key --------------------------------------------------------------------------------------------------
 
 
 @functools.cache
@@ -226,6 +227,28 @@ class FakeRepository:
     name: str
     installation: int
     bare: Path
+
+    def commit(self, files: Mapping[str, str], *, branch: str = "master", message: str = "change") -> str:
+        """Commit ``files`` (path → text) on ``branch`` and push it here, as a developer would; the commit id."""
+        work = GitRepository(self.bare.parent / f".{self.name}.work")
+        revision = work.commit(dict(files), message)
+        work.git("push", "-q", "--force", str(self.bare), f"HEAD:refs/heads/{branch}")
+        return revision
+
+    def push_delivery(self, github: FakeGitHub, revision: str, *, branch: str = "master") -> dict[str, Any]:
+        """GitHub's example push delivery, made this repository's push of ``revision`` to ``branch``."""
+        payload = on_host(branch_push(), github.url)
+        payload["ref"], payload["after"] = f"refs/heads/{branch}", revision
+        payload["installation"]["id"] = self.installation
+        payload["repository"].update(
+            name=self.name,
+            full_name=f"{self.owner}/{self.name}",
+            html_url=f"{github.url}/{self.owner}/{self.name}",
+            clone_url=github.clone_url(self.owner, self.name),
+        )
+        for commit in (*payload["commits"], payload["head_commit"]):
+            commit["id"] = revision
+        return payload
 
 
 @dataclass
@@ -320,7 +343,9 @@ class FakeGitHub:
     def _installation_of(self, authorization: str) -> bool:
         return self.valid_token(authorization.removeprefix("Bearer ").removeprefix("token ").strip())
 
-    def api(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes, auth: str) -> tuple[int, Any]:
+    def api(  # noqa: PLR0911 - one answer per route, as a router reads
+        self, method: str, path: str, query: Mapping[str, list[str]], body: bytes, auth: str
+    ) -> tuple[int, Any]:
         problems = self.openapi.problems(method, path, query, body)
         with self._lock:
             self.requests.append(Recorded(method, path, json.loads(body) if body else None))

@@ -24,7 +24,10 @@ def github_app(settings) -> None:
 def deliver(event: str, payload: dict, *, delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958", **headers: str):
     body = json.dumps(payload).encode()
     return APIClient().post(
-        URL, data=body, content_type="application/json", **{**delivery_headers(event, body, delivery=delivery), **headers}
+        URL,
+        data=body,
+        content_type="application/json",
+        **{**delivery_headers(event, body, delivery=delivery), **headers},
     )
 
 
@@ -111,7 +114,9 @@ def test_a_renamed_repository_is_a_repository_change() -> None:
     }
 
 
-@pytest.mark.parametrize(("action", "change"), [("archived", "archived"), ("deleted", "archived"), ("unarchived", "unarchived")])
+@pytest.mark.parametrize(
+    ("action", "change"), [("archived", "archived"), ("deleted", "archived"), ("unarchived", "unarchived")]
+)
 def test_an_archived_deleted_or_unarchived_repository_is_a_repository_change(action: str, change: str) -> None:
     # The examples package has no archived delivery: a real repository delivery with that action.
     example = webhook_example("repository", lambda e: e["action"] == "renamed") | {"action": action}
