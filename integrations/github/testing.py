@@ -18,6 +18,7 @@ API, raw), records commit statuses in order, and lets git clone them only with a
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import hashlib
@@ -498,13 +499,20 @@ def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def github(tmp_path: Path, settings: Any) -> Iterator[FakeGitHub]:
-    """A fake GitHub the server is the app of (its settings point there), with the webhook secret set. The test fails
-    when a request the server sent is not one GitHub's API describes."""
-    with FakeGitHub(tmp_path / "github") as fake:
+@contextlib.contextmanager
+def fake_github_app(directory: Path, settings: Any) -> Iterator[FakeGitHub]:
+    """A fake GitHub the server is the app of (``settings``, pytest-django's, point there), with the webhook secret
+    set; fails when a request the server sent is not one GitHub's API describes."""
+    with FakeGitHub(directory) as fake:
         for name, value in fake.settings().items():
             setattr(settings, name, value)
         settings.GITHUB_WEBHOOK_SECRET = WEBHOOK_SECRET
         yield fake
     assert not fake.violations, "requests GitHub's API does not describe:\n" + "\n".join(fake.violations)
+
+
+@pytest.fixture
+def github(tmp_path: Path, settings: Any) -> Iterator[FakeGitHub]:
+    """``fake_github_app`` for a test."""
+    with fake_github_app(tmp_path / "github", settings) as fake:
+        yield fake
