@@ -101,13 +101,19 @@ class _CachedToken:
 
 
 _tokens: dict[tuple[str, str, int], _CachedToken] = {}
+# The app's installation on a repository changes when the app is installed anew (rarely): known for a while.
+INSTALLATION_CACHE_SECONDS = 10 * 60
+_installations: dict[tuple[str, str, str, str], tuple[int, float]] = {}
+_app_tokens: dict[tuple[str, str], _CachedToken] = {}
 _tokens_lock = threading.Lock()
 
 
 def forget_tokens() -> None:
-    """Drop every cached installation token (tests; a key rotation)."""
+    """Drop every cached token and installation (tests; a key rotation)."""
     with _tokens_lock:
         _tokens.clear()
+        _installations.clear()
+        _app_tokens.clear()
 
 
 class GitHubClient:
@@ -118,6 +124,18 @@ class GitHubClient:
         self.session = session or requests.Session()
 
     # -- tokens ----------------------------------------------------------------------------------------
+    def app_token(self) -> str:
+        """The app's JWT, signed again a minute before it expires (signing RS256 costs a millisecond or two)."""
+        key, moment = (self.app.api_url, self.app.app_id), time.time()
+        with _tokens_lock:
+            cached = _app_tokens.get(key)
+        if cached is not None and cached.expires_at - JWT_CLOCK_SKEW_SECONDS > moment:
+            return cached.token
+        token = self.app.jwt(now=moment)
+        with _tokens_lock:
+            _app_tokens[key] = _CachedToken(token, moment + JWT_LIFETIME_SECONDS)
+        return token
+
     def installation_token(self, installation_id: int, *, now: float | None = None) -> str:
         """An access token of the installation, from the cache while it has more than the margin left."""
         key = (self.app.api_url, self.app.app_id, installation_id)
@@ -127,7 +145,7 @@ class GitHubClient:
         if cached is not None and cached.expires_at - TOKEN_REFRESH_MARGIN_SECONDS > moment:
             return cached.token
         answer = self._json(
-            "POST", f"/app/installations/{int(installation_id)}/access_tokens", auth=f"Bearer {self.app.jwt()}"
+            "POST", f"/app/installations/{int(installation_id)}/access_tokens", auth=f"Bearer {self.app_token()}"
         )
         token, expires = answer.get("token"), answer.get("expires_at")
         if not isinstance(token, str) or not token or not isinstance(expires, str):
@@ -141,13 +159,30 @@ class GitHubClient:
         return token
 
     def repository_installation(self, owner: str, repo: str) -> int | None:
-        """The id of the app's installation on a repository; None when the app is not installed there."""
+        """The id of the app's installation on a repository (known for ``INSTALLATION_CACHE_SECONDS``); None when the
+        app is not installed there (asked again next time)."""
+        key = (self.app.api_url, self.app.app_id, owner.casefold(), repo.casefold())
+        moment = time.time()
+        with _tokens_lock:
+            cached = _installations.get(key)
+        if cached is not None and cached[1] > moment:
+            return cached[0]
         path = f"/repos/{_path(owner, repo)}/installation"
-        response = self._request("GET", path, auth=f"Bearer {self.app.jwt()}", missing_ok=True)
+        response = self._request("GET", path, auth=f"Bearer {self.app_token()}", missing_ok=True)
         if response is None:
             return None
         installation = _json_of(response, "GET", path).get("id")
-        return installation if isinstance(installation, int) else None
+        if not isinstance(installation, int) or isinstance(installation, bool):
+            return None
+        with _tokens_lock:
+            _installations[key] = (installation, moment + INSTALLATION_CACHE_SECONDS)
+        return installation
+
+    def remember_installation(self, owner: str, repo: str, installation_id: int) -> None:
+        """What a delivery said: the app's installation on a repository (saves asking GitHub for it)."""
+        key = (self.app.api_url, self.app.app_id, owner.casefold(), repo.casefold())
+        with _tokens_lock:
+            _installations[key] = (installation_id, time.time() + INSTALLATION_CACHE_SECONDS)
 
     # -- repositories ----------------------------------------------------------------------------------
     def file_at(self, *, installation_id: int, owner: str, repo: str, path: str, ref: str) -> bytes | None:

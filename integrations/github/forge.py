@@ -130,6 +130,7 @@ class GitHubForge:
         source, owner, name = [*pipeline.split("/"), "", "", ""][:3]
         if (source, owner.casefold(), name.casefold()) != (identity.source, identity.owner, identity.name):
             raise InvalidSource(f"pipeline {pipeline!r} is not the repository of {clone_url!r}")
+        client.remember_installation(owner, name, installation)
         try:
             manifest = client.file_at(
                 installation_id=installation, owner=owner, repo=name, path=MANIFEST_PATH, ref=revision
