@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from builds.models import Build
 from estafette.jobs.testing import FakeJobRunner
-from integrations.github.testing import FakeGitHub, FakeRepository, delivery_headers
+from integrations.github.testing import FakeGitHub, FakeRepository, delivery_headers, on_host, webhook_example
+from releases.models import BotRun
 from runs.testing import config_of
 from triggers.testing import settle
 
@@ -117,3 +118,47 @@ def test_a_token_about_to_expire_is_renewed(
         settle()
 
     assert sum(request.path.endswith("/access_tokens") for request in github.requests) >= 2
+
+
+BOT_MANIFEST = """\
+stages:
+  test:
+    image: alpine:3.20
+    commands: [echo hi]
+bots:
+  triage:
+    triggers:
+    - github: {events: [issues]}
+    stages:
+      label:
+        image: alpine:3.20
+        commands: [echo triage]
+"""
+
+
+def test_any_event_of_the_repository_runs_the_bots_listening_to_it(
+    github: FakeGitHub, repository: FakeRepository, job_runner: FakeJobRunner
+) -> None:
+    # given the pipeline built once, its manifest with a bot for GitHub's issues events (of its own repository)
+    revision = repository.commit({".estafette.yaml": BOT_MANIFEST})
+    deliver("push", repository.push_delivery(github, revision), delivery="push-1")
+    settle()
+
+    # when GitHub delivers an issue opened on the repository
+    issue = on_host(webhook_example("issues", lambda e: e.get("action") == "opened"), github.url)
+    issue["repository"].update(
+        full_name="Codertocat/Hello-World",
+        html_url=f"{github.url}/Codertocat/Hello-World",
+        clone_url=github.clone_url("Codertocat", "Hello-World"),
+    )
+    deliver("issues", issue, delivery="issue-1")
+    settle()
+
+    # then the bot ran, with the delivery as its event
+    (bot_run,) = BotRun.objects.all()
+    assert bot_run.name == "triage"
+    (event,) = bot_run.triggered_by_events
+    assert event["github"]["event"] == "issues"
+    assert event["github"]["repository"] == "127.0.0.1/Codertocat/Hello-World"
+    assert event["github"]["delivery"] == "issue-1"
+    assert json.loads(event["github"]["payload"])["action"] == "opened"
