@@ -169,6 +169,6 @@ class RepositoryChange:
             raise InvalidChange(f"change must be one of {', '.join(REPOSITORY_CHANGES)}, got {change.change!r}")
         names = [change.repository, change.previous] if change.change == "renamed" else [change.repository]
         for name in names:
-            if not _FULL_NAME.match(name) or any(part in (".", "..") for part in name.split("/")):
+            if not _FULL_NAME.fullmatch(name) or any(part in (".", "..") for part in name.split("/")):
                 raise InvalidChange(f"{name!r} is not a repository's source/owner/name")
         return change

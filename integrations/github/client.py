@@ -53,13 +53,13 @@ class GitHubNotConfigured(GitHubError):
 
 def check_segment(kind: str, value: str) -> str:
     """An owner or repository name that is safe in a URL path; ``GitHubError`` (permanent) otherwise."""
-    if not _SEGMENT.match(value) or value in (".", ".."):
+    if not _SEGMENT.fullmatch(value) or value in (".", ".."):
         raise GitHubError(f"{kind} {value!r} is not a GitHub owner or repository name", permanent=True)
     return value
 
 
 def check_revision(revision: str) -> str:
-    if not _REVISION.match(revision):
+    if not _REVISION.fullmatch(revision):
         raise GitHubError(f"revision {revision!r} is not a full commit id", permanent=True)
     return revision
 

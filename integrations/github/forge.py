@@ -20,6 +20,7 @@ from django.conf import settings
 from builder.contracts import Credential
 from integrations.git.client import without_credentials
 from integrations.git.identity import InvalidRepository, identify_repository
+from integrations.git.webhook import InvalidPush, validate_branch
 from integrations.github.client import GitHubClient, GitHubError, GitHubNotConfigured, github_client, web_host
 from integrations.github.webhook import FORGE, InvalidDelivery, check_url
 from triggers.forges import InvalidSource, PushedCommit, PushedRevision, ReportError, RepositoryName, RunReport
@@ -123,6 +124,10 @@ class GitHubForge:
         if not isinstance(installation, int) or isinstance(installation, bool) or installation <= 0:
             raise InvalidSource("a GitHub push needs its installation's id")
         clone_url, pipeline, branch, revision = (str(value) for value in fields.values())
+        try:
+            branch = validate_branch(branch)
+        except InvalidPush as error:
+            raise InvalidSource(str(error)) from None
         try:
             identity = check_url("repository", clone_url, api_url=client.app.api_url)
         except InvalidDelivery as error:

@@ -61,9 +61,9 @@ class Delivery:
 
 def read_delivery(*, body: bytes, event: str | None, delivery: str | None) -> Delivery:
     """Check the headers and decode the body; ``InvalidDelivery`` naming the first problem."""
-    if not event or not _EVENT.match(event):
+    if not event or not _EVENT.fullmatch(event):
         raise InvalidDelivery(f"{EVENT_HEADER} is missing or not an event name, got {event!r}")
-    if not delivery or not _DELIVERY.match(delivery):
+    if not delivery or not _DELIVERY.fullmatch(delivery):
         raise InvalidDelivery(
             f"{DELIVERY_HEADER} is missing or not a delivery id (letters, digits, '-'), got {delivery!r}"
         )
@@ -167,7 +167,7 @@ def _push(delivery: Delivery, identity: RepositoryIdentity) -> IntakeEvent | Non
         branch = validate_branch(ref)
     except InvalidPush as error:
         raise InvalidDelivery(str(error)) from None
-    if not _REVISION.match(after):
+    if not _REVISION.fullmatch(after):
         raise InvalidDelivery(f"after {after!r} is not a commit id")
     installation = (
         (payload.get("installation") or {}).get("id") if isinstance(payload.get("installation"), dict) else None

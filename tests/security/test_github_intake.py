@@ -161,6 +161,7 @@ def _hostile(fake: FakeGitHub, repository: FakeRepository) -> dict[str, dict[str
         "branch with ..": push | {"ref": "refs/heads/a/../../b"},
         "branch with control characters": push | {"ref": "refs/heads/main\n"},
         "revision not a commit id": push | {"after": "HEAD~1 --output=/tmp/pwned"},
+        "revision with a newline": push | {"after": "a" * 40 + "\n"},
         "installation not a number": push | {"installation": {"id": "31; rm -rf /"}},
         "repository not an object": push | {"repository": "github.com/Codertocat/Hello-World"},
     }
@@ -214,6 +215,9 @@ def test_a_plain_http_clone_url_is_refused_when_github_is_https(settings: Any) -
         {"repository": "ext::sh -c touch% /tmp/pwned"},
         {"installation": "31"},
         {"revision": "HEAD"},
+        {"revision": "a" * 40 + "\n"},
+        {"branch": "--output=/tmp/pwned"},
+        {"branch": "main\n--upload-pack=x"},
         {"forge": "nonexistent"},
     ],
 )
