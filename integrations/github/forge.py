@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 
 from builder.contracts import Credential
+from estafette.lib.crypt import secret_encrypt
 from integrations.git.client import without_credentials
 from integrations.git.identity import InvalidRepository, identify_repository
 from integrations.git.webhook import InvalidPush, validate_branch
@@ -59,9 +61,9 @@ class GitHubForge:
         return repository.source.casefold() == web_host(settings.GITHUB_API_URL)
 
     def clone_credentials(self, repository: RepositoryName) -> list[Credential]:
-        """A fresh (or cached) installation token as the ``github-api-token`` credential the builder's git-clone stage
-        reads; none when the app is not installed on the repository (the clone then goes without a token). Raises
-        ``GitHubError`` when GitHub cannot answer now (the dispatch is retried)."""
+        """A fresh (or cached) installation token, sealed for the pipeline, as the ``github-api-token`` credential the
+        builder's git-clone stage reads; none when the app is not installed on the repository (the clone then goes
+        without a token). Raises ``GitHubError`` when GitHub cannot answer now (the dispatch is retried)."""
         client = self.client
         try:
             installation = client.repository_installation(repository.owner, repository.name)
@@ -76,7 +78,10 @@ class GitHubForge:
                 logger.warning("no GitHub token for a job of %s: %s", repository.full_name, error)
                 return []
             raise
-        return [Credential(name="github-app", type=TOKEN_CREDENTIAL_TYPE, additional_properties={"token": token})]
+        # Sealed like a manifest's secret, for this pipeline only: dispatch re-keys it for the job (the configuration a
+        # runner writes down holds no usable token without the job's own key) and the builder opens and masks it.
+        sealed = secret_encrypt(value=token, allow_list=re.escape(repository.full_name))
+        return [Credential(name="github-app", type=TOKEN_CREDENTIAL_TYPE, additional_properties={"token": sealed})]
 
     def report(self, report: RunReport) -> None:
         """The run as a commit status: context ``estafette`` (a release: ``estafette/release/<target>``), the run's page

@@ -28,7 +28,7 @@ from estafette.queue.models import OutboxMessage
 from estafette.queue.testing import Verdict, deliver
 from integrations.git.testing import WEBHOOK_SECRET as GIT_SECRET
 from integrations.github.testing import FakeGitHub, FakeRepository, delivery_headers, fake_github_app, sign
-from runs.testing import config_of, job_runner  # noqa: F401 - fixture
+from runs.testing import config_of, job_runner, opened_credential  # noqa: F401 - fixture
 from triggers.consumers import GitPushConsumer
 from triggers.testing import settle
 
@@ -261,7 +261,9 @@ def test_the_installation_token_is_in_no_log_answer_or_table(
         settle()
 
     # then the job was given a token GitHub issued…
-    tokens = [c.additional_properties["token"] for c in config_of(spec).credentials if c.type == "github-api-token"]
+    sealed = [c.additional_properties["token"] for c in config_of(spec).credentials if c.type == "github-api-token"]
+    assert sealed and not any(fake.valid_token(token) for token in sealed)
+    tokens = [opened_credential(spec, token) for token in sealed]
     assert tokens and all(fake.valid_token(token) for token in tokens)
     # …which is in no log line, no API answer and no row of any table
     answers = [

@@ -13,7 +13,7 @@ from builds.models import Build
 from estafette.jobs.testing import FakeJobRunner
 from integrations.github.testing import FakeGitHub, FakeRepository, delivery_headers, on_host, webhook_example
 from releases.models import BotRun
-from runs.testing import config_of
+from runs.testing import config_of, opened_credential
 from triggers.testing import settle
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,9 @@ def test_the_job_clones_with_an_installation_token_that_is_stored_nowhere(
 
     (spec,) = job_runner.started
     (credential,) = [c for c in config_of(spec).credentials if c.type == "github-api-token"]
-    token = credential.additional_properties["token"]
+    sealed = credential.additional_properties["token"]
+    assert sealed.startswith("estafette.secret(")  # the configuration a runner writes down holds no usable token
+    token = opened_credential(spec, sealed)
     assert github.valid_token(token)
     assert config_of(spec).git.repo_url == github.clone_url("Codertocat", "Hello-World")
     build = Build.objects.get()
