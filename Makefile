@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
 APP_TESTS := estafette pipelines runs builds releases triggers integrations tests
 
-.PHONY: run test lint checks test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend frontend-types test-frontend test-e2e
+.PHONY: run test lint checks test-peers test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend frontend-types test-frontend test-e2e
 
 # builder/ is installed editable: `estafette-builder` (and `python -m builder`) then work from any directory.
 $(VENV)/.runtime: requirements.txt builder/pyproject.toml
@@ -60,19 +60,24 @@ test-pure: $(VENV)/.dev
 test-builder: $(VENV)/.dev system-deps
 	$(PYTEST) -p no:django builder/tests/executors
 
+# Third-party artefacts the app and security tiers check the GitHub integration against (tests/peers/package.json:
+# GitHub's webhook examples and OpenAPI description), installed with npm.
+test-peers:
+	./scripts/test-peers.sh
+
 # The app tiers run on each of the three databases.
-test-sqlite: $(VENV)/.dev
+test-sqlite: $(VENV)/.dev test-peers
 	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
 
-test-postgres: $(VENV)/.dev system-deps
+test-postgres: $(VENV)/.dev system-deps test-peers
 	ESTAFETTE_TEST_DB=postgres $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
 
-test-cockroach: $(VENV)/.dev system-deps
+test-cockroach: $(VENV)/.dev system-deps test-peers
 	ESTAFETTE_TEST_DB=cockroach $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
 
 # The security suite (tests/security/): each attack of a hostile build or webhook body against the real stack (bwrap,
 # git, nats-server, the Procfile's processes over HTTP). Once, on SQLite: what it attacks does not depend on the database.
-test-security: $(VENV)/.dev system-deps
+test-security: $(VENV)/.dev system-deps test-peers
 	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' tests/security
 
 # Browser end-to-end tests: the built UI and the real API over HTTP in headless Chromium (screenshots

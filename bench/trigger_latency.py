@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/trigger_latency.py [--pushes 50] [--repeat 3] [--burst 1000] [--clients 4]
     .venv/bin/python bench/trigger_latency.py --postgres        # on a throw-away PostgreSQL (or --database-url URL)
+    .venv/bin/python bench/trigger_latency.py --source github   # GitHub App pushes too, beside the generic intake's
 
 Runs the system as ``make run`` does: every line of the Procfile (``manage.py run_nats``, gunicorn, ``relay_outbox``,
 ``consume --all``, ``sweep_jobs``, ``cron_loop``) as its own process, on free ports, with a SQLite database in a
@@ -32,6 +33,14 @@ What is timed, per push (wall clock of this machine; every process shares it):
 2. **Throughput**: ``--burst`` pushes sent as fast as ``--clients`` kept-alive connections can → pushes accepted,
    builds created and builds finished per second, the backlog (accepted but not yet created / not yet finished)
    at each quarter of the burst and the finishing rate in each quarter of the builds (whether lag grows).
+
+With ``--source github`` every latency round is run twice, once per intake, and both are reported side by side: the
+generic signed push above, and GitHub's: the fake GitHub of the tests (``integrations.github.testing.FakeGitHub``, a
+real HTTP server in this process, its requests not checked against the OpenAPI description here so as not to time the
+check) serves the same repository; each push is GitHub's example push delivery for the new revision, signed with the
+app's webhook secret, posted to ``/api/integrations/github/events``; the consumer reads the manifest through the
+contents API with an installation token, and the job clones over HTTP (``git http-backend``) with its own. The burst
+stays the generic intake's.
 
 Targets (issue 5): p50 ≤ 100 ms to the first stage running, ≤ 150 ms to finished, ≥ 20 builds/s sustained; Buildbot
 on the same kind of machine: 180 ms, 320 ms, 4 builds/s.
@@ -93,7 +102,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database-url", help="ESTAFETTE_DATABASE_URL (default: SQLite in the data dir)")
     parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL (tests/tooling)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (logs of every process)")
+    parser.add_argument(
+        "--source",
+        choices=("git", "github"),
+        default="git",
+        help="github: also time GitHub App pushes (a fake GitHub in this process), beside the generic intake's",
+    )
     return parser.parse_args()
+
+
+GITHUB_SECRET = "bench-github-webhook-secret"
 
 
 def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
@@ -114,6 +132,18 @@ def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
         DJANGO_SETTINGS_MODULE="estafette.settings",
     )
     os.environ.pop("ESTAFETTE_NATS_URL", None)
+    if args.source == "github":
+        from integrations.github.testing import APP_ID, app_private_key
+
+        key_file = data_dir.parent / "github-app.pem"
+        key_file.write_text(app_private_key())
+        os.environ.update(
+            ESTAFETTE_GITHUB_APP_ID=APP_ID,
+            ESTAFETTE_GITHUB_APP_PRIVATE_KEY_FILE=str(key_file),
+            ESTAFETTE_GITHUB_WEBHOOK_SECRET=GITHUB_SECRET,
+            # the fake GitHub's port, bound before it starts serving (start_github)
+            ESTAFETTE_GITHUB_API_URL=f"http://127.0.0.1:{reserve_port()}/api/v3",
+        )
     server = use_database(database_url=args.database_url, postgres=args.postgres, default_url=None)
     args.database_url = os.environ.get("ESTAFETTE_DATABASE_URL")
     return data_dir, server
@@ -280,6 +310,32 @@ class Client:
         accepted = time.time()
         if response.status != 202:
             raise SystemExit(f"the webhook answered {response.status}: {answer[:300]!r}")
+        return sent, accepted
+
+    def push_github(self, body: bytes) -> tuple[float, float]:
+        """POST a GitHub push delivery to the GitHub App's webhook; (sent, accepted) times."""
+        from integrations.github.testing import sign as github_sign
+
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": f"bench-{time.time_ns()}",
+            "X-Hub-Signature-256": github_sign(body, GITHUB_SECRET),
+        }
+        for attempt in (1, 2):
+            sent = time.time()
+            try:
+                self.connection.request("POST", "/api/integrations/github/events", body=body, headers=headers)
+                response = self.connection.getresponse()
+                answer = response.read()
+                break
+            except ConnectionError:
+                self.connection.close()  # as in push: gunicorn closed the idle kept-alive connection
+                if attempt == 2:
+                    raise
+        accepted = time.time()
+        if response.status != 202:
+            raise SystemExit(f"the GitHub webhook answered {response.status}: {answer[:300]!r}")
         return sent, accepted
 
     def get(self, path: str) -> int:
@@ -468,12 +524,22 @@ def queue_baseline(count: int) -> list[float]:
 # --- the phases -------------------------------------------------------------------------------------------------------
 
 
-def latency_round(system: System, client: Client, repository: Repository, revisions: Sequence[str]) -> list[Timeline]:
+def latency_round(
+    system: System,
+    client: Client,
+    repository: Repository,
+    revisions: Sequence[str],
+    github: GitHubSource | None = None,
+) -> list[Timeline]:
+    """Pushes one at a time through the generic intake, or GitHub's when ``github`` is given."""
     timelines = []
     for revision in revisions:
         timeline = Timeline(revision)
         repository.advance(revision)
-        timeline.sent, timeline.at["accepted"] = client.push(repository.path, revision)
+        if github is not None:
+            timeline.sent, timeline.at["accepted"] = client.push_github(github.delivery(revision))
+        else:
+            timeline.sent, timeline.at["accepted"] = client.push(repository.path, revision)
         wait_until(
             lambda revision=revision: finished([revision]) == 1,
             timeout=120,
@@ -487,6 +553,26 @@ def latency_round(system: System, client: Client, repository: Repository, revisi
     if failed:
         raise SystemExit(f"{len(failed)} builds did not succeed (first: {failed[0].revision}); logs in {system.logs}")
     return timelines
+
+
+class GitHubSource:
+    """The fake GitHub serving the bench's repository (as ``acme/api``, the app installed on it), and its pushes."""
+
+    def __init__(self, repository: Repository, root: Path) -> None:
+        from urllib.parse import urlsplit
+
+        from integrations.github.testing import APP_ID, FakeGitHub, app_private_key
+
+        port = urlsplit(os.environ["ESTAFETTE_GITHUB_API_URL"]).port
+        self.fake = FakeGitHub(root, app_id=APP_ID, private_key=app_private_key(), check_requests=False, port=port)
+        self.fake.__enter__()
+        self.repository = self.fake.add_repository("acme", "api", installation=1, git_dir=repository.path / ".git")
+
+    def delivery(self, revision: str) -> bytes:
+        return json.dumps(self.repository.push_delivery(self.fake, revision, branch="main")).encode()
+
+    def stop(self) -> None:
+        self.fake.__exit__()
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:
@@ -595,16 +681,21 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    total = args.warmup + args.pushes * args.repeat + args.burst
+    sources = 2 if args.source == "github" else 1
+    total = (args.warmup + args.pushes * args.repeat) * sources + args.burst
     print(f"data dir {data_dir}; preparing a repository with {total} commits to push", flush=True)
     repository = Repository(data_dir.parent / "repos" / "acme" / "api", total)
     revisions = iter(repository.revisions)
+    github = GitHubSource(repository, data_dir.parent / "github") if args.source == "github" else None
     system = System(data_dir).start()
     started = time.perf_counter()
+    github_rounds: list[dict[str, list[float]]] = []
     try:
         client = Client(system.port)
         print(f"system up (Procfile: {', '.join(system.processes)}); warming up with {args.warmup} builds", flush=True)
         latency_round(system, client, repository, [next(revisions) for _ in range(max(1, args.warmup))])
+        if github is not None:
+            latency_round(system, client, repository, [next(revisions) for _ in range(max(1, args.warmup))], github)
 
         http_samples = http_baseline(client)
         queue_samples = queue_baseline(args.pushes)
@@ -612,26 +703,34 @@ def main() -> None:
         for number in range(args.repeat):
             print(f"latency round {number + 1} of {args.repeat}: {args.pushes} pushes one at a time", flush=True)
             timelines = latency_round(system, client, repository, [next(revisions) for _ in range(args.pushes)])
-            rounds.append(
-                {
-                    milestone: [value for t in timelines if (value := t.since_sent(milestone)) is not None]
-                    for milestone in MILESTONES
-                }
-            )
+            rounds.append(milestones_of(timelines))
+            if github is not None:
+                print(f"latency round {number + 1} of {args.repeat}: {args.pushes} GitHub pushes one at a time")
+                pushed = [next(revisions) for _ in range(args.pushes)]
+                github_rounds.append(milestones_of(latency_round(system, client, repository, pushed, github)))
         result = None
         if args.burst:
             print(f"throughput: {args.burst} pushes from {args.clients} connections", flush=True)
             result = burst(system, repository, [next(revisions) for _ in range(args.burst)], args.clients)
     finally:
         system.stop()
+        if github is not None:
+            github.stop()
         if database_server is not None:
             database_server.stop()
-    report(args, http_samples, queue_samples, rounds, result)
+    report(args, http_samples, queue_samples, rounds, result, github_rounds)
     print(f"\n(bench ran {time.perf_counter() - started:.0f}s)")
     if args.keep:
         print(f"kept {data_dir.parent}")
     else:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def milestones_of(timelines: Sequence[Timeline]) -> dict[str, list[float]]:
+    return {
+        milestone: [value for t in timelines if (value := t.since_sent(milestone)) is not None]
+        for milestone in MILESTONES
+    }
 
 
 def report(
@@ -640,6 +739,7 @@ def report(
     queue_samples: list[float],
     rounds: list[dict[str, list[float]]],
     result: Burst | None,
+    github_rounds: Sequence[dict[str, list[float]]] = (),
 ) -> None:
     database = "SQLite" if not args.database_url else args.database_url.split(":", 1)[0]
     http_p50, queue_p50 = statistics.median(http_samples), statistics.median(queue_samples)
@@ -676,6 +776,23 @@ def report(
         p50s = [statistics.median(r[milestone]) for r in rounds if r[milestone]]
         if p50s:
             print(f"  vs Buildbot {milestone}: {BUILDBOT[milestone] / statistics.median(p50s):.1f}x faster")
+    if github_rounds:
+        print(
+            f"\nGitHub App push vs the generic intake's, same run, {args.pushes} pushes one at a time per round; "
+            "ms from the webhook POST (median over rounds of each round's p50)"
+        )
+        print(f"  {'to':<22}{'github p50':>12}{'github p99':>12}{'generic p50':>13}{'difference':>12}")
+        for milestone in MILESTONES:
+            github_p50s = [statistics.median(r[milestone]) for r in github_rounds if r[milestone]]
+            github_p99s = [percentile(r[milestone], 0.99) for r in github_rounds if r[milestone]]
+            generic_p50s = [statistics.median(r[milestone]) for r in rounds if r[milestone]]
+            if not github_p50s or not generic_p50s:
+                continue
+            github_p50, generic_p50 = statistics.median(github_p50s), statistics.median(generic_p50s)
+            print(
+                f"  {milestone:<22}{github_p50:12.1f}{statistics.median(github_p99s):12.1f}{generic_p50:13.1f}"
+                f"{github_p50 - generic_p50:+12.1f}"
+            )
     if result is None:
         return
     print(f"\nthroughput, {result.count} pushes from {args.clients} connections as fast as they are accepted")

@@ -6,6 +6,7 @@ run as local processes. Production switches by environment (see README, "Configu
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -319,6 +320,23 @@ MANIFEST_PREFERENCES = check_manifest_preferences(
     env_json("ESTAFETTE_MANIFEST_PREFERENCES", _SERVER_CONFIG.manifest_preferences),
     where="ESTAFETTE_MANIFEST_PREFERENCES",
 )
+
+# The GitHub App (integrations/github): its webhook deliveries are refused (401) until the secret is set; pushes need
+# the app's id and private key (PEM) to read manifests, clone and set commit statuses. Each variable overrides the
+# config file's `integrations.github` (appId, privateKeyFile, webhookSecret, apiUrl).
+_GITHUB = _SERVER_CONFIG.integration("github")
+GITHUB_WEBHOOK_SECRET = env_secret("ESTAFETTE_GITHUB_WEBHOOK_SECRET") or _GITHUB.get("webhookSecret", "")
+GITHUB_APP_ID = env_str("ESTAFETTE_GITHUB_APP_ID", _GITHUB.get("appId", "")).strip()
+GITHUB_APP_PRIVATE_KEY = (
+    env_secret(
+        "ESTAFETTE_GITHUB_APP_PRIVATE_KEY",
+        environ={"ESTAFETTE_GITHUB_APP_PRIVATE_KEY_FILE": _GITHUB.get("privateKeyFile", ""), **os.environ},
+    )
+    or ""
+)
+# GitHub Enterprise Server: https://<host>/api/v3. The host of this URL (github.com for api.github.com) is the GitHub
+# whose repositories the app builds: a delivery naming another host is refused.
+GITHUB_API_URL = env_str("ESTAFETTE_GITHUB_API_URL", _GITHUB.get("apiUrl", "https://api.github.com")).rstrip("/")
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("ESTAFETTE_SECRET_KEY is empty")

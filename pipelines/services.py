@@ -11,7 +11,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from estafette.lib.db import atomic_with_retry
-from estafette.lib.errors import BadRequest
+from estafette.lib.errors import BadRequest, Conflict
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
 from pipelines.read_model import READ_MODEL_DEFAULTS, ReadModelPart, read_model_parts
 
@@ -44,6 +44,32 @@ def pipeline_set_repo_url(*, pipeline: Pipeline, repo_url: str) -> bool:
     changed = Pipeline.objects.filter(pk=pipeline.pk).exclude(repo_url=repo_url).update(repo_url=repo_url)
     pipeline.repo_url = repo_url
     return bool(changed)
+
+
+@atomic_with_retry
+def pipeline_rename(*, pipeline: Pipeline, repo_source: str, repo_owner: str, repo_name: str) -> bool:
+    """Give a pipeline the new name of its repository; its runs stay its own (they point at the row, not the name).
+
+    True if the name changed. Raises ``Conflict`` when another pipeline already has that name. The clone URL is
+    forgotten (the next push names the new one).
+    """
+    taken = (
+        Pipeline.objects.filter(
+            repo_source__iexact=repo_source, repo_owner__iexact=repo_owner, repo_name__iexact=repo_name
+        )
+        .exclude(pk=pipeline.pk)
+        .exists()
+    )
+    if taken:
+        raise Conflict(f"another pipeline is already named {repo_source}/{repo_owner}/{repo_name}")
+    name = {"repo_source": repo_source, "repo_owner": repo_owner, "repo_name": repo_name}
+    if all(getattr(pipeline, field) == value for field, value in name.items()):
+        return False
+    Pipeline.objects.filter(pk=pipeline.pk).update(**name, repo_url="")
+    for field, value in name.items():
+        setattr(pipeline, field, value)
+    pipeline.repo_url = ""
+    return True
 
 
 @atomic_with_retry

@@ -8,6 +8,8 @@ Each is published with ``publish_on_commit`` in the transaction of the change it
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from builder.manifest.events import Event
@@ -26,6 +28,27 @@ def publish_run_created(run: Run) -> None:
     """Ask for the job of ``run`` (its pipeline loaded) once the caller's transaction commits."""
     payload = {"kind": run.kind, "id": str(run.pk), "pipeline": run.pipeline.full_name}  # type: ignore[attr-defined]
     publish_on_commit(run_created_subject(run.kind), payload, dedup_key=f"{run.kind}-{run.pk}-created")
+
+
+_RUN_EVENT_ID = re.compile(r"^(?P<kind>[a-z][a-z0-9]{0,7})-(?P<id>[0-9]{1,19})-(?P<what>[a-z]+)$")
+
+
+@dataclass(frozen=True)
+class RunEventKey:
+    """What a run event's id (``publish_run_event``: ``<kind>-<id>-<what>``) names: for consumers that act on the run
+    itself (a forge's commit status), not only on the event's part."""
+
+    kind: str
+    run_id: int
+    what: str
+
+
+def run_event_key(event_id: str) -> RunEventKey | None:
+    """The run and transition a run event's id names; None for an id of another shape."""
+    match = _RUN_EVENT_ID.match(event_id)
+    if match is None:
+        return None
+    return RunEventKey(kind=match["kind"], run_id=int(match["id"]), what=match["what"])
 
 
 def publish_run_event(run: Run, *, subject: str, event: Event, what: str) -> None:

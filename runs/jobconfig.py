@@ -31,7 +31,7 @@ from estafette.lib.jobtokens import issue_job_token
 from pipelines.models import Pipeline
 from runs.callbacks import callback_urls
 from runs.models import Run
-from runs.registry import RunJob, RunKind, RunSection
+from runs.registry import RunJob, RunKind, RunSection, clone_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,12 @@ def builder_config(target: RunToDispatch, *, named_events: Sequence[Mapping[str,
         manifest=target.manifest.to_dict(),
         stages=tuple(stage.to_dict() for stage in stages),
         trigger_events=(*run.triggered_by_events, *named_events),  # type: ignore[attr-defined]
-        credentials=tuple(_credentials(trusted, pipeline=pipeline, branch=job.repo_branch)),
+        # A forge's clone token (``runs.registry.clone_credentials``) comes first: the git-clone stage takes the first
+        # source token it finds.
+        credentials=(
+            *clone_credentials(pipeline),
+            *_credentials(trusted, pipeline=pipeline, branch=job.repo_branch),
+        ),
         trusted_images=tuple(_trusted_image(image) for image in trusted),
         **job.config,
         job_name=job_name(job_type=kind, repo_owner=pipeline.repo_owner, repo_name=pipeline.repo_name, run_id=run.pk),

@@ -196,3 +196,24 @@ def job_events(
     for provider in _job_events:
         events.extend(provider(manifest, pipeline_full_name, [*fired, *events]))
     return events
+
+
+# -- the credentials a job clones with (a forge's token) ---------------------------------------------------------------
+
+# A forge's integration (above every layer) knows how a job clones its repositories: given the pipeline, the
+# credentials for that (a GitHub App's installation token), fetched when the job is configured and never stored.
+CloneCredentials = Callable[[Any], Sequence[Any]]
+_clone_credentials: list[CloneCredentials] = []
+
+
+def register_clone_credentials(provider: CloneCredentials) -> None:
+    """Add a source of clone credentials (``builder.contracts.Credential``s for a pipeline), from an integration's
+    ``ready``."""
+    if provider not in _clone_credentials:
+        _clone_credentials.append(provider)
+
+
+def clone_credentials(pipeline: Any) -> list[Any]:
+    """Every registered provider's credentials for a job of ``pipeline``, in registration order. A provider that
+    cannot answer now raises (the dispatch is retried)."""
+    return [credential for provider in _clone_credentials for credential in provider(pipeline)]

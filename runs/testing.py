@@ -61,6 +61,16 @@ def config_of(spec: JobSpec) -> BuilderConfig:
     return BuilderConfig.from_dict(json.loads(json.dumps(spec.config)))
 
 
+def opened_credential(spec: JobSpec, value: str) -> str:
+    """A credential's value as the job's builder opens it: a sealed one with the job's own key."""
+    if "estafette.secret(" not in value:
+        return value
+    from builder.secrets import decrypt, parse_key
+
+    config = config_of(spec)
+    return decrypt(value, key=parse_key(spec.secret_key), pipeline=config.git.full_name)
+
+
 @pytest.fixture
 def job_runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJobRunner]:
     """The runner jobs are started on (``runs.dispatch`` asks ``get_job_runner``): a recording fake."""

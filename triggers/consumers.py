@@ -12,15 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from estafette.queue.consumer import Consumer, PermanentError, ReceivedEvent, consumer
-from triggers.forges import InvalidSource, forge
+from triggers.forges import REPOSITORY_EVENTS, InvalidChange, InvalidSource, ReportError, RepositoryChange
 from triggers.kinds import TriggerKind, UnknownEvent, trigger_kind, trigger_kinds
-from triggers.pushes import build_create_from_push
+from triggers.pushes import build_create_from_push, push_forge
+from triggers.reports import run_report_send
+from triggers.repositories import repository_change_apply
 from triggers.services import TRIGGER_FIRED, trigger_fire, triggers_match
 
 
 @consumer(trigger_kind("git").subject, durable="pipelines-git-push")
 class GitPushConsumer(Consumer):
     """A push to a repository with a ``.estafette.yaml`` creates that pipeline's build.
+
+    The push's ``forge`` (default ``git``: the repository is read with git) reads the revision: GitHub's reads it
+    through its API.
 
     Idempotent per resolved commit, not per event id: a push without a revision (identified by its body) and
     one naming the commit it resolved to are the same push, and make one build.
@@ -32,7 +37,7 @@ class GitPushConsumer(Consumer):
         # The forge reads the repository here, outside the handler's transaction: it may fetch from a remote. It
         # checks the payload again first: an event on the queue is input too.
         try:
-            return forge("git").read_push(event.payload)
+            return push_forge(event.payload).read_push(event.payload)
         except InvalidSource as error:
             raise PermanentError(f"not a push: {error}") from None
 
@@ -80,3 +85,44 @@ class TriggerFireConsumer(Consumer):
 
     def handle(self, event: ReceivedEvent) -> None:
         trigger_fire(message=event.payload)
+
+
+@consumer(REPOSITORY_EVENTS, durable="triggers-repository")
+class RepositoryChangeConsumer(Consumer):
+    """A repository renamed, archived or unarchived on its forge: the same happens to its pipeline."""
+
+    idempotent = True
+
+    def handle(self, event: ReceivedEvent) -> None:
+        try:
+            change = RepositoryChange.from_dict(event.payload)
+        except InvalidChange as error:
+            raise PermanentError(f"not a repository change: {error}") from None
+        repository_change_apply(change=change)
+
+
+class RunReportConsumer(Consumer):
+    """A build or release started or ended: its forge shows it on the commit (``triggers.reports``). A forge that
+    refuses for good is a dead letter at once; one that cannot be reached is retried with the base class's back-off.
+    Not ``idempotent``: it writes nothing here, and setting a commit status twice is setting it once."""
+
+    part: str  # the event's part naming the run's status: "pipeline" or "release"
+
+    def handle(self, event: ReceivedEvent) -> None:
+        part = event.payload.get(self.part)
+        try:
+            run_report_send(event_id=event.id, part=part if isinstance(part, dict) else {}, deliveries=event.deliveries)
+        except ReportError as error:
+            if error.permanent:
+                raise PermanentError(f"report of {event.id}: {error}") from None
+            raise
+
+
+@consumer(trigger_kind("pipeline").subject, durable="triggers-build-report")
+class BuildReportConsumer(RunReportConsumer):
+    part = "pipeline"
+
+
+@consumer(trigger_kind("release").subject, durable="triggers-release-report")
+class ReleaseReportConsumer(RunReportConsumer):
+    part = "release"

@@ -65,8 +65,8 @@ def _whole_event(payload: Mapping[str, Any]) -> Event:
 def _pushed(payload: Mapping[str, Any]) -> Event:
     # A push names a repository location; the trigger index knows pipelines by name, which the forge gives.
     try:
-        repository = forge("git").identify(str(payload.get("repository") or ""))
-    except InvalidSource as error:
+        repository = forge(str(payload.get("forge") or "git")).identify(str(payload.get("repository") or ""))
+    except (InvalidSource, LookupError) as error:
         raise UnknownEvent(f"git push: {error}") from None
     kind, branch = str(payload.get("event") or "push"), str(payload.get("branch") or "")
     return Event(git=GitEvent(event=kind, repository=repository.full_name, branch=branch))
@@ -80,7 +80,7 @@ TRIGGER_KINDS: tuple[TriggerKind, ...] = (
     TriggerKind("pipeline", "triggers-pipeline", "name", _repository_of_run, _whole_event),  # a build started/ended
     TriggerKind("release", "triggers-release", "name", _repository_of_run, _whole_event),  # a release started/ended
     TriggerKind("git", "triggers-git", "repository", decode=_pushed),  # a push (its own pipeline builds from it)
-    TriggerKind("github", "triggers-github", "repository"),  # a GitHub webhook delivery (no intake yet)
+    TriggerKind("github", "triggers-github", "repository"),  # a GitHub webhook delivery (integrations/github)
     TriggerKind("bitbucket", "triggers-bitbucket", "repository"),  # a Bitbucket webhook delivery (no intake yet)
     TriggerKind("cron", "triggers-cron"),  # the minute's tick (estafette.queue.cron)
     TriggerKind("pubsub", "triggers-pubsub"),  # a Google Pub/Sub message (integrations/pubsub)

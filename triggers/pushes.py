@@ -7,6 +7,7 @@ this transaction; here it is only recorded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +15,19 @@ from builds.models import Build
 from builds.services import build_create
 from estafette.lib.db import atomic_with_retry
 from pipelines.services import pipeline_get_or_create, pipeline_set_repo_url
-from triggers.forges import PushedRevision
+from triggers.forges import Forge, InvalidSource, PushedRevision, forge
 
 logger = logging.getLogger(__name__)
+
+
+def push_forge(payload: Mapping[str, Any]) -> Forge:
+    """The forge that reads a published push: its ``forge`` (``git`` when it names none). ``InvalidSource`` for one
+    that is not registered."""
+    name = payload.get("forge") or "git"
+    try:
+        return forge(str(name))
+    except LookupError as error:
+        raise InvalidSource(str(error)) from None
 
 
 def git_event(pushed: PushedRevision) -> dict[str, Any]:
@@ -42,7 +53,7 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
         repo_source=repository.source, repo_owner=repository.owner, repo_name=repository.name
     )
     pipeline_set_repo_url(pipeline=pipeline, repo_url=pushed.repo_url)
-    commit = pushed.commit
+    commits = pushed.commits or (pushed.commit,)
     return build_create(
         pipeline=pipeline,
         repo_branch=pushed.branch,
@@ -51,8 +62,13 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
         commits=[
             {
                 "message": commit.message,
-                "author": {"email": commit.author_email, "name": commit.author_name, "username": ""},
+                "author": {
+                    "email": commit.author_email,
+                    "name": commit.author_name,
+                    "username": commit.author_username,
+                },
             }
+            for commit in commits
         ],
         triggered_by_events=[git_event(pushed)],
         now=now,

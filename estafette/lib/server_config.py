@@ -18,6 +18,12 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
       runDocker: true
       injectedCredentialTypes: [container-registry]
     clearDefaultTrustedImages: false
+    integrations:                   # each integration's settings; its ESTAFETTE_<KIND>_* variables override them
+      github:                       # the GitHub App (integrations/github)
+        appId: "12345"
+        privateKeyFile: /secrets/github-app.pem
+        webhookSecret: …
+        apiUrl: https://api.github.com   # GitHub Enterprise: https://<host>/api/v3
 
 Every problem stops start-up with ``ImproperlyConfigured`` naming the file and the item. Secret
 values stay encrypted here: jobs get them re-encrypted with their own key (``runs.dispatch``).
@@ -67,6 +73,11 @@ class ServerConfig:
     manifest_preferences: dict[str, Any] = field(default_factory=dict)
     credentials: list[dict[str, Any]] = field(default_factory=list)
     trusted_images: list[dict[str, Any]] = field(default_factory=lambda: [dict(i) for i in DEFAULT_TRUSTED_IMAGES])
+    integrations: dict[str, dict[str, str]] = field(default_factory=dict)  # {"github": {"appId": …}}
+
+    def integration(self, name: str) -> dict[str, str]:
+        """The settings of one integration (``{}`` when the file has none)."""
+        return self.integrations.get(name, {})
 
     def __repr__(self) -> str:  # credentials hold (encrypted) secrets: keep them out of tracebacks
         return f"ServerConfig({len(self.credentials)} credentials, {len(self.trusted_images)} trusted images)"
@@ -109,7 +120,17 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     # An image configured here replaces its default entry instead of being listed twice.
     trusted_images = [image for image in defaults if image["path"] not in own_paths] + own_images
     preferences = dict(data.get("manifestPreferences") or {})
-    return ServerConfig(manifest_preferences=preferences, credentials=credentials, trusted_images=trusted_images)
+    # Each integration's settings as text (an app id may be written as a number), only the keys set.
+    configured = checked.integrations.model_dump(exclude_unset=True) if checked.integrations else {}
+    integrations = {
+        name: {key: str(value) for key, value in settings.items()} for name, settings in configured.items() if settings
+    }
+    return ServerConfig(
+        manifest_preferences=preferences,
+        credentials=credentials,
+        trusted_images=trusted_images,
+        integrations=integrations,
+    )
 
 
 def check_manifest_preferences(data: Any, *, where: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from builder.manifest.regex import allow_list_error, anchored_error
@@ -103,6 +103,27 @@ class ManifestPreferences(BaseModel):
     )
 
 
+class GitHubIntegration(BaseModel):
+    """The GitHub App (``integrations/github``); the ``ESTAFETTE_GITHUB_*`` variables win over these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    appId: StrictStr | StrictInt | None = Field(None, description="The app's id, the JWT's issuer.")
+    privateKeyFile: StrictStr | None = Field(None, description="The app's PEM private key file.")
+    webhookSecret: StrictStr | None = Field(None, description="The secret GitHub signs deliveries with.")
+    apiUrl: StrictStr | None = Field(
+        None, description="https://api.github.com (the default); GitHub Enterprise: https://<host>/api/v3."
+    )
+
+
+class Integrations(BaseModel):
+    """Each integration's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    github: GitHubIntegration | None = None
+
+
 class ServerConfigFile(BaseModel):
     """``ESTAFETTE_CONFIG_FILE``: credentials, trusted images and manifest preferences, in Estafette's camelCase."""
 
@@ -114,6 +135,7 @@ class ServerConfigFile(BaseModel):
         None, description="Appended to Estafette's default trusted images; an entry with a default's path replaces it."
     )
     clearDefaultTrustedImages: StrictBool = Field(False, description="Start from no trusted images instead.")
+    integrations: Integrations | None = None
 
 
 def server_config_schema() -> dict[str, Any]:

@@ -12,11 +12,21 @@ from typing import Any
 from integrations.git.identity import InvalidRepository, identify_repository
 from integrations.git.intake import push_read
 from integrations.git.webhook import InvalidPush
-from triggers.forges import InvalidSource, PushedCommit, PushedRevision, RepositoryName
+from triggers.forges import InvalidSource, PushedCommit, PushedRevision, RepositoryName, RunReport
 
 
 class GitForge:
-    """Any repository git can read: a clone URL, or a path on this machine."""
+    """Any repository git can read: a clone URL, or a path on this machine. It hosts none: a plain git server takes
+    no status, and its jobs clone with the URL they are given."""
+
+    def hosts(self, repository: RepositoryName) -> bool:
+        return False
+
+    def clone_credentials(self, repository: RepositoryName) -> list[Any]:
+        return []
+
+    def report(self, report: RunReport) -> None:
+        return None
 
     def identify(self, location: str) -> RepositoryName:
         try:

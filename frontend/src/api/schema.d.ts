@@ -147,6 +147,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/github/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description GitHub App intake. The signature is the authentication: nothing is read or stored before it checks out. */
+        post: operations["integrations_github_events"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/pubsub/events": {
         parameters: {
             query?: never;
@@ -776,6 +793,9 @@ export interface components {
             medianDuration?: number | null;
             /** @description nanoseconds */
             medianPendingDuration?: number | null;
+        };
+        GitHubDeliveryAccepted: {
+            ids: string[];
         };
         GitPushRequest: {
             event: components["schemas"]["EventEnum"];
@@ -1544,6 +1564,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventAccepted"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    integrations_github_events: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the delivery id */
+                "X-GitHub-Delivery": string;
+                /** @description push, repository… */
+                "X-GitHub-Event": string;
+                /** @description sha256=<hex> */
+                "X-Hub-Signature-256": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubDeliveryAccepted"];
                 };
             };
             /** @description malformed request */

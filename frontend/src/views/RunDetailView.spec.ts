@@ -106,6 +106,28 @@ describe('build detail', () => {
   })
 })
 
+describe('the commit on its forge', () => {
+  it('links the revision to the commit on GitHub and names the forge in the pipeline header', async () => {
+    // given
+    fakeBuildApi()
+    installFakeEventSource()
+    // when
+    await renderAt(PipelineView, BUILD_PAGE)
+    await screen.findByRole('heading', { name: 'Build 1.0.101' })
+    // then
+    const build = await screen.findByRole('link', {
+      name: (_, element) => element.getAttribute('title')?.endsWith('on GitHub') ?? false,
+    })
+    expect(build.getAttribute('href')).toMatch(
+      /^https:\/\/github\.com\/estafette\/estafette-ci-api\/commit\/[0-9a-f]+$/,
+    )
+    const header = document.querySelector('.pipeline-header') as HTMLElement
+    expect(within(header).getByRole('link', { name: 'GitHub' }).getAttribute('href')).toBe(
+      'https://github.com/estafette/estafette-ci-api',
+    )
+  })
+})
+
 describe('release detail', () => {
   it('shows the release and, on the Manifest tab, the manifest of the released build', async () => {
     // given
