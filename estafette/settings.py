@@ -310,6 +310,9 @@ SECRET_DECRYPTION_KEY = env_secret_or_generated(
 )
 # The URL jobs call back on (Estafette's apiServer.serviceURL); the web UI's ESTAFETTE_BASE_URL by default.
 SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
+# What the sweeper asks before failing a run for its builder's silence (runs/sweeper.py ApiWatch): while the API jobs
+# report to does not answer, their silence proves nothing. Empty: not asked.
+SWEEPER_API_PROBE_URL = env_str("ESTAFETTE_SWEEPER_API_PROBE_URL", f"{SERVICE_URL}/liveness")
 GIT_CACHE_DIR = DATA_DIR / "git-cache"
 # Credentials, trusted images and manifest preferences (estafette/lib/server_config.py documents the file).
 _SERVER_CONFIG = read_server_config(CONFIG_FILE)

@@ -82,6 +82,26 @@ def test_it_retries_failed_deliveries_and_the_api_stores_each_batch_once(api: Fa
     assert api.stored_statuses() == ["succeeded"]
 
 
+def test_the_final_status_waits_for_an_api_that_is_down_when_the_run_ends(api: FakeApi) -> None:
+    # given a run whose stages are done, and an API down when the builder reports the end (its web server restarting)
+    reporter = make_reporter(api)
+    reporter.start()
+    emit(reporter, 10)
+    api.wait_until(lambda fake: len(fake.texts("build")) == 10)
+    api.set_down(True)
+    # when the API comes back while the builder is still retrying its final status
+    comes_back = threading.Thread(
+        target=lambda: (api.wait_until(lambda _: reporter.retried_deliveries >= 3), api.set_down(False))
+    )
+    comes_back.start()
+    delivered = reporter.close("succeeded", timeout=60)
+    comes_back.join()
+    # then the run is reported succeeded (the outage cost retries, not the outcome)
+    assert delivered
+    assert reporter.retried_deliveries >= 3
+    assert api.stored_statuses() == ["succeeded"]
+
+
 def test_it_loses_nothing_during_an_api_outage(api: FakeApi) -> None:
     # given an API that goes down while a stage is logging
     reporter = make_reporter(api)
