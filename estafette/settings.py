@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: times every answer, refusals included (HTTP latency by route for /metrics).
+    "estafette.lib.http_metrics.RequestMetricsMiddleware",
     # First: refuses an oversized body (413) before anything reads it.
     "estafette.lib.body_limits.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -310,6 +312,9 @@ SECRET_DECRYPTION_KEY = env_secret_or_generated(
 )
 # The URL jobs call back on (Estafette's apiServer.serviceURL); the web UI's ESTAFETTE_BASE_URL by default.
 SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
+# GET /metrics (estafette/metrics_view.py): with a token, a scrape sends `Authorization: Bearer <token>`; without one,
+# only clients on this machine not behind a proxy are answered.
+METRICS_TOKEN = env_secret("ESTAFETTE_METRICS_TOKEN") or ""
 # What the sweeper asks before failing a run for its builder's silence (runs/sweeper.py ApiWatch): while the API jobs
 # report to does not answer, their silence proves nothing. Empty: not asked.
 SWEEPER_API_PROBE_URL = env_str("ESTAFETTE_SWEEPER_API_PROBE_URL", f"{SERVICE_URL}/liveness")
