@@ -179,10 +179,15 @@ class BuilderConfig(Wire):
     job_name: str = ""
     track: str = "stable"
     resources: Resources | None = None
+    # The request that started the run (the API's X-Request-ID): the builder sends it with its reports and prints it,
+    # so the API's, the consumers' and the job's log lines of one run are found together.
+    request_id: str = ""
     contract_version: int = CONTRACT_VERSION
 
     def _check(self) -> None:
         _check_version(self.contract_version)
+        if len(self.request_id) > 100 or not self.request_id.isprintable():
+            raise Invalid("must be at most 100 printable characters", "requestID")
         if getattr(self, self.job_type) is None:
             raise Invalid(f"is required for jobType {self.job_type}", self.job_type)
 

@@ -311,8 +311,14 @@ def run_job(
     cancellation = _Cancellation()
     cancellation.install()
     reporter = Reporter(
-        ci_server=config.ci_server, job_type=config.job_type, run_id=config.run_id, job_name=config.job_name
+        ci_server=config.ci_server,
+        job_type=config.job_type,
+        run_id=config.run_id,
+        job_name=config.job_name,
+        request_id=config.request_id,
     )
+    if config.request_id:
+        print(f"estafette-builder: {config.job_type} {config.run_id}, request {config.request_id}", file=sys.stderr)
     reporter.start(initial_status="running")
     sink = TeeSink(reporter, ConsoleSink(sys.stdout, show_lines=False, colour=False))
     started_at = utc_timestamp()

@@ -70,12 +70,14 @@ RUN_ENDED = 409
 class Transport:
     """POSTs JSON to the API over a kept-alive connection per host. Not thread-safe: one per thread."""
 
-    def __init__(self, *, token: str, job_name: str = "", timeout: float = 10.0) -> None:
+    def __init__(self, *, token: str, job_name: str = "", timeout: float = 10.0, request_id: str = "") -> None:
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "X-Estafette-Job-Name": job_name,
         }
+        if request_id:  # the API logs its handling of each report under the run's request id
+            self._headers["X-Request-ID"] = request_id
         self._timeout = timeout
         self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
 
@@ -175,6 +177,7 @@ class Reporter:
         transport_factory: Callable[[], Transport] | None = None,
         log: Callable[[str], None] | None = None,
         attempt: str | None = None,
+        request_id: str = "",
     ) -> None:
         self.attempt = attempt or os.urandom(8).hex()  # os, not secrets: start-up time counts here
         self._ci = ci_server
@@ -188,7 +191,10 @@ class Reporter:
         self._buffer_limit = buffer_limit_bytes
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
-        self._new_transport = transport_factory or (lambda: Transport(token=ci_server.job_token, job_name=job_name))
+        self._request_id = request_id
+        self._new_transport = transport_factory or (
+            lambda: Transport(token=ci_server.job_token, job_name=job_name, request_id=request_id)
+        )
         self._log = log or (lambda message: print(f"estafette-builder: {message}", file=sys.stderr, flush=True))
 
         self._cond = threading.Condition()
@@ -326,7 +332,9 @@ class Reporter:
         self._log(f"{what}: {error}; not retrying" + ("; reporting stops" if first else ""))
 
     def _heartbeat_loop(self) -> None:
-        transport = Transport(token=self._ci.job_token, job_name=self._job_name, timeout=5.0)
+        transport = Transport(
+            token=self._ci.job_token, job_name=self._job_name, timeout=5.0, request_id=self._request_id
+        )
         try:
             while not self._stopped.wait(self._heartbeat_interval) and not self.run_ended.is_set():
                 # best effort: the next one will do

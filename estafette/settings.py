@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: times every answer, refusals included (HTTP latency by route for /metrics).
     "estafette.lib.http_metrics.RequestMetricsMiddleware",
+    # Then every log line of the request carries its id (estafette/lib/request_ids.py).
+    "estafette.lib.request_ids.RequestIdMiddleware",
     # First: refuses an oversized body (413) before anything reads it.
     "estafette.lib.body_limits.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -230,11 +232,24 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# ESTAFETTE_LOG_FORMAT=json: one JSON object a line (python-json-logger), for a log collector; plain for a terminal.
+# Both carry the request id of the work in hand (estafette/lib/request_ids.py).
+LOG_FORMAT = env_str("ESTAFETTE_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"ESTAFETTE_LOG_FORMAT is plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "estafette.lib.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("ESTAFETTE_LOG_LEVEL", "INFO").upper()},
     # axes logs two INFO lines per login attempt; its warnings (a failure, a lockout) are the ones worth keeping.
     "loggers": {"axes": {"level": "WARNING"}},

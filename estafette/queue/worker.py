@@ -23,7 +23,7 @@ from django.db import connections
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from estafette.lib import metrics
+from estafette.lib import metrics, request_ids
 from estafette.queue import jetstream
 from estafette.queue.consumer import Consumer, Outcome, RawDelivery, Verdict
 
@@ -166,6 +166,7 @@ def raw_delivery(message: Msg, *, stream: str) -> RawDelivery:
         deliveries=metadata.num_delivered or 1,
         stream_sequence=sequence,
         published_at=published_at,
+        request_id=request_ids.acceptable((message.headers or {}).get(request_ids.HEADER)),
     )
 
 
