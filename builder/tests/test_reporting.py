@@ -281,3 +281,14 @@ def test_its_transport_sends_again_on_a_new_connection_when_the_server_closed_th
         transport.close()
         server.shutdown()
         server.server_close()
+
+
+def test_every_report_carries_the_runs_request_id(api: FakeApi) -> None:
+    # given a reporter of a run started by request "req-42"
+    reporter = make_reporter(api, request_id="req-42", heartbeat_interval=0.05)
+    reporter.start(initial_status="running")
+    emit(reporter, 3)
+    api.wait_until(lambda fake: len(fake.heartbeats) >= 1)
+    reporter.close("succeeded", timeout=30)
+    # then status events, log batches and heartbeats all sent it
+    assert api.request_ids == {"req-42"}
