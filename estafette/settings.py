@@ -6,6 +6,7 @@ run as local processes. Production switches by environment (see README, "Configu
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -330,6 +331,10 @@ SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
 # GET /metrics (estafette/metrics_view.py): with a token, a scrape sends `Authorization: Bearer <token>`; without one,
 # only clients on this machine not behind a proxy are answered.
 METRICS_TOKEN = env_secret("ESTAFETTE_METRICS_TOKEN") or ""
+# prometheus-client's multiprocess mode (estafette/lib/metrics.py) writes into this directory from the first metric a
+# process creates, and fails if it is missing: made here (owner-only) before any app defines one.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    make_private_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
 # What the sweeper asks before failing a run for its builder's silence (runs/sweeper.py ApiWatch): while the API jobs
 # report to does not answer, their silence proves nothing. Empty: not asked.
 SWEEPER_API_PROBE_URL = env_str("ESTAFETTE_SWEEPER_API_PROBE_URL", f"{SERVICE_URL}/liveness")

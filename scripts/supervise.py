@@ -32,8 +32,9 @@ PRIORITIES = {"nats": 10, "web": 20}
 OTHER_PRIORITY = 30
 
 
-def supervisord_config(procfile: Path, *, state_dir: Path, directory: Path) -> str:
-    """supervisord's configuration for every process of ``procfile`` (run from ``directory``)."""
+def supervisord_config(procfile: Path, *, state_dir: Path, directory: Path, umask: int) -> str:
+    """supervisord's configuration for every process of ``procfile`` (run from ``directory``); the processes get
+    ``umask`` (the caller's, as under honcho), supervisord's own files (log, pid) stay owner-only."""
     processes = parse_procfile(procfile.read_text()).processes
     if not processes:
         raise SystemExit(f"{procfile} names no process")
@@ -67,6 +68,7 @@ def supervisord_config(procfile: Path, *, state_dir: Path, directory: Path) -> s
             f"command=/bin/sh -c {_quoted(shell_command)}",
             f"directory={directory}",
             f"priority={PRIORITIES.get(name, OTHER_PRIORITY)}",
+            f"umask={umask:03o}",
             "autostart=true",
             "autorestart=true",
             f"startsecs={START_SECONDS}",
@@ -103,7 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     state_dir = arguments.state_dir.resolve()
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = state_dir / "supervisord.conf"
-    text = supervisord_config(arguments.procfile.resolve(), state_dir=state_dir, directory=directory)
+    # supervisord applies its own `umask` setting only when it daemonizes: its files (log, pid, socket) are made
+    # owner-only by the umask it inherits, and each process gets the caller's umask back (`umask=` per program).
+    umask = os.umask(0o077)
+    text = supervisord_config(arguments.procfile.resolve(), state_dir=state_dir, directory=directory, umask=umask)
     with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
         handle.write(text)
     supervisord = Path(sys.executable).parent / "supervisord"

@@ -129,7 +129,6 @@ class Procfile:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "metrics").mkdir(exist_ok=True)
         with open(self.log_path, "ab") as output:
             self.process = subprocess.Popen(
                 [
