@@ -24,6 +24,6 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        self.stdout.write("cron loop: publishing a tick at the start of every minute")
+        self.stdout.write("cron loop: queueing a tick (outbox) at the start of every minute")
         self.stdout.flush()
         return await run_cron_loop(stop)
