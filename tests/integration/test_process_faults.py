@@ -37,12 +37,16 @@ LINES = 40  # at least: ~20 s at two lines a second
 RELEASE = "go"  # the test puts it in the job's workspace once every process was killed and came back
 # Prints a numbered line every half second, at least LINES of them and on until RELEASE exists: the kills happen
 # while it runs however slow the machine, and the count says how many lines the log must hold.
+COUNT = (
+    f'n=0; while [ $n -lt {LINES} ] || [ ! -e {RELEASE} ]; do n=$((n+1)); echo "line $n"; sleep .5; done; '
+    'echo "printed $n"'
+)
 SLOW = f"""\
 stages:
   count:
     image: alpine:3.20
     commands:
-    - n=0; while [ $n -lt {LINES} ] || [ ! -e {RELEASE} ]; do n=$((n+1)); echo "line $n"; sleep .5; done; echo "printed $n"
+    - {COUNT}
 """
 QUICK = """\
 stages:
