@@ -190,7 +190,7 @@ async def run_consumers(
     try:
         if nc is not None:
             js = nc.jetstream()
-            # With nothing to consume, still wait for the stop: under honcho an exiting process ends the set.
+            # With nothing to consume, still wait for the stop: under supervisord an exiting process is started again.
             await asyncio.gather(stop.wait(), *(worker.run(js, stop) for worker in workers))
     finally:
         if nc is not None:
