@@ -179,10 +179,15 @@ class BuilderConfig(Wire):
     job_name: str = ""
     track: str = "stable"
     resources: Resources | None = None
+    # The request that started the run (the API's X-Request-ID): the builder sends it with its reports and prints it,
+    # so the API's, the consumers' and the job's log lines of one run are found together.
+    request_id: str = ""
     contract_version: int = CONTRACT_VERSION
 
     def _check(self) -> None:
         _check_version(self.contract_version)
+        if len(self.request_id) > 100 or not self.request_id.isprintable():
+            raise Invalid("must be at most 100 printable characters", "requestID")
         if getattr(self, self.job_type) is None:
             raise Invalid(f"is required for jobType {self.job_type}", self.job_type)
 
@@ -258,6 +263,9 @@ MAX_STEP_NAME_CHARS = 256
 MAX_LOG_BATCH_LINES = 10_000
 
 
+MAX_USAGE = 2.0**53  # any measured CPU time, core count or byte count is far below; refuses inf too
+
+
 @dataclass(frozen=True)
 class TailLogLine(Wire):
     """One live update of a step: a log line, or a change of status, image, exit code or duration.
@@ -277,6 +285,9 @@ class TailLogLine(Wire):
     exit_code: int | None = None
     status: StepStatus | None = None
     auto_injected: bool | None = None
+    # On a step's final update, where the executor measured it (builder/usage.py): CPU time and peak memory.
+    cpu_seconds: float | None = None
+    memory_max_bytes: int | None = None
 
     def _check(self) -> None:
         # Runs once per line of every batch the API receives: the common case costs a few comparisons.
@@ -289,6 +300,10 @@ class TailLogLine(Wire):
             raise Invalid(f"must be at least 0, got {self.depth}", "depth")
         if self.run_index < 0:
             raise Invalid(f"must be at least 0, got {self.run_index}", "runIndex")
+        if self.cpu_seconds is not None and not 0 <= self.cpu_seconds < MAX_USAGE:
+            raise Invalid(f"must be a number of seconds from 0, got {self.cpu_seconds}", "cpuSeconds")
+        if self.memory_max_bytes is not None and not 0 <= self.memory_max_bytes < MAX_USAGE:
+            raise Invalid(f"must be a number of bytes from 0, got {self.memory_max_bytes}", "memoryMaxBytes")
 
 
 @dataclass(frozen=True)
@@ -331,12 +346,18 @@ class StatusEvent(Wire):
     job_name: str = ""
     log_batches: int | None = None
     attempt: str | None = None
+    # On the final status: the run's maxima over its stages (builder/usage.py), Estafette's columns of the same names.
+    cpu_max_usage: float | None = None  # cores
+    memory_max_usage: float | None = None  # bytes
     contract_version: int = CONTRACT_VERSION
 
     def _check(self) -> None:
         _check_version(self.contract_version)
         if self.event_type == "updateStatus" and self.status is None:
             raise Invalid("is required for eventType updateStatus", "status")
+        for name, value in (("cpuMaxUsage", self.cpu_max_usage), ("memoryMaxUsage", self.memory_max_usage)):
+            if value is not None and not (0 <= value < MAX_USAGE):  # also refuses NaN
+                raise Invalid(f"must be a number from 0, got {value}", name)
 
 
 class StepTree:

@@ -301,6 +301,7 @@ def run_job(
     from builder.plan import plan_stages
     from builder.reporting import Reporter
     from builder.steps import TeeSink
+    from builder.usage import RunUsage
 
     try:
         config, config_file = load_config(config_path, environ)
@@ -310,8 +311,14 @@ def run_job(
     cancellation = _Cancellation()
     cancellation.install()
     reporter = Reporter(
-        ci_server=config.ci_server, job_type=config.job_type, run_id=config.run_id, job_name=config.job_name
+        ci_server=config.ci_server,
+        job_type=config.job_type,
+        run_id=config.run_id,
+        job_name=config.job_name,
+        request_id=config.request_id,
     )
+    if config.request_id:
+        print(f"estafette-builder: {config.job_type} {config.run_id}, request {config.request_id}", file=sys.stderr)
     reporter.start(initial_status="running")
     sink = TeeSink(reporter, ConsoleSink(sys.stdout, show_lines=False, colour=False))
     started_at = utc_timestamp()
@@ -319,6 +326,7 @@ def run_job(
     directory, temporary = _workspace(workspace, environ)
     executor = None
     final: RunStatus = "failed"
+    usage: RunUsage | None = None
     try:
         key, key_file = load_key(key_path, environ)
         prepared = prepare(config, key=key, started_at=started_at)
@@ -337,6 +345,7 @@ def run_job(
         )
         runner = PipelineRunner(run_context(config, prepared, executor=executor, sink=sink, workspace=directory))
         cancellation.attach(runner)
+        usage = runner.usage
         final = runner.run(plan_stages(config.stages))
     except Exception as error:  # noqa: BLE001 — any failure must still be reported; the message is masked
         _init_failure(sink, masker, error)
@@ -347,7 +356,7 @@ def run_job(
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
     started = time.monotonic()
-    delivered = reporter.close(final, timeout=60 if cancellation.requested.is_set() else 1800)
+    delivered = reporter.close(final, timeout=60 if cancellation.requested.is_set() else 1800, usage=usage)
     print(
         f"estafette-builder: {final}; reported {'completely' if delivered else 'INCOMPLETELY'} "
         f"in {time.monotonic() - started:.1f}s",

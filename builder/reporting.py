@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from builder.contracts import CONTRACT_VERSION, CiServerConfig, JobType, RunStatus, StatusEvent, TailLogLine
 from builder.steps import StepRef, utc_timestamp
+from builder.usage import RunUsage
 
 if TYPE_CHECKING:
     import http.client
@@ -69,12 +70,14 @@ RUN_ENDED = 409
 class Transport:
     """POSTs JSON to the API over a kept-alive connection per host. Not thread-safe: one per thread."""
 
-    def __init__(self, *, token: str, job_name: str = "", timeout: float = 10.0) -> None:
+    def __init__(self, *, token: str, job_name: str = "", timeout: float = 10.0, request_id: str = "") -> None:
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "X-Estafette-Job-Name": job_name,
         }
+        if request_id:  # the API logs its handling of each report under the run's request id
+            self._headers["X-Request-ID"] = request_id
         self._timeout = timeout
         self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
 
@@ -174,6 +177,7 @@ class Reporter:
         transport_factory: Callable[[], Transport] | None = None,
         log: Callable[[str], None] | None = None,
         attempt: str | None = None,
+        request_id: str = "",
     ) -> None:
         self.attempt = attempt or os.urandom(8).hex()  # os, not secrets: start-up time counts here
         self._ci = ci_server
@@ -187,7 +191,10 @@ class Reporter:
         self._buffer_limit = buffer_limit_bytes
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
-        self._new_transport = transport_factory or (lambda: Transport(token=ci_server.job_token, job_name=job_name))
+        self._request_id = request_id
+        self._new_transport = transport_factory or (
+            lambda: Transport(token=ci_server.job_token, job_name=job_name, request_id=request_id)
+        )
         self._log = log or (lambda message: print(f"estafette-builder: {message}", file=sys.stderr, flush=True))
 
         self._cond = threading.Condition()
@@ -224,8 +231,10 @@ class Reporter:
             self._heartbeat = threading.Thread(target=self._heartbeat_loop, daemon=True, name="reporter-heartbeat")
             self._heartbeat.start()
 
-    def close(self, final_status: RunStatus, *, timeout: float = 1800.0) -> bool:
-        """Deliver every batch, then the final status; whether everything was delivered within ``timeout`` seconds."""
+    def close(self, final_status: RunStatus, *, timeout: float = 1800.0, usage: RunUsage | None = None) -> bool:
+        """Deliver every batch, then the final status (with the run's ``usage`` maxima where measured); whether
+        everything was delivered within ``timeout`` seconds. The final status is retried with back-off for all that
+        time: an API restarting or down for minutes gets it when it is back."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._closing = True
@@ -245,13 +254,17 @@ class Reporter:
         if self.run_ended.is_set():
             self._log(f"not reporting {final_status}: the API has already ended the run")
             return False
-        delivered = self.send_status(final_status, log_batches=self._seq, timeout=max(5.0, deadline - time.monotonic()))
+        delivered = self.send_status(
+            final_status, log_batches=self._seq, timeout=max(5.0, deadline - time.monotonic()), usage=usage
+        )
         # A 409 on the final status: the run is final on the server (this status's first answer may have been lost).
         return drained and (delivered or self.run_ended.is_set())
 
     # --- status -------------------------------------------------------------------------------------------------------
 
-    def _status_event(self, event_type: str, status: RunStatus | None, log_batches: int | None) -> bytes:
+    def _status_event(
+        self, event_type: str, status: RunStatus | None, log_batches: int | None, usage: RunUsage | None = None
+    ) -> bytes:
         event = StatusEvent(
             event_type=event_type,  # type: ignore[arg-type]
             job_type=self._job_type,
@@ -261,12 +274,21 @@ class Reporter:
             job_name=self._job_name,
             log_batches=log_batches,
             attempt=self.attempt,
+            cpu_max_usage=usage.cpu_max_usage if usage is not None else None,
+            memory_max_usage=usage.memory_max_usage if usage is not None else None,
         )
         return json.dumps(event.to_dict()).encode()
 
-    def send_status(self, status: RunStatus, *, log_batches: int | None = None, timeout: float = 120.0) -> bool:
+    def send_status(
+        self,
+        status: RunStatus,
+        *,
+        log_batches: int | None = None,
+        timeout: float = 120.0,
+        usage: RunUsage | None = None,
+    ) -> bool:
         """POST an ``updateStatus`` event, retrying transient failures for up to ``timeout`` seconds."""
-        body = self._status_event("updateStatus", status, log_batches)
+        body = self._status_event("updateStatus", status, log_batches, usage)
         transport = self._new_transport()
         try:
             return self._deliver(transport, self._ci.status_url, body, f"status {status}", time.monotonic() + timeout)
@@ -310,7 +332,9 @@ class Reporter:
         self._log(f"{what}: {error}; not retrying" + ("; reporting stops" if first else ""))
 
     def _heartbeat_loop(self) -> None:
-        transport = Transport(token=self._ci.job_token, job_name=self._job_name, timeout=5.0)
+        transport = Transport(
+            token=self._ci.job_token, job_name=self._job_name, timeout=5.0, request_id=self._request_id
+        )
         try:
             while not self._stopped.wait(self._heartbeat_interval) and not self.run_ended.is_set():
                 # best effort: the next one will do

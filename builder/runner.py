@@ -43,6 +43,7 @@ from builder.output import LineAssembler
 from builder.plan import ReadinessCheck, ServicePlan, StagePlan
 from builder.secrets import Masker
 from builder.steps import Sink, StepRef, utc_timestamp
+from builder.usage import RunUsage, StageUsage
 
 WhenEvaluator = Callable[[str, Mapping[str, str], Mapping[str, str]], bool]
 ExtensionEnv = Callable[[Mapping[str, Any], Mapping[str, str]], dict[str, str]]
@@ -96,6 +97,7 @@ class _Step:
     def __init__(self, runner: PipelineRunner, ref: StepRef) -> None:
         self.runner = runner
         self.ref = ref
+        self.usage: StageUsage | None = None  # what its container used, once it exited (where measured)
         self._line = 0
         self._lock = threading.Lock()
 
@@ -173,6 +175,7 @@ class PipelineRunner:
         self._multi_stage_services: list[_Service] = []
         self._scratch = Path(tempfile.mkdtemp(prefix="estafette-run-"))
         self._native: Executor | None = None  # runs the git-clone stage when the run's executor is not the host's
+        self.usage = RunUsage()  # the maxima over the stages, for the final status
 
     # --- status -------------------------------------------------------------------------------------------------------
 
@@ -282,15 +285,22 @@ class PipelineRunner:
         return _Outcome(ok=True)
 
     def _finish(self, step: _Step, outcome: _Outcome, started: float) -> bool:
-        duration = _nanoseconds(outcome.duration if outcome.duration is not None else time.monotonic() - started)
-        exit_code = {"exit_code": outcome.exit_code} if outcome.exit_code is not None else {}
+        seconds = outcome.duration if outcome.duration is not None else time.monotonic() - started
+        duration = _nanoseconds(seconds)
+        fields: dict[str, Any] = {"exit_code": outcome.exit_code} if outcome.exit_code is not None else {}
+        if step.usage is not None:
+            self.usage.add(step.usage, wall_seconds=seconds)
+            cpu = step.usage.cpu_seconds
+            fields.update(
+                cpu_seconds=None if cpu is None else round(cpu, 3), memory_max_bytes=step.usage.memory_max_bytes
+            )
         if self.canceled:
-            step.update("CANCELED", duration=duration, **exit_code)
+            step.update("CANCELED", duration=duration, **fields)
         elif outcome.ok:
-            step.update("SUCCEEDED", duration=duration, **exit_code)
+            step.update("SUCCEEDED", duration=duration, **fields)
         else:
             self._fail()
-            step.update("FAILED", duration=duration, **exit_code)
+            step.update("FAILED", duration=duration, **fields)
         return outcome.ok
 
     def _mark(self, stage: StagePlan, ref: StepRef, status: StepStatus) -> None:
@@ -415,7 +425,9 @@ class PipelineRunner:
             return None
         self._track(container)
         try:
-            return container.wait()
+            code = container.wait()
+            step.usage = container.usage()
+            return code
         except ExecutorError as error:
             step.message(f"Failed running stage: {error}")
             return None

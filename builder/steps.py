@@ -40,6 +40,8 @@ class StepRef:
         exit_code: int | None = None,
         auto_injected: bool | None = None,
         log_line: LogLine | None = None,
+        cpu_seconds: float | None = None,
+        memory_max_bytes: int | None = None,
     ) -> TailLogLine:
         return TailLogLine(
             step=self.step,
@@ -53,6 +55,8 @@ class StepRef:
             exit_code=exit_code,
             auto_injected=auto_injected,
             log_line=log_line,
+            cpu_seconds=cpu_seconds,
+            memory_max_bytes=memory_max_bytes,
         )
 
     def json_prefix(self) -> dict[str, Any]:

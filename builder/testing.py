@@ -60,6 +60,7 @@ class FakeApi:
         self.job_token = token
         self.run_id = "1"  # any id is accepted; the contract tests report this one
         self.statuses: list[StatusEvent] = []
+        self.request_ids: set[str] = set()  # the X-Request-ID headers the builder sent
         self.heartbeats: list[StatusEvent] = []
         # batches are validated on arrival but kept as the bytes received, parsed again when read: a million parsed
         # lines kept alive make the garbage collector, not the builder, the bottleneck of a throughput benchmark
@@ -270,6 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        self.fake.request_ids.add(self.headers.get("X-Request-ID", ""))
         status, answer = self.fake._handle(self.path, self.headers.get("Authorization", ""), body)
         self.fake._record(self.path, status)
         payload = json.dumps(answer).encode()

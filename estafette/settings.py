@@ -73,6 +73,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: times every answer, refusals included (HTTP latency by route for /metrics).
+    "estafette.lib.http_metrics.RequestMetricsMiddleware",
+    # Then every log line of the request carries its id (estafette/lib/request_ids.py).
+    "estafette.lib.request_ids.RequestIdMiddleware",
     # First: refuses an oversized body (413) before anything reads it.
     "estafette.lib.body_limits.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -229,11 +233,24 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# ESTAFETTE_LOG_FORMAT=json: one JSON object a line (python-json-logger), for a log collector; plain for a terminal.
+# Both carry the request id of the work in hand (estafette/lib/request_ids.py).
+LOG_FORMAT = env_str("ESTAFETTE_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"ESTAFETTE_LOG_FORMAT is plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "estafette.lib.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("ESTAFETTE_LOG_LEVEL", "INFO").upper()},
     # axes logs two INFO lines per login attempt; its warnings (a failure, a lockout) are the ones worth keeping.
     "loggers": {"axes": {"level": "WARNING"}},
@@ -311,6 +328,16 @@ SECRET_DECRYPTION_KEY = env_secret_or_generated(
 )
 # The URL jobs call back on (Estafette's apiServer.serviceURL); the web UI's ESTAFETTE_BASE_URL by default.
 SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
+# GET /metrics (estafette/metrics_view.py): with a token, a scrape sends `Authorization: Bearer <token>`; without one,
+# only clients on this machine not behind a proxy are answered.
+METRICS_TOKEN = env_secret("ESTAFETTE_METRICS_TOKEN") or ""
+# prometheus-client's multiprocess mode (estafette/lib/metrics.py) writes into this directory from the first metric a
+# process creates, and fails if it is missing: made here (owner-only) before any app defines one.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    make_private_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+# What the sweeper asks before failing a run for its builder's silence (runs/sweeper.py ApiWatch): while the API jobs
+# report to does not answer, their silence proves nothing. Empty: not asked.
+SWEEPER_API_PROBE_URL = env_str("ESTAFETTE_SWEEPER_API_PROBE_URL", f"{SERVICE_URL}/liveness")
 GIT_CACHE_DIR = DATA_DIR / "git-cache"
 # Credentials, trusted images and manifest preferences (estafette/lib/server_config.py documents the file).
 _SERVER_CONFIG = read_server_config(CONFIG_FILE)

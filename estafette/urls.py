@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from estafette import health, spa
+from estafette import health, metrics_view, spa
 
 urlpatterns = [
     path("liveness", health.liveness),
     path("readiness", health.readiness),
+    path("metrics", metrics_view.metrics),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from django.db import transaction
 from django.utils import timezone
 
 from builder.contracts import LogLine, TailLogLine
 from estafette.jobs import JobRunner, JobSpec, get_job_runner
+from estafette.lib import metrics
 from estafette.lib.crypt import reencrypt_for_job
 from estafette.lib.errors import NotFound
 from runs.jobconfig import RunToDispatch, builder_config, run_builder
@@ -65,7 +67,9 @@ def job_dispatch(*, kind: str, run_id: int, runner: JobRunner | None = None) -> 
         operating_system="windows" if run_builder(target).os == "windows" else "linux",
     )
     runner = runner or get_job_runner()
+    starting = time.monotonic()
     name = runner.start(spec)
+    metrics.job_start.labels(kind).observe(time.monotonic() - starting)
     if _canceled_while_starting(target):
         runner.cleanup(name)
         logger.info(

@@ -28,6 +28,7 @@ from builder.manifest.stages import stage_with_defaults
 from builder.manifest.version import compute_version
 from estafette.jobs import job_name
 from estafette.lib.jobtokens import issue_job_token
+from estafette.lib.request_ids import current_request_id
 from pipelines.models import Pipeline
 from runs.callbacks import callback_urls
 from runs.models import Run
@@ -93,6 +94,7 @@ def builder_config(target: RunToDispatch, *, named_events: Sequence[Mapping[str,
         **job.config,
         job_name=job_name(job_type=kind, repo_owner=pipeline.repo_owner, repo_name=pipeline.repo_name, run_id=run.pk),
         track=builder.track or "stable",
+        request_id=current_request_id(),
     )
 
 

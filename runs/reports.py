@@ -22,6 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from builder.contracts import LogBatch, StatusEvent
+from estafette.lib import metrics
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 from estafette.lib.errors import BadRequest, Conflict, Unavailable
 from runs.logs import LogEntry, log_entries
@@ -73,6 +74,8 @@ def run_report_status(*, kind: RunKind, run: Run, event: StatusEvent, now: datet
             run.refresh_from_db(fields=["status"])
             raise _ended(kind, run)
         return run.status
+    if status != RunStatus.RUNNING:
+        run.record_usage(cpu_max_usage=event.cpu_max_usage, memory_max_usage=event.memory_max_usage)
     if status == RunStatus.RUNNING:
         _report_running(kind=kind, run=run, attempt_key=event.attempt, now=now)
     elif run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
@@ -131,7 +134,34 @@ def run_append_log_batch(*, kind: RunKind, run: Run, batch: LogBatch, now: datet
     if run.is_final:
         raise _ended(kind, run)
     entries = log_entries(batch.lines, run_masker(run))  # before the transaction: it holds the run's row
-    return _append_unless_ended(kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, entries=entries, now=now)
+    stored = _append_unless_ended(
+        kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, entries=entries, now=now
+    )
+    if stored:  # a retried batch is counted once
+        _count_batch(kind.name, batch)
+    return stored
+
+
+FINAL_STEP_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+
+
+def _count_batch(kind: str, batch: LogBatch) -> None:
+    lines = 0
+    size = 0
+    for tail in batch.lines:
+        if tail.log_line is not None:
+            lines += 1
+            size += len(tail.log_line.text.encode())
+        if tail.status in FINAL_STEP_STATUSES and tail.type == "stage":
+            if tail.duration is not None:
+                metrics.stage_duration.labels(kind, tail.status).observe(tail.duration / 1e9)
+            if tail.cpu_seconds is not None:
+                metrics.stage_cpu.labels(kind).observe(tail.cpu_seconds)
+            if tail.memory_max_bytes is not None:
+                metrics.stage_memory.labels(kind).observe(tail.memory_max_bytes)
+    if lines:
+        metrics.log_lines.labels(kind).inc(lines)
+        metrics.log_bytes.labels(kind).inc(size)
 
 
 @atomic_with_retry

@@ -7,6 +7,12 @@ failure writes a ``job`` step into the run's log saying what happened and what t
 is gone becomes ``canceled``. Once a run is final its job is removed (after ``cleanup_grace`` seconds if the builder
 still runs: it exits right after its last report).
 
+**While the API is down, silence proves nothing.** A builder whose reports the API cannot take keeps them and retries
+(its final status for up to 30 minutes, ``builder/reporting.py``), so its heartbeats stop landing through no fault of
+its own. ``ApiWatch`` asks the API's ``/liveness`` (where jobs call back) before each pass: while it does not answer,
+no run fails for silence, and once it answers again a builder's silence is counted from then, not from its last
+heartbeat (``jobs_sweep(api_up_since=…)``). A job that ended still fails its run at once: it holds no report.
+
 ``jobs_sweep`` is one pass; ``manage.py sweep_jobs`` runs it once or every few seconds. Every change is a conditional
 UPDATE through the runs' transitions, so several sweepers (one per API replica) and racing builder reports are safe.
 """
@@ -14,6 +20,8 @@ UPDATE through the runs' transitions, so several sweepers (one per API replica) 
 from __future__ import annotations
 
 import logging
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,10 +87,62 @@ class SweepResult:
         )
 
 
+API_DOWN = "down"  # ``api_up_since`` while the API does not answer
+
+
+class ApiWatch:
+    """Whether the API that jobs report to answers, and since when (for ``jobs_sweep(api_up_since=…)``).
+
+    ``url`` is its ``/liveness`` (``ESTAFETTE_SWEEPER_API_PROBE_URL``; empty: not watched, always up). Before the
+    first answer the API counts as up since ever: a sweeper started beside a running API must not wait.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 3.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.up_since: datetime | None = None  # None: up for as long as anyone knows
+        self.down = False
+
+    @classmethod
+    def from_settings(cls) -> ApiWatch:
+        return cls(settings.SWEEPER_API_PROBE_URL)
+
+    def probe(self, *, now: datetime) -> datetime | str | None:
+        """Ask the API now; what ``jobs_sweep`` takes as ``api_up_since``."""
+        if not self.url:
+            return None
+        answered = self._answers()
+        if not answered:
+            if not self.down:
+                logger.warning("sweeper: the API at %s does not answer; no run fails for silence meanwhile", self.url)
+            self.down = True
+            return API_DOWN
+        if self.down:
+            logger.info("sweeper: the API answers again; builders' silence counts from now")
+            self.down = False
+            self.up_since = now
+        return self.up_since
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout) as response:  # noqa: S310 - our own setting
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
+
 def jobs_sweep(
-    *, runner: JobRunner | None = None, policy: SweepPolicy | None = None, now: datetime | None = None
+    *,
+    runner: JobRunner | None = None,
+    policy: SweepPolicy | None = None,
+    now: datetime | None = None,
+    api_up_since: datetime | str | None = None,
 ) -> SweepResult:
-    """One pass over every kind of run. Never raises for a runner failure (it is logged and counted)."""
+    """One pass over every kind of run. Never raises for a runner failure (it is logged and counted).
+
+    ``api_up_since``: when the API last came back (``ApiWatch.probe``): a builder's silence counts from then at most;
+    ``API_DOWN`` while it does not answer (no run fails for silence); None when it has been up throughout.
+    """
     runner = runner or get_job_runner()
     policy = policy or SweepPolicy.from_settings()
     now = now or timezone.now()
@@ -90,7 +150,9 @@ def jobs_sweep(
     for kind in run_kinds():
         for run in _quiet_runs(kind, policy=policy, now=now):
             try:
-                _check_quiet_run(kind, run, runner=runner, policy=policy, now=now, result=result)
+                _check_quiet_run(
+                    kind, run, runner=runner, policy=policy, now=now, result=result, api_up_since=api_up_since
+                )
             except JobRunnerError as error:
                 result.errors.append(f"{kind.name} {run.pk}: {error}")
                 logger.warning("sweeper: %s %s: %s", kind.name, run.pk, error)
@@ -119,11 +181,18 @@ def _quiet_runs(kind: RunKind, *, policy: SweepPolicy, now: datetime) -> list[An
 
 
 def _check_quiet_run(
-    kind: RunKind, run: Any, *, runner: JobRunner, policy: SweepPolicy, now: datetime, result: SweepResult
+    kind: RunKind,
+    run: Any,
+    *,
+    runner: JobRunner,
+    policy: SweepPolicy,
+    now: datetime,
+    result: SweepResult,
+    api_up_since: datetime | str | None = None,
 ) -> None:
     name = run_job_name(run=run)
     job = runner.status(name)
-    quiet = (now - run.last_sign).total_seconds()
+    quiet = _silence(run, now=now, api_up_since=api_up_since)
     label = f"{kind.name} {run.pk}"
     if run.status == RunStatus.CANCELING:
         if job in ENDED or quiet >= policy.heartbeat_timeout:
@@ -142,6 +211,15 @@ def _check_quiet_run(
             runner.cleanup(name)
             result.cleaned_up.append(name)
         run.job_cleaned_up()
+
+
+def _silence(run: Any, *, now: datetime, api_up_since: datetime | str | None) -> float:
+    """Seconds the builder could have been heard and was not: none while the API is down, and counted from the API's
+    return at most (its reports wait in the builder meanwhile)."""
+    if api_up_since == API_DOWN:
+        return 0.0
+    since = run.last_sign if not isinstance(api_up_since, datetime) else max(run.last_sign, api_up_since)
+    return max(0.0, (now - since).total_seconds())
 
 
 def _why_lost(run: Run, *, job: JobStatus, quiet: float, policy: SweepPolicy) -> list[str] | None:

@@ -27,6 +27,7 @@ from django.db import close_old_connections, connections
 from django.http import HttpRequest, StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
+from estafette.lib import metrics
 from estafette.lib.errors import TooManyRequests, Unavailable
 from estafette.lib.sse import Poll, sse_response, sse_stream
 from runs.models import FINAL_STATUSES, LogRecord
@@ -261,6 +262,7 @@ class TailSlots:
             self._open += 1
             if user is not None:
                 self._per_user[user] = self._per_user.get(user, 0) + 1
+        metrics.live_tails.inc()
         released = threading.Event()
 
         def release() -> None:
@@ -268,6 +270,7 @@ class TailSlots:
                 if released.is_set():
                     return
                 released.set()
+                metrics.live_tails.dec()
                 self._open -= 1
                 if user is not None:
                     left = self._per_user.pop(user) - 1

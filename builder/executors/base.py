@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from builder.contracts import Credential, ImageInfo, Resources, StreamType
+from builder.usage import StageUsage
 
 # Receives raw output bytes as they arrive, with the stream they came from. Called from reader threads.
 OutputHandler = Callable[[StreamType, bytes], None]
@@ -62,6 +63,10 @@ class RunningContainer(Protocol):
 
     def stop(self, grace: float) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds. Returns once it has exited. Idempotent."""
+        ...
+
+    def usage(self) -> StageUsage | None:
+        """CPU time and peak memory once ``wait()`` returned its exit code; None where the executor cannot tell."""
         ...
 
     def exec(self, command: Sequence[str], *, timeout: float) -> int:

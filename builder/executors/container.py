@@ -34,6 +34,7 @@ from builder.executors.base import (
     PullError,
     split_image,
 )
+from builder.usage import StageUsage
 
 ENTRYPOINT_DIR = "/estafette-entrypoint"
 
@@ -96,6 +97,10 @@ class _Container:
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         with self._lock, contextlib.suppress(Exception):
             self._executor.api.stop(self.id, timeout=max(0, int(grace)))
+
+    def usage(self) -> StageUsage | None:
+        # Not measured yet: the Engine API's stats end with the container, and its cgroup goes when it exits.
+        return None
 
     def exec(self, command: Sequence[str], *, timeout: float) -> int:
         api = self._executor.api

@@ -46,6 +46,7 @@ from builder.executors.sandbox import (
     passwd_files,
     sandbox_support,
 )
+from builder.usage import StageUsage
 
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TZ", "USER")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -57,6 +58,26 @@ DEFAULT_HIDDEN_PATHS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman
 def bwrap_available() -> bool:
     """Whether stages can be sandboxed on this machine (bwrap and user namespaces work)."""
     return sandbox_support().available
+
+
+class _MeasuredPopen(subprocess.Popen[bytes]):
+    """``Popen`` that keeps the child's resource usage when ``wait()`` reaps it.
+
+    The standard library reaps with ``os.waitpid`` and drops the usage ``os.wait4`` would give; there is no public
+    hook, so this overrides ``_try_wait``, CPython's one reaping step of ``wait()`` (unchanged since 3.3), under the
+    lock ``wait()`` holds. A child reaped by ``poll()`` (a stop) keeps no usage: ``usage`` stays None.
+    """
+
+    usage: Any = None
+
+    def _try_wait(self, wait_flags: int) -> tuple[int, int]:
+        try:
+            pid, status, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:  # as the original: reaped elsewhere; the status is unknown
+            return (self.pid, 0)
+        if pid == self.pid:
+            self.usage = usage
+        return (pid, status)
 
 
 class HostProcess:
@@ -79,7 +100,7 @@ class HostProcess:
         # alone (its trap forwards it), since bwrap itself would die at once and SIGKILL everything inside.
         info_read, info_write = info_pipe or (-1, -1)
         try:
-            self._process = subprocess.Popen(
+            self._process = _MeasuredPopen(
                 argv,
                 env=env,
                 cwd=cwd,
@@ -98,6 +119,7 @@ class HostProcess:
             if info_pipe:
                 os.close(info_write)
         self._info_fd = info_read
+        self._sandboxed = info_pipe is not None
         self._info_lock = threading.Lock()
         self._info = b""
         self._child_pid: int | None = None
@@ -130,6 +152,19 @@ class HostProcess:
             reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         # a negative code means killed by that signal; report it the way a shell does
         return 128 - code if code < 0 else code
+
+    def usage(self) -> StageUsage | None:
+        """CPU time and peak memory of the process and its descendants once ``wait()`` saw it exit, else None.
+
+        In the sandbox the CPU time is unknown (None): bwrap's monitor learns the exit of the pid namespace's init
+        without reaping it, so the stage's CPU time never reaches bwrap's own usage (measured: a 0.3 s busy loop shows
+        as 0.002 s), while the peak memory of the tree does (``ru_maxrss`` is a maximum, kept as processes are reaped
+        inside)."""
+        usage = self._process.usage
+        if usage is None:
+            return None
+        measured = StageUsage.from_rusage(usage)
+        return measured if not self._sandboxed else StageUsage(None, measured.memory_max_bytes)
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         with self._stop_lock:
@@ -223,6 +258,9 @@ class _HostContainer:
 
     def wait(self, timeout: float | None = None) -> int | None:
         return self._process.wait(timeout)
+
+    def usage(self) -> StageUsage | None:
+        return self._process.usage()
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         self._process.stop(grace)

@@ -82,6 +82,26 @@ def test_it_retries_failed_deliveries_and_the_api_stores_each_batch_once(api: Fa
     assert api.stored_statuses() == ["succeeded"]
 
 
+def test_the_final_status_waits_for_an_api_that_is_down_when_the_run_ends(api: FakeApi) -> None:
+    # given a run whose stages are done, and an API down when the builder reports the end (its web server restarting)
+    reporter = make_reporter(api)
+    reporter.start()
+    emit(reporter, 10)
+    api.wait_until(lambda fake: len(fake.texts("build")) == 10)
+    api.set_down(True)
+    # when the API comes back while the builder is still retrying its final status
+    comes_back = threading.Thread(
+        target=lambda: (api.wait_until(lambda _: reporter.retried_deliveries >= 3), api.set_down(False))
+    )
+    comes_back.start()
+    delivered = reporter.close("succeeded", timeout=60)
+    comes_back.join()
+    # then the run is reported succeeded (the outage cost retries, not the outcome)
+    assert delivered
+    assert reporter.retried_deliveries >= 3
+    assert api.stored_statuses() == ["succeeded"]
+
+
 def test_it_loses_nothing_during_an_api_outage(api: FakeApi) -> None:
     # given an API that goes down while a stage is logging
     reporter = make_reporter(api)
@@ -261,3 +281,14 @@ def test_its_transport_sends_again_on_a_new_connection_when_the_server_closed_th
         transport.close()
         server.shutdown()
         server.server_close()
+
+
+def test_every_report_carries_the_runs_request_id(api: FakeApi) -> None:
+    # given a reporter of a run started by request "req-42"
+    reporter = make_reporter(api, request_id="req-42", heartbeat_interval=0.05)
+    reporter.start(initial_status="running")
+    emit(reporter, 3)
+    api.wait_until(lambda fake: len(fake.heartbeats) >= 1)
+    reporter.close("succeeded", timeout=30)
+    # then status events, log batches and heartbeats all sent it
+    assert api.request_ids == {"req-42"}

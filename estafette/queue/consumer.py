@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 from django.db import IntegrityError, close_old_connections, connections, transaction
 from django.utils.module_loading import autodiscover_modules
 
+from estafette.lib import request_ids
 from estafette.lib.db import retry_on_serialization_failure
 from estafette.queue import subjects
 
@@ -118,6 +119,11 @@ class Consumer:
         event, raw = decode(raw)
         if event is None:
             return self._give_up(raw, reason=f"undecodable event: {raw.decode_error}")
+        # Every log line of the handling, and what it publishes or starts, carries the request the event came from.
+        with request_ids.bound(raw.request_id or event.id):
+            return self._process_event(event, raw, max_deliver=max_deliver)
+
+    def _process_event(self, event: ReceivedEvent, raw: RawDelivery, *, max_deliver: int) -> Outcome:
         close_stale_connections()
         try:
             self._handle(event)
@@ -213,6 +219,7 @@ class RawDelivery:
     stream_sequence: int | None
     published_at: datetime | None
     decode_error: str = ""
+    request_id: str = ""  # the X-Request-ID header: the request the event came from
 
 
 def decode(raw: RawDelivery) -> tuple[ReceivedEvent | None, RawDelivery]:

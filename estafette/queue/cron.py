@@ -3,6 +3,10 @@
 In Kubernetes a CronJob runs ``manage.py send_cron_event`` every minute; ``make run`` runs
 ``manage.py cron_loop``. The message id is the minute (``cron-2024-05-01T12:03Z``), so two senders
 in the same minute — a retried CronJob, a loop beside a CronJob — publish one event, not two.
+
+The loop writes each tick to the outbox (``cron_tick_enqueue``) rather than publishing it: a tick taken while
+nats-server is down (restarting, unreachable) waits in the database and the relay publishes it when NATS is back, so
+the cron triggers of that minute still fire, late, instead of never.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import close_old_connections, transaction
+
 from estafette.queue import jetstream, subjects
+from estafette.queue.models import OutboxMessage
+from estafette.queue.outbox import publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -55,28 +63,30 @@ def seconds_until_next_minute(now: datetime) -> float:
     return (next_minute - now).total_seconds()
 
 
-async def run_cron_loop(queue: jetstream.QueueSettings, stop: asyncio.Event) -> int:
-    """Publish a tick at the start of every minute until ``stop`` is set; returns how many were published."""
-    nc = await jetstream.connect_until_stopped(queue, name="cron_loop", stop=stop)
-    if nc is None:
-        return 0
-    sent = 0
-    try:
-        js = nc.jetstream()
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), seconds_until_next_minute(datetime.now(UTC)))
-                break
-            except TimeoutError:
-                pass
-            now = datetime.now(UTC)
-            try:
-                await jetstream.ensure_stream(js, queue)
-                if await publish_cron_event(js, now):
-                    sent += 1
-                logger.info("cron tick %s published", cron_event(now)[1])
-            except Exception as error:  # noqa: BLE001 - a missed tick is logged; the next minute tries again
-                logger.warning("cron tick for %s not published: %s: %s", now, type(error).__name__, error)
-    finally:
-        await jetstream.close_quietly(nc)
-    return sent
+def cron_tick_enqueue(now: datetime) -> OutboxMessage:
+    """Write the tick for ``now``'s minute to the outbox (its own transaction); the relay publishes it, once NATS
+    takes it. Idempotent per minute downstream: the minute is the message id."""
+    payload, message_id = cron_event(now)
+    close_old_connections()
+    with transaction.atomic():
+        return publish_on_commit(CRON, payload, dedup_key=message_id)
+
+
+async def run_cron_loop(stop: asyncio.Event) -> int:
+    """Queue a tick at the start of every minute until ``stop`` is set; returns how many were queued."""
+    queued = 0
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), seconds_until_next_minute(datetime.now(UTC)))
+            break
+        except TimeoutError:
+            pass
+        now = datetime.now(UTC)
+        try:
+            await asyncio.to_thread(cron_tick_enqueue, now)
+        except Exception as error:  # noqa: BLE001 - a tick the database refused is logged; the next minute tries
+            logger.warning("cron tick for %s not queued: %s: %s", now, type(error).__name__, error)
+            continue
+        queued += 1
+        logger.info("cron tick %s queued for the relay", cron_event(now)[1])
+    return queued

@@ -21,6 +21,8 @@ class OutboxMessage(models.Model):
     # PostgreSQL and CockroachDB would reorder keys and reformat numbers).
     payload = models.TextField()
     dedup_key = models.CharField(max_length=200, db_index=True)
+    # The request the event came from (estafette.lib.request_ids), published as a header for its consumers.
+    request_id = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_by = models.CharField(max_length=64, blank=True, default="")
     claimed_until = models.DateTimeField(null=True, blank=True)

@@ -31,6 +31,7 @@ from django.db import close_old_connections, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from estafette.lib import request_ids
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 from estafette.queue import jetstream, subjects
 from estafette.queue.models import HandledEvent, OutboxMessage
@@ -79,11 +80,19 @@ def publish_on_commit(subject: str, payload: Mapping[str, Any], *, dedup_key: st
         subject=subject,
         payload=json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")),
         dedup_key=key,
+        request_id=request_ids.current_request_id(),
         **claim,
     )
     if claimant is not None:
         transaction.on_commit(functools.partial(claimant.hand, message))
     return message
+
+
+def _headers(message: OutboxMessage) -> dict[str, str]:
+    headers = {jetstream.MSG_ID_HEADER: message.dedup_key}
+    if message.request_id:  # the consumer's log lines and the job it starts carry the request's id
+        headers[request_ids.HEADER] = message.request_id
+    return headers
 
 
 def register_claimant(claimant: Claimant) -> Callable[[], None]:
@@ -298,7 +307,7 @@ class OutboxRelay:
                     message.subject,
                     message.payload.encode(),
                     timeout=5,
-                    headers={jetstream.MSG_ID_HEADER: message.dedup_key},
+                    headers=_headers(message),
                 )
             except Exception as error:  # noqa: BLE001 - NATS down or slow: keep the row, retry later
                 failure = f"{type(error).__name__}: {error}"

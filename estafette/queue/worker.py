@@ -16,13 +16,14 @@ import logging
 import signal
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 
 import nats.errors
 from django.db import connections
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from estafette.lib import metrics, request_ids
 from estafette.lib.backoff import until_ready
 from estafette.queue import jetstream
 from estafette.queue.consumer import Consumer, Outcome, RawDelivery, Verdict
@@ -106,6 +107,7 @@ class ConsumerWorker:
 
     async def _process_one(self, message: Msg) -> None:
         raw = raw_delivery(message, stream=self.queue.stream)
+        _note_lag(self.consumer.durable, message, raw)
         keep_alive = asyncio.ensure_future(self._extend_deadline(message))
         try:
             outcome = await asyncio.get_running_loop().run_in_executor(
@@ -139,6 +141,17 @@ class ConsumerWorker:
             )
             return
         self.settled[outcome.verdict] += 1
+        metrics.events_handled.labels(self.consumer.durable, outcome.verdict.value).inc()
+
+
+def _note_lag(durable: str, message: Msg, raw: RawDelivery) -> None:
+    """The consumer's lag behind the stream as this event is taken: its age and what waits behind it."""
+    if raw.published_at is not None:
+        age = (datetime.now(UTC) - raw.published_at).total_seconds()
+        metrics.queue_lag.labels(durable).set(max(0.0, age))
+    pending = getattr(message.metadata, "num_pending", None)
+    if pending is not None:
+        metrics.queue_pending.labels(durable).set(pending)
 
 
 def raw_delivery(message: Msg, *, stream: str) -> RawDelivery:
@@ -153,6 +166,7 @@ def raw_delivery(message: Msg, *, stream: str) -> RawDelivery:
         deliveries=metadata.num_delivered or 1,
         stream_sequence=sequence,
         published_at=published_at,
+        request_id=request_ids.acceptable((message.headers or {}).get(request_ids.HEADER)),
     )
 
 
@@ -176,7 +190,7 @@ async def run_consumers(
     try:
         if nc is not None:
             js = nc.jetstream()
-            # With nothing to consume, still wait for the stop: under honcho an exiting process ends the set.
+            # With nothing to consume, still wait for the stop: under supervisord an exiting process is started again.
             await asyncio.gather(stop.wait(), *(worker.run(js, stop) for worker in workers))
     finally:
         if nc is not None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+
+from estafette.lib import metrics
 
 
 class RunStatus(models.TextChoices):
@@ -57,6 +59,10 @@ class Run(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Set when the run becomes final: from then on its job (if any) is to be removed. Cleared once removed.
     job_cleanup_at = models.DateTimeField(null=True, blank=True)
+    # What the builder measured (its final status; builder/usage.py): the busiest stage's CPU in cores and the largest
+    # peak memory of a stage in bytes. Estafette's columns of the same names; None where nothing was measured.
+    cpu_max_usage = models.FloatField(null=True, blank=True)
+    memory_max_usage = models.FloatField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -100,6 +106,20 @@ class Run(models.Model):
             self.last_heartbeat_at = now
         return bool(changed)
 
+    def record_usage(self, *, cpu_max_usage: float | None, memory_max_usage: float | None) -> bool:
+        """Store what the builder measured (only the values it gives). Idempotent; False when nothing was given."""
+        values = {
+            name: value
+            for name, value in (("cpu_max_usage", cpu_max_usage), ("memory_max_usage", memory_max_usage))
+            if value is not None
+        }
+        if not values:
+            return False
+        type(self)._base_manager.filter(pk=self.pk).update(**values)
+        for name, value in values.items():
+            setattr(self, name, value)
+        return True
+
     def job_cleaned_up(self) -> bool:
         """Note that the run's job was removed. False when another sweeper noted it first."""
         changed = (
@@ -125,10 +145,26 @@ class Run(models.Model):
             self.updated_at = now
             for name, value in extra.items():
                 setattr(self, name, value)
+            self._count_transition(status, now)
             return True
         # Refused: show the caller the status that won instead of the stale one it held.
         self.refresh_from_db(fields=["status", "started_at", "updated_at", "job_cleanup_at"])
         return False
+
+    def _count_transition(self, status: str, now: datetime) -> None:
+        """The metrics of a transition, counted once its transaction commits (a rolled-back one did not happen)."""
+        kind, inserted_at, started_at = self.kind, self.inserted_at, self.started_at
+        if status == RunStatus.RUNNING and started_at is not None:
+            pending = (started_at - inserted_at).total_seconds()
+            transaction.on_commit(lambda: metrics.run_pending.labels(kind).observe(max(0.0, pending)))
+        elif status in FINAL_STATUSES:
+            duration = (now - (started_at or inserted_at)).total_seconds()
+
+            def count() -> None:
+                metrics.runs_finished.labels(kind, status).inc()
+                metrics.run_duration.labels(kind, status).observe(max(0.0, duration))
+
+            transaction.on_commit(count)
 
     # -- derived values ----------------------------------------------------------------------
     @property

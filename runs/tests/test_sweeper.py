@@ -1,9 +1,14 @@
 """The job sweeper: dead builders fail their run with a reason, stuck cancels end, finished runs' jobs are removed."""
 
+import contextlib
+import http.server
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from builder.testing import reserve_port
 from builds.models import Build
 from builds.testing import make_build
 from estafette.jobs import JobSpec, JobStatus
@@ -13,7 +18,7 @@ from runs.job_control import run_job_name
 from runs.models import Run, RunStatus
 from runs.registry import run_kind
 from runs.selectors import log_record_latest, log_steps
-from runs.sweeper import LOST_STEP, SweepPolicy, _fail_lost_run, jobs_sweep
+from runs.sweeper import API_DOWN, LOST_STEP, ApiWatch, SweepPolicy, _fail_lost_run, jobs_sweep
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 POLICY = SweepPolicy(heartbeat_timeout=60, check_after=20, start_timeout=3600, cleanup_grace=30)
@@ -211,3 +216,83 @@ def test_it_sweeps_releases_too(runner: FakeJobRunner) -> None:
     assert result.failed == [f"release {release.pk}"]
     assert lost_lines(release, "release")
     assert runner.cleaned_up == [run_job_name(run=release)]
+
+
+# -- while the API is down ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_no_run_fails_for_silence_while_the_api_does_not_answer(runner: FakeJobRunner) -> None:
+    # given a running build last heard of 10 minutes ago, its job alive (it holds reports the API could not take)
+    build = running_build(heartbeat=T0 - timedelta(minutes=10))
+    start_job(runner, build)
+    # when the sweeper passes while the API is down
+    result = jobs_sweep(runner=runner, policy=POLICY, now=T0, api_up_since=API_DOWN)
+    # then the build still runs
+    build.refresh_from_db()
+    assert build.status == RunStatus.RUNNING
+    assert not result
+
+
+@pytest.mark.django_db
+def test_silence_counts_from_the_apis_return_once_it_answers_again(runner: FakeJobRunner) -> None:
+    # given a running build last heard of 10 minutes ago, and the API back for 59 s
+    build = running_build(heartbeat=T0 - timedelta(minutes=10))
+    start_job(runner, build)
+    # when the sweeper passes, then the build gets the heartbeat timeout from the API's return
+    jobs_sweep(runner=runner, policy=POLICY, now=T0, api_up_since=T0 - timedelta(seconds=59))
+    build.refresh_from_db()
+    assert build.status == RunStatus.RUNNING
+    # and once the API has been back for 61 s without a word from the builder, it fails
+    jobs_sweep(runner=runner, policy=POLICY, now=T0, api_up_since=T0 - timedelta(seconds=61))
+    build.refresh_from_db()
+    assert build.status == RunStatus.FAILED
+    assert "no heartbeat for 61 s" in lost_lines(build)[0]
+
+
+@pytest.mark.django_db
+def test_a_run_whose_job_ended_fails_even_while_the_api_is_down(runner: FakeJobRunner) -> None:
+    # given a running build whose builder process died: it holds no report
+    build = running_build(heartbeat=T0 - timedelta(seconds=25))
+    runner.fail(start_job(runner, build))
+    # when the sweeper passes while the API is down, then the build fails
+    jobs_sweep(runner=runner, policy=POLICY, now=T0, api_up_since=API_DOWN)
+    build.refresh_from_db()
+    assert build.status == RunStatus.FAILED
+
+
+def test_the_api_watch_notes_when_the_api_comes_back() -> None:
+    # given an API answering /liveness on a real port
+    port = reserve_port()
+    watch = ApiWatch(f"http://127.0.0.1:{port}/liveness", timeout=2)
+    with _liveness_server(port):
+        # then it counts as up throughout
+        assert watch.probe(now=T0) is None
+    # when it stops answering, then it is down
+    assert watch.probe(now=T0 + timedelta(seconds=5)) == API_DOWN
+    # and when it answers again, it is up since that probe
+    with _liveness_server(port):
+        assert watch.probe(now=T0 + timedelta(seconds=9)) == T0 + timedelta(seconds=9)
+        assert watch.probe(now=T0 + timedelta(seconds=14)) == T0 + timedelta(seconds=9)
+
+
+@contextlib.contextmanager
+def _liveness_server(port: int) -> Iterator[None]:
+    class Liveness(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/liveness" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Liveness)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

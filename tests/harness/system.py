@@ -1,5 +1,5 @@
-"""The system as ``make run`` starts it, for tests that drive it from outside: the Procfile under honcho, the REST API
-over HTTP as a client uses it, signed pushes as a git server sends them.
+"""The system as ``make run`` starts it, for tests that drive it from outside: the Procfile under supervisord, the REST
+API over HTTP as a client uses it, signed pushes as a git server sends them.
 
 ``start_system(...)`` is a context manager; the ``system`` fixture is the usual way in. Processes run on the test's
 database and nats-server, with a data dir of their own (the server makes its own keys there, as ``make run`` does);
@@ -89,10 +89,13 @@ def answers_200(url: str) -> bool:
 
 
 class Procfile:
-    """``make run``'s process set: the repository's Procfile under honcho, on the test's database, nats-server (its
-    ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set) and a data dir of its own. Output goes to ``log``."""
+    """``make run``'s process set: the repository's Procfile under supervisord (``scripts/supervise.py``), on the test's
+    database, nats-server (its ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set; ``own_nats`` runs the set's
+    own nats-server instead) and a data dir of its own. Output goes to ``log``."""
 
-    def __init__(self, queue: QueueSettings, data_dir: Path, log: Path, env: Mapping[str, str] = {}) -> None:
+    def __init__(
+        self, queue: QueueSettings, data_dir: Path, log: Path, env: Mapping[str, str] = {}, *, own_nats: bool = False
+    ) -> None:
         self.port = reserve_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -107,20 +110,35 @@ class Procfile:
             ESTAFETTE_JOB_SWEEP_INTERVAL_SECONDS="2",
             # gunicorn's default control socket (~/.gunicorn/gunicorn.ctl) is shared by every gunicorn of the user.
             GUNICORN_CMD_ARGS="--no-control-socket",
+            # Every process's metrics meet here (prometheus-client's multiprocess mode), as `make run` sets it.
+            PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
         )
+        if own_nats:
+            for variable in ("ESTAFETTE_NATS_URL", "ESTAFETTE_NATS_USER", "ESTAFETTE_NATS_PASSWORD"):
+                self.env.pop(variable)
+            self.env["ESTAFETTE_NATS_PORT"] = str(reserve_port())
         self.env.update(env)
         # The server's keys (Django's, the installation key) are its own, made in its data dir as `make run` does.
         for key in ("ESTAFETTE_SECRET_KEY", "ESTAFETTE_SECRET_DECRYPTION_KEY"):
             self.env.pop(key, None)
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def supervisor_config(self) -> Path:
+        return self.data_dir / "supervisor" / "supervisord.conf"
+
     def start(self) -> None:
-        no_env_file = self.data_dir / "no.env"  # not a developer's .env
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        no_env_file.touch()
         with open(self.log_path, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "honcho", "start", "--no-colour", "-e", str(no_env_file), "-f", "Procfile"],
+                [
+                    sys.executable,
+                    "scripts/supervise.py",
+                    "--procfile",
+                    "Procfile",
+                    "--state-dir",
+                    str(self.data_dir / "supervisor"),
+                ],
                 cwd=settings.BASE_DIR,
                 env=self.env,
                 stdout=output,
@@ -138,8 +156,22 @@ class Procfile:
         return self._check_alive() and answers_200(f"{self.url}/liveness")
 
     def _check_alive(self) -> bool:
-        assert self.process is not None and self.process.poll() is None, f"honcho stopped:\n{self.log()}"
+        assert self.process is not None and self.process.poll() is None, f"supervisord stopped:\n{self.log()}"
         return True
+
+    def supervisorctl(self, *args: str) -> str:
+        """``supervisorctl ARGS`` on this set's supervisord; its output (it exits non-zero for a stopped process)."""
+        command = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(self.supervisor_config), *args]
+        return subprocess.run(command, check=False, capture_output=True, text=True, timeout=30).stdout
+
+    def pid(self, name: str) -> int:
+        """The pid of the Procfile's process ``name`` now (0 while it is not running)."""
+        answer = self.supervisorctl("pid", name).strip()
+        return int(answer) if answer.isdigit() else 0
+
+    def running(self, name: str) -> bool:
+        """Whether supervisord counts ``name`` as started (it ran its ``startsecs``)."""
+        return " RUNNING " in f" {self.supervisorctl('status', name)} "
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -151,7 +183,7 @@ class Procfile:
         )
 
     def stop(self) -> None:
-        """Ctrl-C as in ``make run`` (honcho stops every process), then end any job a failed test left running."""
+        """Ctrl-C as in ``make run`` (supervisord stops every process), then end any job a failed test left running."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -230,7 +262,7 @@ class System:
         )
 
     def diagnostics(self) -> str:
-        return f"=== honcho ===\n{self.processes.log()[-8000:]}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
+        return f"=== processes ===\n{self.processes.log()[-8000:]}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
 
 
 def api_token_for(user: Any) -> str:
@@ -240,13 +272,18 @@ def api_token_for(user: Any) -> str:
 
 @contextlib.contextmanager
 def start_system(
-    queue: QueueSettings, directory: Path, *, env: Mapping[str, str] = {}, username: str = "ann"
+    queue: QueueSettings,
+    directory: Path,
+    *,
+    env: Mapping[str, str] = {},
+    username: str = "ann",
+    own_nats: bool = False,
 ) -> Iterator[System]:
     """The running system in ``directory`` (data dir, logs, repositories), stopped on leaving. The webhook takes
     local repositories under ``directory / "repositories"`` (``ESTAFETTE_LOCAL_REPOSITORY_ROOTS``, unless ``env``
     sets it)."""
     env = {"ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(directory / "repositories"), **env}
-    processes = Procfile(queue, directory / "data", directory / "honcho.log", env)
+    processes = Procfile(queue, directory / "data", directory / "processes.log", env, own_nats=own_nats)
     api = Api(processes.url, api_token_for(make_user(username)))
     try:
         processes.start()

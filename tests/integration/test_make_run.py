@@ -1,4 +1,4 @@
-"""``make run``'s process set for real: ``scripts/run.sh`` runs the Procfile under honcho (web server, nats-server,
+"""``make run``'s process set for real: ``scripts/run.sh`` runs the Procfile under supervisord (web server, nats-server,
 relay, consumers, cron, sweeper); a push builds in a local job, and Ctrl-C stops every process — the servers and the
 build still running, which lives in a session of its own.
 

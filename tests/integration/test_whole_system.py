@@ -1,6 +1,6 @@
 """The whole system at once, as ``make run`` starts it, driven only through its webhook and its REST API.
 
-The repository's ``Procfile`` runs under honcho as in ``make run``: gunicorn (gthread), ``manage.py consume --all``
+The repository's ``Procfile`` runs under supervisord as in ``make run``: gunicorn (gthread), ``manage.py consume --all``
 (whose job runner is the default ``LocalProcessJobRunner``, with standbys, launching the real builder, ``python -m
 builder job``, on the host executor), ``relay_outbox``, ``sweep_jobs --every`` and ``cron_loop``, on the test's
 database and the test's nats-server (its ``nats`` process then idles); the server makes its own keys in its own data

@@ -30,8 +30,8 @@ stages:
     - echo "built" > artifact.txt
     - cat artifact.txt
 """
-# The harness's empty env file for honcho (not a developer's .env), written by the test process, not the server.
-HARNESS_FILES = {"no.env"}
+# Written by the test process, not the server: none now (the harness made an empty env file for honcho once).
+HARNESS_FILES: set[str] = set()
 
 
 @contextlib.contextmanager
@@ -68,7 +68,7 @@ def test_the_data_dir_is_the_servers_alone_and_its_database_holds_no_usable_toke
         "ESTAFETTE_JOB_CLEANUP_GRACE_SECONDS": "3600",  # the finished job's workspace stays to be looked at
         "ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(tmp_path / "repositories"),  # where the test keeps its repositories
     }
-    processes = Procfile(queue_settings, data_dir, tmp_path / "honcho.log", env)
+    processes = Procfile(queue_settings, data_dir, tmp_path / "processes.log", env)
     with shell_umask():
         manage(processes.env, "migrate", "--noinput", "-v", "0")
         manage(processes.env, "collectstatic", "--noinput", "-v", "0")

@@ -1,7 +1,7 @@
 """Attacks through the git webhook (issue 10, items 2 and 11): a signed body whose repository, branch or revision
 git would read as an option or a command, or that names a repository on the host outside the operator's roots.
 
-Against the running system (the Procfile under honcho). Each payload must be answered 4xx with a JSON
+Against the running system (the Procfile under supervisord). Each payload must be answered 4xx with a JSON
 ``{code, message}``, and nothing it names may ever run: the commands write marker files (paths in the processes'
 environment, so the scp-form payloads need no ``/``). To give a delivered event time to have been processed, a valid
 push is sent afterwards and its build awaited; then no marker may exist and no pipeline may name the outside

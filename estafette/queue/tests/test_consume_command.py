@@ -150,7 +150,8 @@ def test_it_names_the_registered_consumers_when_asked_for_an_unknown_one() -> No
         call_command("consume", "--all", "--import", "no.such.module")
 
 
-@pytest.mark.parametrize("command", [["consume", "--all"], ["relay_outbox"], ["cron_loop"]])
+# Not cron_loop: it never waits for NATS, its ticks go through the outbox (test_cron.py, and the test below).
+@pytest.mark.parametrize("command", [["consume", "--all"], ["relay_outbox"]])
 def test_a_worker_waiting_for_nats_stops_at_once_on_sigterm(
     queue_settings: QueueSettings, tmp_path: Path, command: list[str]
 ) -> None:
@@ -175,6 +176,34 @@ def test_a_worker_waiting_for_nats_stops_at_once_on_sigterm(
 
         # then
         assert worker.wait(10) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def test_the_cron_loop_runs_without_nats_and_stops_at_once_on_sigterm(
+    queue_settings: QueueSettings, tmp_path: Path
+) -> None:
+    # given the cron loop started with no NATS server where it points (it queues its ticks in the outbox)
+    from dataclasses import replace
+
+    nowhere = replace(queue_settings, url=f"nats://127.0.0.1:{reserve_port()}")
+    log = tmp_path / "cron.log"
+    with open(log, "wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "cron_loop"],
+            cwd=settings.BASE_DIR,
+            env=subprocess_env(nowhere),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "cron loop: queueing" in log.read_text(), timeout=60, what="the cron loop to start")
+        # when
+        worker.send_signal(signal.SIGTERM)
+        # then
+        assert worker.wait(10) == 0, log.read_text()
+        assert "Connect call failed" not in log.read_text()
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -8,9 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from builder.testing import reserve_port
-from estafette.queue.cron import cron_event, seconds_until_next_minute, send_cron_event
+from estafette.queue.cron import cron_event, cron_tick_enqueue, seconds_until_next_minute, send_cron_event
 from estafette.queue.jetstream import QueueSettings
-from tests.tooling.nats import stream_messages
+from estafette.queue.models import OutboxMessage
+from estafette.queue.outbox import relay_pending
+from tests.tooling.nats import NatsServer, stream_messages
 
 
 def test_it_sends_the_utc_time_and_names_the_message_after_the_minute() -> None:
@@ -81,3 +83,27 @@ def test_the_command_says_what_to_do_when_nats_is_unreachable(settings) -> None:
         CommandError, match=r"cannot reach NATS at .* start it \(make run does\) or set ESTAFETTE_NATS_URL"
     ):
         call_command("send_cron_event", "--wait", "0.3")
+
+
+@pytest.mark.nats
+@pytest.mark.django_db(transaction=True)
+def test_a_tick_taken_while_nats_is_down_is_published_when_it_comes_back(
+    nats_server: NatsServer, queue_settings: QueueSettings
+) -> None:
+    # given nats-server down
+    nats_server.stop()
+    noon = datetime(2024, 5, 1, 12, 0, 5, tzinfo=UTC)
+
+    # when the cron loop takes its tick meanwhile (as `manage.py cron_loop` does each minute)
+    cron_tick_enqueue(noon)
+
+    # then it waits in the outbox
+    (waiting,) = OutboxMessage.objects.filter(sent_at__isnull=True)
+    assert (waiting.subject, waiting.dedup_key) == ("estafette.events.cron", "cron-2024-05-01T12:00Z")
+
+    # and when nats-server is back, the relay publishes it: the minute's tick, late, not lost
+    nats_server.start()
+    assert relay_pending(queue_settings) == 1
+    assert [(m["subject"], m["id"], m["data"]) for m in stream_messages(queue_settings)] == [
+        ("estafette.events.cron", "cron-2024-05-01T12:00Z", {"time": "2024-05-01T12:00:05Z"}),
+    ]

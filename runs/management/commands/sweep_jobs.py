@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
+from django.utils import timezone
 
-from runs.sweeper import jobs_sweep
+from runs.sweeper import ApiWatch, jobs_sweep
 
 
 class Command(BaseCommand):
@@ -33,7 +34,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         every = options["every"]
         if every is None:
-            result = jobs_sweep()
+            now = timezone.now()
+            result = jobs_sweep(now=now, api_up_since=ApiWatch.from_settings().probe(now=now))
             self.stdout.write(f"sweep: {result.summary()}")
             for line in result.errors:
                 self.stderr.write(f"  {line}")
@@ -53,11 +55,13 @@ class Command(BaseCommand):
         self.stdout.write(f"job sweeper: a pass every {every:g} s until stopped")
         self.stdout.flush()
         passes = 0
+        api = ApiWatch.from_settings()
         while not stop.is_set():
             started = time.monotonic()
             close_old_connections()
             try:
-                result = jobs_sweep()
+                now = timezone.now()
+                result = jobs_sweep(now=now, api_up_since=api.probe(now=now))
             except Exception as error:  # noqa: BLE001 — a database outage must not end the loop; the next pass retries
                 self.stderr.write(f"sweep failed ({type(error).__name__}: {error}); retrying in {every:g} s")
                 close_old_connections()

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             raise CommandError(f"unknown consumer {', '.join(unknown)}; registered: {known}")
         selected = list(registry) if options["all"] else names
         if not selected:
-            # Under honcho a process that exits stops the whole set, so wait for the signal instead.
+            # Under supervisord a process that exits is started again and again, so wait for the signal instead.
             logger.info("no consumers are registered yet; idling until stopped")
         else:
             logger.info("starting consumers: %s", ", ".join(selected))

@@ -1,4 +1,5 @@
-"""``manage.py cron_loop``: the local stand-in for the cron CronJob — a tick every minute until stopped."""
+"""``manage.py cron_loop``: the local stand-in for the cron CronJob — a tick every minute until stopped, through the
+outbox (``estafette.queue.cron``): the relay publishes it, also after a nats-server outage."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from estafette.queue.cron import run_cron_loop
-from estafette.queue.jetstream import QueueSettings
 
 
 class Command(BaseCommand):
-    help = "Publish a cron event at the start of every minute until SIGTERM/SIGINT."
+    help = "Queue a cron event (outbox) at the start of every minute until SIGTERM/SIGINT."
 
     def handle(self, *args: Any, **options: Any) -> None:
         sent = asyncio.run(self._run())
@@ -24,6 +24,6 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        self.stdout.write("cron loop: publishing a tick at the start of every minute")
+        self.stdout.write("cron loop: queueing a tick (outbox) at the start of every minute")
         self.stdout.flush()
-        return await run_cron_loop(QueueSettings.from_django(), stop)
+        return await run_cron_loop(stop)

@@ -5,7 +5,7 @@ run), through a config file in the data dir: see ``estafette.queue.server``. No 
 answer anyone on the machine).
 
 When ``ESTAFETTE_NATS_URL`` points at an existing server, nothing is started and the command waits
-until stopped (under honcho, a process that exits would stop the whole set).
+until stopped (under supervisord, a process that exits would be started again and again).
 """
 
 from __future__ import annotations
@@ -48,5 +48,5 @@ class Command(BaseCommand):
             f"starting nats-server on {settings.NATS_URL} for user {settings.NATS_USER!r} (JetStream store {store})"
         )
         self.stdout.flush()
-        # Replace this process: signals from honcho reach nats-server directly, which shuts down cleanly.
+        # Replace this process: signals from supervisord reach nats-server directly, which shuts down cleanly.
         os.execv(argv[0], argv)  # noqa: S606 - argv is built here, no shell involved
