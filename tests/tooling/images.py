@@ -33,9 +33,13 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
 BASE_IMAGE = "local/debian-python:bookworm"
+IMPORTED_IMAGE = "local/debootstrap-bookworm"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CA_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO")
 NODE_IMAGE = "local/node:20-bookworm"
 DEBOOTSTRAP = "/usr/sbin/debootstrap"
 NODE = "/usr/bin/node"
+NPM_DIR = "/usr/lib/node_modules/npm"
 DEBOOTSTRAP_TIMEOUT = 1200
 
 Progress = Callable[[str], None]
@@ -85,13 +89,24 @@ def debian_python_rootfs(progress: Progress) -> Path:
 
 
 def import_base(client: Any, progress: Progress) -> str:
-    """``docker import`` of the debootstrapped tarball as ``BASE_IMAGE``."""
+    """``docker import`` of the debootstrapped tarball, plus this machine's trusted certificates, as ``BASE_IMAGE``.
+
+    The certificates: where the registries are reached through a TLS-inspecting proxy, its CA is in this machine's
+    bundle only, so the image trusts that bundle and tells pip, npm and git to use it (as a company's base image
+    would); the Dockerfiles stay as they are shipped.
+    """
     tarball = debian_python_rootfs(progress)
     started = time.monotonic()
-    repository, tag = BASE_IMAGE.split(":")
-    client.api.import_image(src=str(tarball), repository=repository, tag=tag, changes=['CMD ["/bin/bash"]'])
-    progress(f"base image: imported as {BASE_IMAGE} in {time.monotonic() - started:.1f}s")
-    return BASE_IMAGE
+    client.api.import_image(src=str(tarball), repository=IMPORTED_IMAGE, tag="latest", changes=['CMD ["/bin/bash"]'])
+    progress(f"base image: imported in {time.monotonic() - started:.1f}s")
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as archive:
+        _add_bytes(archive, "ca-certificates.crt", Path(CA_BUNDLE).read_bytes())
+        environment = " ".join(f"{name}={CA_BUNDLE}" for name in CA_VARIABLES)
+        dockerfile = f"FROM {IMPORTED_IMAGE}:latest\nCOPY ca-certificates.crt {CA_BUNDLE}\nENV {environment}\n"
+        _add_bytes(archive, "Dockerfile", dockerfile.encode())
+    context.seek(0)
+    return build_image(client, tag=BASE_IMAGE, fileobj=context, progress=progress, what="base image")
 
 
 def node_image(client: Any, base: str, progress: Progress) -> str:
@@ -110,13 +125,14 @@ def node_image(client: Any, base: str, progress: Progress) -> str:
 
 
 def _node_package_files() -> list[str]:
-    """The files of the Debian package that owns ``/usr/bin/node`` (their directories come with them)."""
+    """The Node.js binary and npm as installed here (npm may have been upgraded after the package: taken as it is)."""
     owner = subprocess.run(["dpkg", "-S", NODE], capture_output=True, text=True, check=False)
-    if owner.returncode != 0:
-        raise RuntimeError(f"{NODE} is not from a Debian package: install Node.js 20 (README, 'Web UI')")
-    package = owner.stdout.split(":")[0]
-    listed = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, check=True).stdout.splitlines()
-    return [path for path in listed if os.path.islink(path) or os.path.isfile(path)]
+    if owner.returncode != 0 or not Path(NPM_DIR).is_dir():
+        raise RuntimeError(f"{NODE} and {NPM_DIR} are needed: install Node.js 20 (README, 'Web UI')")
+    files = [NODE, "/usr/bin/npm", "/usr/bin/npx"]
+    for directory, _, names in os.walk(NPM_DIR):
+        files.extend(os.path.join(directory, name) for name in names)
+    return [path for path in files if os.path.islink(path) or os.path.isfile(path)]
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -1,0 +1,1 @@
+from tests.tooling.kube import kube_api  # noqa: F401 - fixtures
