@@ -11,6 +11,7 @@ and a Role granting exactly the calls ``KubernetesJobRunner`` makes.
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import helm_python
@@ -23,6 +24,7 @@ from estafette.jobs.base import JobRunnerError, JobStatus
 from estafette.jobs.kubernetes import KubernetesJobRunner
 from estafette.jobs.tests.contract import make_spec
 from tests.deploy.chart import (
+    CHART,
     CUSTOM_KINDS,
     NAMESPACE,
     NEWEST_KUBERNETES,
@@ -400,5 +402,25 @@ def test_the_runner_starts_jobs_under_the_chart_s_service_account_with_the_shipp
     )
     assert account.automount_service_account_token is False  # the builder gets no API token
     # with the builder image `make images` builds (docker/builder.Dockerfile), the server's default too
-    assert pod["containers"][0]["image"] == settings.JOBS_BUILDER_IMAGE == "estafette/estafette-ci-builder-python:0.1.0"
+    assert pod["containers"][0]["image"] == settings.JOBS_BUILDER_IMAGE
+    assert settings.JOBS_BUILDER_IMAGE in shipped_images()["docker/builder.Dockerfile"]
     kubernetes_validate.validate(job, NEWEST_KUBERNETES, strict=True)
+
+
+def shipped_images() -> dict[str, str]:
+    """What ``make images`` builds: Dockerfile → the image's name and tag (from ``make -n``, nothing is built)."""
+    listed = subprocess.run(
+        ["make", "-s", "-n", "images"], cwd=CHART.parents[1], capture_output=True, text=True, check=True
+    ).stdout
+    built = {}
+    for line in listed.splitlines():
+        words = line.split()
+        built[words[words.index("-f") + 1]] = words[words.index("-t") + 1]
+    return built
+
+
+def test_the_chart_s_default_images_are_the_ones_make_images_builds(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objects = rendered["defaults"]
+    api = one(objects, "Deployment", API)["spec"]["template"]["spec"]["containers"][0]
+    assert api["image"] == shipped_images()["docker/server.Dockerfile"]
+    assert env_of(api)["ESTAFETTE_JOBS_BUILDER_IMAGE"]["value"] == shipped_images()["docker/builder.Dockerfile"]
