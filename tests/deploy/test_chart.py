@@ -81,13 +81,13 @@ def test_every_object_is_valid_for_the_oldest_and_newest_kubernetes(
 
 def test_values_the_schema_refuses_stop_the_render() -> None:
     base = VALUE_SETS["defaults"]
-    for bad in (
-        {"api": {"replicas": "two"}},
-        {"api": {"ingres": {"enabled": True}}},  # a misspelt key is an error, not ignored
-        {"database": {"type": "mysql"}},
-        {"nats": {"enabled": False}},  # an external NATS needs its URL
+    for bad, reason in (
+        ({"api": {"replicas": "two"}}, "/api/replicas"),
+        ({"api": {"ingres": {"enabled": True}}}, "'ingres' not allowed"),  # a misspelt key is an error, not ignored
+        ({"database": {"type": "mysql"}}, "/database/type"),
+        ({"nats": {"enabled": False}}, r"nats\.externalURL is required"),  # an external NATS needs its URL
     ):
-        with pytest.raises(helm_python.HelmError):
+        with pytest.raises(helm_python.HelmError, match=reason):
             render({**base, **bad})
     with pytest.raises(helm_python.HelmError, match=r"database\.url"):
         render({})
