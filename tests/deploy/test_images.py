@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from builder import __version__
 from builder.testing import reserve_port
 from builds.models import Build
 from estafette.jobs.testing import FakeJobRunner
@@ -213,6 +214,21 @@ def _logs(container: Any) -> str:
 
 
 # --- the builder image ----------------------------------------------------------------------------------------------
+
+
+def test_the_builder_image_has_git_and_bubblewrap_and_no_build_tools(built: BuiltImages) -> None:
+    attributes = built.client.images.get(BUILDER_IMAGE).attrs["Config"]
+    assert attributes["User"] == IMAGE_USER
+    assert attributes["Entrypoint"] == ["python", "-m", "builder"]
+    script = (
+        "id -u; git --version >/dev/null && echo git; bwrap --version >/dev/null && echo bwrap; "
+        "for tool in gcc cc make pip pip3; do command -v $tool >/dev/null && echo found $tool; done; "
+        "python -m builder version"
+    )
+    code, output = run(built, BUILDER_IMAGE, ["-c", script], entrypoint=["sh"], network_mode="none", read_only=True)
+    assert code == 0, output
+    assert output.splitlines() == ["10001", "git", "bwrap", __version__], output
+
 
 MANIFEST = """\
 stages:
