@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
 APP_TESTS := estafette pipelines runs builds releases triggers integrations tests
 
-.PHONY: run test lint checks test-peers test-pure test-builder test-sqlite test-postgres test-cockroach test-security system-deps clean frontend frontend-types test-frontend test-e2e
+.PHONY: run test lint checks test-peers test-pure test-builder test-sqlite test-postgres test-cockroach test-security test-deploy images system-deps clean frontend frontend-types test-frontend test-e2e
 
 # builder/ is installed editable: `estafette-builder` (and `python -m builder`) then work from any directory.
 $(VENV)/.runtime: requirements.txt builder/pyproject.toml
@@ -67,25 +67,39 @@ test-peers:
 
 # The app tiers run on each of the three databases.
 test-sqlite: $(VENV)/.dev test-peers
-	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' --ignore=tests/security --ignore=tests/deploy $(APP_TESTS)
 
 test-postgres: $(VENV)/.dev system-deps test-peers
-	ESTAFETTE_TEST_DB=postgres $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
+	ESTAFETTE_TEST_DB=postgres $(PYTEST) -m 'not e2e' --ignore=tests/security --ignore=tests/deploy $(APP_TESTS)
 
 test-cockroach: $(VENV)/.dev system-deps test-peers
-	ESTAFETTE_TEST_DB=cockroach $(PYTEST) -m 'not e2e' --ignore=tests/security $(APP_TESTS)
+	ESTAFETTE_TEST_DB=cockroach $(PYTEST) -m 'not e2e' --ignore=tests/security --ignore=tests/deploy $(APP_TESTS)
 
 # The security suite (tests/security/): each attack of a hostile build or webhook body against the real stack (bwrap,
 # git, nats-server, the Procfile's processes over HTTP). Once, on SQLite: what it attacks does not depend on the database.
 test-security: $(VENV)/.dev system-deps test-peers
 	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' tests/security
 
+# Deployment: the server and builder images built from docker/*.Dockerfile on a dockerd the tests start (from a Debian
+# base made with debootstrap, cached in var/test-cache/), a build through the docker executor inside the builder image,
+# and the Helm chart (helm/estafette-ci) rendered, linted and validated, its Role checked against the job runner.
+test-deploy: $(VENV)/.dev system-deps
+	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m 'not e2e' tests/deploy
+
+# The images the chart runs, tagged with the builder's version (the server's default ESTAFETTE_JOBS_BUILDER_IMAGE).
+# BASE_IMAGE/NODE_IMAGE default to the public python:3.11-slim-bookworm and node:20-bookworm-slim.
+IMAGE_TAG ?= $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' builder/__init__.py)
+DOCKER_BUILD_ARGS ?=
+images:
+	docker build $(DOCKER_BUILD_ARGS) -f docker/server.Dockerfile -t estafette/estafette-ci-python-server:$(IMAGE_TAG) .
+	docker build $(DOCKER_BUILD_ARGS) -f docker/builder.Dockerfile -t estafette/estafette-ci-builder-python:$(IMAGE_TAG) .
+
 # Browser end-to-end tests: the built UI and the real API over HTTP in headless Chromium (screenshots
 # in test-artifacts/e2e/).
 test-e2e: $(VENV)/.dev system-deps frontend
 	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m e2e tests/e2e
 
-test: system-deps lint checks test-pure test-builder test-frontend test-sqlite test-postgres test-cockroach test-security test-e2e
+test: system-deps lint checks test-pure test-builder test-frontend test-sqlite test-postgres test-cockroach test-security test-deploy test-e2e
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

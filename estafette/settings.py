@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from builder import __version__ as builder_version
 from estafette.lib.datadir import make_private_dir, make_private_file
 from estafette.lib.dburl import database_from_url
 from estafette.lib.env import (
@@ -49,6 +50,18 @@ ALLOWED_HOSTS = [h.strip() for h in env_str("ESTAFETTE_ALLOWED_HOSTS", "*").spli
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("ESTAFETTE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 BASE_URL = env_str("ESTAFETTE_BASE_URL", f"http://127.0.0.1:{HTTP_PORT}").rstrip("/")
 ANONYMOUS_READ = env_bool("ESTAFETTE_ANONYMOUS_READ", False)
+# Served over HTTPS (TLS ends at an ingress or load balancer in front, as in the Helm chart): the session and CSRF
+# cookies are sent over HTTPS only, and browsers are told to use HTTPS only (HSTS) for ESTAFETTE_HSTS_SECONDS.
+# Django does not redirect HTTP itself (security.W008 silenced): the kubelet's probes and the build jobs speak plain
+# HTTP to the pod inside the cluster; the ingress redirects browsers. HSTS preloading is a submission to the browsers'
+# lists that only the domain's owner can make (security.W021 silenced).
+HTTPS = env_bool("ESTAFETTE_HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("ESTAFETTE_HSTS_SECONDS", 365 * 24 * 3600, minimum=1)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ESTAFETTE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SILENCED_SYSTEM_CHECKS = ["security.W008", "security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -134,7 +147,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# The server image collects the static files at build time into a read-only tree (docker/server.Dockerfile).
+STATIC_ROOT = Path(env_str("ESTAFETTE_STATIC_ROOT", str(DATA_DIR / "static"))).resolve()
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 # The built web UI (`make frontend`) is served at the site root: /assets/… and /favicon.svg by
 # WhiteNoise, every UI route by estafette.spa. Vite's file names carry a content hash, so those
@@ -287,9 +301,11 @@ LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 2, minimum=0)
 # build is refused unless this is true: then its stages run unsandboxed, as the server's user, seeing what it sees.
 HOST_EXECUTOR_UNSANDBOXED = env_bool("ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED", False)
 CONFIG_FILE = env_str("ESTAFETTE_CONFIG_FILE", "")
+BUILDER_IMAGE_REPOSITORY = "estafette/estafette-ci-builder-python"
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
-JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", "estafette/estafette-ci-builder-python:latest")
+# The image docker/builder.Dockerfile makes (`make images` tags it with the builder's version).
+JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", f"{BUILDER_IMAGE_REPOSITORY}:{builder_version}")
 JOBS_BACKOFF_LIMIT = env_int("ESTAFETTE_JOBS_BACKOFF_LIMIT", 2, minimum=0)
 JOBS_AFFINITY = env_json("ESTAFETTE_JOBS_AFFINITY", {})  # a Kubernetes Affinity, for every job pod
 JOBS_TOLERATIONS = env_json("ESTAFETTE_JOBS_TOLERATIONS", [])  # a list of Kubernetes Tolerations

@@ -12,6 +12,8 @@ have git /usr/bin/git || need="$need git"
 if [ "${ESTAFETTE_SKIP_DOCKER:-false}" != "true" ]; then
   have dockerd /usr/sbin/dockerd || need="$need docker.io"
   have busybox /bin/busybox || need="$need busybox-static"
+  # the images' base for tests/deploy (no registry can be reached): Debian made with debootstrap
+  have debootstrap /usr/sbin/debootstrap || need="$need debootstrap"
 fi
 have bwrap /usr/bin/bwrap || need="$need bubblewrap"
 if [ "${ESTAFETTE_SKIP_BROWSER:-false}" != "true" ]; then

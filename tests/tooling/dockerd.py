@@ -46,6 +46,17 @@ def _is_static(binary: str) -> bool:
     return b"/lib64/ld-linux" not in header and b"/lib/ld-linux" not in header and header.startswith(b"\x7fELF")
 
 
+def _mounts_under(directory: Path) -> list[str]:
+    """Mount points inside ``directory`` (from /proc/self/mounts), deepest first."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = f"{directory}/"
+    points = [line.split()[1] for line in lines if len(line.split()) > 1 and line.split()[1].startswith(prefix)]
+    return sorted(points, key=len, reverse=True)
+
+
 class DockerEngine:
     def __init__(self) -> None:
         if not os.access(DOCKERD, os.X_OK):
@@ -111,6 +122,10 @@ class DockerEngine:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
+        # dockerd leaves its default network namespace mounted under the exec root once a network was created (the
+        # docker executor makes one per run): unmounted, so the directory can go and no mount piles up.
+        for mount_point in _mounts_under(self.directory):
+            subprocess.run(["umount", "--lazy", mount_point], check=False, capture_output=True)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def import_busybox(self, repository: str = "local/busybox", *, command: list[str] | None = None) -> str:
