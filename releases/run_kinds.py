@@ -59,11 +59,10 @@ class BotKind(RunKind):
     related = ("pipeline", "build")
 
     segment = "bots"
-    own_filters = {"bot": "name"}
+    # ``filter[target]`` too: Estafette's web UI filters its list of all bot runs by "target", meaning the bot.
+    own_filters = {"bot": "name", "target": "name"}
     sort_fields = (*RUN_SORT_FIELDS, "name")
     serializer = BotRunSerializer
-    # Estafette serves them for bots too (ESTAFETTE.md §3.3); this API has not yet: adding them is an API change.
-    log_attempt_routes = False
 
     def start(self, run: BotRun, now: datetime | None) -> bool:
         return bot_start(bot_run=run, now=now)

@@ -153,7 +153,8 @@ def log_lines_of_step(*, record_id: int, step_id: int, lines_per_read: int = LIN
 
 
 def log_step_fields(step: LogStep) -> dict[str, Any]:
-    """A step in Estafette's BuildLogStep shape (camelCase), up to its lists (logLines, nestedSteps, services)."""
+    """A step in Estafette's BuildLogStep shape (camelCase), up to its lists (logLines, nestedSteps, services).
+    ``image`` is always there, null until the builder reported the step's image (Go's ``json:"image"``)."""
     data: dict[str, Any] = {
         "step": step.name,
         "depth": step.depth,
@@ -164,8 +165,6 @@ def log_step_fields(step: LogStep) -> dict[str, Any]:
         "status": step.status,
         "autoInjected": step.auto_injected,
     }
-    if step.image is None:
-        data.pop("image")
     return data
 
 

@@ -230,16 +230,36 @@ class RunLogByIdApi(RunView):
         return self.log(run, selectors.log_record_get(run_kind=self.kind.name, run_id=run.pk, record_id=record_id))
 
 
+# One component for every kind's ``…/alllogs`` (drf-spectacular refuses two of the same name).
+LOG_RECORD_PAGE = list_envelope(LogRecordSerializer, "LogRecord")
+
+
 class RunLogRecordsApi(RunView):
-    """``GET …/<segment>/{id}/alllogs``: the run's log records (one per attempt), newest first."""
+    """``GET …/<segment>/{id}/alllogs``: a page of the run's log records (one per attempt), oldest first, in
+    Estafette's list envelope (its web UI reads ``.items`` and shows the last as the latest)."""
 
     operation_ids = {"get": "pipeline_{name}_all_logs"}
-    about = "``GET …/{segment}/{{id}}/alllogs``: the {label}'s log records (one per attempt), newest first."
-    answers = {200: LogRecordSerializer(many=True), **errors(400, 401, 404)}
+    about = "``GET …/{segment}/{{id}}/alllogs``: the {label}'s log records (one per attempt), oldest first."
+
+    @classmethod
+    def operations(cls, kind: RunKind) -> Operations:
+        return {
+            "get": cls.operation(
+                kind,
+                "get",
+                parameters=list_parameters((), ()),
+                responses={200: LOG_RECORD_PAGE, **errors(400, 401, 404)},
+            )
+        }
 
     def get(self, request: Request, **path: str) -> Response:
-        records = selectors.log_records_of_run(run_kind=self.kind.name, run_id=self.run().pk)
-        return Response(LogRecordSerializer(records, many=True).data)
+        run = self.run()
+        query = parse_list_query(request.query_params, filters=(), sort_fields=(), default_sort=("attempt",))
+        records = selectors.log_records_of_run(run_kind=self.kind.name, run_id=run.pk).select_related("pipeline")
+        context = {"run_fields": self.kind.log_fields(run)}
+        return Response(
+            page_of(records, query).envelope(lambda rows: LogRecordSerializer(rows, many=True, context=context).data)
+        )
 
 
 class RunLogStreamApi(RunView):
@@ -260,6 +280,13 @@ class RunLogStreamApi(RunView):
         return log_tail_response(kind=self.kind.name, run_id=self.run().pk, user=tail_user(request))
 
 
+class RunLogTailApi(RunLogStreamApi):
+    """``GET …/<segment>/{id}/logs/tail``: Estafette's other path of the live tail, the same stream."""
+
+    operation_ids = {"get": "pipeline_{name}_log_tail"}
+    about = "``GET …/{segment}/{{id}}/logs/tail``: the live tail of the {label}'s log (SSE), as ``logs.stream``."
+
+
 def component_name(serializer: type[Any]) -> str:
     """The OpenAPI component drf-spectacular names after ``serializer``: ``BuildSerializer`` → ``Build``."""
     return serializer.__name__.removesuffix("Serializer")
@@ -275,7 +302,7 @@ def run_urlpatterns(kind: RunKind, *, pipeline_runs: type[PipelineRunsApi] = Pip
     """The routes of ``kind``'s runs, under ``/api/``: ``<segment>`` (all pipelines), ``…/<segment>`` (one pipeline's,
     served by ``pipeline_runs``: the kind's own view when it takes a command there), ``…/<segment>/{<kind>_id}`` and
     its logs. Route names: ``<segment>``, ``pipeline-<segment>``, ``pipeline-<kind>``, ``pipeline-<kind>-logs``,
-    ``-tail``, ``-alllogs``, ``-log-by-id``."""
+    ``-tail``, ``-logs-tail``, ``-alllogs``, ``-log-by-id``."""
     one = f"{PIPELINE}/{kind.segment}/<str:{run_key(kind)}>"
     routes: list[tuple[str, type[RunView], str]] = [
         (kind.segment, RunListApi, kind.segment),
@@ -283,6 +310,7 @@ def run_urlpatterns(kind: RunKind, *, pipeline_runs: type[PipelineRunsApi] = Pip
         (one, PipelineRunApi, f"pipeline-{kind.name}"),
         (f"{one}/logs", RunLogsApi, f"pipeline-{kind.name}-logs"),
         (f"{one}/logs.stream", RunLogStreamApi, f"pipeline-{kind.name}-tail"),
+        (f"{one}/logs/tail", RunLogTailApi, f"pipeline-{kind.name}-logs-tail"),
     ]
     if kind.log_attempt_routes:
         routes += [

@@ -267,6 +267,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/alllogs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/bots/{id}/alllogs``: the bot run's log records (one per attempt), oldest first. */
+        get: operations["pipeline_bot_all_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logs": {
         parameters: {
             query?: never;
@@ -293,6 +310,40 @@ export interface paths {
         };
         /** @description ``GET …/bots/{id}/logs.stream``: the live tail of the bot run's log (SSE). */
         get: operations["pipeline_bot_log_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/bots/{id}/logs/tail``: the live tail of the bot run's log (SSE), as ``logs.stream``. */
+        get: operations["pipeline_bot_log_tail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logsbyid/{log_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/bots/{id}/logsbyid/{logId}``: the log of one attempt. */
+        get: operations["pipeline_bot_log_by_id"];
         put?: never;
         post?: never;
         delete?: never;
@@ -344,7 +395,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/builds/{id}/alllogs``: the build's log records (one per attempt), newest first. */
+        /** @description ``GET …/builds/{id}/alllogs``: the build's log records (one per attempt), oldest first. */
         get: operations["pipeline_build_all_logs"];
         put?: never;
         post?: never;
@@ -380,6 +431,23 @@ export interface paths {
         };
         /** @description ``GET …/builds/{id}/logs.stream``: the live tail of the build's log (SSE). */
         get: operations["pipeline_build_log_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/builds/{id}/logs/tail``: the live tail of the build's log (SSE), as ``logs.stream``. */
+        get: operations["pipeline_build_log_tail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -482,7 +550,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/releases/{id}/alllogs``: the release's log records (one per attempt), newest first. */
+        /** @description ``GET …/releases/{id}/alllogs``: the release's log records (one per attempt), oldest first. */
         get: operations["pipeline_release_all_logs"];
         put?: never;
         post?: never;
@@ -518,6 +586,23 @@ export interface paths {
         };
         /** @description ``GET …/releases/{id}/logs.stream``: the live tail of the release's log (SSE). */
         get: operations["pipeline_release_log_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/releases/{release_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/releases/{id}/logs/tail``: the live tail of the release's log (SSE), as ``logs.stream``. */
+        get: operations["pipeline_release_log_tail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -564,6 +649,34 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A release as a pipeline's release target shows it (``activeReleases``): with ``extraInfo``, the medians of
+         *     the succeeded releases among the last ten to its target and action, kept by the read model
+         *     (``releases.read_model``) and set on the release by ``releases.selectors.pipeline_active_releases``.
+         */
+        ActiveRelease: {
+            readonly id: string;
+            /** @description the release target */
+            name: string;
+            action: string;
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+            releaseVersion: string;
+            releaseStatus: string;
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
+            /** Format: date-time */
+            insertedAt: string;
+            /** Format: date-time */
+            startedAt?: string | null;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description nanoseconds; absent until finished */
+            duration?: number | null;
+            /** @description nanoseconds from creation to start; absent until started */
+            pendingDuration?: number | null;
+            readonly extraInfo: components["schemas"]["ReleaseExtraInfo"];
+        };
         /** @description Body of ``POST …/bots``: run a bot of the pipeline's latest manifest. */
         BotCreateRequest: {
             name: string;
@@ -580,7 +693,7 @@ export interface components {
             repoOwner: string;
             repoName: string;
             botStatus: string;
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -589,6 +702,8 @@ export interface components {
             updatedAt: string;
             /** @description nanoseconds; absent until finished */
             duration?: number | null;
+            /** @description nanoseconds from creation to start; absent until started */
+            pendingDuration?: number | null;
         };
         BotRunList: {
             items: components["schemas"]["BotRun"][];
@@ -610,7 +725,7 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -638,7 +753,7 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -834,14 +949,33 @@ export interface components {
             streamType: components["schemas"]["StreamTypeEnum"];
             text: string;
         };
-        /** @description An entry of ``GET …/alllogs``: one attempt's log, without its steps. */
+        /**
+         * @description An entry of ``GET …/alllogs``: one attempt's log record as Estafette lists it (``buildID``, ``releaseID`` or
+         *     ``botID``; a build's branch and revision), without its steps — those are at ``…/logsbyid/{id}``. ``attempt`` and
+         *     ``updatedAt`` are this API's own. Expects ``run_fields`` (``RunKind.log_fields``) in the context.
+         */
         LogRecord: {
             readonly id: string;
-            attempt: number;
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+            repoBranch?: string;
+            repoRevision?: string;
+            buildID?: string;
+            releaseID?: string;
+            botID?: string;
+            /** @description always empty here: read one log by its id */
+            steps: [
+            ];
             /** Format: date-time */
             insertedAt: string;
+            attempt: number;
             /** Format: date-time */
             updatedAt: string;
+        };
+        LogRecordList: {
+            items: components["schemas"]["LogRecord"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -877,7 +1011,8 @@ export interface components {
             step: string;
             depth: number;
             runIndex: number;
-            image?: components["schemas"]["StepImage"];
+            /** @description null until the builder reported the step's image */
+            image: components["schemas"]["StepImage"] | null;
             /** @description nanoseconds */
             duration: number;
             exitCode: number;
@@ -923,7 +1058,7 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][] | null;
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][] | null;
             /** Format: date-time */
             insertedAt: string | null;
             /** Format: date-time */
@@ -967,7 +1102,7 @@ export interface components {
             name: string;
             actions: components["schemas"]["ReleaseAction"][];
             /** @description the latest release per action of this target */
-            activeReleases: components["schemas"]["Release"][];
+            activeReleases: components["schemas"]["ActiveRelease"][];
         };
         PubSubAccepted: {
             id: string;
@@ -990,7 +1125,7 @@ export interface components {
             repoName: string;
             releaseVersion: string;
             releaseStatus: string;
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -999,6 +1134,8 @@ export interface components {
             updatedAt: string;
             /** @description nanoseconds; absent until finished */
             duration?: number | null;
+            /** @description nanoseconds from creation to start; absent until started */
+            pendingDuration?: number | null;
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -1021,6 +1158,18 @@ export interface components {
             repoSource?: string;
             repoOwner?: string;
             repoName?: string;
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        ReleaseExtraInfo: {
+            /** @description nanoseconds; 0 until one succeeded */
+            medianPendingDuration: number;
+            /** @description nanoseconds; 0 until one succeeded */
+            medianDuration: number;
         };
         ReleaseList: {
             items: components["schemas"]["Release"][];
@@ -1059,7 +1208,8 @@ export interface components {
             step: string;
             depth: number;
             runIndex: number;
-            image?: components["schemas"]["StepImage"];
+            /** @description null until the builder reported the step's image */
+            image: components["schemas"]["StepImage"] | null;
             /** @description nanoseconds */
             duration: number;
             exitCode: number;
@@ -1094,7 +1244,8 @@ export interface components {
             step: string;
             depth: number;
             runIndex: number;
-            image?: components["schemas"]["StepImage"];
+            /** @description null until the builder reported the step's image */
+            image: components["schemas"]["StepImage"] | null;
             /** @description nanoseconds */
             duration: number;
             exitCode: number;
@@ -1209,6 +1360,8 @@ export interface operations {
                 "filter[since]"?: string;
                 /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
                 "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
                 /** @description page number, from 1 */
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
@@ -1797,6 +1950,8 @@ export interface operations {
                 "filter[since]"?: string;
                 /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
                 "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
                 /** @description page number, from 1 */
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
@@ -2018,6 +2173,65 @@ export interface operations {
             };
         };
     };
+    pipeline_bot_all_logs: {
+        parameters: {
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the bot run's id */
+                bot_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogRecordList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_bot_logs: {
         parameters: {
             query?: never;
@@ -2144,6 +2358,137 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                     "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_bot_log_tail: {
+        parameters: {
+            query?: {
+                format?: "event-stream" | "json";
+            };
+            header?: never;
+            path: {
+                /** @description the bot run's id */
+                bot_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests: Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_bot_log_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the bot run's id */
+                bot_id: string;
+                log_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Log"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2393,7 +2738,14 @@ export interface operations {
     };
     pipeline_build_all_logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
             header?: never;
             path: {
                 /** @description the build's id, or a 40-character git revision (its latest build) */
@@ -2411,7 +2763,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LogRecord"][];
+                    "application/json": components["schemas"]["LogRecordList"];
                 };
             };
             /** @description malformed request */
@@ -2496,6 +2848,84 @@ export interface operations {
         };
     };
     pipeline_build_log_stream: {
+        parameters: {
+            query?: {
+                format?: "event-stream" | "json";
+            };
+            header?: never;
+            path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests: Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_build_log_tail: {
         parameters: {
             query?: {
                 format?: "event-stream" | "json";
@@ -2954,7 +3384,14 @@ export interface operations {
     };
     pipeline_release_all_logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
             header?: never;
             path: {
                 name: string;
@@ -2972,7 +3409,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LogRecord"][];
+                    "application/json": components["schemas"]["LogRecordList"];
                 };
             };
             /** @description malformed request */
@@ -3057,6 +3494,84 @@ export interface operations {
         };
     };
     pipeline_release_log_stream: {
+        parameters: {
+            query?: {
+                format?: "event-stream" | "json";
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                /** @description the release's id */
+                release_id: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests: Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_release_log_tail: {
         parameters: {
             query?: {
                 format?: "event-stream" | "json";
