@@ -269,6 +269,8 @@ LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 2, minimum=0)
 # build is refused unless this is true: then its stages run unsandboxed, as the server's user, seeing what it sees.
 HOST_EXECUTOR_UNSANDBOXED = env_bool("ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED", False)
 CONFIG_FILE = env_str("ESTAFETTE_CONFIG_FILE", "")
+# The manifest templates of the "generate a manifest" page (manifest-<name>.tmpl, Estafette's TEMPLATES_PATH).
+MANIFEST_TEMPLATES_DIR = env_str("ESTAFETTE_MANIFEST_TEMPLATES_DIR", str(BASE_DIR / "pipelines" / "manifest_templates"))
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
 JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", "estafette/estafette-ci-builder-python:latest")

@@ -24,6 +24,7 @@ class ReleaseKind(RunKind):
     sort_fields = (*RUN_SORT_FIELDS, "name", "release_version")
     pipeline_count_field = "release_count"
     serializer = ReleaseSerializer
+    stats_fields = {"name": "name", "action": "action"}
 
     def start(self, run: Release, now: datetime | None) -> bool:
         return release_start(release=run, now=now)
@@ -63,6 +64,7 @@ class BotKind(RunKind):
     own_filters = {"bot": "name", "target": "name"}
     sort_fields = (*RUN_SORT_FIELDS, "name")
     serializer = BotRunSerializer
+    stats_fields = {"name": "name"}
 
     def start(self, run: BotRun, now: datetime | None) -> bool:
         return bot_start(bot_run=run, now=now)

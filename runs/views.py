@@ -13,6 +13,7 @@ in the OpenAPI document (``pipeline_build_logs``…). A kind's own commands stay
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from django.http import StreamingHttpResponse
@@ -35,6 +36,7 @@ from runs.log_document import log_document_response
 from runs.models import LogRecord
 from runs.registry import RunKind
 from runs.serializers import LogRecordSerializer, LogSerializer
+from runs.stats_views import stats_urlpatterns
 from runs.tail import TAIL_RENDERERS, log_tail_response, tail_user
 
 PIPELINE = "pipelines/<str:source>/<str:owner>/<str:name>"
@@ -116,6 +118,7 @@ class RunView(APIView):
         query = parse_list_query(
             request.query_params, filters=kind.list_filters, sort_fields=kind.sort_fields, default_sort=DEFAULT_SORT
         )
+        query = replace(query, order_by=tuple(_through_pipeline(term) for term in query.order_by))
         page = page_of(
             selectors.run_list(kind, filters=query.filters, pipeline_id=pipeline_id),
             query,
@@ -127,6 +130,15 @@ class RunView(APIView):
         if record is None:
             raise NotFound(f"{self.kind.label} {run.pk} has no logs yet")
         return log_document_response(record, run_fields=self.kind.log_fields(run))
+
+
+_PIPELINE_SORT_FIELDS = frozenset({"repo_source", "repo_owner", "repo_name"})
+
+
+def _through_pipeline(term: str) -> str:
+    """A sort term on the repository (``-repo_name``) as the run's pipeline's field (``-pipeline__repo_name``)."""
+    name = term.lstrip("-")
+    return term.replace(name, f"pipeline__{name}") if name in _PIPELINE_SORT_FIELDS else term
 
 
 def run_key(kind: RunKind) -> str:
@@ -317,4 +329,7 @@ def run_urlpatterns(kind: RunKind, *, pipeline_runs: type[PipelineRunsApi] = Pip
             (f"{one}/alllogs", RunLogRecordsApi, f"pipeline-{kind.name}-alllogs"),
             (f"{one}/logsbyid/<str:log_id>", RunLogByIdApi, f"pipeline-{kind.name}-log-by-id"),
         ]
-    return [path(route, for_kind(view, kind).as_view(), name=name) for route, view, name in routes]
+    return [
+        *(path(route, for_kind(view, kind).as_view(), name=name) for route, view, name in routes),
+        *stats_urlpatterns(kind),
+    ]
