@@ -112,6 +112,6 @@ urlpatterns = [
     path("config/trustedimages", ConfigTrustedImagesApi.as_view(), name="config-trusted-images"),
     path("config/buildControl", ConfigBuildControlApi.as_view(), name="config-build-control"),
     path("migrations/from/<str:source>/<str:owner>/<str:name>", NotMigratedApi.as_view(), name="migrations-from-repo"),
-    path("migrations/builds/<str:build_id>", NotMigratedApi.as_view(), name="migrations-build"),
-    path("migrations/releases/<str:release_id>", NotMigratedApi.as_view(), name="migrations-release"),
+    path("migrations/builds/<str:id>", NotMigratedApi.as_view(), name="migrations-build"),
+    path("migrations/releases/<str:id>", NotMigratedApi.as_view(), name="migrations-release"),
 ]

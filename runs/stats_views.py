@@ -146,7 +146,8 @@ def _operations(kind: RunKind) -> dict[type[StatsView], tuple[str, Callable[[Any
         },
     )
     ranking_page = _answer(
-        f"Most{title}List", {"items": ranking, "pagination": _answer(f"Most{title}Pagination", _PAGINATION)}
+        f"Most{title}List",
+        {"items": serializers.ListField(child=ranking), "pagination": _answer(f"Most{title}Pagination", _PAGINATION)},
     )
     per_run = [_OF_STATUS, _LAST]
     count_parameters = list_parameters(STATS_FILTERS, ())[3:]

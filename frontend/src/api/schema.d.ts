@@ -333,7 +333,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/migrations/builds/{build_id}": {
+    "/api/migrations/builds/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -367,7 +367,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/migrations/releases/{release_id}": {
+    "/api/migrations/releases/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1712,7 +1712,7 @@ export interface components {
             nr_records: number;
         };
         MostBotsList: {
-            items: components["schemas"]["MostBots"];
+            items: components["schemas"]["MostBots"][];
         };
         MostBuilds: {
             repo_source: string;
@@ -1721,7 +1721,7 @@ export interface components {
             nr_records: number;
         };
         MostBuildsList: {
-            items: components["schemas"]["MostBuilds"];
+            items: components["schemas"]["MostBuilds"][];
             pagination: components["schemas"]["MostBuildsPagination"];
         };
         MostBuildsPagination: {
@@ -1737,7 +1737,7 @@ export interface components {
             nr_records: number;
         };
         MostReleasesList: {
-            items: components["schemas"]["MostReleases"];
+            items: components["schemas"]["MostReleases"][];
         };
         NameCount: {
             name: string;
@@ -3033,7 +3033,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                build_id: string;
+                id: string;
             };
             cookie?: never;
         };
@@ -3097,7 +3097,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                release_id: string;
+                id: string;
             };
             cookie?: never;
         };
