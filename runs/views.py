@@ -19,22 +19,32 @@ from typing import Any, ClassVar
 from django.http import StreamingHttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from builder.contracts import BuildLogStep, ContractError
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import page_of, parse_list_query
 from pipelines.models import Pipeline
 from pipelines.selectors import pipeline_get
 from runs import selectors
+from runs.api import authorize_job, json_body
 from runs.events import manual_event
 from runs.log_document import log_document_response
 from runs.models import LogRecord
 from runs.registry import RunKind
+from runs.reports import run_store_posted_log
 from runs.serializers import LogRecordSerializer, LogSerializer
 from runs.stats_views import stats_urlpatterns
 from runs.tail import TAIL_RENDERERS, log_tail_response, tail_user
@@ -217,16 +227,61 @@ class PipelineRunApi(RunView):
         return Response(self.kind.serializer(self.kind.cancel(self.run(), None)).data)
 
 
-class RunLogsApi(RunView):
-    """``GET …/<segment>/{id}/logs``: the log of the run's latest attempt."""
+POSTED_LOG_ANSWER = inline_serializer("PostedLogAnswer", {"stored": serializers.BooleanField()})
 
-    operation_ids = {"get": "pipeline_{name}_logs"}
+
+class RunLogsApi(RunView):
+    """``GET …/<segment>/{id}/logs``: the log of the run's latest attempt. ``POST``: a builder posts the run's whole
+    log, as Estafette's builders do at the end of a job (``contracts.BuildLog``: its ``steps`` are read), with the
+    run's job token; kept as the run's ``posted-log`` attempt (``runs.reports.run_store_posted_log``). People cannot
+    post logs: no job token, 401; another run's, 403; once the run is final, 409 as for every builder report."""
+
+    operation_ids = {"get": "pipeline_{name}_logs", "post": "pipeline_{name}_logs_post"}
     about = "``GET …/{segment}/{{id}}/logs``: the log of the {label}'s latest attempt."
     answers = {200: LogSerializer, **errors(400, 401, 404)}
+
+    @classmethod
+    def operations(cls, kind: RunKind) -> Operations:
+        posted = POSTED_LOG_ANSWER
+        return {
+            "get": cls.operation(kind, "get"),
+            "post": extend_schema(
+                operation_id=cls.operation_ids["post"].format(name=kind.name),
+                description=f"A builder posts the {kind.label}'s whole log (Estafette's BuildLog) with its job token.",
+                parameters=[OpenApiParameter(run_key(kind), OpenApiTypes.STR, OpenApiParameter.PATH)],
+                request={"application/json": OpenApiTypes.OBJECT},
+                responses={201: posted, 200: posted, **errors(400, 401, 403, 404, 409, 413)},
+            ),
+        }
+
+    def get_authenticators(self) -> list[Any]:
+        # A builder's POST carries its job token, checked by ``post`` for the run in the path: no session, no CSRF.
+        return [] if self._posted() else super().get_authenticators()
+
+    def get_permissions(self) -> list[Any]:
+        return [] if self._posted() else super().get_permissions()
+
+    def _posted(self) -> bool:
+        request = getattr(self, "request", None)  # None while the OpenAPI document is generated
+        return request is not None and request.method == "POST"
 
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         run = self.run()
         return self.log(run, selectors.log_record_latest(run_kind=self.kind.name, run_id=run.pk))
+
+    def post(self, request: Request, **path: str) -> Response:
+        run = self.run()
+        authorize_job(request, kind=self.kind.name, run_id=run.pk)
+        body = json_body(request)
+        raw_steps = body.get("steps") if isinstance(body, dict) else None
+        if not isinstance(raw_steps, list):
+            raise BadRequest('steps: send the log as Estafette\'s BuildLog, {"steps": [...]}')
+        try:
+            steps = [BuildLogStep.from_dict(step) for step in raw_steps]
+        except ContractError as error:
+            raise BadRequest(f"steps: {error}") from None
+        stored = run_store_posted_log(kind=self.kind, run=run, steps=steps)
+        return Response({"stored": stored}, status=201 if stored else 200)
 
 
 class RunLogByIdApi(RunView):
