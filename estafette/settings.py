@@ -319,6 +319,7 @@ GIT_CACHE_DIR = DATA_DIR / "git-cache"
 _SERVER_CONFIG = read_server_config(CONFIG_FILE)
 CREDENTIALS = _SERVER_CONFIG.credentials
 TRUSTED_IMAGES = _SERVER_CONFIG.trusted_images
+CATALOG_FILTERS = _SERVER_CONFIG.catalog_filters
 MANIFEST_PREFERENCES = check_manifest_preferences(
     env_json("ESTAFETTE_MANIFEST_PREFERENCES", _SERVER_CONFIG.manifest_preferences),
     where="ESTAFETTE_MANIFEST_PREFERENCES",

@@ -1,6 +1,8 @@
 """What Estafette's web UI offers as filters and counters of pipelines, read from the read model's facets:
 ``GET /api/releasetargets/pipelines`` (release targets with their number of pipelines), ``GET /api/labels/frequent``
-(the labels more than one pipeline carries) and ``GET /api/stats/pipelinescount``.
+(the labels more than one pipeline carries), ``GET /api/stats/pipelinescount``, and the catalog's facets
+(``GET /api/catalog/filters``: the label keys configured as ``catalog.filters``; ``GET /api/catalog/filtervalues``:
+the values of one key with their number of pipelines).
 
 Each takes the pipeline list's filters (``pipelines.selectors.PIPELINE_LIST_FILTERS``) and counts the pipelines that
 list would show, as Estafette counts over its computed pipelines."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -17,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
+from estafette.lib.errors import BadRequest
 from estafette.lib.listing import ListQuery, Page, parse_list_query
 from pipelines import selectors
 from pipelines.models import FacetKind, PipelineFacet
@@ -106,3 +110,36 @@ class PipelinesCountApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response({"count": selectors.pipeline_list(filters=_query(request).filters).order_by().count()})
+
+
+class CatalogFiltersApi(APIView):
+    """``GET /api/catalog/filters``: the label keys the catalog offers as facets (``catalog.filters`` of
+    ``ESTAFETTE_CONFIG_FILE``; none by default, as Estafette)."""
+
+    @extend_schema(
+        operation_id="catalog_filters",
+        responses={200: {"type": "array", "items": {"type": "string"}}, **errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(list(settings.CATALOG_FILTERS))
+
+
+class CatalogFilterValuesApi(APIView):
+    """``GET /api/catalog/filtervalues?filter[labels]=<key>``: the values of a label key among the pipelines that are
+    not archived, each with its number of pipelines, by value (Estafette's default key: ``type``)."""
+
+    @extend_schema(
+        operation_id="catalog_filter_values",
+        responses={200: FrequentLabelSerializer(many=True), **errors(400, 401)},
+    )
+    def get(self, request: Request) -> Response:
+        key = request.query_params.get("filter[labels]", "").strip() or "type"
+        if "\x00" in key or len(key) > 256:
+            raise BadRequest("filter[labels] must be a label key of at most 256 characters")
+        rows = (
+            PipelineFacet.objects.filter(kind=FacetKind.LABEL, value__startswith=f"{key}=", pipeline__archived=False)
+            .values("value")
+            .annotate(count=Count("pipeline_id", distinct=True))
+            .order_by("value")
+        )
+        return Response([_label(row) for row in rows])

@@ -1,7 +1,13 @@
 from django.urls import path
 
 from pipelines.api import PipelineDetailApi, PipelineListApi
-from pipelines.facets_api import FrequentLabelsApi, PipelineReleaseTargetsApi, PipelinesCountApi
+from pipelines.facets_api import (
+    CatalogFiltersApi,
+    CatalogFilterValuesApi,
+    FrequentLabelsApi,
+    PipelineReleaseTargetsApi,
+    PipelinesCountApi,
+)
 from pipelines.manifest_api import ManifestEncryptApi, ManifestGenerateApi, ManifestTemplatesApi, ManifestValidateApi
 
 urlpatterns = [
@@ -14,4 +20,6 @@ urlpatterns = [
     path("releasetargets/pipelines", PipelineReleaseTargetsApi.as_view(), name="release-targets-pipelines"),
     path("labels/frequent", FrequentLabelsApi.as_view(), name="labels-frequent"),
     path("stats/pipelinescount", PipelinesCountApi.as_view(), name="stats-pipelines-count"),
+    path("catalog/filters", CatalogFiltersApi.as_view(), name="catalog-filters"),
+    path("catalog/filtervalues", CatalogFilterValuesApi.as_view(), name="catalog-filter-values"),
 ]

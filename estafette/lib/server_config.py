@@ -18,6 +18,8 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
       runDocker: true
       injectedCredentialTypes: [container-registry]
     clearDefaultTrustedImages: false
+    catalog:                        # the label keys Estafette's catalog page offers as facets
+      filters: [type, team]
 
 Every problem stops start-up with ``ImproperlyConfigured`` naming the file and the item. Secret
 values stay encrypted here: jobs get them re-encrypted with their own key (``runs.dispatch``).
@@ -33,7 +35,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-TOP_LEVEL_KEYS = frozenset({"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages"})
+TOP_LEVEL_KEYS = frozenset(
+    {"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages", "catalog"}
+)
 CREDENTIAL_FILTER_KEYS = ("allowedPipelines", "allowedTrustedImages", "allowedBranches")
 TRUSTED_IMAGE_KEYS = frozenset(
     {"path", "runPrivileged", "runDocker", "allowCommands", "injectedCredentialTypes", "allowedPipelines"}
@@ -68,6 +72,7 @@ class ServerConfig:
     manifest_preferences: dict[str, Any] = field(default_factory=dict)
     credentials: list[dict[str, Any]] = field(default_factory=list)
     trusted_images: list[dict[str, Any]] = field(default_factory=lambda: [dict(i) for i in DEFAULT_TRUSTED_IMAGES])
+    catalog_filters: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:  # credentials hold (encrypted) secrets: keep them out of tracebacks
         return f"ServerConfig({len(self.credentials)} credentials, {len(self.trusted_images)} trusted images)"
@@ -117,7 +122,22 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     preferences = check_manifest_preferences(
         data.get("manifestPreferences") or {}, where=f"{where}: manifestPreferences"
     )
-    return ServerConfig(manifest_preferences=preferences, credentials=credentials, trusted_images=trusted_images)
+    return ServerConfig(
+        manifest_preferences=preferences,
+        credentials=credentials,
+        trusted_images=trusted_images,
+        catalog_filters=_catalog_filters(data.get("catalog") or {}, where=f"{where}: catalog"),
+    )
+
+
+def _catalog_filters(data: Any, *, where: str) -> list[str]:
+    if not isinstance(data, Mapping):
+        raise ImproperlyConfigured(f"{where} must be a mapping with filters (a list of label keys)")
+    _reject_unknown(data, frozenset({"filters"}), where)
+    filters = data.get("filters") or []
+    if not isinstance(filters, list) or not all(isinstance(key, str) and key.strip() for key in filters):
+        raise ImproperlyConfigured(f"{where}.filters must be a list of label keys")
+    return [key.strip() for key in filters]
 
 
 def check_credential(item: Any, *, where: str) -> dict[str, Any]:

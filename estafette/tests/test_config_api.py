@@ -79,3 +79,18 @@ def test_nothing_was_ever_migrated() -> None:
     ]
     assert [answer.status_code for answer in answers] == [404, 404, 404]
     assert "was not migrated" in answers[0].json()["message"]
+
+
+def test_the_config_files_catalog_filters_are_label_keys() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from estafette.lib.server_config import server_config_from_dict
+
+    assert server_config_from_dict({"catalog": {"filters": ["type", " team "]}}, where="f").catalog_filters == [
+        "type",
+        "team",
+    ]
+    assert server_config_from_dict({}, where="f").catalog_filters == []
+    for bad in ({"catalog": {"filters": "type"}}, {"catalog": {"filters": [""]}}, {"catalog": {"facets": []}}):
+        with pytest.raises(ImproperlyConfigured):
+            server_config_from_dict(bad, where="f")

@@ -74,7 +74,8 @@ def _released(build: Build, name: str, *, action: str = "", by: str = EMAIL, at:
 
 
 @pytest.fixture
-def world(db: Any) -> World:
+def world(db: Any, settings: Any) -> World:
+    settings.CATALOG_FILTERS = ["team", "language"]  # ESTAFETTE_CONFIG_FILE's catalog.filters
     now = timezone.now()
     t0 = now - timedelta(hours=6)
     user = make_user("ann")

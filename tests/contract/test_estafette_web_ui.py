@@ -3,7 +3,8 @@ requested as the UI requests it (its query strings, repeated and empty filters i
 and the answer checked for the fields and types the UI reads (``estafette_shapes``).
 
 Routes of the UI left out, and why: ``/api/users``, ``/groups``, ``/organizations``, ``/clients``, ``/roles``,
-``/api/admin/*``, ``/api/auth/*`` and ``/api/me`` (accounts, another issue); ``/api/catalog/*`` (not served yet);
+``/api/admin/*``, ``/api/auth/*`` and ``/api/me`` (accounts, another issue); the catalog's entities, users and groups
+(``/api/catalog/entit*``, ``/users``, ``/groups``: not served yet);
 ``/api/bottargets/*`` and ``/api/labels/<type>`` (called by the UI, served by no Estafette either: dead links);
 ``/api/migrations`` and ``/api/migrations/{id}`` (SCM migration tasks: this server migrates nothing).
 """
@@ -317,6 +318,18 @@ def _other_calls() -> list[Call]:
             lambda w: f"/api/labels/frequent?{STATUS_ALL}&filter[since]=1w&filter[search]=&filter[labels]=&{PAGE}",
             page_of({"key": str, "value": str, "pipelinesCount": int}),
         ),
+        Call(
+            "views/CatalogServices.vue (filters)",
+            lambda w: "/api/catalog/filters",
+            [str],
+            nonempty=(),
+        ),
+        Call(
+            "views/CatalogServices.vue (filter values)",
+            lambda w: "/api/catalog/filtervalues?filter[labels]=team",
+            [{"key": str, "value": str, "pipelinesCount": int}],
+            nonempty=(),
+        ),
         Call("views/ConfigurationCredentials.vue", lambda w: "/api/config/credentials", shapes.CONFIG, nonempty=()),
         Call("views/ConfigurationTrustedImages.vue", lambda w: "/api/config/trustedimages", shapes.CONFIG, nonempty=()),
         Call("views/ConfigurationBuildControl.vue", lambda w: "/api/config/buildControl", shapes.CONFIG, nonempty=()),
@@ -387,5 +400,7 @@ def test_the_web_ui_reads_what_it_expects(world: World, call: Call) -> None:
     body = response_json(response)
     assert response.status_code == call.status, (path, body)
     assert mismatches(body, call.shape) == [], path
+    if isinstance(body, list):
+        assert body, f"{path}: the list is empty, so the shape of its items was not checked"
     for name in call.nonempty:
         assert body[name], f"{path}: {name} is empty, so the shape of its items was not checked"
