@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 
 from builder.manifest import Builder, Manifest, Stage
 from estafette.lib.errors import BadRequest, NotFound
+from estafette.lib.ids import is_id
 from runs.models import Run
 
 # A kind's name is a URL segment, a job name's prefix, a queue subject's token and a log record's run_kind (8 wide).
@@ -110,7 +111,7 @@ class RunKind:
     def find(self, runs: QuerySet[Any], key: str) -> Any:
         """The run that ``key`` (from a URL) names among ``runs``, or None: the run of that id. Raises ``BadRequest``
         for a key that cannot name a run."""
-        if not key.isdigit():
+        if not is_id(key):
             raise BadRequest(f"{self.label} id must be a number, got {key!r}")
         return runs.filter(pk=int(key)).first()
 

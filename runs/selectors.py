@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from estafette.lib.errors import BadRequest, NotFound
+from estafette.lib.ids import is_id
 from estafette.lib.listing import Filters, capped_count
 from pipelines.models import Pipeline
 from pipelines.selectors import filter_by_pipeline_facets
@@ -76,7 +77,7 @@ def log_records_of_run(*, run_kind: str, run_id: int) -> QuerySet[LogRecord]:
 
 
 def log_record_get(*, run_kind: str, run_id: int, record_id: str) -> LogRecord:
-    if not record_id.isdigit():
+    if not is_id(record_id):
         raise BadRequest(f"log id must be a number, got {record_id!r}")
     record = LogRecord.objects.filter(run_kind=run_kind, run_id=run_id, pk=int(record_id)).first()
     if record is None:

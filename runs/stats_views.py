@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from estafette.lib.api_docs import errors, list_parameters
 from estafette.lib.errors import BadRequest
+from estafette.lib.ids import is_id
 from estafette.lib.listing import Filters, ListQuery, Page, parse_list_query
 from estafette.lib.serializers import TimestampField
 from pipelines.selectors import pipeline_get
@@ -39,7 +40,7 @@ def _last(request: Request) -> int:
     raw = request.query_params.get("filter[last]", "").strip()
     if not raw:
         return stats.DEFAULT_LAST
-    if not raw.isdigit() or not 1 <= int(raw) <= stats.MAX_LAST:
+    if not is_id(raw) or not 1 <= int(raw) <= stats.MAX_LAST:
         raise BadRequest(f"filter[last] must be a whole number from 1 to {stats.MAX_LAST}, got {raw!r}")
     return int(raw)
 
