@@ -381,6 +381,9 @@ class PipelineRunner:
             return self.context.executor.pull(image, credentials=self.context.credentials)
         except PullError as error:
             step.message(str(error))
+            # Estafette's log shows the image a step failed to pull, with the reason, in the step's header.
+            name, tag = split_image(image)
+            step.update(image=ImageInfo(name=name, tag=tag, error=self.context.masker.mask(str(error))))
             return None
 
     def _run_container(self, stage: StagePlan, step: _Step) -> _Outcome:

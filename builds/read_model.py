@@ -28,7 +28,7 @@ class BuildsReadModel(ReadModelPart):
     def refresh(self, *, pipeline: Pipeline, values: Mapping[str, Any], now: datetime) -> ReadModelUpdate:
         latest = selectors.build_latest(pipeline_id=pipeline.pk)
         recent = selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=RECENT_RUNS_SCANNED)
-        median_duration, median_pending = _medians(recent[:MEDIAN_OVER_LAST])
+        median_duration, median_pending = median_durations(recent[:MEDIAN_OVER_LAST])
         return ReadModelUpdate(
             values={
                 "latest_build": latest,
@@ -67,7 +67,7 @@ def pipeline_refresh_build_status(*, build: Build) -> None:
         activity = latest["updated_at"]
     if build.is_final:
         recent = selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=MEDIAN_OVER_LAST)
-        values["median_duration_ns"], values["median_pending_duration_ns"] = _medians(recent)
+        values["median_duration_ns"], values["median_pending_duration_ns"] = median_durations(recent)
     if values:
         pipeline_update_read_model(pipeline=pipeline, part=PART, values=values, last_activity=activity)
 
@@ -84,7 +84,9 @@ def _recent_committers(recent_builds: list[dict[str, Any]], *, since: datetime) 
     return emails
 
 
-def _medians(builds: list[dict[str, Any]]) -> tuple[int | None, int | None]:
+def median_durations(builds: list[dict[str, Any]]) -> tuple[int | None, int | None]:
+    """The median run time and pending time (ns) of the succeeded runs among ``builds`` (dicts of status and times,
+    any kind's); None, None when none succeeded."""
     succeeded = [b for b in builds if b["status"] == RunStatus.SUCCEEDED and b["started_at"] is not None]
     if not succeeded:
         return None, None

@@ -14,6 +14,7 @@ from builds.selectors import LIST_DEFERRED, REVISION, build_latest_counters
 from builds.serializers import BuildDetailSerializer, BuildSerializer
 from builds.services import build_cancel, build_finish, build_start
 from estafette.lib.errors import BadRequest
+from estafette.lib.ids import is_id
 from pipelines.services import pipeline_refresh_read_model
 from runs.registry import RUN_SORT_FIELDS, RunJob, RunKind, RunSection
 
@@ -36,7 +37,7 @@ class BuildKind(RunKind):
 
     def find(self, runs: QuerySet[Build], key: str) -> Build | None:
         """A build by numeric id, or the latest build of a 40-character revision (Estafette's ``revisionOrId``)."""
-        if key.isdigit():
+        if is_id(key):
             return runs.filter(pk=int(key)).first()
         if REVISION.match(key):
             return runs.filter(repo_revision=key).order_by("-inserted_at", "-id").first()

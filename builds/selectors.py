@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db.models import Count, F, QuerySet
+
 from builds.models import Build
 from estafette.lib.errors import NotFound
+from estafette.lib.listing import Filters
 
 REVISION = re.compile(r"^[0-9a-f]{40}$")
 # Fields a list item does not show: the manifest texts are only in a build's detail.
@@ -88,3 +91,14 @@ def build_latest_counters(*, pipeline_id: int, branch: str) -> tuple[int, int]:
     latest_counter = latest.values_list("counter", flat=True).first() or 0
     branch_counter = latest.filter(repo_branch=branch).values_list("counter", flat=True).first() or 0
     return int(latest_counter), int(branch_counter)
+
+
+def build_branches(*, pipeline_id: int, filters: Filters) -> QuerySet[Any]:
+    """The branches of the pipeline's builds matching ``filters`` (status, since), each with its number of builds,
+    most first: rows of ``name`` and ``count``."""
+    builds = Build.objects.filter(pipeline_id=pipeline_id)
+    if filters.statuses:
+        builds = builds.filter(status__in=filters.statuses)
+    if filters.since:
+        builds = builds.filter(inserted_at__gte=filters.since)
+    return builds.values(name=F("repo_branch")).annotate(count=Count("id")).order_by("-count", "name")

@@ -60,9 +60,6 @@ class CommitSerializer(CamelCaseSerializer):
 class BuildSerializer(RunSerializer):
     """A build as a list item: everything but the manifest texts."""
 
-    omit_when_null = (*RunSerializer.omit_when_null, "pending_duration")
-    shown_last = ("pending_duration",)
-
     repo_branch = serializers.CharField()
     repo_revision = serializers.CharField()
     build_version = serializers.CharField()
@@ -71,15 +68,12 @@ class BuildSerializer(RunSerializer):
     release_targets = BuildReleaseTargetsField()
     commits = wire_json(CommitSerializer(many=True))
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
-    pending_duration = serializers.IntegerField(
-        source="pending_duration_ns", help_text="nanoseconds from creation to start; absent until started"
-    )
 
 
 class BuildDetailSerializer(BuildSerializer):
     """A build with its manifest (as pushed) and the manifest with defaults, secrets shown as ``***``."""
 
-    shown_last = (*BuildSerializer.shown_last, "manifest", "manifest_with_defaults")
+    shown_last = ("manifest", "manifest_with_defaults")
     manifest = RedactedTextField()
     manifest_with_defaults = RedactedTextField()
 

@@ -7,6 +7,13 @@ from runs.views import PIPELINE, run_urlpatterns
 
 urlpatterns = [
     path(f"{PIPELINE}/recentbuilds", api.PipelineRecentBuildsApi.as_view(), name="pipeline-recent-builds"),
+    path(f"{PIPELINE}/buildbranches", api.PipelineBuildBranchesApi.as_view(), name="pipeline-build-branches"),
+    path(f"{PIPELINE}/warnings", api.PipelineWarningsApi.as_view(), name="pipeline-warnings"),
+    path(
+        f"{PIPELINE}/builds/<str:build_id>/warnings",
+        api.PipelineBuildWarningsApi.as_view(),
+        name="pipeline-build-warnings",
+    ),
     # Before the run routes: …/builds/version/logs is the build of version "logs", not the log of build "version".
     path(
         f"{PIPELINE}/builds/version/<str:version>",

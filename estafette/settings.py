@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Estafette's web UI sends the CSRF token as XSRF-TOKEN/X-XSRF-TOKEN (axios): passed on to Django's check.
+    "estafette.lib.xsrf.XsrfTokenMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -302,6 +304,8 @@ LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 2, minimum=0)
 HOST_EXECUTOR_UNSANDBOXED = env_bool("ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED", False)
 CONFIG_FILE = env_str("ESTAFETTE_CONFIG_FILE", "")
 BUILDER_IMAGE_REPOSITORY = "estafette/estafette-ci-builder-python"
+# The manifest templates of the "generate a manifest" page (manifest-<name>.tmpl, Estafette's TEMPLATES_PATH).
+MANIFEST_TEMPLATES_DIR = env_str("ESTAFETTE_MANIFEST_TEMPLATES_DIR", str(BASE_DIR / "pipelines" / "manifest_templates"))
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
 # The image docker/builder.Dockerfile makes (`make images` tags it with the builder's version).
@@ -359,6 +363,7 @@ GIT_CACHE_DIR = DATA_DIR / "git-cache"
 _SERVER_CONFIG = read_server_config(CONFIG_FILE)
 CREDENTIALS = _SERVER_CONFIG.credentials
 TRUSTED_IMAGES = _SERVER_CONFIG.trusted_images
+CATALOG_FILTERS = _SERVER_CONFIG.catalog_filters
 MANIFEST_PREFERENCES = check_manifest_preferences(
     env_json("ESTAFETTE_MANIFEST_PREFERENCES", _SERVER_CONFIG.manifest_preferences),
     where="ESTAFETTE_MANIFEST_PREFERENCES",

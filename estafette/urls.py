@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("estafette.auth_api")),
+    path("api/", include("estafette.config_api")),
     path("api/", include("pipelines.urls")),
     path("api/", include("runs.urls")),
     path("api/", include("builds.urls")),

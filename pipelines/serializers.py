@@ -28,7 +28,7 @@ LATEST_BUILD_FIELDS = (
     "repo_revision",
     "build_version",
     "commits",
-    "triggered_by_events",
+    "trigger_events",
     "inserted_at",
     "started_at",
     "updated_at",

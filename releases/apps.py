@@ -12,10 +12,10 @@ class ReleasesConfig(AppConfig):
         from releases.read_model import ReleasesReadModel
         from releases.run_kinds import BotKind, ReleaseKind
         from releases.selectors import pipeline_active_releases
-        from releases.serializers import ReleaseSerializer
+        from releases.serializers import ActiveReleaseSerializer
         from runs.registry import register_run_kind
 
         register_run_kind(ReleaseKind())
         register_run_kind(BotKind())
         register_read_model_part(ReleasesReadModel())
-        register_active_release_view(ReleaseSerializer, load=pipeline_active_releases)
+        register_active_release_view(ActiveReleaseSerializer, load=pipeline_active_releases)

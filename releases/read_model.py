@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from builds.read_model import MEDIAN_OVER_LAST, median_durations
 from builds.read_model import PART as BUILDS_PART
 from pipelines.models import Pipeline
 from pipelines.read_model import RECENT_RUNS_SCANNED, RECENT_WINDOW, ReadModelPart, ReadModelUpdate
@@ -39,14 +40,24 @@ class ReleasesReadModel(ReadModelPart):
 
 
 def _with_active_releases(pipeline: Pipeline, release_targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest build's release targets, each with the ids of its active release per action."""
+    """The latest build's release targets, each with the ids of its active release per action and their
+    ``extraInfo``: the medians of the succeeded releases among the last ones to that target and action (Estafette's
+    ``computed_releases.extra_info``, which its web UI reads to draw a running release's progress)."""
     targets: list[dict[str, Any]] = []
     for target in release_targets:
         actions = [action.get("name", "") for action in target.get("actions") or []] or [""]
         active_ids = []
+        extra_info: dict[str, dict[str, int]] = {}
         for action in actions:
-            release_id = selectors.release_latest_id(pipeline_id=pipeline.pk, name=target["name"], action=action)
-            if release_id is not None:
-                active_ids.append(release_id)
-        targets.append({**target, "activeReleaseIds": active_ids})
+            recent = selectors.release_recent_summaries(
+                pipeline_id=pipeline.pk, name=target["name"], action=action, limit=MEDIAN_OVER_LAST
+            )
+            if recent:
+                active_ids.append(recent[0]["id"])
+                duration, pending = median_durations(recent)
+                extra_info[str(recent[0]["id"])] = {
+                    "medianPendingDuration": pending or 0,
+                    "medianDuration": duration or 0,
+                }
+        targets.append({**target, "activeReleaseIds": active_ids, "activeReleaseExtraInfo": extra_info})
     return targets

@@ -24,6 +24,7 @@ class ReleaseKind(RunKind):
     sort_fields = (*RUN_SORT_FIELDS, "name", "release_version")
     pipeline_count_field = "release_count"
     serializer = ReleaseSerializer
+    stats_fields = {"name": "name", "action": "action"}
 
     def start(self, run: Release, now: datetime | None) -> bool:
         return release_start(release=run, now=now)
@@ -59,11 +60,11 @@ class BotKind(RunKind):
     related = ("pipeline", "build")
 
     segment = "bots"
-    own_filters = {"bot": "name"}
+    # ``filter[target]`` too: Estafette's web UI filters its list of all bot runs by "target", meaning the bot.
+    own_filters = {"bot": "name", "target": "name"}
     sort_fields = (*RUN_SORT_FIELDS, "name")
     serializer = BotRunSerializer
-    # Estafette serves them for bots too (ESTAFETTE.md §3.3); this API has not yet: adding them is an API change.
-    log_attempt_routes = False
+    stats_fields = {"name": "name"}
 
     def start(self, run: BotRun, now: datetime | None) -> bool:
         return bot_start(bot_run=run, now=now)

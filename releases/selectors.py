@@ -19,13 +19,12 @@ def release_latest(*, pipeline_id: int) -> dict[str, Any] | None:
     )
 
 
-def release_latest_id(*, pipeline_id: int, name: str, action: str) -> int | None:
-    """The id of the latest release to a target and action: the one its badge shows."""
-    return (
+def release_recent_summaries(*, pipeline_id: int, name: str, action: str, limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` releases to a target and action, newest first, as dicts of status and times."""
+    return list(
         Release.objects.filter(pipeline_id=pipeline_id, name=name, action=action)
         .order_by("-inserted_at", "-id")
-        .values_list("id", flat=True)
-        .first()
+        .values("id", "status", "inserted_at", "started_at", "updated_at")[:limit]
     )
 
 
@@ -60,7 +59,14 @@ def pipeline_active_releases(pipelines: Iterable[Pipeline]) -> dict[int, Release
     }
     if not wanted:
         return {}
+    extra_info = {
+        int(release_id): info
+        for pipeline in by_id.values()
+        for target in pipeline.release_targets
+        for release_id, info in (target.get("activeReleaseExtraInfo") or {}).items()
+    }
     releases = {release.pk: release for release in Release.objects.filter(pk__in=wanted)}
     for release in releases.values():
         release.pipeline = by_id[release.pipeline_id]  # known already: no join, no second fetch
+        release.extra_info = extra_info.get(release.pk, {})
     return releases

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from estafette.lib.serializers import CamelCaseSerializer
+from estafette.lib.serializers import CamelCaseSerializer, wire_json
 from runs.serializers import RunSerializer
 
 
@@ -17,6 +17,21 @@ class ReleaseSerializer(RunSerializer):
     action = serializers.CharField()
     release_version = serializers.CharField()
     release_status = serializers.CharField(source="status")
+
+
+class ReleaseExtraInfoSerializer(CamelCaseSerializer):
+    median_pending_duration = serializers.IntegerField(help_text="nanoseconds; 0 until one succeeded")
+    median_duration = serializers.IntegerField(help_text="nanoseconds; 0 until one succeeded")
+
+
+class ActiveReleaseSerializer(ReleaseSerializer):
+    """A release as a pipeline's release target shows it (``activeReleases``): with ``extraInfo``, the medians of
+    the succeeded releases among the last ten to its target and action, kept by the read model
+    (``releases.read_model``) and set on the release by ``releases.selectors.pipeline_active_releases``."""
+
+    shown_last = ("extra_info",)
+
+    extra_info = wire_json(ReleaseExtraInfoSerializer())
 
 
 class BotRunSerializer(RunSerializer):

@@ -10,6 +10,7 @@ from typing import Any
 
 from estafette.jobs import get_job_runner
 from estafette.lib.errors import NotFound
+from estafette.lib.ids import is_id
 from estafette.queue.consumer import Consumer, PermanentError, ReceivedEvent, consumer
 from runs.dispatch import job_dispatch
 from runs.events import RUN_CREATED
@@ -24,7 +25,7 @@ def _run_named(payload: Mapping[str, Any], *, id_field: str, what: str) -> tuple
         name = run_kind(str(kind)).name
     except NotFound as error:
         raise PermanentError(f"{what} needs the kind of a run: {error.message}") from None
-    if not run_id.isdigit():
+    if not is_id(run_id):
         raise PermanentError(f"{what} needs a numeric {id_field}, got {run_id!r}")
     return name, int(run_id)
 

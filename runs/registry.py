@@ -22,12 +22,15 @@ from django.db.models import QuerySet
 
 from builder.manifest import Builder, Manifest, Stage
 from estafette.lib.errors import BadRequest, NotFound
+from estafette.lib.ids import is_id
 from runs.models import Run
 
 # A kind's name is a URL segment, a job name's prefix, a queue subject's token and a log record's run_kind (8 wide).
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 # What every kind's runs can be sorted by (``sort=``); a kind adds its own fields.
-RUN_SORT_FIELDS = ("inserted_at", "started_at", "updated_at", "status")
+# The repository's fields are the pipeline's (``runs.views`` sorts through it): Estafette's web UI sorts its lists of
+# all builds, releases and bots by them.
+RUN_SORT_FIELDS = ("inserted_at", "started_at", "updated_at", "status", "repo_source", "repo_owner", "repo_name")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class RunKind:
     detail_serializer: type[Any] | None = None
     # Whether the API serves each attempt's log (``…/alllogs``, ``…/logsbyid/{logId}``) besides the latest.
     log_attempt_routes: bool = True
+    # What a pipeline's statistics (``runs.stats``: durations, CPU, memory) show of each run besides its times:
+    # Estafette's JSON name → the model field (a release's ``name`` and ``action``).
+    stats_fields: Mapping[str, str] = {}
 
     def get(self, run_id: int) -> Any:
         """The run with ``related`` loaded; ``NotFound`` when there is none."""
@@ -105,7 +111,7 @@ class RunKind:
     def find(self, runs: QuerySet[Any], key: str) -> Any:
         """The run that ``key`` (from a URL) names among ``runs``, or None: the run of that id. Raises ``BadRequest``
         for a key that cannot name a run."""
-        if not key.isdigit():
+        if not is_id(key):
             raise BadRequest(f"{self.label} id must be a number, got {key!r}")
         return runs.filter(pk=int(key)).first()
 

@@ -21,7 +21,8 @@ from django.db import IntegrityError
 from django.db.models import Max
 from django.utils import timezone
 
-from builder.contracts import LogBatch, StatusEvent
+from builder.contracts import BuildLogStep, LogBatch, StatusEvent, TailLogLine
+from builder.wire import Invalid
 from estafette.lib import metrics
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 from estafette.lib.errors import BadRequest, Conflict, Unavailable
@@ -215,3 +216,64 @@ def _open_record(*, kind: RunKind, run: Run, attempt_key: str | None, now: datet
         inserted_at=now,
         updated_at=now,
     )
+
+
+# A log posted whole (Estafette's ``POST …/logs``) is kept as its own attempt, stored in batches of this many lines.
+POSTED_LOG_ATTEMPT = "posted-log"
+POSTED_LOG_BATCH_LINES = 5_000
+
+
+def posted_log_lines(steps: list[BuildLogStep]) -> list[TailLogLine]:
+    """A whole log (Estafette's BuildLog ``steps``) as the tail lines the log store takes: each step's lines, then
+    its state (status, exit code, duration, image); parallel stages and services under their stage."""
+    lines: list[TailLogLine] = []
+
+    def add(step: BuildLogStep, *, parent: str = "", kind: str = "stage") -> None:
+        identity = {
+            "step": step.step,
+            "parent_stage": parent,
+            "type": kind,
+            "depth": step.depth,
+            "run_index": step.run_index,
+        }
+        lines.extend(TailLogLine(**identity, log_line=line) for line in step.log_lines)
+        lines.append(
+            TailLogLine(
+                **identity,
+                status=step.status,
+                exit_code=step.exit_code,
+                duration=step.duration,
+                image=step.image,
+                auto_injected=step.auto_injected,
+            )
+        )
+        for nested in step.nested_steps:
+            add(nested, parent=step.step)
+        for service in step.services:
+            add(service, parent=step.step, kind="service")
+
+    for step in steps:
+        add(step)
+    return lines
+
+
+def run_store_posted_log(*, kind: RunKind, run: Run, steps: list[BuildLogStep], now: datetime | None = None) -> bool:
+    """Store a log posted whole by a builder (Estafette's builders post their log once, at the end) as the run's
+    ``posted-log`` attempt. Idempotent: the same log posted again stores nothing more (False). Raises ``RunEnded``
+    once the run is final, as for every report of a job token."""
+    lines = posted_log_lines(steps)
+    for line in lines:
+        try:
+            # The log store's limits (a step's name, depth…) are the tail line's checks, which from_dict runs for a
+            # builder's batches; these lines were made here, so they are checked here.
+            line._check()
+        except Invalid as error:
+            field = ".".join(error.path)
+            raise BadRequest(f"steps: step {line.step!r}: {field}: {error.message}") from None
+    stored = False
+    for seq, start in enumerate(range(0, max(len(lines), 1), POSTED_LOG_BATCH_LINES), start=1):
+        batch = LogBatch(
+            seq=seq, lines=tuple(lines[start : start + POSTED_LOG_BATCH_LINES]), attempt=POSTED_LOG_ATTEMPT
+        )
+        stored = run_append_log_batch(kind=kind, run=run, batch=batch, now=now) or stored
+    return stored

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 
 from estafette.lib.errors import BadRequest, NotFound
+from estafette.lib.ids import is_id
 from estafette.lib.listing import Filters, capped_count
 from pipelines.models import Pipeline
 from pipelines.selectors import filter_by_pipeline_facets
@@ -76,7 +77,7 @@ def log_records_of_run(*, run_kind: str, run_id: int) -> QuerySet[LogRecord]:
 
 
 def log_record_get(*, run_kind: str, run_id: int, record_id: str) -> LogRecord:
-    if not record_id.isdigit():
+    if not is_id(record_id):
         raise BadRequest(f"log id must be a number, got {record_id!r}")
     record = LogRecord.objects.filter(run_kind=run_kind, run_id=run_id, pk=int(record_id)).first()
     if record is None:
@@ -153,7 +154,8 @@ def log_lines_of_step(*, record_id: int, step_id: int, lines_per_read: int = LIN
 
 
 def log_step_fields(step: LogStep) -> dict[str, Any]:
-    """A step in Estafette's BuildLogStep shape (camelCase), up to its lists (logLines, nestedSteps, services)."""
+    """A step in Estafette's BuildLogStep shape (camelCase), up to its lists (logLines, nestedSteps, services).
+    ``image`` is always there, null until the builder reported the step's image (Go's ``json:"image"``)."""
     data: dict[str, Any] = {
         "step": step.name,
         "depth": step.depth,
@@ -164,8 +166,6 @@ def log_step_fields(step: LogStep) -> dict[str, Any]:
         "status": step.status,
         "autoInjected": step.auto_injected,
     }
-    if step.image is None:
-        data.pop("image")
     return data
 
 

@@ -33,7 +33,7 @@ class ServiceStepSerializer(CamelCaseSerializer):
     step = serializers.CharField()
     depth = serializers.IntegerField()
     run_index = serializers.IntegerField()
-    image = StepImageSerializer(required=False)
+    image = StepImageSerializer(allow_null=True, help_text="null until the builder reported the step's image")
     duration = serializers.IntegerField(help_text="nanoseconds")
     exit_code = serializers.IntegerField()
     status = serializers.ChoiceField(
@@ -75,12 +75,41 @@ class LogSerializer(CamelCaseSerializer):
 
 
 class LogRecordSerializer(CamelCaseSerializer):
-    """An entry of ``GET …/alllogs``: one attempt's log, without its steps."""
+    """An entry of ``GET …/alllogs``: one attempt's log record as Estafette lists it (``buildID``, ``releaseID`` or
+    ``botID``; a build's branch and revision), without its steps — those are at ``…/logsbyid/{id}``. ``attempt`` and
+    ``updatedAt`` are this API's own. Expects ``run_fields`` (``RunKind.log_fields``) in the context."""
 
     id = IdField(source="pk")
-    attempt = serializers.IntegerField()
+    repo_source = serializers.CharField(source="pipeline.repo_source")
+    repo_owner = serializers.CharField(source="pipeline.repo_owner")
+    repo_name = serializers.CharField(source="pipeline.repo_name")
+    repo_branch = serializers.CharField(required=False)
+    repo_revision = serializers.CharField(required=False)
+    build_id = serializers.CharField(required=False)
+    release_id = serializers.CharField(required=False)
+    bot_id = serializers.CharField(required=False)
+    steps = serializers.ListField(
+        child=serializers.DictField(), max_length=0, help_text="always empty here: read one log by its id"
+    )
     inserted_at = TimestampField()
+    attempt = serializers.IntegerField()
     updated_at = TimestampField()
+
+    _RUN_FIELDS = frozenset({"repoBranch", "repoRevision", "buildID", "releaseID", "botID"})
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        run_fields = self.context.get("run_fields", {})
+        data: dict[str, Any] = {}
+        for field in self._readable_fields:
+            name = field.field_name
+            if name in self._RUN_FIELDS:
+                if name in run_fields:
+                    data[name] = run_fields[name]
+            elif name == "steps":
+                data[name] = []
+            else:
+                data[name] = field.to_representation(field.get_attribute(instance))
+        return data
 
 
 class EstafetteEventSerializer(CamelCaseSerializer):
@@ -105,24 +134,29 @@ class RunSerializer(CamelCaseSerializer):
 
     A kind's serializer adds its own fields and the JSON keeps Estafette's order: the id, the kind's fields named in
     ``shown_first`` (a release's ``name`` and ``action``), the repository, the kind's other fields, the events and
-    times, then the kind's fields named in ``shown_last`` (a build's ``pending_duration``).
+    times, then the kind's fields named in ``shown_last`` (a build's manifests).
     """
 
-    omit_when_null: tuple[str, ...] = ("started_at", "duration")
+    omit_when_null: tuple[str, ...] = ("started_at", "duration", "pending_duration")
     shown_first: tuple[str, ...] = ()
     shown_last: tuple[str, ...] = ()
     _HEAD = ("id", "repo_source", "repo_owner", "repo_name")
-    _TAIL = ("triggered_by_events", "inserted_at", "started_at", "updated_at", "duration")
+    _TAIL = ("trigger_events", "inserted_at", "started_at", "updated_at", "duration", "pending_duration")
 
     id = IdField(source="pk")
     repo_source = serializers.CharField(source="pipeline.repo_source")
     repo_owner = serializers.CharField(source="pipeline.repo_owner")
     repo_name = serializers.CharField(source="pipeline.repo_name")
-    triggered_by_events = wire_json(EstafetteEventSerializer(many=True))
+    # Estafette's JSON name (contracts: ``Events []EstafetteEvent `json:"triggerEvents"` ``) for the events that
+    # started the run; the column keeps Estafette's database name.
+    trigger_events = wire_json(EstafetteEventSerializer(many=True), source="triggered_by_events")
     inserted_at = TimestampField()
     started_at = TimestampField()
     updated_at = TimestampField()
     duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
+    pending_duration = serializers.IntegerField(
+        source="pending_duration_ns", help_text="nanoseconds from creation to start; absent until started"
+    )
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()  # wire (camelCase) names, the base's fields first

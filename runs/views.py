@@ -13,28 +13,40 @@ in the OpenAPI document (``pipeline_build_logs``…). A kind's own commands stay
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from django.http import StreamingHttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from builder.contracts import BuildLogStep, ContractError
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import page_of, parse_list_query
 from pipelines.models import Pipeline
 from pipelines.selectors import pipeline_get
 from runs import selectors
+from runs.api import authorize_job, json_body
 from runs.events import manual_event
 from runs.log_document import log_document_response
 from runs.models import LogRecord
 from runs.registry import RunKind
+from runs.reports import run_store_posted_log
 from runs.serializers import LogRecordSerializer, LogSerializer
+from runs.stats_views import stats_urlpatterns
 from runs.tail import TAIL_RENDERERS, log_tail_response, tail_user
 
 PIPELINE = "pipelines/<str:source>/<str:owner>/<str:name>"
@@ -116,6 +128,7 @@ class RunView(APIView):
         query = parse_list_query(
             request.query_params, filters=kind.list_filters, sort_fields=kind.sort_fields, default_sort=DEFAULT_SORT
         )
+        query = replace(query, order_by=tuple(_through_pipeline(term) for term in query.order_by))
         page = page_of(
             selectors.run_list(kind, filters=query.filters, pipeline_id=pipeline_id),
             query,
@@ -127,6 +140,15 @@ class RunView(APIView):
         if record is None:
             raise NotFound(f"{self.kind.label} {run.pk} has no logs yet")
         return log_document_response(record, run_fields=self.kind.log_fields(run))
+
+
+_PIPELINE_SORT_FIELDS = frozenset({"repo_source", "repo_owner", "repo_name"})
+
+
+def _through_pipeline(term: str) -> str:
+    """A sort term on the repository (``-repo_name``) as the run's pipeline's field (``-pipeline__repo_name``)."""
+    name = term.lstrip("-")
+    return term.replace(name, f"pipeline__{name}") if name in _PIPELINE_SORT_FIELDS else term
 
 
 def run_key(kind: RunKind) -> str:
@@ -205,16 +227,61 @@ class PipelineRunApi(RunView):
         return Response(self.kind.serializer(self.kind.cancel(self.run(), None)).data)
 
 
-class RunLogsApi(RunView):
-    """``GET …/<segment>/{id}/logs``: the log of the run's latest attempt."""
+POSTED_LOG_ANSWER = inline_serializer("PostedLogAnswer", {"stored": serializers.BooleanField()})
 
-    operation_ids = {"get": "pipeline_{name}_logs"}
+
+class RunLogsApi(RunView):
+    """``GET …/<segment>/{id}/logs``: the log of the run's latest attempt. ``POST``: a builder posts the run's whole
+    log, as Estafette's builders do at the end of a job (``contracts.BuildLog``: its ``steps`` are read), with the
+    run's job token; kept as the run's ``posted-log`` attempt (``runs.reports.run_store_posted_log``). People cannot
+    post logs: no job token, 401; another run's, 403; once the run is final, 409 as for every builder report."""
+
+    operation_ids = {"get": "pipeline_{name}_logs", "post": "pipeline_{name}_logs_post"}
     about = "``GET …/{segment}/{{id}}/logs``: the log of the {label}'s latest attempt."
     answers = {200: LogSerializer, **errors(400, 401, 404)}
+
+    @classmethod
+    def operations(cls, kind: RunKind) -> Operations:
+        posted = POSTED_LOG_ANSWER
+        return {
+            "get": cls.operation(kind, "get"),
+            "post": extend_schema(
+                operation_id=cls.operation_ids["post"].format(name=kind.name),
+                description=f"A builder posts the {kind.label}'s whole log (Estafette's BuildLog) with its job token.",
+                parameters=[OpenApiParameter(run_key(kind), OpenApiTypes.STR, OpenApiParameter.PATH)],
+                request={"application/json": OpenApiTypes.OBJECT},
+                responses={201: posted, 200: posted, **errors(400, 401, 403, 404, 409, 413)},
+            ),
+        }
+
+    def get_authenticators(self) -> list[Any]:
+        # A builder's POST carries its job token, checked by ``post`` for the run in the path: no session, no CSRF.
+        return [] if self._posted() else super().get_authenticators()
+
+    def get_permissions(self) -> list[Any]:
+        return [] if self._posted() else super().get_permissions()
+
+    def _posted(self) -> bool:
+        request = getattr(self, "request", None)  # None while the OpenAPI document is generated
+        return request is not None and request.method == "POST"
 
     def get(self, request: Request, **path: str) -> StreamingHttpResponse:
         run = self.run()
         return self.log(run, selectors.log_record_latest(run_kind=self.kind.name, run_id=run.pk))
+
+    def post(self, request: Request, **path: str) -> Response:
+        run = self.run()
+        authorize_job(request, kind=self.kind.name, run_id=run.pk)
+        body = json_body(request)
+        raw_steps = body.get("steps") if isinstance(body, dict) else None
+        if not isinstance(raw_steps, list):
+            raise BadRequest('steps: send the log as Estafette\'s BuildLog, {"steps": [...]}')
+        try:
+            steps = [BuildLogStep.from_dict(step) for step in raw_steps]
+        except ContractError as error:
+            raise BadRequest(f"steps: {error}") from None
+        stored = run_store_posted_log(kind=self.kind, run=run, steps=steps)
+        return Response({"stored": stored}, status=201 if stored else 200)
 
 
 class RunLogByIdApi(RunView):
@@ -230,16 +297,36 @@ class RunLogByIdApi(RunView):
         return self.log(run, selectors.log_record_get(run_kind=self.kind.name, run_id=run.pk, record_id=record_id))
 
 
+# One component for every kind's ``…/alllogs`` (drf-spectacular refuses two of the same name).
+LOG_RECORD_PAGE = list_envelope(LogRecordSerializer, "LogRecord")
+
+
 class RunLogRecordsApi(RunView):
-    """``GET …/<segment>/{id}/alllogs``: the run's log records (one per attempt), newest first."""
+    """``GET …/<segment>/{id}/alllogs``: a page of the run's log records (one per attempt), oldest first, in
+    Estafette's list envelope (its web UI reads ``.items`` and shows the last as the latest)."""
 
     operation_ids = {"get": "pipeline_{name}_all_logs"}
-    about = "``GET …/{segment}/{{id}}/alllogs``: the {label}'s log records (one per attempt), newest first."
-    answers = {200: LogRecordSerializer(many=True), **errors(400, 401, 404)}
+    about = "``GET …/{segment}/{{id}}/alllogs``: the {label}'s log records (one per attempt), oldest first."
+
+    @classmethod
+    def operations(cls, kind: RunKind) -> Operations:
+        return {
+            "get": cls.operation(
+                kind,
+                "get",
+                parameters=list_parameters((), ()),
+                responses={200: LOG_RECORD_PAGE, **errors(400, 401, 404)},
+            )
+        }
 
     def get(self, request: Request, **path: str) -> Response:
-        records = selectors.log_records_of_run(run_kind=self.kind.name, run_id=self.run().pk)
-        return Response(LogRecordSerializer(records, many=True).data)
+        run = self.run()
+        query = parse_list_query(request.query_params, filters=(), sort_fields=(), default_sort=("attempt",))
+        records = selectors.log_records_of_run(run_kind=self.kind.name, run_id=run.pk).select_related("pipeline")
+        context = {"run_fields": self.kind.log_fields(run)}
+        return Response(
+            page_of(records, query).envelope(lambda rows: LogRecordSerializer(rows, many=True, context=context).data)
+        )
 
 
 class RunLogStreamApi(RunView):
@@ -260,6 +347,13 @@ class RunLogStreamApi(RunView):
         return log_tail_response(kind=self.kind.name, run_id=self.run().pk, user=tail_user(request))
 
 
+class RunLogTailApi(RunLogStreamApi):
+    """``GET …/<segment>/{id}/logs/tail``: Estafette's other path of the live tail, the same stream."""
+
+    operation_ids = {"get": "pipeline_{name}_log_tail"}
+    about = "``GET …/{segment}/{{id}}/logs/tail``: the live tail of the {label}'s log (SSE), as ``logs.stream``."
+
+
 def component_name(serializer: type[Any]) -> str:
     """The OpenAPI component drf-spectacular names after ``serializer``: ``BuildSerializer`` → ``Build``."""
     return serializer.__name__.removesuffix("Serializer")
@@ -275,7 +369,7 @@ def run_urlpatterns(kind: RunKind, *, pipeline_runs: type[PipelineRunsApi] = Pip
     """The routes of ``kind``'s runs, under ``/api/``: ``<segment>`` (all pipelines), ``…/<segment>`` (one pipeline's,
     served by ``pipeline_runs``: the kind's own view when it takes a command there), ``…/<segment>/{<kind>_id}`` and
     its logs. Route names: ``<segment>``, ``pipeline-<segment>``, ``pipeline-<kind>``, ``pipeline-<kind>-logs``,
-    ``-tail``, ``-alllogs``, ``-log-by-id``."""
+    ``-tail``, ``-logs-tail``, ``-alllogs``, ``-log-by-id``."""
     one = f"{PIPELINE}/{kind.segment}/<str:{run_key(kind)}>"
     routes: list[tuple[str, type[RunView], str]] = [
         (kind.segment, RunListApi, kind.segment),
@@ -283,10 +377,14 @@ def run_urlpatterns(kind: RunKind, *, pipeline_runs: type[PipelineRunsApi] = Pip
         (one, PipelineRunApi, f"pipeline-{kind.name}"),
         (f"{one}/logs", RunLogsApi, f"pipeline-{kind.name}-logs"),
         (f"{one}/logs.stream", RunLogStreamApi, f"pipeline-{kind.name}-tail"),
+        (f"{one}/logs/tail", RunLogTailApi, f"pipeline-{kind.name}-logs-tail"),
     ]
     if kind.log_attempt_routes:
         routes += [
             (f"{one}/alllogs", RunLogRecordsApi, f"pipeline-{kind.name}-alllogs"),
             (f"{one}/logsbyid/<str:log_id>", RunLogByIdApi, f"pipeline-{kind.name}-log-by-id"),
         ]
-    return [path(route, for_kind(view, kind).as_view(), name=name) for route, view, name in routes]
+    return [
+        *(path(route, for_kind(view, kind).as_view(), name=name) for route, view, name in routes),
+        *stats_urlpatterns(kind),
+    ]

@@ -10,7 +10,7 @@ Two steps, each its own consumer:
 2. ``trigger_fire`` — take that trigger's action: ``builds`` (a new build of the revision of the
    branch's latest build, with a fresh version), ``releases`` (version latest/same/current/literal
    to the release target, with the released build's manifest, branch and revision) or ``runs`` (a
-   bot run). The event is recorded on the new run as its ``triggeredByEvents``.
+   bot run). The event is recorded on the new run as its ``triggered_by_events`` (``triggerEvents`` in the API).
 
 ``trigger_named_events`` adds, for a job, the last succeeded build/release that each *named*
 pipeline/release trigger refers to, so ``ESTAFETTE_TRIGGER_<NAME>_*`` exist however the job started; the run

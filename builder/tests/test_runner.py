@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from builder.contracts import Credential, TrustedImage
+from builder.executors.base import PullError
 from builder.executors.host import HostExecutor
 from builder.manifest.extensions import extension_env
 from builder.manifest.when import evaluate_when
@@ -299,3 +300,24 @@ def test_it_mounts_credentials_for_trusted_images_and_refuses_commands_that_coul
     assert json.loads((directory / "container_registry.json").read_text())[0]["additionalProperties"] == {
         "username": "u"
     }
+
+
+class _UnpullableHost(HostExecutor):
+    """The host executor with a registry that refuses every pull (as a missing image or bad credentials do)."""
+
+    def pull(self, image: str, *, credentials: object = ()) -> object:
+        raise PullError(f"pulling {image} failed: manifest unknown (token s3cr3t-pass)")
+
+
+def test_it_reports_the_image_a_stage_failed_to_pull_with_the_reason(tmp_path: Path) -> None:
+    # given a stage whose image cannot be pulled, and a secret the error text happens to contain
+    sink = RecordingSink()
+    runner = make_runner(tmp_path, sink, executor=_UnpullableHost(sandbox=False), masker=Masker(["s3cr3t-pass"]))
+    # when run
+    final = runner.run([StagePlan(name="build", image="acme/missing:1.2", commands=("true",))])
+    # then the step failed and carries its image with the (masked) reason, as Estafette's log header shows it
+    assert final == "failed"
+    step = sink.step("build")
+    assert step.image is not None and (step.image.name, step.image.tag) == ("acme/missing", "1.2")
+    assert "manifest unknown" in step.image.error and "s3cr3t-pass" not in step.image.error
+    assert MASK in step.image.error

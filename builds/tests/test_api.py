@@ -133,7 +133,7 @@ def test_it_rebuilds_a_failed_version_as_the_user_who_asked(client) -> None:
     assert response.status_code == 201
     body = response.json()
     assert (body["buildVersion"], body["buildStatus"]) == (failed.build_version, "pending")
-    assert body["triggeredByEvents"] == [{"fired": True, "manual": {"userID": "ann@example.com"}}]
+    assert body["triggerEvents"] == [{"fired": True, "manual": {"userID": "ann@example.com"}}]
     assert Build.objects.filter(build_version=failed.build_version).count() == 2
 
 
@@ -166,7 +166,7 @@ def test_it_serves_the_latest_log_and_each_attempt(client) -> None:
     # when
     latest = response_json(client.get(f"{API}/builds/{build.pk}/logs"))
     earlier = response_json(client.get(f"{API}/builds/{build.pk}/logsbyid/{first.pk}"))
-    records = client.get(f"{API}/builds/{build.pk}/alllogs").json()
+    records = client.get(f"{API}/builds/{build.pk}/alllogs").json()["items"]
 
     # then
     assert latest["id"] == str(second.pk)
@@ -174,7 +174,7 @@ def test_it_serves_the_latest_log_and_each_attempt(client) -> None:
     assert (latest["repoBranch"], latest["repoRevision"]) == (build.repo_branch, build.repo_revision)
     assert latest["steps"][0]["logLines"][0]["text"] == "attempt two"
     assert earlier["steps"][0]["logLines"][0]["text"] == "attempt one"
-    assert [(record["id"], record["attempt"]) for record in records] == [(str(second.pk), 2), (str(first.pk), 1)]
+    assert [(record["id"], record["attempt"]) for record in records] == [(str(first.pk), 1), (str(second.pk), 2)]
 
 
 @pytest.mark.django_db

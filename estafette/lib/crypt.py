@@ -78,3 +78,22 @@ def reencrypt_for_job(text: str) -> tuple[str, str]:
         return opened[envelope]
 
     return ENVELOPE_PATTERN.sub(replace, text), job_key
+
+
+def secret_allow_lists(text: str) -> list[str]:
+    """The allow-list of each distinct envelope in ``text`` that the installation key opens (in order); envelopes
+    it cannot open are left out. Only the allow-lists leave this function, never a value."""
+    key = installation_key()
+    seen: set[str] = set()
+    allow_lists: list[str] = []
+    for match in ENVELOPE_PATTERN.finditer(text):
+        envelope = match.group(0)
+        if envelope in seen:
+            continue
+        seen.add(envelope)
+        try:
+            _, allow_list = open_envelope(envelope, key=key)
+        except SecretError:
+            continue
+        allow_lists.append(allow_list)
+    return allow_lists

@@ -37,6 +37,32 @@ ALL = "all"
 COUNT_CAP = 10_000
 
 _FILTER_PARAM = re.compile(r"^filter\[([a-z-]+)\]$")
+# Every filter Estafette's API reads (api:pkg/api/helpers.go ``GetFilters`` and the stats' ``filter[last]``). Its lists
+# read only theirs and ignore the others, and its web UI relies on that (it sends ``filter[search]`` and
+# ``filter[labels]`` to lists that take neither): a list here ignores these names too. A name Estafette does not have
+# is a typo, refused with a 400 naming what the list supports.
+ESTAFETTE_FILTERS = frozenset(
+    {
+        "status",
+        "since",
+        "labels",
+        "target",
+        "search",
+        "recent-committer",
+        "recent-releaser",
+        "group-id",
+        "organization-id",
+        "pipeline",
+        "parent",
+        "entity",
+        "branch",
+        "bot",
+        "last",
+        "archived",
+        "groups",
+        "organizations",
+    }
+)
 _CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -84,8 +110,9 @@ def parse_list_query(
     """Parse a list request's query parameters.
 
     ``params`` is a ``QueryDict`` (``getlist`` is used for repeatable filters). ``filters`` names the
-    filters this endpoint understands; any other ``filter[...]`` is refused, so a typo is a 400 rather
-    than a silently unfiltered list. ``sort_fields`` are the snake_case fields ``sort`` may name
+    filters this endpoint understands; another of Estafette's filters is ignored, as Estafette does
+    (``ESTAFETTE_FILTERS``), and any other ``filter[...]`` is refused, so a typo is a 400 rather than a
+    silently unfiltered list. ``sort_fields`` are the snake_case fields ``sort`` may name
     (camelCase is accepted too); ``default_sort`` applies when ``sort`` is absent. The fields of
     ``tie_breaker`` that the sort does not name yet are appended, so pages never overlap; make it a
     unique key an index can serve in that order.
@@ -130,7 +157,8 @@ def _values(params: Mapping[str, Any], name: str, *, split_commas: bool = False)
 
 
 def _single(params: Mapping[str, Any], name: str) -> str | None:
-    values = _values(params, f"filter[{name}]")
+    # The same value twice is one value: Estafette's web UI sends ``filter[since]=1w&filter[since]=1w``.
+    values = list(dict.fromkeys(_values(params, f"filter[{name}]")))
     if not values or values == [ALL]:
         return None
     if len(values) > 1:
@@ -141,7 +169,8 @@ def _single(params: Mapping[str, Any], name: str) -> str | None:
 def _parse_filters(params: Mapping[str, Any], *, allowed: Collection[str], now: datetime) -> Filters:
     for key in params:
         match = _FILTER_PARAM.match(key)
-        if key.startswith("filter") and (match is None or match.group(1) not in allowed):
+        known = match is not None and (match.group(1) in allowed or match.group(1) in ESTAFETTE_FILTERS)
+        if key.startswith("filter") and not known:
             supported = ", ".join(f"filter[{name}]" for name in sorted(allowed)) or "none"
             raise BadRequest(f"unknown filter {key!r}; this list supports {supported}")
     values: dict[str, Any] = {}

@@ -24,6 +24,8 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
         privateKeyFile: /secrets/github-app.pem
         webhookSecret: …
         apiUrl: https://api.github.com   # GitHub Enterprise: https://<host>/api/v3
+    catalog:                        # the label keys Estafette's catalog page offers as facets
+      filters: [type, team]
 
 Every problem stops start-up with ``ImproperlyConfigured`` naming the file and the item. Secret
 values stay encrypted here: jobs get them re-encrypted with their own key (``runs.dispatch``).
@@ -74,6 +76,7 @@ class ServerConfig:
     credentials: list[dict[str, Any]] = field(default_factory=list)
     trusted_images: list[dict[str, Any]] = field(default_factory=lambda: [dict(i) for i in DEFAULT_TRUSTED_IMAGES])
     integrations: dict[str, dict[str, str]] = field(default_factory=dict)  # {"github": {"appId": …}}
+    catalog_filters: list[str] = field(default_factory=list)
 
     def integration(self, name: str) -> dict[str, str]:
         """The settings of one integration (``{}`` when the file has none)."""
@@ -130,6 +133,7 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
         credentials=credentials,
         trusted_images=trusted_images,
         integrations=integrations,
+        catalog_filters=[key.strip() for key in checked.catalog.filters] if checked.catalog else [],
     )
 
 

@@ -124,6 +124,14 @@ class Integrations(BaseModel):
     github: GitHubIntegration | None = None
 
 
+class Catalog(BaseModel):
+    """Estafette's catalog page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filters: list[Text] = Field(default_factory=list, description="The label keys the catalog offers as facets.")
+
+
 class ServerConfigFile(BaseModel):
     """``ESTAFETTE_CONFIG_FILE``: credentials, trusted images and manifest preferences, in Estafette's camelCase."""
 
@@ -136,6 +144,7 @@ class ServerConfigFile(BaseModel):
     )
     clearDefaultTrustedImages: StrictBool = Field(False, description="Start from no trusted images instead.")
     integrations: Integrations | None = None
+    catalog: Catalog | None = None
 
 
 def server_config_schema() -> dict[str, Any]:

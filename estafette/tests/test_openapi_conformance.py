@@ -91,6 +91,27 @@ def test_every_read_endpoint_returns_what_its_schema_says() -> None:
         "/api/releases": "/api/releases",
         "/api/bots": "/api/bots",
         "/api/me": "/api/me",
+        # Estafette's other routes its web UI reads
+        "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/alllogs": f"{API}/bots/{bot.pk}/alllogs",
+        "/api/pipelines/{source}/{owner}/{name}/buildbranches": f"{API}/buildbranches",
+        "/api/pipelines/{source}/{owner}/{name}/botnames": f"{API}/botnames",
+        "/api/pipelines/{source}/{owner}/{name}/warnings": f"{API}/warnings",
+        "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/warnings": f"{API}/builds/{build.pk}/warnings",
+        "/api/pipelines/{source}/{owner}/{name}/stats/buildsdurations": f"{API}/stats/buildsdurations",
+        "/api/pipelines/{source}/{owner}/{name}/stats/releasesdurations": f"{API}/stats/releasesdurations",
+        "/api/pipelines/{source}/{owner}/{name}/stats/botscpu": f"{API}/stats/botscpu",
+        "/api/pipelines/{source}/{owner}/{name}/stats/buildsmemory": f"{API}/stats/buildsmemory",
+        "/api/releasetargets/pipelines": "/api/releasetargets/pipelines",
+        "/api/releasetargets/releases": "/api/releasetargets/releases",
+        "/api/labels/frequent": "/api/labels/frequent",
+        "/api/stats/pipelinescount": "/api/stats/pipelinescount",
+        "/api/stats/buildscount": "/api/stats/buildscount",
+        "/api/stats/buildsduration": "/api/stats/buildsduration",
+        "/api/stats/releasesadoption": "/api/stats/releasesadoption",
+        "/api/stats/mostbots": "/api/stats/mostbots",
+        "/api/config": "/api/config",
+        "/api/config/credentials": "/api/config/credentials",
+        "/api/manifest/templates": "/api/manifest/templates",
     }
 
     for documented, url in routes.items():

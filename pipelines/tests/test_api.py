@@ -65,6 +65,10 @@ def test_it_lists_pipelines_in_estafettes_shape(client) -> None:
         "succeeded",
         "deploy",
     )
+    # the medians of the target's recent releases (Estafette's computed_releases.extra_info)
+    assert set(active["extraInfo"]) == {"medianPendingDuration", "medianDuration"}
+    assert all(isinstance(value, int) for value in active["extraInfo"].values())
+    assert "pendingDuration" in active and "triggerEvents" in active
 
 
 @pytest.mark.django_db

@@ -35,7 +35,7 @@ def test_it_releases_a_succeeded_version_as_the_user_who_asked(client) -> None:
         "pending",
     )
     assert (body["repoSource"], body["repoOwner"], body["repoName"]) == ("github.com", "acme", "api")
-    assert body["triggeredByEvents"] == [{"fired": True, "manual": {"userID": "ann@example.com"}}]
+    assert body["triggerEvents"] == [{"fired": True, "manual": {"userID": "ann@example.com"}}]
     assert "duration" not in body
     pipeline = client.get(API).json()
     production = next(target for target in pipeline["releaseTargets"] if target["name"] == "production")
@@ -94,7 +94,7 @@ def test_it_serves_a_releases_log(client) -> None:
     log_append(record=record, seq=1, lines=[output_line("deploy", "rolling out")])
 
     body = response_json(client.get(f"{API}/releases/{release.pk}/logs"))
-    records = client.get(f"{API}/releases/{release.pk}/alllogs").json()
+    records = client.get(f"{API}/releases/{release.pk}/alllogs").json()["items"]
 
     assert body["releaseID"] == str(release.pk)
     assert "buildID" not in body

@@ -125,11 +125,17 @@ def test_a_kind_with_attempt_routes_serves_each_attempts_log(client: Any, name: 
     log_append(record=first, seq=1, lines=[output_line("main", "one")])
     second = log_record_create(pipeline=run.pipeline, run_kind=kind.name, run_id=run.pk)
 
-    records = client.get(one(kind, "-alllogs", run_id=run.pk)).json()
+    page = client.get(one(kind, "-alllogs", run_id=run.pk)).json()
+    second_page = client.get(one(kind, "-alllogs", run_id=run.pk) + "?page[size]=1&page[number]=2").json()
     earlier = response_json(client.get(one(kind, "-log-by-id", run_id=run.pk, log_id=first.pk)))
 
-    assert [record["attempt"] for record in records] == [2, 1]
-    assert records[0]["id"] == str(second.pk)
+    # Estafette's paged envelope, oldest first (its web UI shows the last item as the latest attempt)
+    records = page["items"]
+    assert page["pagination"] == {"page": 1, "size": 20, "totalPages": 1, "totalItems": 2}
+    assert [record["attempt"] for record in records] == [1, 2]
+    assert [record["id"] for record in second_page["items"]] == [str(second.pk)]
+    assert records[0][f"{kind.name}ID"] == str(run.pk)
+    assert (records[0]["repoName"], records[0]["steps"]) == ("api", [])
     assert earlier["steps"][0]["logLines"][0]["text"] == "one"
 
 
@@ -140,7 +146,62 @@ def test_each_kinds_operations_keep_their_ids_in_the_openapi_document(client: An
 
     for kind in run_kinds():
         expected = {f"{kind.segment}_list", f"pipeline_{kind.segment}_list"}
-        expected |= {f"pipeline_{kind.name}_{suffix}" for suffix in ("get", "cancel", "logs", "log_stream")}
+        expected |= {f"pipeline_{kind.name}_{suffix}" for suffix in ("get", "cancel", "logs", "log_stream", "log_tail")}
         if kind.log_attempt_routes:
             expected |= {f"pipeline_{kind.name}_all_logs", f"pipeline_{kind.name}_log_by_id"}
         assert expected <= operations, expected - operations
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [kind.name for kind in run_kinds()])
+def test_every_kind_shows_trigger_events_and_pending_duration_as_estafette_names_them(client: Any, name: str) -> None:
+    # given a started run of each kind
+    kind = run_kind(name)
+    run = RUNNING[name](make_pipeline("api"))
+
+    # when its list and its own route are read
+    listed = client.get(reverse(kind.segment)).json()["items"][0]
+    shown = client.get(one(kind, run_id=run.pk)).json()
+
+    # then the events are ``triggerEvents`` (contracts' JSON name) and the wait to start is ``pendingDuration``
+    for body in (listed, shown):
+        assert isinstance(body["triggerEvents"], list)
+        assert "triggeredByEvents" not in body
+        assert isinstance(body["pendingDuration"], int) and body["pendingDuration"] >= 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [kind.name for kind in run_kinds()])
+def test_lists_take_the_query_estafettes_web_ui_sends(client: Any, name: str) -> None:
+    # given a run of each kind
+    kind = run_kind(name)
+    RUNNING[name](make_pipeline("api"))
+    lists = [reverse(kind.segment), reverse(f"pipeline-{kind.segment}", kwargs=PIPELINE)]
+
+    # when asked with a repeated filter[since] (the UI's "my pipelines" sends it twice), empty filters, and filters
+    # of Estafette's that this list does not take (Estafette ignores them)
+    query = "?filter[since]=1w&filter[since]=1w&filter[search]=&filter[labels]=&filter[last]=10&filter[pipeline]=x"
+    answers = [client.get(url + query) for url in lists]
+    differing = client.get(lists[0] + "?filter[since]=1w&filter[since]=1d")
+
+    # then each list answers as without them; two different values stay a 400 naming the filter
+    assert [(answer.status_code, answer.json()["pagination"]["totalItems"]) for answer in answers] == [(200, 1)] * 2
+    assert differing.status_code == 400
+    assert "filter[since]" in differing.json()["message"]
+
+
+@pytest.mark.django_db
+def test_the_bot_runs_of_all_pipelines_take_filter_target_as_the_bot(client: Any) -> None:
+    # given a run of the bot "tidy"
+    running_bot_run(make_pipeline("api"))
+    segment = run_kind("bot").segment
+
+    # when Estafette's "all bots" page filters them by target
+    tidy = client.get(reverse(segment) + "?filter[target]=tidy").json()["items"]
+    other = client.get(reverse(segment) + "?filter[target]=renovate").json()["items"]
+    every = client.get(reverse(segment) + "?filter[target]=all").json()["items"]
+
+    # then the target is the bot's name; "all" is no filter
+    assert [run["name"] for run in tidy] == ["tidy"]
+    assert other == []
+    assert [run["name"] for run in every] == ["tidy"]

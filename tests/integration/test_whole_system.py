@@ -110,7 +110,7 @@ def test_a_push_builds_triggers_the_next_pipeline_and_a_release_runs_through_the
     triggered_path = f"/pipelines/local/acme/docs/builds/{triggered['id']}"
     triggered = system.wait_until_final(triggered_path, "buildStatus")
     assert triggered["buildStatus"] == "succeeded", system.diagnostics()
-    (event,) = triggered["triggeredByEvents"]
+    (event,) = triggered["triggerEvents"]
     assert (event["pipeline"]["repoName"], event["pipeline"]["buildVersion"]) == ("app", "0.0.1")
     docs_log = steps_of(system.api.get(f"{triggered_path}/logs"))
     assert printed(docs_log["publish"]) == ["publishing docs after app"]
@@ -129,7 +129,7 @@ def test_a_push_builds_triggers_the_next_pipeline_and_a_release_runs_through_the
     assert release_log["deploy"]["status"] == "SUCCEEDED"
     assert printed(release_log["deploy"]) == ["deploying app 0.0.1 to staging"]
     assert release_log["git-clone"]["status"] == "SUCCEEDED"
-    assert release["triggeredByEvents"][0]["manual"]["userID"] == "ann@example.com"
+    assert release["triggerEvents"][0]["manual"]["userID"] == "ann@example.com"
     # and the pipeline shows its latest build and the release on its target
     pipeline = system.api.get("/pipelines/local/acme/app")
     assert (pipeline["buildStatus"], pipeline["buildVersion"]) == ("succeeded", "0.0.1")

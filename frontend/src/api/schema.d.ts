@@ -113,6 +113,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/catalog/filters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description ``GET /api/catalog/filters``: the label keys the catalog offers as facets (``catalog.filters`` of
+         *     ``ESTAFETTE_CONFIG_FILE``; none by default, as Estafette).
+         */
+        get: operations["catalog_filters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/filtervalues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description ``GET /api/catalog/filtervalues?filter[labels]=<key>``: the values of a label key among the pipelines that are
+         *     not archived, each with its number of pipelines, by value (Estafette's default key: ``type``).
+         */
+        get: operations["catalog_filter_values"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/config``: the manifest preferences, credentials (redacted) and trusted images. */
+        get: operations["config_all"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/config/buildControl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/config/buildControl``: Estafette's build control; this server has none (an empty map). */
+        get: operations["config_build_control"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/config/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/config/credentials``: the credentials jobs may receive, redacted. */
+        get: operations["config_credentials"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/config/trustedimages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/config/trustedimages``: the trusted images and what each may do. */
+        get: operations["config_trusted_images"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/docker/events": {
         parameters: {
             query?: never;
@@ -181,6 +289,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/labels/frequent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/labels/frequent``: the ``key=value`` labels that more than one of the filtered pipelines carry. */
+        get: operations["labels_frequent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/manifest/encrypt": {
         parameters: {
             query?: never;
@@ -198,6 +323,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/manifest/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description ``POST /api/manifest/generate``: a template with its placeholders filled in. */
+        post: operations["manifest_generate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/manifest/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/manifest/templates``: the manifest templates and their placeholders. */
+        get: operations["manifest_templates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/manifest/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description ``POST /api/manifest/validate``: whether a manifest is valid with this server's preferences (always 200). */
+        post: operations["manifest_validate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -206,6 +382,57 @@ export interface paths {
             cookie?: never;
         };
         get: operations["me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/migrations/builds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Estafette's SCM migration lookups: nothing on this server was ever migrated (404). */
+        get: operations["migrations_builds_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/migrations/from/{source}/{owner}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Estafette's SCM migration lookups: nothing on this server was ever migrated (404). */
+        get: operations["migrations_from_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/migrations/releases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Estafette's SCM migration lookups: nothing on this server was ever migrated (404). */
+        get: operations["migrations_releases_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -240,6 +467,23 @@ export interface paths {
         };
         /** @description ``GET /api/pipelines/{source}/{owner}/{name}``: one pipeline with its active releases and medians. */
         get: operations["pipeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/botnames": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/botnames``: the bots of the pipeline's bot runs with their number of runs, most first. */
+        get: operations["pipeline_bot_names"];
         put?: never;
         post?: never;
         delete?: never;
@@ -284,6 +528,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/alllogs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/bots/{id}/alllogs``: the bot run's log records (one per attempt), oldest first. */
+        get: operations["pipeline_bot_all_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logs": {
         parameters: {
             query?: never;
@@ -294,7 +555,8 @@ export interface paths {
         /** @description ``GET …/bots/{id}/logs``: the log of the bot run's latest attempt. */
         get: operations["pipeline_bot_logs"];
         put?: never;
-        post?: never;
+        /** @description A builder posts the bot run's whole log (Estafette's BuildLog) with its job token. */
+        post: operations["pipeline_bot_logs_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -310,6 +572,60 @@ export interface paths {
         };
         /** @description ``GET …/bots/{id}/logs.stream``: the live tail of the bot run's log (SSE). */
         get: operations["pipeline_bot_log_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/bots/{id}/logs/tail``: the live tail of the bot run's log (SSE), as ``logs.stream``. */
+        get: operations["pipeline_bot_log_tail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/bots/{bot_id}/logsbyid/{log_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/bots/{id}/logsbyid/{logId}``: the log of one attempt. */
+        get: operations["pipeline_bot_log_by_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/buildbranches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description ``GET …/buildbranches``: the branches of the pipeline's builds with their number of builds, most first (the
+         *     branch filter of Estafette's builds page).
+         */
+        get: operations["pipeline_build_branches"];
         put?: never;
         post?: never;
         delete?: never;
@@ -361,7 +677,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/builds/{id}/alllogs``: the build's log records (one per attempt), newest first. */
+        /** @description ``GET …/builds/{id}/alllogs``: the build's log records (one per attempt), oldest first. */
         get: operations["pipeline_build_all_logs"];
         put?: never;
         post?: never;
@@ -381,7 +697,8 @@ export interface paths {
         /** @description ``GET …/builds/{id}/logs``: the log of the build's latest attempt. */
         get: operations["pipeline_build_logs"];
         put?: never;
-        post?: never;
+        /** @description A builder posts the build's whole log (Estafette's BuildLog) with its job token. */
+        post: operations["pipeline_build_logs_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -405,6 +722,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/builds/{id}/logs/tail``: the live tail of the build's log (SSE), as ``logs.stream``. */
+        get: operations["pipeline_build_log_tail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/logsbyid/{log_id}": {
         parameters: {
             query?: never;
@@ -414,6 +748,23 @@ export interface paths {
         };
         /** @description ``GET …/builds/{id}/logsbyid/{logId}``: the log of one attempt. */
         get: operations["pipeline_build_log_by_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/builds/{id}/warnings``: best-practice warnings about one build's manifest. */
+        get: operations["pipeline_build_warnings"];
         put?: never;
         post?: never;
         delete?: never;
@@ -499,7 +850,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description ``GET …/releases/{id}/alllogs``: the release's log records (one per attempt), newest first. */
+        /** @description ``GET …/releases/{id}/alllogs``: the release's log records (one per attempt), oldest first. */
         get: operations["pipeline_release_all_logs"];
         put?: never;
         post?: never;
@@ -519,7 +870,8 @@ export interface paths {
         /** @description ``GET …/releases/{id}/logs``: the log of the release's latest attempt. */
         get: operations["pipeline_release_logs"];
         put?: never;
-        post?: never;
+        /** @description A builder posts the release's whole log (Estafette's BuildLog) with its job token. */
+        post: operations["pipeline_release_logs_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -535,6 +887,23 @@ export interface paths {
         };
         /** @description ``GET …/releases/{id}/logs.stream``: the live tail of the release's log (SSE). */
         get: operations["pipeline_release_log_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/releases/{release_id}/logs/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/releases/{id}/logs/tail``: the live tail of the release's log (SSE), as ``logs.stream``. */
+        get: operations["pipeline_release_log_tail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -560,6 +929,176 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/stats/botscpu": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The measured maximum cpu (CPU cores) of the pipeline's latest bots that have one, oldest first; empty while the runs carry no measurements. */
+        get: operations["pipeline_stats_bots_cpu"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/botsdurations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The pending and running time of the pipeline's latest bots, oldest first. */
+        get: operations["pipeline_stats_bots_durations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/botsmemory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The measured maximum memory (bytes) of the pipeline's latest bots that have one, oldest first; empty while the runs carry no measurements. */
+        get: operations["pipeline_stats_bots_memory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/buildscpu": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The measured maximum cpu (CPU cores) of the pipeline's latest builds that have one, oldest first; empty while the runs carry no measurements. */
+        get: operations["pipeline_stats_builds_cpu"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/buildsdurations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The pending and running time of the pipeline's latest builds, oldest first. */
+        get: operations["pipeline_stats_builds_durations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/buildsmemory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The measured maximum memory (bytes) of the pipeline's latest builds that have one, oldest first; empty while the runs carry no measurements. */
+        get: operations["pipeline_stats_builds_memory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/releasescpu": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The measured maximum cpu (CPU cores) of the pipeline's latest releases that have one, oldest first; empty while the runs carry no measurements. */
+        get: operations["pipeline_stats_releases_cpu"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/releasesdurations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The pending and running time of the pipeline's latest releases, oldest first. */
+        get: operations["pipeline_stats_releases_durations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/stats/releasesmemory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The measured maximum memory (bytes) of the pipeline's latest releases that have one, oldest first; empty while the runs carry no measurements. */
+        get: operations["pipeline_stats_releases_memory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{source}/{owner}/{name}/warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET …/warnings``: best-practice warnings about the pipeline (its build time, its latest manifest). */
+        get: operations["pipeline_warnings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/releases": {
         parameters: {
             query?: never;
@@ -577,16 +1116,306 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/releasetargets/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/releasetargets/pipelines``: the release targets of the pipelines the filters show. */
+        get: operations["release_targets_of_pipelines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/releasetargets/releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description ``GET /api/releasetargets/releases``: the targets of the releases the filters match, with their number of
+         *     releases, most first (the target filter of Estafette's releases page).
+         */
+        get: operations["release_targets_of_releases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/botsadoption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description When each pipeline ran its first of its bots, oldest first. */
+        get: operations["stats_bots_adoption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/botscount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description How many bots match the filters. */
+        get: operations["stats_bots_count"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/botsduration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The summed run time of the finished bots that match the filters (nanoseconds). */
+        get: operations["stats_bots_duration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/buildsadoption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description When each pipeline ran its first of its builds, oldest first. */
+        get: operations["stats_builds_adoption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/buildscount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description How many builds match the filters. */
+        get: operations["stats_builds_count"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/buildsduration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The summed run time of the finished builds that match the filters (nanoseconds). */
+        get: operations["stats_builds_duration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/mostbots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Pipelines ranked by their number of bots matching the filters, most first. */
+        get: operations["stats_most_bots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/mostbuilds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Pipelines ranked by their number of builds matching the filters, most first. */
+        get: operations["stats_most_builds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/mostreleases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Pipelines ranked by their number of releases matching the filters, most first. */
+        get: operations["stats_most_releases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/pipelinescount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/stats/pipelinescount``: how many pipelines the list's filters show. */
+        get: operations["stats_pipelines_count"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/releasesadoption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description When each pipeline ran its first of its releases, oldest first. */
+        get: operations["stats_releases_adoption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/releasescount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description How many releases match the filters. */
+        get: operations["stats_releases_count"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/releasesduration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The summed run time of the finished releases that match the filters (nanoseconds). */
+        get: operations["stats_releases_duration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A release as a pipeline's release target shows it (``activeReleases``): with ``extraInfo``, the medians of
+         *     the succeeded releases among the last ten to its target and action, kept by the read model
+         *     (``releases.read_model``) and set on the release by ``releases.selectors.pipeline_active_releases``.
+         */
+        ActiveRelease: {
+            readonly id: string;
+            /** @description the release target */
+            name: string;
+            action: string;
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+            releaseVersion: string;
+            releaseStatus: string;
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
+            /** Format: date-time */
+            insertedAt: string;
+            /** Format: date-time */
+            startedAt?: string | null;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description nanoseconds; absent until finished */
+            duration?: number | null;
+            /** @description nanoseconds from creation to start; absent until started */
+            pendingDuration?: number | null;
+            readonly extraInfo: components["schemas"]["ReleaseExtraInfo"];
+        };
         /** @description Body of ``POST …/bots``: run a bot of the pipeline's latest manifest. */
         BotCreateRequest: {
             name: string;
             repoSource?: string;
             repoOwner?: string;
             repoName?: string;
+        };
+        BotNameList: {
+            items: components["schemas"]["NameCount"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /** @description A bot run: one run of a bot of the pipeline's manifest. */
         BotRun: {
@@ -597,7 +1426,7 @@ export interface components {
             repoOwner: string;
             repoName: string;
             botStatus: string;
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -606,10 +1435,17 @@ export interface components {
             updatedAt: string;
             /** @description nanoseconds; absent until finished */
             duration?: number | null;
+            /** @description nanoseconds from creation to start; absent until started */
+            pendingDuration?: number | null;
         };
         BotRunList: {
             items: components["schemas"]["BotRun"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        BranchCount: {
+            name: string;
+            /** @description builds of the branch */
+            count: number;
         };
         /** @description A build as a list item: everything but the manifest texts. */
         Build: {
@@ -627,7 +1463,7 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -638,6 +1474,10 @@ export interface components {
             duration?: number | null;
             /** @description nanoseconds from creation to start; absent until started */
             pendingDuration?: number | null;
+        };
+        BuildBranchList: {
+            items: components["schemas"]["BranchCount"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /** @description A build with its manifest (as pushed) and the manifest with defaults, secrets shown as ``***``. */
         BuildDetail: {
@@ -655,7 +1495,7 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -703,6 +1543,10 @@ export interface components {
             name: string;
             /** @default  */
             username: string;
+        };
+        ConfigYaml: {
+            /** @description YAML, secrets as *** */
+            config: string;
         };
         DockerAccepted: {
             ids: string[];
@@ -794,6 +1638,24 @@ export interface components {
             /** @description nanoseconds */
             medianPendingDuration?: number | null;
         };
+        FrequentLabel: {
+            key: string;
+            value: string;
+            pipelinesCount: number;
+        };
+        FrequentLabelList: {
+            items: components["schemas"]["FrequentLabel"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        GenerateRequest: {
+            template: string;
+            placeholders?: {
+                [key: string]: string;
+            };
+        };
+        Generated: {
+            manifest: string;
+        };
         GitHubDeliveryAccepted: {
             ids: string[];
         };
@@ -854,14 +1716,33 @@ export interface components {
             streamType: components["schemas"]["StreamTypeEnum"];
             text: string;
         };
-        /** @description An entry of ``GET …/alllogs``: one attempt's log, without its steps. */
+        /**
+         * @description An entry of ``GET …/alllogs``: one attempt's log record as Estafette lists it (``buildID``, ``releaseID`` or
+         *     ``botID``; a build's branch and revision), without its steps — those are at ``…/logsbyid/{id}``. ``attempt`` and
+         *     ``updatedAt`` are this API's own. Expects ``run_fields`` (``RunKind.log_fields``) in the context.
+         */
         LogRecord: {
             readonly id: string;
-            attempt: number;
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+            repoBranch?: string;
+            repoRevision?: string;
+            buildID?: string;
+            releaseID?: string;
+            botID?: string;
+            /** @description always empty here: read one log by its id */
+            steps: [
+            ];
             /** Format: date-time */
             insertedAt: string;
+            attempt: number;
             /** Format: date-time */
             updatedAt: string;
+        };
+        LogRecordList: {
+            items: components["schemas"]["LogRecord"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -887,6 +1768,45 @@ export interface components {
             /** Format: date-time */
             lastVisit: string | null;
         };
+        MostBots: {
+            repo_source: string;
+            repo_owner: string;
+            repo_name: string;
+            nr_records: number;
+        };
+        MostBotsList: {
+            items: components["schemas"]["MostBots"][];
+        };
+        MostBuilds: {
+            repo_source: string;
+            repo_owner: string;
+            repo_name: string;
+            nr_records: number;
+        };
+        MostBuildsList: {
+            items: components["schemas"]["MostBuilds"][];
+            pagination: components["schemas"]["MostBuildsPagination"];
+        };
+        MostBuildsPagination: {
+            page: number;
+            size: number;
+            totalPages: number;
+            totalItems: number;
+        };
+        MostReleases: {
+            repo_source: string;
+            repo_owner: string;
+            repo_name: string;
+            nr_records: number;
+        };
+        MostReleasesList: {
+            items: components["schemas"]["MostReleases"][];
+        };
+        NameCount: {
+            name: string;
+            /** @description how many runs carry it */
+            count: number;
+        };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -897,7 +1817,8 @@ export interface components {
             step: string;
             depth: number;
             runIndex: number;
-            image?: components["schemas"]["StepImage"];
+            /** @description null until the builder reported the step's image */
+            image: components["schemas"]["StepImage"] | null;
             /** @description nanoseconds */
             duration: number;
             exitCode: number;
@@ -943,7 +1864,7 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][] | null;
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][] | null;
             /** Format: date-time */
             insertedAt: string | null;
             /** Format: date-time */
@@ -987,7 +1908,10 @@ export interface components {
             name: string;
             actions: components["schemas"]["ReleaseAction"][];
             /** @description the latest release per action of this target */
-            activeReleases: components["schemas"]["Release"][];
+            activeReleases: components["schemas"]["ActiveRelease"][];
+        };
+        PostedLogAnswer: {
+            stored: boolean;
         };
         PubSubAccepted: {
             id: string;
@@ -1010,7 +1934,7 @@ export interface components {
             repoName: string;
             releaseVersion: string;
             releaseStatus: string;
-            readonly triggeredByEvents: components["schemas"]["EstafetteEvent"][];
+            readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
             /** Format: date-time */
@@ -1019,6 +1943,8 @@ export interface components {
             updatedAt: string;
             /** @description nanoseconds; absent until finished */
             duration?: number | null;
+            /** @description nanoseconds from creation to start; absent until started */
+            pendingDuration?: number | null;
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -1042,6 +1968,18 @@ export interface components {
             repoOwner?: string;
             repoName?: string;
         };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        ReleaseExtraInfo: {
+            /** @description nanoseconds; 0 until one succeeded */
+            medianPendingDuration: number;
+            /** @description nanoseconds; 0 until one succeeded */
+            medianDuration: number;
+        };
         ReleaseList: {
             items: components["schemas"]["Release"][];
             pagination: components["schemas"]["Pagination"];
@@ -1058,6 +1996,19 @@ export interface components {
             /** @description always empty on a build; a pipeline's targets carry them */
             activeReleases: [
             ];
+        };
+        ReleaseTargetCount: {
+            name: string;
+            /** @description how many of the items carry it */
+            count: number;
+        };
+        ReleaseTargetCountList: {
+            items: components["schemas"]["ReleaseTargetCount"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        ReleaseTargetOfReleasesList: {
+            items: components["schemas"]["NameCount"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -1079,7 +2030,8 @@ export interface components {
             step: string;
             depth: number;
             runIndex: number;
-            image?: components["schemas"]["StepImage"];
+            /** @description null until the builder reported the step's image */
+            image: components["schemas"]["StepImage"] | null;
             /** @description nanoseconds */
             duration: number;
             exitCode: number;
@@ -1092,6 +2044,126 @@ export interface components {
             /** @description always empty for a service */
             services: [
             ];
+        };
+        StatsBotsAdoption: {
+            datetimes: string[];
+        };
+        StatsBotsCount: {
+            count: number;
+        };
+        StatsBotsCpu: {
+            measurements: components["schemas"]["StatsBotsCpuItem"][];
+        };
+        StatsBotsCpuItem: {
+            /** Format: double */
+            cpuMaxUsage: number;
+            name: string;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsBotsDuration: {
+            duration: number;
+        };
+        StatsBotsDurationItem: {
+            pendingDuration: number;
+            duration: number;
+            name: string;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsBotsDurations: {
+            durations: components["schemas"]["StatsBotsDurationItem"][];
+        };
+        StatsBotsMemory: {
+            measurements: components["schemas"]["StatsBotsMemoryItem"][];
+        };
+        StatsBotsMemoryItem: {
+            /** Format: double */
+            memoryMaxUsage: number;
+            name: string;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsBuildsAdoption: {
+            datetimes: string[];
+        };
+        StatsBuildsCount: {
+            count: number;
+        };
+        StatsBuildsCpu: {
+            measurements: components["schemas"]["StatsBuildsCpuItem"][];
+        };
+        StatsBuildsCpuItem: {
+            /** Format: double */
+            cpuMaxUsage: number;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsBuildsDuration: {
+            duration: number;
+        };
+        StatsBuildsDurationItem: {
+            pendingDuration: number;
+            duration: number;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsBuildsDurations: {
+            durations: components["schemas"]["StatsBuildsDurationItem"][];
+        };
+        StatsBuildsMemory: {
+            measurements: components["schemas"]["StatsBuildsMemoryItem"][];
+        };
+        StatsBuildsMemoryItem: {
+            /** Format: double */
+            memoryMaxUsage: number;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsPipelinesCount: {
+            count: number;
+        };
+        StatsReleasesAdoption: {
+            datetimes: string[];
+        };
+        StatsReleasesCount: {
+            count: number;
+        };
+        StatsReleasesCpu: {
+            measurements: components["schemas"]["StatsReleasesCpuItem"][];
+        };
+        StatsReleasesCpuItem: {
+            /** Format: double */
+            cpuMaxUsage: number;
+            name: string;
+            action: string;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsReleasesDuration: {
+            duration: number;
+        };
+        StatsReleasesDurationItem: {
+            pendingDuration: number;
+            duration: number;
+            name: string;
+            action: string;
+            /** Format: date-time */
+            insertedAt: string;
+        };
+        StatsReleasesDurations: {
+            durations: components["schemas"]["StatsReleasesDurationItem"][];
+        };
+        StatsReleasesMemory: {
+            measurements: components["schemas"]["StatsReleasesMemoryItem"][];
+        };
+        StatsReleasesMemoryItem: {
+            /** Format: double */
+            memoryMaxUsage: number;
+            name: string;
+            action: string;
+            /** Format: date-time */
+            insertedAt: string;
         };
         /**
          * @description * `UNKNOWN` - UNKNOWN
@@ -1114,7 +2186,8 @@ export interface components {
             step: string;
             depth: number;
             runIndex: number;
-            image?: components["schemas"]["StepImage"];
+            /** @description null until the builder reported the step's image */
+            image: components["schemas"]["StepImage"] | null;
             /** @description nanoseconds */
             duration: number;
             exitCode: number;
@@ -1148,6 +2221,31 @@ export interface components {
          * @enum {string}
          */
         StreamTypeEnum: "stdout" | "stderr";
+        Template: {
+            template: string;
+            placeholders: string[];
+        };
+        Templates: {
+            templates: components["schemas"]["Template"][];
+        };
+        ValidateRequest: {
+            manifest: string;
+        };
+        Validation: {
+            /** @description succeeded or failed */
+            status: string;
+            /** @description one error per line, file:line:column: message; empty when valid */
+            errors: string;
+        };
+        Warning: {
+            /** @description warning or danger */
+            status: string;
+            /** @description markdown */
+            message: string;
+        };
+        Warnings: {
+            warnings: components["schemas"]["Warning"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1229,11 +2327,13 @@ export interface operations {
                 "filter[since]"?: string;
                 /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
                 "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
                 /** @description page number, from 1 */
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
                 "page[size]"?: number;
-                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, name */
+                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_source, repo_owner, repo_name, name */
                 sort?: string;
             };
             header?: never;
@@ -1462,7 +2562,7 @@ export interface operations {
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
                 "page[size]"?: number;
-                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_branch, build_version */
+                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_source, repo_owner, repo_name, repo_branch, build_version */
                 sort?: string;
             };
             header?: never;
@@ -1486,6 +2586,183 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_filters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string[];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_filter_values: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrequentLabel"][];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    config_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigYaml"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    config_build_control: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigYaml"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    config_credentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigYaml"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    config_trusted_images: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigYaml"];
                 };
             };
             /** @description not logged in */
@@ -1682,6 +2959,68 @@ export interface operations {
             };
         };
     };
+    labels_frequent: {
+        parameters: {
+            query?: {
+                /** @description true, false (default) or all */
+                "filter[archived]"?: string;
+                /** @description git branch */
+                "filter[branch]"?: string;
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description email of someone who committed in the last week */
+                "filter[recent-committer]"?: string;
+                /** @description email of someone who released in the last week */
+                "filter[recent-releaser]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrequentLabelList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     manifest_encrypt: {
         parameters: {
             query?: never;
@@ -1723,6 +3062,125 @@ export interface operations {
             };
         };
     };
+    manifest_generate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Generated"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    manifest_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Templates"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    manifest_validate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validation"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -1742,6 +3200,101 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    migrations_builds_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    migrations_from_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    migrations_releases_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1854,6 +3407,75 @@ export interface operations {
             };
         };
     };
+    pipeline_bot_names: {
+        parameters: {
+            query?: {
+                /** @description bot name */
+                "filter[bot]"?: string;
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotNameList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_bots_list: {
         parameters: {
             query?: {
@@ -1867,11 +3489,13 @@ export interface operations {
                 "filter[since]"?: string;
                 /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
                 "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
                 /** @description page number, from 1 */
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
                 "page[size]"?: number;
-                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, name */
+                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_source, repo_owner, repo_name, name */
                 sort?: string;
             };
             header?: never;
@@ -2088,6 +3712,65 @@ export interface operations {
             };
         };
     };
+    pipeline_bot_all_logs: {
+        parameters: {
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the bot run's id */
+                bot_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogRecordList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_bot_logs: {
         parameters: {
             query?: never;
@@ -2131,6 +3814,98 @@ export interface operations {
             };
             /** @description no such item */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_bot_logs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bot_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedLogAnswer"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedLogAnswer"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description refused in the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request body larger than this endpoint takes */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2218,6 +3993,198 @@ export interface operations {
             };
         };
     };
+    pipeline_bot_log_tail: {
+        parameters: {
+            query?: {
+                format?: "event-stream" | "json";
+            };
+            header?: never;
+            path: {
+                /** @description the bot run's id */
+                bot_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests: Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_bot_log_by_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the bot run's id */
+                bot_id: string;
+                log_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Log"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_build_branches: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildBranchList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_builds_list: {
         parameters: {
             query?: {
@@ -2235,7 +4202,7 @@ export interface operations {
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
                 "page[size]"?: number;
-                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_branch, build_version */
+                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_source, repo_owner, repo_name, repo_branch, build_version */
                 sort?: string;
             };
             header?: never;
@@ -2463,7 +4430,14 @@ export interface operations {
     };
     pipeline_build_all_logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
             header?: never;
             path: {
                 /** @description the build's id, or a 40-character git revision (its latest build) */
@@ -2481,7 +4455,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LogRecord"][];
+                    "application/json": components["schemas"]["LogRecordList"];
                 };
             };
             /** @description malformed request */
@@ -2565,7 +4539,177 @@ export interface operations {
             };
         };
     };
+    pipeline_build_logs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedLogAnswer"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedLogAnswer"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description refused in the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request body larger than this endpoint takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_build_log_stream: {
+        parameters: {
+            query?: {
+                format?: "event-stream" | "json";
+            };
+            header?: never;
+            path: {
+                /** @description the build's id, or a 40-character git revision (its latest build) */
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests: Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_build_log_tail: {
         parameters: {
             query?: {
                 format?: "event-stream" | "json";
@@ -2665,6 +4809,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Log"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_build_warnings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Warnings"];
                 };
             };
             /** @description malformed request */
@@ -2796,7 +4991,7 @@ export interface operations {
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
                 "page[size]"?: number;
-                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, name, release_version */
+                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_source, repo_owner, repo_name, name, release_version */
                 sort?: string;
             };
             header?: never;
@@ -3024,7 +5219,14 @@ export interface operations {
     };
     pipeline_release_all_logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
             header?: never;
             path: {
                 name: string;
@@ -3042,7 +5244,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LogRecord"][];
+                    "application/json": components["schemas"]["LogRecordList"];
                 };
             };
             /** @description malformed request */
@@ -3126,7 +5328,177 @@ export interface operations {
             };
         };
     };
+    pipeline_release_logs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                release_id: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedLogAnswer"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostedLogAnswer"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description refused in the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request body larger than this endpoint takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipeline_release_log_stream: {
+        parameters: {
+            query?: {
+                format?: "event-stream" | "json";
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                /** @description the release's id */
+                release_id: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `log` (data: a TailLogLine), `ping` every 5 s, `close` at the end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too many requests: Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/event-stream": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_release_log_tail: {
         parameters: {
             query?: {
                 format?: "event-stream" | "json";
@@ -3257,6 +5629,542 @@ export interface operations {
             };
         };
     };
+    pipeline_stats_bots_cpu: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBotsCpu"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_bots_durations: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBotsDurations"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_bots_memory: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBotsMemory"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_builds_cpu: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBuildsCpu"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_builds_durations: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBuildsDurations"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_builds_memory: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBuildsMemory"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_releases_cpu: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsReleasesCpu"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_releases_durations: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsReleasesDurations"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_releases_memory: {
+        parameters: {
+            query?: {
+                /** @description the latest N runs (100; at most 1000) */
+                "filter[last]"?: number;
+                /** @description run status (default succeeded), repeatable, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsReleasesMemory"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_warnings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Warnings"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     releases_list: {
         parameters: {
             query?: {
@@ -3274,7 +6182,7 @@ export interface operations {
                 "page[number]"?: number;
                 /** @description items per page, 1 to 100 (20) */
                 "page[size]"?: number;
-                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, name, release_version */
+                /** @description comma-separated fields, '-' for descending: inserted_at, started_at, updated_at, status, repo_source, repo_owner, repo_name, name, release_version */
                 sort?: string;
             };
             header?: never;
@@ -3289,6 +6197,652 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReleaseList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    release_targets_of_pipelines: {
+        parameters: {
+            query?: {
+                /** @description true, false (default) or all */
+                "filter[archived]"?: string;
+                /** @description git branch */
+                "filter[branch]"?: string;
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description email of someone who committed in the last week */
+                "filter[recent-committer]"?: string;
+                /** @description email of someone who released in the last week */
+                "filter[recent-releaser]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseTargetCountList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    release_targets_of_releases: {
+        parameters: {
+            query?: {
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseTargetOfReleasesList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_bots_adoption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBotsAdoption"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_bots_count: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBotsCount"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_bots_duration: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBotsDuration"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_builds_adoption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBuildsAdoption"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_builds_count: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBuildsCount"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_builds_duration: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsBuildsDuration"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_most_bots: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MostBotsList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_most_builds: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MostBuildsList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_most_releases: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MostReleasesList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_pipelines_count: {
+        parameters: {
+            query?: {
+                /** @description true, false (default) or all */
+                "filter[archived]"?: string;
+                /** @description git branch */
+                "filter[branch]"?: string;
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description email of someone who committed in the last week */
+                "filter[recent-committer]"?: string;
+                /** @description email of someone who released in the last week */
+                "filter[recent-releaser]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+                /** @description release target name */
+                "filter[target]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsPipelinesCount"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_releases_adoption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsReleasesAdoption"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_releases_count: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsReleasesCount"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stats_releases_duration: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description run status, repeatable or comma-separated: pending, running, succeeded, failed, canceling, canceled, or all */
+                "filter[status]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsReleasesDuration"];
                 };
             };
             /** @description malformed request */

@@ -37,6 +37,8 @@ export type BuildDetail = Schemas['BuildDetail']
 /** A pipeline: its latest build's fields (null while it has none) and the read model. */
 export type Pipeline = Schemas['Pipeline']
 export type Release = Schemas['Release']
+/** A release as a pipeline's release target shows it: with the medians of its target's recent releases. */
+export type ActiveRelease = Schemas['ActiveRelease']
 export type BotRun = Schemas['BotRun']
 
 /** The kinds of run and the JSON of one in a list; utils/runKinds.ts says the rest about each kind. */

@@ -1,6 +1,6 @@
 // Small makers of API objects; each test states only what matters to it.
 
-import type { BotRun, Build, BuildDetail, LogLine, LogStep, Pipeline, Release } from '@/api/types'
+import type { ActiveRelease, BotRun, Build, BuildDetail, LogLine, LogStep, Pipeline, Release } from '@/api/types'
 
 export const pipelineKey = { source: 'github.com', owner: 'estafette', name: 'estafette-ci-api' }
 
@@ -30,7 +30,7 @@ function buildFields(): Build {
     ],
     commits: [{ message: 'Add the live tail', author: { name: 'Ada', email: 'ada@example.com', username: 'ada' } }],
     triggers: [],
-    triggeredByEvents: [],
+    triggerEvents: [],
     insertedAt: '2026-11-26T10:00:00Z',
     startedAt: '2026-11-26T10:00:05Z',
     updatedAt: '2026-11-26T10:02:05Z',
@@ -66,11 +66,15 @@ export function makeRelease(overrides: Partial<Release> = {}): Release {
     repoName: pipelineKey.name,
     releaseVersion: '1.0.101',
     releaseStatus: 'succeeded',
-    triggeredByEvents: [],
+    triggerEvents: [],
     insertedAt: '2026-11-26T10:05:00Z',
     updatedAt: '2026-11-26T10:05:00Z',
     ...overrides,
   }
+}
+
+export function makeActiveRelease(overrides: Partial<ActiveRelease> = {}): ActiveRelease {
+  return { ...makeRelease(), extraInfo: { medianPendingDuration: 0, medianDuration: 0 }, ...overrides }
 }
 
 export function makeBotRun(overrides: Partial<BotRun> = {}): BotRun {
@@ -81,7 +85,7 @@ export function makeBotRun(overrides: Partial<BotRun> = {}): BotRun {
     repoOwner: pipelineKey.owner,
     repoName: pipelineKey.name,
     botStatus: 'succeeded',
-    triggeredByEvents: [],
+    triggerEvents: [],
     insertedAt: '2026-11-26T11:00:00Z',
     updatedAt: '2026-11-26T11:00:30Z',
     ...overrides,

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest'
 
 import { installFakeApi, page } from '@/testing/fakeApi'
 import { installFakeEventSource } from '@/testing/fakeEventSource'
-import { makeBuild, makePipeline, makeRelease } from '@/testing/fixtures'
+import { makeBuild, makePipeline, makeActiveRelease } from '@/testing/fixtures'
 import { renderAt } from '@/testing/render'
 
 import PipelineView from './PipelineView.vue'
@@ -23,7 +23,9 @@ function fakePipelineApi() {
               { name: 'deploy', hideBadge: false },
               { name: 'rollback', hideBadge: false },
             ],
-            activeReleases: [makeRelease({ id: '12', name: 'production', action: 'deploy', releaseVersion: '1.0.99' })],
+            activeReleases: [
+              makeActiveRelease({ id: '12', name: 'production', action: 'deploy', releaseVersion: '1.0.99' }),
+            ],
           },
         ],
       }),

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it, vi } from 'vitest'
 
 import { installFakeApi, page, type FakeApi } from '@/testing/fakeApi'
-import { makePipeline, makeRelease } from '@/testing/fixtures'
+import { makePipeline, makeActiveRelease } from '@/testing/fixtures'
 import { renderAt } from '@/testing/render'
 import App from '@/App.vue'
 
@@ -25,7 +25,7 @@ function fakePipelines(): FakeApi {
                   { name: 'rollback', hideBadge: true },
                 ],
                 activeReleases: [
-                  makeRelease({ id: '9', name: 'production', action: 'deploy', releaseStatus: 'running' }),
+                  makeActiveRelease({ id: '9', name: 'production', action: 'deploy', releaseStatus: 'running' }),
                 ],
               },
               { name: 'staging', actions: [], activeReleases: [] },

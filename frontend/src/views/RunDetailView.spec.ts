@@ -20,9 +20,7 @@ function fakeBuildApi(status: 'succeeded' | 'running' = 'succeeded') {
         buildStatus: status,
         manifest: 'stages:\n  deploy:\n    image: alpine\n    env:\n      TOKEN: ***\n',
         manifestWithDefaults: 'builder:\n  track: stable\nstages:\n  deploy:\n    image: alpine\n',
-        triggeredByEvents: [
-          { fired: true, git: { event: 'push', repository: 'github.com/estafette/x', branch: 'main' } },
-        ],
+        triggerEvents: [{ fired: true, git: { event: 'push', repository: 'github.com/estafette/x', branch: 'main' } }],
       }),
     })
     .on('GET', `${PIPELINE}/builds/101/logs`, { body: { steps: [makeStep({ step: 'deploy', logLines: lines(2) })] } })
@@ -177,7 +175,7 @@ describe('bot run detail', () => {
       .on('GET', `${PIPELINE}/bots/12`, {
         body: makeBotRun({
           botStatus: 'running',
-          triggeredByEvents: [{ fired: true, cron: { time: '2026-11-26T11:00:00Z' } }],
+          triggerEvents: [{ fired: true, cron: { time: '2026-11-26T11:00:00Z' } }],
         }),
       })
       .on('GET', `${PIPELINE}/bots/12/logs`, { body: { steps: [makeStep({ step: 'tidy', logLines: lines(2) })] } })
