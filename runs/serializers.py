@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from estafette.access.serializers import AccessRefSerializer
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, camel_case, wire_json
 
 
@@ -123,6 +124,9 @@ class RunSerializer(CamelCaseSerializer):
     started_at = TimestampField()
     updated_at = TimestampField()
     duration = serializers.IntegerField(source="duration_ns", help_text="nanoseconds; absent until finished")
+    # Who sees and operates the run: its pipeline's groups and organizations (estafette.access).
+    groups = AccessRefSerializer(source="pipeline.groups", many=True, read_only=True)
+    organizations = AccessRefSerializer(source="pipeline.organizations", many=True, read_only=True)
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()  # wire (camelCase) names, the base's fields first

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from estafette.access.visibility import visible_to
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import page_of, parse_list_query
@@ -114,7 +115,11 @@ class RunView(APIView):
         """One page of the kind's runs, of one pipeline or of all, with Estafette's filters, sort and envelope."""
         kind = self.kind
         query = parse_list_query(
-            request.query_params, filters=kind.list_filters, sort_fields=kind.sort_fields, default_sort=DEFAULT_SORT
+            request.query_params,
+            filters=kind.list_filters,
+            sort_fields=kind.sort_fields,
+            default_sort=DEFAULT_SORT,
+            within=visible_to(request),
         )
         page = page_of(
             selectors.run_list(kind, filters=query.filters, pipeline_id=pipeline_id),

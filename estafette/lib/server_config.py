@@ -33,7 +33,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-TOP_LEVEL_KEYS = frozenset({"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages"})
+TOP_LEVEL_KEYS = frozenset({"manifestPreferences", "credentials", "trustedImages", "clearDefaultTrustedImages", "auth"})
 CREDENTIAL_FILTER_KEYS = ("allowedPipelines", "allowedTrustedImages", "allowedBranches")
 TRUSTED_IMAGE_KEYS = frozenset(
     {"path", "runPrivileged", "runDocker", "allowCommands", "injectedCredentialTypes", "allowedPipelines"}
@@ -68,6 +68,8 @@ class ServerConfig:
     manifest_preferences: dict[str, Any] = field(default_factory=dict)
     credentials: list[dict[str, Any]] = field(default_factory=list)
     trusted_images: list[dict[str, Any]] = field(default_factory=lambda: [dict(i) for i in DEFAULT_TRUSTED_IMAGES])
+    # Estafette's ``auth`` section, as written: checked by estafette.access.config (login providers, administrators).
+    auth: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # credentials hold (encrypted) secrets: keep them out of tracebacks
         return f"ServerConfig({len(self.credentials)} credentials, {len(self.trusted_images)} trusted images)"
@@ -117,7 +119,12 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     preferences = check_manifest_preferences(
         data.get("manifestPreferences") or {}, where=f"{where}: manifestPreferences"
     )
-    return ServerConfig(manifest_preferences=preferences, credentials=credentials, trusted_images=trusted_images)
+    auth = data.get("auth") or {}
+    if not isinstance(auth, Mapping):
+        raise ImproperlyConfigured(f"{where}: auth must be a mapping (administrators, google, github, oidc, …)")
+    return ServerConfig(
+        manifest_preferences=preferences, credentials=credentials, trusted_images=trusted_images, auth=dict(auth)
+    )
 
 
 def check_credential(item: Any, *, where: str) -> dict[str, Any]:
