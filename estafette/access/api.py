@@ -98,6 +98,9 @@ class Users(Kind):
     def update(self, item: Any, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         return services.user_update(user=item, email=data.get("email"), **self._changes(data)), {}
 
+    def deactivate(self, item: Any) -> Any:
+        return services.user_update(user=item, active=False)
+
     def render(self, item: Any, extra: dict[str, Any] | None = None) -> Any:
         services.account_of(item)
         return self.serializer(item).data
