@@ -49,7 +49,7 @@ LOGIN_PAGE = "/login"
 SESSION_PREFIX = "estafette-login:"  # + the state: where to go back to and which organization, for one login
 HTTP_TIMEOUT_SECONDS = 10
 
-_clients: dict[tuple[str, str, str], Any] = {}
+_clients: dict[tuple[str, str, str, str], Any] = {}
 
 
 def providers() -> tuple[Provider, ...]:
@@ -58,7 +58,7 @@ def providers() -> tuple[Provider, ...]:
 
 def oauth_client(provider: Provider) -> Any:
     """The authlib client of a provider, made once per process (it caches the provider's discovery document)."""
-    key = (provider.name, provider.organization, provider.client_id)
+    key = (provider.name, provider.organization, provider.client_id, provider.issuer)
     client = _clients.get(key)
     if client is None:
         registry = OAuth()
