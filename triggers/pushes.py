@@ -15,6 +15,7 @@ from builds.services import build_create
 from estafette.lib.db import atomic_with_retry
 from pipelines.services import pipeline_get_or_create, pipeline_set_repo_url
 from triggers.forges import PushedRevision
+from triggers.services import audit_run_started
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
     )
     pipeline_set_repo_url(pipeline=pipeline, repo_url=pushed.repo_url)
     commit = pushed.commit
-    return build_create(
+    build = build_create(
         pipeline=pipeline,
         repo_branch=pushed.branch,
         repo_revision=pushed.revision,
@@ -57,3 +58,4 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
         triggered_by_events=[git_event(pushed)],
         now=now,
     )
+    return audit_run_started(build, event={"git": {}})
