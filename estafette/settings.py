@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a refused login into 429 (estafette.lib.login_throttle)
     # Records each successful change the API's one permission (estafette.access.permissions) authorized.
-    "estafette.access.audit.AuditMiddleware",
+    "estafette.access.middleware.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "estafette.urls"

@@ -3,7 +3,7 @@
 It looks up the rule of the request's route and method in the policy table (``settings.ACCESS_POLICY``, the
 composition root's ``estafette.policy.POLICY``) and applies it. A route or method the table does not name is refused
 (a new route without a rule is closed, and the matrix test, which walks the OpenAPI document, fails on it). The rule
-and the principal are left on the request for the audit trail (``estafette.access.audit.AuditMiddleware``).
+and the principal are left on the request for the audit trail (``estafette.access.middleware.AuditMiddleware``).
 """
 
 from __future__ import annotations
