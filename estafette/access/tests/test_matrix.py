@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
@@ -39,6 +41,7 @@ from releases.services import bot_create
 from releases.testing import make_release
 from runs.models import RunStatus
 from runs.services import log_record_create
+from runs.tail import hub
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # In this order: the callers allowed to change things come last (the administrator deactivates a user, the viewer).
@@ -193,8 +196,20 @@ def test_matrix(world: World, path: str, method: str, operation_id: str) -> None
         response = api.generic(
             method, url, data=json.dumps(BODIES.get(operation_id, {})), content_type="application/json"
         )
+        close(response)
         want, got = expected(rule, principal), response.status_code
         ok = (got not in (401, 403) and got < 500) if want == LET_THROUGH else got == want
         if not ok:
             wrong.append((principal, want, got, bytes(getattr(response, "content", b"") or b"")[:200]))
     assert not wrong, f"{method} {url} ({rule!r}): {wrong}"
+    assert hub.open_tails == 0  # every live tail the matrix opened was closed (they hold process-wide slots)
+
+
+def close(response: Any) -> None:
+    """Close a response (a live tail gives back its slot), as the test client does: without closing the test's
+    database connection, which Django's request_finished handler would otherwise do."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
