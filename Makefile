@@ -96,7 +96,10 @@ images:
 
 # Browser end-to-end tests: the built UI and the real API over HTTP in headless Chromium (screenshots
 # in test-artifacts/e2e/).
+# The login test runs a real OpenID Connect provider (npm oidc-provider, tests/tooling/oidc/): installed here from
+# its lock file (the fixture would otherwise install it on first use).
 test-e2e: $(VENV)/.dev system-deps frontend
+	$(BIN)/python -c "from tests.tooling.oidc import install; install()"
 	ESTAFETTE_TEST_DB=sqlite $(PYTEST) -m e2e tests/e2e
 
 test: system-deps lint checks test-pure test-builder test-frontend test-sqlite test-postgres test-cockroach test-security test-deploy test-e2e

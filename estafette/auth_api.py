@@ -1,57 +1,35 @@
-"""``/api/me`` and session login/logout for the web UI (API clients send ``Authorization: Token …``)."""
+"""``/api/me`` and the local password login of the web UI (break-glass administrators and the embedded default;
+login providers are ``estafette.access.sso``; scripts send ``Authorization: Token …``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, get_user_model, login
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import Throttled
-from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from estafette.access.principal import ClientUser, Principal, principal_of, user_principal
+from estafette.access.serializers import MeSerializer
+from estafette.access.services import account_of
 from estafette.lib.api_docs import errors
 from estafette.lib.errors import BadRequest
 from estafette.lib.login_throttle import LOCKED_MESSAGE, seconds_until_unlocked
-from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField
+from estafette.lib.serializers import CamelCaseSerializer
 
 
-class IdentitySerializer(CamelCaseSerializer):
-    provider = serializers.CharField()
-    id = serializers.CharField()
-    email = serializers.CharField()
-    name = serializers.CharField()
-
-
-class MeSerializer(CamelCaseSerializer):
-    """The logged-in user, in the shape of Estafette's ``contracts.User`` where it applies."""
-
-    id = IdField(source="pk")
-    active = serializers.BooleanField(source="is_active")
-    username = serializers.CharField()
-    name = serializers.SerializerMethodField()
-    email = serializers.CharField()
-    roles = serializers.SerializerMethodField()
-    identities = serializers.SerializerMethodField()
-    first_visit = TimestampField(source="date_joined")
-    last_visit = TimestampField(source="last_login", allow_null=True)
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_name(self, user: Any) -> str:
-        return user.get_full_name() or user.get_username()
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_roles(self, user: Any) -> list[str]:
-        return ["administrator"] if user.is_staff or user.is_superuser else []
-
-    @extend_schema_field(IdentitySerializer(many=True))
-    def get_identities(self, user: Any) -> list[dict[str, str]]:
-        return [{"provider": "local", "id": str(user.pk), "email": user.email, "name": self.get_name(user)}]
+def me_data(user: Any, principal: Principal) -> Any:
+    user = (
+        get_user_model()
+        .objects.prefetch_related("identities", "account__groups", "account__organizations")
+        .get(pk=user.pk)
+    )
+    return MeSerializer(user, context={"principal": principal}).data
 
 
 class LoginSerializer(CamelCaseSerializer):
@@ -60,11 +38,32 @@ class LoginSerializer(CamelCaseSerializer):
 
 
 class MeApi(APIView):
-    permission_classes = [IsAuthenticated]
+    """``GET /api/me``: the caller as Estafette's ``contracts.User``, with the roles they hold (own, their groups' and
+    organizations'), their groups and organizations, the provider and organization of their last login and their
+    identities. An API client gets its own description."""
 
     @extend_schema(operation_id="me", responses={200: MeSerializer, **errors(401)})
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user).data)
+        principal = principal_of(request)
+        if isinstance(request.user, ClientUser):
+            client = request.user.client
+            return Response(
+                {
+                    "id": "",
+                    "active": client.active,
+                    "name": client.name,
+                    "email": request.user.email,
+                    "identities": [],
+                    "roles": sorted(principal.roles),
+                    "groups": [],
+                    "organizations": [{"id": str(o.pk), "name": o.name} for o in client.organizations.all()],
+                    "currentProvider": "client",
+                    "currentOrganization": "",
+                    "username": request.user.email,
+                }
+            )
+        account_of(request.user)
+        return Response(me_data(request.user, principal))
 
 
 class LoginApi(APIView):
@@ -75,7 +74,6 @@ class LoginApi(APIView):
     the answer is 429 with ``Retry-After``, whatever the password, until the cool-off has passed.
     """
 
-    permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
     @extend_schema(
@@ -96,22 +94,15 @@ class LoginApi(APIView):
         if user is None or not user.is_active:
             raise BadRequest("unknown username or wrong password")
         login(request._request, user)
-        return Response(MeSerializer(user).data)
-
-
-class LogoutApi(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        operation_id="auth_logout", request=None, responses={204: OpenApiResponse(description="session ended")}
-    )
-    def post(self, request: Request) -> Response:
-        logout(request._request)
-        return Response(status=204)
+        account = account_of(user)
+        if account.current_provider != "local":
+            account.current_provider = "local"
+            account.save(update_fields=["current_provider"])
+        request._request.access_principal = None  # the caller is now this user
+        return Response(me_data(user, user_principal(user)))
 
 
 urlpatterns = [
     path("me", MeApi.as_view(), name="me"),
     path("auth/login", LoginApi.as_view(), name="auth-login"),
-    path("auth/logout", LogoutApi.as_view(), name="auth-logout"),
 ]

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "integrations",
     "estafette.queue",
     "estafette.apitokens",
+    "estafette.access",
     "axes",
 ]
 
@@ -103,6 +104,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a refused login into 429 (estafette.lib.login_throttle)
+    # Records each successful change the API's one permission (estafette.access.permissions) authorized.
+    "estafette.access.middleware.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "estafette.urls"
@@ -207,9 +210,12 @@ REST_FRAMEWORK = {
     # (which the web UI handles in one place) instead of 403. API tokens are kept as digests (estafette/apitokens).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "estafette.apitokens.authentication.ApiTokenAuthentication",
+        # API clients' short-lived tokens (POST /api/auth/client/login): Authorization: Bearer <jwt>.
+        "estafette.access.tokens.ClientTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["estafette.lib.permissions.ReadIfAllowedWriteIfAuthenticated"],
+    # Every request is authorized by one permission from one table (estafette/policy.py); views set none of their own.
+    "DEFAULT_PERMISSION_CLASSES": ["estafette.access.permissions.Authorized"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "estafette.lib.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -247,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "estafette.access.roles.ROLES"},
 }
 
 # ESTAFETTE_LOG_FORMAT=json: one JSON object a line (python-json-logger), for a log collector; plain for a terminal.
@@ -385,6 +392,22 @@ GITHUB_APP_PRIVATE_KEY = (
 # GitHub Enterprise Server: https://<host>/api/v3. The host of this URL (github.com for api.github.com) is the GitHub
 # whose repositories the app builds: a delivery naming another host is refused.
 GITHUB_API_URL = env_str("ESTAFETTE_GITHUB_API_URL", _GITHUB.get("apiUrl", "https://api.github.com")).rstrip("/")
+# Identity and access (estafette/access/): the policy table, API clients' tokens, the audit trail and login providers.
+ACCESS_POLICY = "estafette.policy.POLICY"
+# A client token's lifetime (POST /api/auth/client/login); clients log in again when it ends.
+CLIENT_TOKEN_SECONDS = env_int("ESTAFETTE_CLIENT_TOKEN_SECONDS", 3600, minimum=60)
+# The key client tokens are signed with; empty: derived from ESTAFETTE_SECRET_KEY (for this use only).
+CLIENT_JWT_KEY = env_secret("ESTAFETTE_CLIENT_JWT_KEY") or ""
+# How long audit entries are kept; `manage.py sweep_audit` (run by the Procfile's sweeper) removes older ones.
+AUDIT_RETENTION_DAYS = env_int("ESTAFETTE_AUDIT_RETENTION_DAYS", 365, minimum=1)
+from estafette.access.config import auth_config_from_dict  # noqa: E402 - needs the server configuration read above
+
+AUTH = auth_config_from_dict(
+    _SERVER_CONFIG.auth,
+    where=f"ESTAFETTE_CONFIG_FILE {CONFIG_FILE}: auth",
+    decryption_key=SECRET_DECRYPTION_KEY,
+)
+ACCESS_ADMINISTRATORS = AUTH.administrators
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("ESTAFETTE_SECRET_KEY is empty")

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from estafette.access.visibility import visible_to
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.listing import page_of, parse_list_query
 from pipelines import selectors
@@ -46,6 +47,7 @@ class PipelineListApi(APIView):
             sort_fields=selectors.PIPELINE_SORT_FIELDS,
             default_sort=selectors.PIPELINE_DEFAULT_SORT,
             tie_breaker=selectors.PIPELINE_DEFAULT_SORT,
+            within=visible_to(request),
         )
         page = page_of(selectors.pipeline_list(filters=query.filters), query)
         return Response(page.envelope(render_pipelines))

@@ -61,6 +61,10 @@ class Pipeline(models.Model):
     release_count = models.PositiveBigIntegerField(default=0)
     last_updated_at = models.DateTimeField(null=True, blank=True)
 
+    # -- who sees and operates it (estafette.access; assigned by an administrator: /api/admin/pipelines) ----------
+    groups = models.ManyToManyField("access.Group", blank=True, related_name="pipelines")
+    organizations = models.ManyToManyField("access.Organization", blank=True, related_name="pipelines")
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["repo_source", "repo_owner", "repo_name"], name="pipeline_identity"),

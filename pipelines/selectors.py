@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from estafette.lib.errors import NotFound
-from estafette.lib.listing import Filters
+from estafette.lib.listing import Filters, Within
 from pipelines.models import SEARCH_KEY_SEPARATOR, FacetKind, Pipeline, PipelineFacet
 
 PIPELINE_LIST_FILTERS = (
@@ -19,6 +19,8 @@ PIPELINE_LIST_FILTERS = (
     "recent-committer",
     "recent-releaser",
     "archived",
+    "groups",
+    "organizations",
 )
 PIPELINE_SORT_FIELDS = ("repo_source", "repo_owner", "repo_name", "last_updated_at", "build_status", "inserted_at")
 PIPELINE_DEFAULT_SORT = ("repo_source", "repo_owner", "repo_name")
@@ -35,7 +37,10 @@ LATEST_BUILD_DEFERRED = (
 def pipeline_list(*, filters: Filters) -> QuerySet[Pipeline]:
     """Pipelines with at least one build, filtered on the read model only (no aggregation over builds)."""
     pipelines = (
-        Pipeline.objects.filter(latest_build__isnull=False).select_related("latest_build").defer(*LATEST_BUILD_DEFERRED)
+        Pipeline.objects.filter(latest_build__isnull=False)
+        .select_related("latest_build")
+        .prefetch_related("groups", "organizations")
+        .defer(*LATEST_BUILD_DEFERRED)
     )
     if filters.archived is not None:
         pipelines = pipelines.filter(archived=filters.archived)
@@ -58,7 +63,31 @@ def pipeline_list(*, filters: Filters) -> QuerySet[Pipeline]:
         pipelines = pipelines.filter(
             Exists(PipelineFacet.objects.filter(pipeline_id=OuterRef("pk"), kind=kind, value=value))
         )
-    return pipelines
+    return filter_by_access(pipelines, filters, pipeline_key="pk")
+
+
+def filter_by_access(rows: QuerySet, filters: Filters, *, pipeline_key: str) -> QuerySet:
+    """``filter[groups]``, ``filter[organizations]`` and what the caller may see (``filters.within``), on pipelines
+    (``pipeline_key="pk"``) or on runs (``"pipeline_id"``). EXISTS over the membership tables: no duplicate rows."""
+    by_group, by_organization = Pipeline.groups.through.objects, Pipeline.organizations.through.objects
+    if filters.groups:
+        rows = rows.filter(Exists(by_group.filter(pipeline_id=OuterRef(pipeline_key), group__name__in=filters.groups)))
+    if filters.organizations:
+        rows = rows.filter(
+            Exists(
+                by_organization.filter(pipeline_id=OuterRef(pipeline_key), organization__name__in=filters.organizations)
+            )
+        )
+    within: Within | None = filters.within
+    if within is not None:
+        if within.organization_ids:
+            visible = by_organization.filter(
+                pipeline_id=OuterRef(pipeline_key), organization_id__in=within.organization_ids
+            )
+        else:
+            visible = by_group.filter(pipeline_id=OuterRef(pipeline_key), group_id__in=within.group_ids)
+        rows = rows.filter(Exists(visible))
+    return rows
 
 
 def _search_condition(term: str) -> Q:
@@ -79,6 +108,7 @@ def pipeline_get(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipeli
     """The pipeline of a repository, with its latest build; ``NotFound`` when there is none."""
     pipeline = (
         Pipeline.objects.select_related("latest_build")
+        .prefetch_related("groups", "organizations")
         .filter(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name)
         .first()
     )
@@ -104,4 +134,4 @@ def filter_by_pipeline_facets(runs: QuerySet, filters: Filters) -> QuerySet:
             | Q(pipeline__repo_owner__icontains=term)
             | Q(pipeline__repo_source__icontains=term)
         )
-    return runs
+    return filter_by_access(runs, filters, pipeline_key="pipeline_id")

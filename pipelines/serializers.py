@@ -17,6 +17,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from estafette.access.serializers import AccessRefSerializer
 from estafette.lib.serializers import CamelCaseSerializer, TimestampField, camel_case, wire_json
 from pipelines.models import Pipeline
 
@@ -121,6 +122,8 @@ class PipelineSerializer(CamelCaseSerializer):
     recent_committers = wire_json(serializers.ListField(child=serializers.CharField()))
     recent_releasers = wire_json(serializers.ListField(child=serializers.CharField()))
     extra_info = ExtraInfoSerializer(source="*")
+    groups = AccessRefSerializer(many=True, read_only=True)
+    organizations = AccessRefSerializer(many=True, read_only=True)
 
     @property
     def omit_when_null(self) -> tuple[str, ...]:  # type: ignore[override]

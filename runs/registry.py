@@ -101,7 +101,7 @@ class RunKind:
 
     @property
     def list_filters(self) -> tuple[str, ...]:
-        return ("status", "since", "labels", *self.own_filters, "search")
+        return ("status", "since", "labels", *self.own_filters, "search", "groups", "organizations")
 
     @property
     def key_help(self) -> str:

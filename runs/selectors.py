@@ -26,7 +26,11 @@ def run_list(kind: RunKind, *, filters: Filters, pipeline_id: int | None = None)
     ``filter[labels]`` and ``filter[search]`` match the pipeline's current labels and repository name, which keeps
     them index lookups on a million runs.
     """
-    runs = kind.model.objects.select_related("pipeline").defer(*kind.list_deferred)
+    runs = (
+        kind.model.objects.select_related("pipeline")
+        .prefetch_related("pipeline__groups", "pipeline__organizations")
+        .defer(*kind.list_deferred)
+    )
     if pipeline_id is not None:
         runs = runs.filter(pipeline_id=pipeline_id)
     if filters.statuses:
@@ -59,7 +63,8 @@ def run_get(kind: RunKind, *, pipeline_id: int, key: str) -> Any:
 
     Raises ``BadRequest`` for a key that cannot name one and ``NotFound`` when the pipeline has no such run.
     """
-    run = kind.find(kind.model.objects.select_related("pipeline").filter(pipeline_id=pipeline_id), key)
+    runs = kind.model.objects.select_related("pipeline").prefetch_related("pipeline__groups", "pipeline__organizations")
+    run = kind.find(runs.filter(pipeline_id=pipeline_id), key)
     if run is None:
         raise NotFound(f"{kind.label} {key} not found in this pipeline")
     return run

@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from estafette.access.serializers import AccessRefSerializer
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField, camel_case, wire_json
 
 
@@ -157,6 +158,9 @@ class RunSerializer(CamelCaseSerializer):
     pending_duration = serializers.IntegerField(
         source="pending_duration_ns", help_text="nanoseconds from creation to start; absent until started"
     )
+    # Who sees and operates the run: its pipeline's groups and organizations (estafette.access).
+    groups = AccessRefSerializer(source="pipeline.groups", many=True, read_only=True)
+    organizations = AccessRefSerializer(source="pipeline.organizations", many=True, read_only=True)
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()  # wire (camelCase) names, the base's fields first

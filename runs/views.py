@@ -33,6 +33,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from builder.contracts import BuildLogStep, ContractError
+from estafette.access.visibility import visible_to
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
 from estafette.lib.errors import BadRequest, NotFound
 from estafette.lib.listing import page_of, parse_list_query
@@ -126,7 +127,11 @@ class RunView(APIView):
         """One page of the kind's runs, of one pipeline or of all, with Estafette's filters, sort and envelope."""
         kind = self.kind
         query = parse_list_query(
-            request.query_params, filters=kind.list_filters, sort_fields=kind.sort_fields, default_sort=DEFAULT_SORT
+            request.query_params,
+            filters=kind.list_filters,
+            sort_fields=kind.sort_fields,
+            default_sort=DEFAULT_SORT,
+            within=visible_to(request),
         )
         query = replace(query, order_by=tuple(_through_pipeline(term) for term in query.order_by))
         page = page_of(

@@ -16,6 +16,7 @@ from builds.services import build_create
 from estafette.lib.db import atomic_with_retry
 from pipelines.services import pipeline_get_or_create, pipeline_set_repo_url
 from triggers.forges import Forge, InvalidSource, PushedRevision, forge
+from triggers.services import audit_run_started
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
     )
     pipeline_set_repo_url(pipeline=pipeline, repo_url=pushed.repo_url)
     commits = pushed.commits or (pushed.commit,)
-    return build_create(
+    build = build_create(
         pipeline=pipeline,
         repo_branch=pushed.branch,
         repo_revision=pushed.revision,
@@ -73,3 +74,4 @@ def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = Non
         triggered_by_events=[git_event(pushed)],
         now=now,
     )
+    return audit_run_started(build, event={"git": {}})

@@ -36,6 +36,8 @@ from builder.manifest.regex import filter_match
 from builds.events import pipeline_event
 from builds.models import Build
 from builds.services import build_create
+from estafette.access.audit import audit_record
+from estafette.access.models import ActorKind
 from estafette.lib.errors import DomainError
 from estafette.queue import publish_on_commit, subjects
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
@@ -134,16 +136,31 @@ def trigger_fire(*, message: Mapping[str, Any], now: datetime | None = None) -> 
     event: dict[str, Any] = dict(message["event"])
     try:
         if trigger.builds is not None:
-            return _fire_build(pipeline, trigger, event, now=now)
+            return audit_run_started(_fire_build(pipeline, trigger, event, now=now), event=event)
         if trigger.releases is not None:
-            return _fire_release(pipeline, trigger, event, now=now)
+            return audit_run_started(_fire_release(pipeline, trigger, event, now=now), event=event)
         if trigger.runs is not None:
-            return bot_create(pipeline=pipeline, name=trigger.runs.bot, triggered_by_events=[event], now=now)
+            bot = bot_create(pipeline=pipeline, name=trigger.runs.bot, triggered_by_events=[event], now=now)
+            return audit_run_started(bot, event=event)
     except DomainError as error:
         logger.warning("trigger of %s not fired: %s", pipeline.full_name, error.message)
         return None
     logger.warning("trigger of %s has no action (builds, releases or runs); nothing to do", pipeline.full_name)
     return None
+
+
+def audit_run_started(run: Any, *, event: Mapping[str, Any]) -> Any:
+    """Record in the audit trail that a trigger started ``run`` (the API records what people and clients do)."""
+    if run is not None:
+        fired_by = next((key for key in event if key not in ("fired", "name")), "trigger")
+        audit_record(
+            actor_kind=ActorKind.TRIGGER,
+            actor=f"trigger:{fired_by}",
+            action=f"ci.{run.kind}s.create",
+            object_type=f"pipeline-{run.kind}",
+            object_id=f"{run.pipeline.full_name}/{run.pk}",
+        )
+    return run
 
 
 def _fire_build(pipeline: Pipeline, trigger: Trigger, event: dict[str, Any], *, now: datetime | None) -> Build | None:

@@ -15,7 +15,7 @@ API = "/api/pipelines/github.com/acme/api"
 
 @pytest.fixture
 def client():
-    return client_for(make_user())
+    return client_for(make_user(staff=True))
 
 
 @pytest.mark.django_db

@@ -44,6 +44,8 @@ _FILTER_HELP = {
     "recent-committer": "email of someone who committed in the last week",
     "recent-releaser": "email of someone who released in the last week",
     "archived": "true, false (default) or all",
+    "groups": "group name, repeatable; pipelines of any of them",
+    "organizations": "organization name, repeatable; pipelines of any of them",
 }
 
 

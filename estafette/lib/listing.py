@@ -67,6 +67,15 @@ _CAMEL_HUMP = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 @dataclass(frozen=True)
+class Within:
+    """What a caller may see: pipelines of these organizations, or (when they belong to none) of these groups.
+    Set by the view from the caller (``estafette.access.visibility.visible_to``), never from the query string."""
+
+    group_ids: frozenset[int] = frozenset()
+    organization_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class Filters:
     """The parsed ``filter[...]`` values; None (or empty) means "not filtered"."""
 
@@ -80,6 +89,9 @@ class Filters:
     recent_committer: str | None = None
     recent_releaser: str | None = None
     archived: bool | None = None
+    groups: tuple[str, ...] = ()  # filter[groups]: names; pipelines of any of these groups
+    organizations: tuple[str, ...] = ()  # filter[organizations]: names; pipelines of any of these organizations
+    within: Within | None = None  # None: everything (an administrator, or a caller of no group or organization)
 
     @property
     def is_empty(self) -> bool:
@@ -106,6 +118,7 @@ def parse_list_query(
     default_sort: Sequence[str],
     tie_breaker: Sequence[str] = ("-id",),
     now: datetime | None = None,
+    within: Within | None = None,
 ) -> ListQuery:
     """Parse a list request's query parameters.
 
@@ -121,7 +134,7 @@ def parse_list_query(
     size = _positive_int(params, "page[size]", default=DEFAULT_PAGE_SIZE)
     if size > MAX_PAGE_SIZE:
         raise BadRequest(f"page[size] must be at most {MAX_PAGE_SIZE}, got {size}")
-    parsed = _parse_filters(params, allowed=filters, now=now or timezone.now())
+    parsed = _parse_filters(params, allowed=filters, now=now or timezone.now(), within=within)
     order_by = _parse_sort(params.get("sort"), sort_fields=sort_fields, default_sort=default_sort)
     named = {term.lstrip("-") for term in order_by}
     order_by = (*order_by, *(term for term in tie_breaker if term.lstrip("-") not in named))
@@ -166,7 +179,9 @@ def _single(params: Mapping[str, Any], name: str) -> str | None:
     return values[0]
 
 
-def _parse_filters(params: Mapping[str, Any], *, allowed: Collection[str], now: datetime) -> Filters:
+def _parse_filters(
+    params: Mapping[str, Any], *, allowed: Collection[str], now: datetime, within: Within | None = None
+) -> Filters:
     for key in params:
         match = _FILTER_PARAM.match(key)
         known = match is not None and (match.group(1) in allowed or match.group(1) in ESTAFETTE_FILTERS)
@@ -185,7 +200,10 @@ def _parse_filters(params: Mapping[str, Any], *, allowed: Collection[str], now: 
             values[name.replace("-", "_")] = _single(params, name)
     if "archived" in allowed:
         values["archived"] = _parse_archived(_values(params, "filter[archived]"))
-    return Filters(**values)
+    for name in ("groups", "organizations"):
+        if name in allowed:
+            values[name] = tuple(value for value in _values(params, f"filter[{name}]") if value != ALL)
+    return Filters(**values, within=within)
 
 
 def _parse_archived(raw: list[str]) -> bool | None:

@@ -82,6 +82,9 @@ class ServerConfig:
         """The settings of one integration (``{}`` when the file has none)."""
         return self.integrations.get(name, {})
 
+    # Estafette's ``auth`` section, as written: checked by estafette.access.config (login providers, administrators).
+    auth: dict[str, Any] = field(default_factory=dict)
+
     def __repr__(self) -> str:  # credentials hold (encrypted) secrets: keep them out of tracebacks
         return f"ServerConfig({len(self.credentials)} credentials, {len(self.trusted_images)} trusted images)"
 
@@ -134,6 +137,7 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
         trusted_images=trusted_images,
         integrations=integrations,
         catalog_filters=[key.strip() for key in checked.catalog.filters] if checked.catalog else [],
+        auth=dict(data.get("auth") or {}),
     )
 
 

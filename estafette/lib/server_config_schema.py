@@ -145,6 +145,11 @@ class ServerConfigFile(BaseModel):
     clearDefaultTrustedImages: StrictBool = Field(False, description="Start from no trusted images instead.")
     integrations: Integrations | None = None
     catalog: Catalog | None = None
+    auth: dict[str, Any] | None = Field(
+        None,
+        description="Estafette's auth section (administrators, google, github, microsoft, oidc, organizations), "
+        "checked by estafette.access.config.",
+    )
 
 
 def server_config_schema() -> dict[str, Any]:

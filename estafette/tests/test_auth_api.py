@@ -25,7 +25,7 @@ def test_it_logs_in_with_a_session_and_out_again() -> None:
     assert me.json()["email"] == "ann@example.com"
     assert me.json()["roles"] == ["administrator"]
     assert me.json()["identities"] == [
-        {"provider": "local", "id": me.json()["id"], "email": "ann@example.com", "name": "ann"}
+        {"provider": "local", "id": me.json()["id"], "email": "ann@example.com", "name": "ann", "avatar": ""}
     ]
     assert logout.status_code == 204
     assert after.status_code == 401

@@ -42,11 +42,11 @@ def rebuild() -> tuple[str, dict[str, str], Client]:
     build = make_build(status=RunStatus.FAILED)
     pipeline = build.pipeline
     path = f"/api/pipelines/{pipeline.repo_source}/{pipeline.repo_owner}/{pipeline.repo_name}/builds"
-    return path, {}, client_for(make_user(f"member-{next(_users)}"))
+    return path, {}, client_for(make_user(f"member-{next(_users)}", staff=True))
 
 
 def encrypt() -> tuple[str, dict[str, str], Client]:
-    return "/api/manifest/encrypt", {}, client_for(make_user(f"member-{next(_users)}"))
+    return "/api/manifest/encrypt", {}, client_for(make_user(f"member-{next(_users)}", staff=True))
 
 
 def builder_status() -> tuple[str, dict[str, str], Client]:

@@ -16,7 +16,7 @@ URL = "/api/manifest/encrypt"
 
 def test_it_encrypts_a_value_for_the_pipelines_of_the_allow_list() -> None:
     # given
-    client = client_for(make_user())
+    client = client_for(make_user(staff=True))
 
     # when
     response = client.post(URL, {"value": "  hunter22  ", "pipelineAllowList": "github.com/acme/api"}, format="json")
@@ -31,7 +31,7 @@ def test_it_encrypts_a_value_for_the_pipelines_of_the_allow_list() -> None:
 
 
 def test_it_makes_global_secrets_and_base64_encodes_on_request() -> None:
-    client = client_for(make_user())
+    client = client_for(make_user(staff=True))
 
     response = client.post(URL, {"value": "abc123", "base64": True}, format="json")
 
@@ -42,7 +42,7 @@ def test_it_makes_global_secrets_and_base64_encodes_on_request() -> None:
 
 def test_it_refuses_anonymous_callers_and_bad_input() -> None:
     assert client_for().post(URL, {"value": "x"}, format="json").status_code == 401
-    client = client_for(make_user())
+    client = client_for(make_user(staff=True))
     missing = client.post(URL, {}, format="json")
     assert missing.status_code == 400
     assert missing.json()["message"].startswith("value:")

@@ -95,7 +95,7 @@ def test_a_build_gets_the_trusted_images_its_stages_use_and_only_their_credentia
 def test_a_release_started_through_the_api_gets_a_job_with_the_target_stages(job_runner: FakeJobRunner) -> None:
     # given a succeeded build with a production target
     build = make_build(manifest=MANIFEST, branch="main", status=RunStatus.SUCCEEDED)
-    client = client_for(make_user("ann"))
+    client = client_for(make_user("ann", staff=True))
 
     # when someone releases it through the API
     response = client.post(
@@ -125,7 +125,9 @@ def test_a_release_started_through_the_api_gets_a_job_with_the_target_stages(job
 def test_a_bot_run_through_the_api_gets_a_job_and_clones_when_asked(job_runner: FakeJobRunner) -> None:
     make_build(manifest=MANIFEST, branch="main", status=RunStatus.SUCCEEDED)
 
-    response = client_for(make_user()).post("/api/pipelines/github.com/acme/api/bots", {"name": "tidy"}, format="json")
+    response = client_for(make_user(staff=True)).post(
+        "/api/pipelines/github.com/acme/api/bots", {"name": "tidy"}, format="json"
+    )
     settle()
 
     assert response.status_code == 201, response.content

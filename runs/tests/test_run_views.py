@@ -47,7 +47,7 @@ RUNNING: dict[str, Callable[[Pipeline], Any]] = {
 
 @pytest.fixture
 def client() -> Any:
-    return client_for(make_user())
+    return client_for(make_user(staff=True))
 
 
 def test_every_registered_kind_is_exercised_here() -> None:

@@ -42,7 +42,8 @@ def _built_ui() -> None:
 
 @pytest.fixture
 def operator(transactional_db: Any) -> Any:
-    return get_user_model().objects.create_user("operator", "operator@example.com", PASSWORD)
+    # An administrator: these tests drive every command of the UI (who may do what has its own tests: estafette/access).
+    return get_user_model().objects.create_user("operator", "operator@example.com", PASSWORD, is_staff=True)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from builder.contracts import LogBatch, LogLine, TailLogLine
 from builds.models import Build
 from builds.services import build_finish
 from builds.testing import make_build, make_pipeline
+from estafette.access.models import AuditEntry
 from releases.models import BotRun, Release
 from releases.services import bot_create
 from runs.models import RunStatus
@@ -61,6 +62,13 @@ def test_it_cancels_a_running_build(page: Any) -> None:
     expect(page.get_by_text(re.compile("cancel(ing|ed)", re.IGNORECASE)).first).to_be_visible()
     build.refresh_from_db()
     assert build.status in {RunStatus.CANCELING, RunStatus.CANCELED}
+    # and the audit trail holds that one change, by the operator, from the browser's address
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action, entry.object_id) == (
+        "operator@example.com",
+        "ci.builds.cancel",
+        f"github.com/acme/api/{build.pk}",
+    )
 
 
 def test_it_starts_a_release_of_a_succeeded_build(page: Any) -> None:
@@ -78,6 +86,7 @@ def test_it_starts_a_release_of_a_succeeded_build(page: Any) -> None:
     release = Release.objects.get()
     assert (release.name, release.action, release.release_version) == ("production", "deploy", build.build_version)
     assert Build.objects.count() == 1
+    assert [(e.action, e.actor) for e in AuditEntry.objects.all()] == [("ci.releases.create", "operator@example.com")]
 
 
 def test_it_opens_and_cancels_a_bot_run_from_the_pipelines_bots_tab(page: Any) -> None:
@@ -97,6 +106,7 @@ def test_it_opens_and_cancels_a_bot_run_from_the_pipelines_bots_tab(page: Any) -
     page.get_by_role("button", name="Cancel bot tidy").click()
     expect(page.get_by_text(re.compile("cancel(ing|ed)", re.IGNORECASE)).first).to_be_visible()
     assert BotRun.objects.get(pk=bot.pk).status in {RunStatus.CANCELING, RunStatus.CANCELED}
+    assert [e.action for e in AuditEntry.objects.all()] == ["ci.bots.cancel"]
     # (the page's live tail must close before the test database goes)
     wait_until(lambda: hub.open_tails == 0, timeout=15, what="the page's live tail to close")
 

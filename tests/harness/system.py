@@ -284,7 +284,8 @@ def start_system(
     sets it)."""
     env = {"ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(directory / "repositories"), **env}
     processes = Procfile(queue, directory / "data", directory / "processes.log", env, own_nats=own_nats)
-    api = Api(processes.url, api_token_for(make_user(username)))
+    # An administrator: the system tests drive every command (authorization has its own tests: estafette/access).
+    api = Api(processes.url, api_token_for(make_user(username, staff=True)))
     try:
         processes.start()
         yield System(processes, api, directory / "repositories")

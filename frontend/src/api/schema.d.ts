@@ -6,6 +6,139 @@
  */
 
 export interface paths {
+    "/api/admin/batch/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Add or remove roles, groups and organizations of several users, groups, organizations or clients. */
+        post: operations["admin_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/batch/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Add or remove groups and organizations of several pipelines (ids, or source/owner/name). */
+        post: operations["admin_batch_pipelines"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_pipelines_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/pipelines/{source}/{owner}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["admin_pipeline_get"];
+        /** @description Set the pipeline's groups and organizations (who sees and operates it). */
+        put: operations["admin_pipeline_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["audit_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/client/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description ``POST /api/auth/client/login {clientID, clientSecret}``: a short-lived token for an active client. */
+        post: operations["auth_client_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/client/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["auth_client_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/handle/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/auth/handle/{provider}``: the provider's answer; signs the user in and goes back to ``returnURL``. */
+        get: operations["auth_provider_handle"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -29,6 +162,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/login/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/auth/login/{provider}``: to the provider's login page (authorization code flow, PKCE, state). */
+        get: operations["auth_provider_login"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/logout": {
         parameters: {
             query?: never;
@@ -36,9 +186,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * @description ``GET /api/auth/logout`` (Estafette's: ends the session, then to the login page) and ``POST`` (the web UI's:
+         *     204). Only the session counts here: a token in the request has nothing to end.
+         */
+        get: operations["auth_logout_redirect"];
         put?: never;
+        /**
+         * @description ``GET /api/auth/logout`` (Estafette's: ends the session, then to the login page) and ``POST`` (the web UI's:
+         *     204). Only the session counts here: a token in the request has nothing to end.
+         */
         post: operations["auth_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ``GET /api/auth/providers``: Estafette's list of login buttons. */
+        get: operations["auth_providers"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -153,6 +328,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["clients_list"];
+        put?: never;
+        post: operations["clients_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clients/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["client_get"];
+        put: operations["client_update"];
+        post?: never;
+        /** @description Deactivates it (Estafette's delete). */
+        delete: operations["client_deactivate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clients/{item_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description ``POST /api/clients/{id}/secret``: a new secret for a client, shown once; the old one stops working. */
+        post: operations["client_new_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config": {
         parameters: {
             query?: never;
@@ -216,6 +441,39 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["groups_list"];
+        put?: never;
+        post: operations["groups_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/groups/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["group_get"];
+        put: operations["group_update"];
+        post?: never;
+        /** @description Deactivates it (Estafette's delete). */
+        delete: operations["group_deactivate"];
         options?: never;
         head?: never;
         patch?: never;
@@ -381,6 +639,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description ``GET /api/me``: the caller as Estafette's ``contracts.User``, with the roles they hold (own, their groups' and
+         *     organizations'), their groups and organizations, the provider and organization of their last login and their
+         *     identities. An API client gets its own description.
+         */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -436,6 +699,39 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["organizations_list"];
+        put?: never;
+        post: operations["organizations_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/organizations/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["organization_get"];
+        put: operations["organization_update"];
+        post?: never;
+        /** @description Deactivates it (Estafette's delete). */
+        delete: operations["organization_deactivate"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1153,6 +1449,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["roles_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stats/botsadoption": {
         parameters: {
             query?: never;
@@ -1374,10 +1686,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["users_list"];
+        put?: never;
+        post: operations["users_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["user_get"];
+        put: operations["user_update"];
+        post?: never;
+        /** @description Deactivates it (Estafette's delete). */
+        delete: operations["user_deactivate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A group or organization as a pipeline, run, user or client names it: ``{id, name}``. */
+        AccessRef: {
+            readonly id: string;
+            name: string;
+        };
         /**
          * @description A release as a pipeline's release target shows it (``activeReleases``): with ``extraInfo``, the medians of
          *     the succeeded releases among the last ten to its target and action, kept by the read model
@@ -1391,6 +1741,8 @@ export interface components {
             repoSource: string;
             repoOwner: string;
             repoName: string;
+            readonly groups: components["schemas"]["AccessRef"][];
+            readonly organizations: components["schemas"]["AccessRef"][];
             releaseVersion: string;
             releaseStatus: string;
             readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
@@ -1405,6 +1757,83 @@ export interface components {
             /** @description nanoseconds from creation to start; absent until started */
             pendingDuration?: number | null;
             readonly extraInfo: components["schemas"]["ReleaseExtraInfo"];
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        AdminPipeline: {
+            readonly id: string;
+            readonly repoSource: string;
+            readonly repoOwner: string;
+            readonly repoName: string;
+            readonly archived: boolean;
+            groups?: {
+                [key: string]: unknown;
+            }[];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+        };
+        AdminPipelineList: {
+            items: components["schemas"]["AdminPipeline"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        AdminPipelineRequest: {
+            groups?: {
+                [key: string]: unknown;
+            }[];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        AuditEntry: {
+            readonly id: string;
+            /** Format: date-time */
+            at: string;
+            actorKind: string;
+            actor: string;
+            action: string;
+            method: string;
+            path: string;
+            objectType: string;
+            objectID: string;
+            address: string | null;
+            status: number | null;
+        };
+        AuditEntryList: {
+            items: components["schemas"]["AuditEntry"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        BatchAnswer: {
+            changed: number;
+        };
+        /** @description ``POST /api/admin/batch/<kind>``: ids, then the roles, groups and organizations to set, add or remove. */
+        BatchRequest: {
+            ids: string[];
+            role?: components["schemas"]["RoleEnum"];
+            rolesToAdd?: components["schemas"]["RoleEnum"][];
+            rolesToRemove?: components["schemas"]["RoleEnum"][];
+            group?: string;
+            groupsToAdd?: string[];
+            groupsToRemove?: string[];
+            organization?: string;
+            organizationsToAdd?: string[];
+            organizationsToRemove?: string[];
         };
         /** @description Body of ``POST …/bots``: run a bot of the pipeline's latest manifest. */
         BotCreateRequest: {
@@ -1425,6 +1854,8 @@ export interface components {
             repoSource: string;
             repoOwner: string;
             repoName: string;
+            readonly groups: components["schemas"]["AccessRef"][];
+            readonly organizations: components["schemas"]["AccessRef"][];
             botStatus: string;
             readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
@@ -1453,6 +1884,8 @@ export interface components {
             repoSource: string;
             repoOwner: string;
             repoName: string;
+            readonly groups: components["schemas"]["AccessRef"][];
+            readonly organizations: components["schemas"]["AccessRef"][];
             repoBranch: string;
             repoRevision: string;
             buildVersion: string;
@@ -1485,6 +1918,8 @@ export interface components {
             repoSource: string;
             repoOwner: string;
             repoName: string;
+            readonly groups: components["schemas"]["AccessRef"][];
+            readonly organizations: components["schemas"]["AccessRef"][];
             repoBranch: string;
             repoRevision: string;
             buildVersion: string;
@@ -1518,6 +1953,63 @@ export interface components {
         };
         BuilderStatusAnswer: {
             status: string;
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        Client: {
+            readonly id: string;
+            name: string;
+            readonly clientID: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            active?: boolean;
+            /** Format: date-time */
+            readonly insertedAt: string;
+        };
+        ClientList: {
+            items: components["schemas"]["Client"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        ClientLoginRequest: {
+            clientID: string;
+            clientSecret: string;
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        ClientRequest: {
+            name: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            active?: boolean;
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        ClientToken: {
+            token: string;
+            /** @description seconds */
+            expiresIn: number;
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -1673,11 +2165,50 @@ export interface components {
          *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
          *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
          */
+        Group: {
+            readonly id: string;
+            name: string;
+            description?: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            active?: boolean;
+            readonly identities: {
+                [key: string]: unknown;
+            }[];
+        };
+        GroupList: {
+            items: components["schemas"]["Group"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        GroupRequest: {
+            name: string;
+            description?: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            active?: boolean;
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
         Identity: {
             provider: string;
             id: string;
             email: string;
             name: string;
+            avatar: string;
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -1754,19 +2285,30 @@ export interface components {
             username: string;
             password: string;
         };
-        /** @description The logged-in user, in the shape of Estafette's ``contracts.User`` where it applies. */
+        /**
+         * @description The caller, with the roles they hold (their own, their groups' and organizations') and, for a local user,
+         *     their username.
+         */
         Me: {
             readonly id: string;
-            active: boolean;
-            username: string;
+            active?: boolean;
             readonly name: string;
-            email: string;
-            readonly roles: string[];
+            email?: string;
             readonly identities: components["schemas"]["Identity"][];
+            readonly roles: string[];
+            groups?: {
+                [key: string]: unknown;
+            }[];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            readonly currentProvider: string;
+            readonly currentOrganization: string;
             /** Format: date-time */
-            firstVisit: string;
+            readonly firstVisit: string;
             /** Format: date-time */
-            lastVisit: string | null;
+            readonly lastVisit: string | null;
+            readonly username: string;
         };
         MostBots: {
             repo_source: string;
@@ -1830,6 +2372,50 @@ export interface components {
             ];
             services: components["schemas"]["ServiceStep"][];
         };
+        /** @description A client as created (or given a new secret): with its secret, shown this once and never again. */
+        NewClient: {
+            readonly id: string;
+            name: string;
+            readonly clientID: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            active?: boolean;
+            /** Format: date-time */
+            readonly insertedAt: string;
+            readonly clientSecret: string;
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        Organization: {
+            readonly id: string;
+            name: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            active?: boolean;
+            readonly identities: {
+                [key: string]: unknown;
+            }[];
+        };
+        OrganizationList: {
+            items: components["schemas"]["Organization"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * @description Fields are declared snake_case and rendered camelCase.
+         *
+         *     ``omit_when_null`` names (snake_case) fields left out of the output while their value is None,
+         *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
+         */
+        OrganizationRequest: {
+            name: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            active?: boolean;
+        };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -1854,6 +2440,8 @@ export interface components {
             repoSource: string;
             repoOwner: string;
             repoName: string;
+            readonly groups: components["schemas"]["AccessRef"][];
+            readonly organizations: components["schemas"]["AccessRef"][];
             repoBranch: string | null;
             repoRevision: string | null;
             buildVersion: string | null;
@@ -1910,8 +2498,17 @@ export interface components {
             /** @description the latest release per action of this target */
             activeReleases: components["schemas"]["ActiveRelease"][];
         };
+        PipelinesBatchAnswer: {
+            changed: number;
+        };
         PostedLogAnswer: {
             stored: boolean;
+        };
+        ProviderItem: {
+            id: string;
+            name: string;
+            organization: string;
+            path: string;
         };
         PubSubAccepted: {
             id: string;
@@ -1932,6 +2529,8 @@ export interface components {
             repoSource: string;
             repoOwner: string;
             repoName: string;
+            readonly groups: components["schemas"]["AccessRef"][];
+            readonly organizations: components["schemas"]["AccessRef"][];
             releaseVersion: string;
             releaseStatus: string;
             readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
@@ -2010,6 +2609,28 @@ export interface components {
             items: components["schemas"]["NameCount"][];
             pagination: components["schemas"]["Pagination"];
         };
+        /**
+         * @description * `administrator` - administrator
+         *     * `cron.trigger` - cron.trigger
+         *     * `log.migrator` - log.migrator
+         *     * `role.viewer` - role.viewer
+         *     * `user.viewer` - user.viewer
+         *     * `user.admin` - user.admin
+         *     * `group.viewer` - group.viewer
+         *     * `group.admin` - group.admin
+         *     * `organization.viewer` - organization.viewer
+         *     * `organization.admin` - organization.admin
+         *     * `client.viewer` - client.viewer
+         *     * `client.admin` - client.admin
+         *     * `organization.pipelines.viewer` - organization.pipelines.viewer
+         *     * `organization.pipelines.operator` - organization.pipelines.operator
+         *     * `group.pipelines.viewer` - group.pipelines.viewer
+         *     * `group.pipelines.operator` - group.pipelines.operator
+         *     * `catalog.entities.viewer` - catalog.entities.viewer
+         *     * `catalog.entities.admin` - catalog.entities.admin
+         * @enum {string}
+         */
+        RoleEnum: "administrator" | "cron.trigger" | "log.migrator" | "role.viewer" | "user.viewer" | "user.admin" | "group.viewer" | "group.admin" | "organization.viewer" | "organization.admin" | "client.viewer" | "client.admin" | "organization.pipelines.viewer" | "organization.pipelines.operator" | "group.pipelines.viewer" | "group.pipelines.operator" | "catalog.entities.viewer" | "catalog.entities.admin";
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -2228,6 +2849,43 @@ export interface components {
         Templates: {
             templates: components["schemas"]["Template"][];
         };
+        /** @description ``contracts.User``: the user, their identities at login providers, roles and memberships. */
+        User: {
+            readonly id: string;
+            active?: boolean;
+            readonly name: string;
+            email?: string;
+            readonly identities: components["schemas"]["Identity"][];
+            roles?: components["schemas"]["RoleEnum"][];
+            groups?: {
+                [key: string]: unknown;
+            }[];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+            readonly currentProvider: string;
+            readonly currentOrganization: string;
+            /** Format: date-time */
+            readonly firstVisit: string;
+            /** Format: date-time */
+            readonly lastVisit: string | null;
+        };
+        UserList: {
+            items: components["schemas"]["User"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description ``contracts.User``: the user, their identities at login providers, roles and memberships. */
+        UserRequest: {
+            active?: boolean;
+            email?: string;
+            roles?: components["schemas"]["RoleEnum"][];
+            groups?: {
+                [key: string]: unknown;
+            }[];
+            organizations?: {
+                [key: string]: unknown;
+            }[];
+        };
         ValidateRequest: {
             manifest: string;
         };
@@ -2255,6 +2913,421 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchAnswer"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_batch_pipelines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelinesBatchAnswer"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_pipelines_list: {
+        parameters: {
+            query?: {
+                /** @description true, false (default) or all */
+                "filter[archived]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: repo_source, repo_owner, repo_name, last_updated_at, build_status, inserted_at */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminPipelineList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_pipeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminPipeline"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_pipeline_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminPipelineRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminPipeline"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    audit_list: {
+        parameters: {
+            query?: {
+                /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
+                "filter[since]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: at */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntryList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    auth_client_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientLoginRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientToken"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    auth_client_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description nothing to end: client tokens are not kept, they expire */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    auth_provider_handle: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed in: to returnURL; refused: to /login?error=… */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     auth_login: {
         parameters: {
             query?: never;
@@ -2296,6 +3369,56 @@ export interface operations {
             };
         };
     };
+    auth_provider_login: {
+        parameters: {
+            query?: {
+                /** @description the organization whose provider it is */
+                organization?: string;
+                /** @description a path of this site to go back to */
+                returnURL?: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the provider's login page */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No response body */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    auth_logout_redirect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to /login */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     auth_logout: {
         parameters: {
             query?: never;
@@ -2314,13 +3437,36 @@ export interface operations {
             };
         };
     };
+    auth_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderItem"][];
+                };
+            };
+        };
+    };
     bots_list: {
         parameters: {
             query?: {
                 /** @description bot name */
                 "filter[bot]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -2550,8 +3696,12 @@ export interface operations {
             query?: {
                 /** @description git branch */
                 "filter[branch]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -2664,6 +3814,314 @@ export interface operations {
             };
         };
     };
+    clients_list: {
+        parameters: {
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: name, id */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    clients_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewClient"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    client_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Client"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    client_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Client"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    client_deactivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Client"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    client_new_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewClient"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     config_all: {
         parameters: {
             query?: never;
@@ -2767,6 +4225,266 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    groups_list: {
+        parameters: {
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: name, id */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    groups_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    group_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    group_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    group_deactivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2966,8 +4684,12 @@ export interface operations {
                 "filter[archived]"?: string;
                 /** @description git branch */
                 "filter[branch]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description email of someone who committed in the last week */
                 "filter[recent-committer]"?: string;
                 /** @description email of someone who released in the last week */
@@ -3304,6 +5026,266 @@ export interface operations {
             };
         };
     };
+    organizations_list: {
+        parameters: {
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: name, id */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    organizations_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    organization_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    organization_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    organization_deactivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     pipelines_list: {
         parameters: {
             query?: {
@@ -3311,8 +5293,12 @@ export interface operations {
                 "filter[archived]"?: string;
                 /** @description git branch */
                 "filter[branch]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description email of someone who committed in the last week */
                 "filter[recent-committer]"?: string;
                 /** @description email of someone who released in the last week */
@@ -3412,8 +5398,12 @@ export interface operations {
             query?: {
                 /** @description bot name */
                 "filter[bot]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -3481,8 +5471,12 @@ export interface operations {
             query?: {
                 /** @description bot name */
                 "filter[bot]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -4190,8 +6184,12 @@ export interface operations {
             query?: {
                 /** @description git branch */
                 "filter[branch]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -4977,8 +6975,12 @@ export interface operations {
     pipeline_releases_list: {
         parameters: {
             query?: {
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -6168,8 +8170,12 @@ export interface operations {
     releases_list: {
         parameters: {
             query?: {
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -6226,8 +8232,12 @@ export interface operations {
                 "filter[archived]"?: string;
                 /** @description git branch */
                 "filter[branch]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description email of someone who committed in the last week */
                 "filter[recent-committer]"?: string;
                 /** @description email of someone who released in the last week */
@@ -6284,8 +8294,12 @@ export interface operations {
     release_targets_of_releases: {
         parameters: {
             query?: {
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description part of the repository source, owner or name */
                 "filter[search]"?: string;
                 /** @description only recent items: 1h, 1d, 1w, 1m, 1y, eternity */
@@ -6326,6 +8340,43 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    roles_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": ("administrator" | "cron.trigger" | "log.migrator" | "role.viewer" | "user.viewer" | "user.admin" | "group.viewer" | "group.admin" | "organization.viewer" | "organization.admin" | "client.viewer" | "client.admin" | "organization.pipelines.viewer" | "organization.pipelines.operator" | "group.pipelines.viewer" | "group.pipelines.operator" | "catalog.entities.viewer" | "catalog.entities.admin")[];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6704,8 +8755,12 @@ export interface operations {
                 "filter[archived]"?: string;
                 /** @description git branch */
                 "filter[branch]"?: string;
+                /** @description group name, repeatable; pipelines of any of them */
+                "filter[groups]"?: string;
                 /** @description key=value, repeatable; all must match */
                 "filter[labels]"?: string;
+                /** @description organization name, repeatable; pipelines of any of them */
+                "filter[organizations]"?: string;
                 /** @description email of someone who committed in the last week */
                 "filter[recent-committer]"?: string;
                 /** @description email of someone who released in the last week */
@@ -6856,6 +8911,266 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    users_list: {
+        parameters: {
+            query?: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: name, id */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    users_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UserRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    user_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    user_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UserRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    user_deactivate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

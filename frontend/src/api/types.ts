@@ -87,3 +87,6 @@ export interface TailLogLine {
 
 /** GET /api/me (and the answer of POST /api/auth/login). */
 export type User = Schemas['Me']
+
+/** A login provider's button (GET /api/auth/providers). */
+export type LoginProvider = Schemas['ProviderItem']

@@ -1,0 +1,83 @@
+"""Who may call what: the rule of every route and method of the API, in one table.
+
+``estafette.access.permissions.Authorized`` (DRF's default permission) applies it to every request; a route or
+method missing here is refused with 403, and the authorization matrix test (tests/security/test_access_matrix.py),
+which walks every operation of the OpenAPI document, fails until its rule is added. The rules are Estafette's
+(ESTAFETTE.md §3.2) with one deliberate difference: creating and canceling builds, releases and bot runs, and
+encrypting a pipeline's secret, need a pipeline role (Estafette lets any logged-in user do them).
+"""
+
+from __future__ import annotations
+
+from estafette.access.rules import Anyone, OnPipeline, OnPipelineInBody, OwnCredential, Permitted, Rule, SignedIn
+
+# Keys: (URL name, HTTP method). Runs of every kind share their views (runs.views.run_urlpatterns); their routes are
+# named pipeline-<kind>… with the kinds' names.
+RUN_KINDS = {"build": "builds", "release": "releases", "bot": "bots"}
+
+POLICY: dict[tuple[str, str], Rule] = {
+    # -- signing in and out
+    ("auth-login", "POST"): Anyone("auth.login", audited=False),
+    ("auth-logout", "POST"): Anyone("auth.logout", audited=False),
+    ("auth-logout", "GET"): Anyone("auth.logout", audited=False),
+    ("auth-providers", "GET"): Anyone("auth.providers", audited=False),
+    ("auth-provider-login", "GET"): Anyone("auth.login", audited=False),
+    ("auth-provider-handle", "GET"): Anyone("auth.login", audited=False),
+    ("auth-client-login", "POST"): Anyone("auth.client.login", audited=False),
+    ("auth-client-logout", "POST"): Anyone("auth.client.logout", audited=False),
+    ("me", "GET"): SignedIn("auth.me"),
+    # -- pipelines and their runs: reads for anyone signed in (lists narrowed to what the caller may see)
+    ("pipelines", "GET"): SignedIn("ci.pipelines.list"),
+    ("pipeline", "GET"): SignedIn("ci.pipelines.get"),
+    ("pipeline-recent-builds", "GET"): SignedIn("ci.builds.list"),
+    ("pipeline-build-version", "GET"): SignedIn("ci.builds.get"),
+    ("manifest-encrypt", "POST"): OnPipelineInBody("ci.secrets.encrypt", field="pipelineAllowList"),
+    # -- the builder's reports: the job token of the run in the path, checked by the view (runs.api)
+    ("builder-status", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),
+    ("builder-logs", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),
+    # -- webhooks: each intake's shared secret, checked by the intake (integrations.intake)
+    ("integrations-git-events", "POST"): OwnCredential("ci.events.git", credential="integration:git"),
+    ("integrations-pubsub-events", "POST"): OwnCredential("ci.events.pubsub", credential="integration:pubsub"),
+    ("integrations-docker-events", "POST"): OwnCredential("ci.events.docker", credential="integration:docker"),
+    # -- RBAC (administrator, or the *.viewer / *.admin role of the kind)
+    ("roles", "GET"): Permitted("rbac.roles.list"),
+    ("audit", "GET"): Permitted("audit.list"),
+    ("admin-pipelines", "GET"): Permitted("ci.pipelines.update"),
+    ("admin-pipeline", "GET"): Permitted("ci.pipelines.update"),
+    ("admin-pipeline", "PUT"): Permitted("ci.pipelines.update"),
+    ("admin-batch", "POST"): Permitted("rbac.batch"),
+    ("admin-batch-pipelines", "POST"): Permitted("rbac.batch"),
+    ("client-secret", "POST"): Permitted("rbac.clients.update"),
+}
+
+for _plural, _singular in (
+    ("users", "user"),
+    ("groups", "group"),
+    ("organizations", "organization"),
+    ("clients", "client"),
+):
+    POLICY |= {
+        (_plural, "GET"): Permitted(f"rbac.{_plural}.list"),
+        (_plural, "POST"): Permitted(f"rbac.{_plural}.create"),
+        (_singular, "GET"): Permitted(f"rbac.{_plural}.get"),
+        (_singular, "PUT"): Permitted(f"rbac.{_plural}.update"),
+        (_singular, "DELETE"): Permitted(f"rbac.{_plural}.delete"),
+    }
+
+for _kind, _segment in RUN_KINDS.items():
+    POLICY |= {
+        (_segment, "GET"): SignedIn(f"ci.{_segment}.list"),
+        (f"pipeline-{_segment}", "GET"): SignedIn(f"ci.{_segment}.list"),
+        (f"pipeline-{_kind}", "GET"): SignedIn(f"ci.{_segment}.get"),
+        (f"pipeline-{_kind}-logs", "GET"): SignedIn(f"ci.{_segment}.get"),
+        (f"pipeline-{_kind}-tail", "GET"): SignedIn(f"ci.{_segment}.get"),
+        (f"pipeline-{_kind}-alllogs", "GET"): SignedIn(f"ci.{_segment}.get"),
+        (f"pipeline-{_kind}-log-by-id", "GET"): SignedIn(f"ci.{_segment}.get"),
+        (f"pipeline-{_kind}", "DELETE"): OnPipeline(f"ci.{_segment}.cancel"),
+    }
+# Each kind's command on …/<segment>: rebuild a build, create a release, run a bot.
+POLICY |= {
+    ("pipeline-builds", "POST"): OnPipeline("ci.builds.rebuild"),
+    ("pipeline-releases", "POST"): OnPipeline("ci.releases.create"),
+    ("pipeline-bots", "POST"): OnPipeline("ci.bots.create"),
+}
