@@ -9,7 +9,16 @@ encrypting a pipeline's secret, need a pipeline role (Estafette lets any logged-
 
 from __future__ import annotations
 
-from estafette.access.rules import Anyone, OnPipeline, OnPipelineInBody, OwnCredential, Permitted, Rule, SignedIn
+from estafette.access.rules import (
+    Anyone,
+    OnPipeline,
+    OnPipelineInBody,
+    OwnCredential,
+    Permitted,
+    Rule,
+    SignedIn,
+    SignedInComputation,
+)
 
 # Keys: (URL name, HTTP method). Runs of every kind share their views (runs.views.run_urlpatterns); their routes are
 # named pipeline-<kind>… with the kinds' names.
@@ -39,6 +48,31 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("integrations-git-events", "POST"): OwnCredential("ci.events.git", credential="integration:git"),
     ("integrations-pubsub-events", "POST"): OwnCredential("ci.events.pubsub", credential="integration:pubsub"),
     ("integrations-docker-events", "POST"): OwnCredential("ci.events.docker", credential="integration:docker"),
+    ("integrations-github-events", "POST"): OwnCredential("ci.events.github", credential="integration:github"),
+    # -- Estafette's read routes around pipelines (its web UI's pages): reads for anyone signed in
+    ("pipeline-build-branches", "GET"): SignedIn("ci.builds.list"),
+    ("pipeline-bot-names", "GET"): SignedIn("ci.bots.list"),
+    ("pipeline-warnings", "GET"): SignedIn("ci.pipelines.get"),
+    ("pipeline-build-warnings", "GET"): SignedIn("ci.builds.get"),
+    ("release-targets-pipelines", "GET"): SignedIn("ci.pipelines.list"),
+    ("release-targets-releases", "GET"): SignedIn("ci.releases.list"),
+    ("labels-frequent", "GET"): SignedIn("ci.pipelines.list"),
+    ("catalog-filters", "GET"): SignedIn("catalog.filters.list"),
+    ("catalog-filter-values", "GET"): SignedIn("catalog.filters.list"),
+    ("stats-pipelines-count", "GET"): SignedIn("ci.stats.get"),
+    ("migrations-from-repo", "GET"): SignedIn("ci.migrations.get"),
+    ("migrations-build", "GET"): SignedIn("ci.migrations.get"),
+    ("migrations-release", "GET"): SignedIn("ci.migrations.get"),
+    # The non-secret configuration, redacted (estafette.config_api): signed-in callers, never anonymous visitors
+    # (the view refuses them even with anonymous reads on).
+    ("config", "GET"): SignedIn("config.get"),
+    ("config-credentials", "GET"): SignedIn("config.get"),
+    ("config-trusted-images", "GET"): SignedIn("config.get"),
+    ("config-build-control", "GET"): SignedIn("config.get"),
+    # Manifest tools: they answer and store nothing.
+    ("manifest-templates", "GET"): SignedIn("ci.manifest.templates"),
+    ("manifest-generate", "POST"): SignedInComputation("ci.manifest.generate"),
+    ("manifest-validate", "POST"): SignedInComputation("ci.manifest.validate"),
     # -- RBAC (administrator, or the *.viewer / *.admin role of the kind)
     ("roles", "GET"): Permitted("rbac.roles.list"),
     ("audit", "GET"): Permitted("audit.list"),
@@ -73,7 +107,23 @@ for _kind, _segment in RUN_KINDS.items():
         (f"pipeline-{_kind}-tail", "GET"): SignedIn(f"ci.{_segment}.get"),
         (f"pipeline-{_kind}-alllogs", "GET"): SignedIn(f"ci.{_segment}.get"),
         (f"pipeline-{_kind}-log-by-id", "GET"): SignedIn(f"ci.{_segment}.get"),
+        (f"pipeline-{_kind}-logs-tail", "GET"): SignedIn(f"ci.{_segment}.get"),
         (f"pipeline-{_kind}", "DELETE"): OnPipeline(f"ci.{_segment}.cancel"),
+        # A builder posts the run's whole log (Estafette's BuildLog) with the run's job token, checked by the view.
+        (f"pipeline-{_kind}-logs", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),
+        # Statistics of the kind's runs: every pipeline's (stats/<segment>…) and one pipeline's (…/stats/…).
+        **{
+            (f"stats-{_segment}-{view}", "GET"): SignedIn("ci.stats.get")
+            for view in (
+                "RunCountApi",
+                "RunTotalDurationApi",
+                "RunAdoptionApi",
+                "MostRunsApi",
+                "PipelineRunDurationsApi",
+                "PipelineRunCpuApi",
+                "PipelineRunMemoryApi",
+            )
+        },
     }
 # Each kind's command on …/<segment>: rebuild a build, create a release, run a bot.
 POLICY |= {

@@ -263,9 +263,6 @@ class RunLogsApi(RunView):
         # A builder's POST carries its job token, checked by ``post`` for the run in the path: no session, no CSRF.
         return [] if self._posted() else super().get_authenticators()
 
-    def get_permissions(self) -> list[Any]:
-        return [] if self._posted() else super().get_permissions()
-
     def _posted(self) -> bool:
         request = getattr(self, "request", None)  # None while the OpenAPI document is generated
         return request is not None and request.method == "POST"

@@ -61,6 +61,12 @@ class SignedIn(Rule):
 
 
 @dataclass(frozen=True)
+class SignedInComputation(SignedIn):
+    """A POST that computes an answer and changes nothing (validate or generate a manifest): any signed-in caller, as
+    a read. Never for a route that writes."""
+
+
+@dataclass(frozen=True)
 class Permitted(Rule):
     """A permission a role grants everywhere (``rbac.users.list`` by ``user.viewer``…; all by ``administrator``)."""
 
