@@ -115,7 +115,7 @@ def test_an_api_client_logs_in_with_its_secret_and_acts_with_its_roles(team: Tea
 
     assert login.status_code == 200 and login.json()["expiresIn"] == 3600
     assert release.status_code == 201, release.content
-    assert release.json()["triggeredByEvents"][0]["manual"]["userID"] == "deployer@client.estafette.io"
+    assert release.json()["triggerEvents"][0]["manual"]["userID"] == "deployer@client.estafette.io"
     assert users.status_code == 403
     assert me["roles"] == ["organization.pipelines.operator"] and me["email"] == "deployer@client.estafette.io"
     entry = AuditEntry.objects.filter(action="ci.releases.create").get()

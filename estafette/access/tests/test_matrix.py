@@ -161,6 +161,7 @@ def world(db: Any) -> World:
         "version": build.build_version,
         "kind": Build.kind,
         "run_id": str(build.pk),
+        "id": str(build.pk),  # /api/migrations/builds/{id}, …/releases/{id}
         "provider": "none",
     }
     items = {"users": users["viewer"].pk, "groups": team_b.pk, "organizations": organization.pk, "clients": client.pk}
