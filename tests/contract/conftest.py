@@ -78,7 +78,9 @@ def world(db: Any, settings: Any) -> World:
     settings.CATALOG_FILTERS = ["team", "language"]  # ESTAFETTE_CONFIG_FILE's catalog.filters
     now = timezone.now()
     t0 = now - timedelta(hours=6)
-    user = make_user("ann")
+    user = make_user(
+        "ann", staff=True
+    )  # an administrator: the UI's commands are authorized (estafette/access has its own tests)
     pipeline, other = make_pipeline("api"), make_pipeline("web")
     commits = [{"message": "Fix the build", "author": {"email": EMAIL, "name": "Ann", "username": "ann"}}]
     for n in range(3):
