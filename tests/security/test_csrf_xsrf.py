@@ -20,7 +20,7 @@ BODY = {"value": "hunter2", "pipelineAllowList": "github.com/acme/api"}
 @pytest.fixture
 def browser(db: Any) -> APIClient:
     """A browser signed in by the login form: it holds the session, Django's CSRF cookie and XSRF-TOKEN."""
-    make_user("ann")
+    make_user("ann", staff=True)  # encrypting for any pipeline needs an administrator (estafette/policy.py)
     client = APIClient(enforce_csrf_checks=True)
     assert client.post("/api/auth/login", {"username": "ann", "password": PASSWORD}, format="json").status_code == 200
     assert client.cookies[COOKIE].value == client.cookies[settings.CSRF_COOKIE_NAME].value
