@@ -145,11 +145,11 @@ class Procfile:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(self._web_answers, timeout=60, what=f"gunicorn on port {self.port}\n{self.log()}")
+        wait_until(self._web_answers, timeout=60, what=lambda: f"gunicorn on port {self.port}\n{self.log()}")
         wait_until(
             lambda: self._check_alive() and "starting consumers" in self.log(),
             timeout=60,
-            what=f"the consumers to start\n{self.log()}",
+            what=lambda: f"the consumers to start\n{self.log()}",
         )
 
     def _web_answers(self) -> bool:

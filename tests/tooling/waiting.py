@@ -7,13 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_until(condition: Callable[[], Any], *, timeout: float = 20, interval: float = 0.02, what: str = "") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+def wait_until(
+    condition: Callable[[], Any], *, timeout: float = 20, interval: float = 0.02, what: str | Callable[[], str] = ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout`` seconds. ``what`` may be
+    a callable, read only when the wait fails, for a description that must show the state at that moment (a log)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+            description = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {description or condition}")
         time.sleep(interval)
