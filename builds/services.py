@@ -16,6 +16,7 @@ from django.utils import timezone
 from builds.events import publish_pipeline_event
 from builds.models import Build
 from builds.read_model import pipeline_refresh_build_status
+from builds.selectors import build_latest_with_valid_manifest
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest, Conflict, NotFound
@@ -97,7 +98,9 @@ def _build_insert(
     now = now or timezone.now()
     if build_version is None:
         counter = _next_counter(pipeline)
-        build_version = parsed.version(counter=counter, branch=repo_branch, revision=repo_revision)
+        build_version = _versioning(pipeline, parsed).version(
+            counter=counter, branch=repo_branch, revision=repo_revision
+        )
     elif counter is None:
         counter = parsed.counter_of(build_version)
     labels, release_targets, triggers = parsed.labels, parsed.release_targets, parsed.triggers
@@ -159,6 +162,22 @@ def _build_insert(
     return build
 
 
+def _versioning(pipeline: Pipeline, parsed: ParsedManifest) -> ParsedManifest:
+    """The manifest whose ``version`` section versions a new build: its own, or for an invalid one the pipeline's
+    latest valid manifest's (ESTAFETTE.md §1.5: what Estafette intends, its inverted condition aside).
+
+    An invalid manifest of a pipeline that never had a valid one gets the bare counter, as in Estafette. Versioning
+    it by its counter alone in a pipeline of ``1.2.x`` versions would name it ``3`` among them.
+    """
+    if parsed.valid:
+        return parsed
+    previous = build_latest_with_valid_manifest(pipeline_id=pipeline.pk)
+    if previous is None:
+        return parsed
+    earlier = parse_manifest(previous.manifest, pipeline_full_name=pipeline.full_name)
+    return earlier if earlier.valid else parsed
+
+
 def _next_counter(pipeline: Pipeline) -> int:
     """Take the pipeline's next counter: an increment in place, then a re-read in the same transaction.
 
@@ -184,7 +203,7 @@ def build_rebuild(
 
     Only a version whose builds all failed or were canceled can be rebuilt. Raises ``NotFound`` for
     an unknown version and ``Conflict`` when one of its builds is pending, running, canceling or
-    succeeded, or the pipeline is archived.
+    succeeded, the pipeline is archived, or the version was built from an invalid manifest.
     """
     now = now or timezone.now()
     pipeline.refresh_from_db(fields=["archived"])
@@ -200,6 +219,12 @@ def build_rebuild(
             "only a version whose builds all failed or were canceled can be rebuilt"
         )
     source = builds[0]
+    if not source.manifest_valid:
+        # Its manifest would fail the same way again: a second failed build of the same version, nothing more.
+        raise Conflict(
+            f"version {build_version} was built from an invalid manifest and cannot be rebuilt; "
+            "fix .estafette.yaml and push a new commit"
+        )
     parsed = parse_manifest(source.manifest, pipeline_full_name=pipeline.full_name)
     return _build_insert(
         pipeline=pipeline,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from builds.models import Build
-from builds.testing import make_build, make_pipeline
+from builds.testing import INVALID_MANIFEST, make_build, make_pipeline
 from estafette.testing import client_for, make_user, response_json
 from runs.models import RunStatus
 from runs.services import log_append, log_record_create
@@ -152,6 +152,24 @@ def test_it_refuses_a_rebuild_with_a_reason(client, body: dict, status: int, mes
     response = client.post(f"{API}/builds", body, format="json")
     assert response.status_code == status
     assert message in response.json()["message"]
+
+
+@pytest.mark.django_db
+def test_an_invalid_manifest_is_versioned_as_the_pipeline_versions_and_is_not_rebuilt(client) -> None:
+    # given a pipeline of 1.2.x builds, then a push of an invalid manifest
+    pipeline = make_pipeline("api")
+    make_build(pipeline, status=RunStatus.SUCCEEDED)
+    make_build(pipeline, manifest=INVALID_MANIFEST)
+    [invalid] = client.get(f"{API}/builds?filter[status]=failed").json()["items"]
+    assert invalid["buildVersion"] == "1.2.2"
+
+    # when the UI asks to rebuild it
+    response = client.post(f"{API}/builds", {"buildVersion": "1.2.2"}, format="json")
+
+    # then it is refused with what to do instead, and there is still one build of that version
+    assert response.status_code == 409
+    assert "fix .estafette.yaml and push a new commit" in response.json()["message"]
+    assert Build.objects.filter(build_version="1.2.2").count() == 1
 
 
 @pytest.mark.django_db

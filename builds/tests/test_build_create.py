@@ -81,10 +81,11 @@ def test_it_records_a_failed_build_with_the_errors_for_an_invalid_manifest() -> 
         pipeline=pipeline, repo_branch="master", repo_revision=next_revision(), manifest_text=INVALID_MANIFEST, now=now
     )
 
-    # then it failed straight away, with the bare counter as version and the previous build's labels
+    # then it failed straight away, versioned as the previous manifest versions (not as a bare "2" among 1.2.x),
+    # with the previous build's labels
     assert build.status == RunStatus.FAILED
     assert build.manifest_valid is False
-    assert build.build_version == "2"
+    assert (build.build_version, build.counter) == ("1.2.2", 2)
     assert build.labels == previous.labels
     assert build.release_targets == previous.release_targets
     # and its only log step says why
@@ -105,3 +106,18 @@ def test_it_refuses_an_empty_or_overlong_branch_or_revision(branch: str, revisio
     with pytest.raises(BadRequest, match="must be 1 to 256 characters"):
         build_create(pipeline=make_pipeline(), repo_branch=branch, repo_revision=revision, manifest_text=MANIFEST)
     assert not Build.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_invalid_manifest_of_a_new_pipeline_is_versioned_by_its_counter() -> None:
+    # given a pipeline without a valid manifest so far
+    pipeline = make_pipeline()
+    make_build(pipeline, manifest=INVALID_MANIFEST)
+
+    # when another invalid manifest is pushed
+    build = build_create(
+        pipeline=pipeline, repo_branch="master", repo_revision=next_revision(), manifest_text=INVALID_MANIFEST
+    )
+
+    # then there is no versioning to follow: the bare counter, as in Estafette
+    assert (build.status, build.build_version, build.counter) == (RunStatus.FAILED, "2", 2)

@@ -2,7 +2,7 @@ import pytest
 
 from builds.models import Build
 from builds.services import build_cancel, build_rebuild
-from builds.testing import make_build, make_pipeline
+from builds.testing import INVALID_MANIFEST, make_build, make_pipeline
 from estafette.lib.errors import Conflict, NotFound
 from pipelines.services import pipeline_archive
 from runs.events import manual_event
@@ -98,3 +98,17 @@ def test_it_refuses_to_cancel_a_finished_build(status: str) -> None:
     with pytest.raises(Conflict, match=f"is {status}; only pending or running builds can be canceled"):
         build_cancel(build=build)
     assert Build.objects.get(pk=build.pk).status == status
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_rebuild_a_version_built_from_an_invalid_manifest() -> None:
+    # given a pipeline of 1.2.x builds whose latest push had an invalid manifest
+    pipeline = make_pipeline()
+    make_build(pipeline, status=RunStatus.SUCCEEDED)
+    invalid = make_build(pipeline, manifest=INVALID_MANIFEST)
+    assert (invalid.status, invalid.build_version) == (RunStatus.FAILED, "1.2.2")
+
+    # when it is rebuilt, then it is refused: it would fail the same way, as a second build of the same version
+    with pytest.raises(Conflict, match="invalid manifest"):
+        build_rebuild(pipeline=pipeline, build_version=invalid.build_version)
+    assert Build.objects.filter(build_version=invalid.build_version).count() == 1

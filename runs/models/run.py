@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from estafette.lib import metrics
+from runs.models.logs import LogStep, StepStatus
 
 
 class RunStatus(models.TextChoices):
@@ -35,6 +36,8 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 }
 FINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
 ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELING})
+# The status a step still pending or running gets when its run ends this way (``Run._end_open_steps``).
+_STEP_END: dict[str, str] = {RunStatus.FAILED: StepStatus.FAILED, RunStatus.CANCELED: StepStatus.CANCELED}
 # Not a builder report: the API gives up on a run whose job was lost (no builder reports any more).
 LOSABLE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 
@@ -145,11 +148,28 @@ class Run(models.Model):
             self.updated_at = now
             for name, value in extra.items():
                 setattr(self, name, value)
+            self._end_open_steps(status)
             self._count_transition(status, now)
             return True
         # Refused: show the caller the status that won instead of the stale one it held.
         self.refresh_from_db(fields=["status", "started_at", "updated_at", "job_cleanup_at"])
         return False
+
+    def _end_open_steps(self, status: str) -> None:
+        """A run that ended failed or canceled ends the steps its log still shows pending or running.
+
+        A builder that is killed (a cancel that had to force the job away, a lost pod) never reports its last
+        stage's end, and the log would show that stage running forever. Its steps end as the run did; a
+        succeeded run's steps are the builder's own final report and are left as they are.
+        """
+        step_status = _STEP_END.get(status)
+        if step_status is None:
+            return
+        LogStep.objects.filter(
+            record__run_kind=self.kind,
+            record__run_id=self.pk,
+            status__in=(StepStatus.PENDING, StepStatus.RUNNING),
+        ).update(status=step_status)
 
     def _count_transition(self, status: str, now: datetime) -> None:
         """The metrics of a transition, counted once its transaction commits (a rolled-back one did not happen)."""

@@ -64,6 +64,24 @@ describe('BuildLog', () => {
     expect(header.querySelector('.status-failed')).not.toBeNull()
   })
 
+  it('shows no exit code for a skipped stage: it never ran', () => {
+    // given: the builder reports a skipped stage with a placeholder exit code 0
+    const tree = LogTree.fromSteps([
+      makeStep({ step: 'build', status: 'FAILED', exitCode: 2, duration: 3_000_000_000 }),
+      makeStep({ step: 'deploy', status: 'SKIPPED', exitCode: 0, duration: 0 }),
+    ])
+    // when
+    renderLog(tree)
+    // then
+    const steps = screen.getByRole('navigation', { name: 'Steps' })
+    const deploy = within(steps).getByRole('button', { name: 'Show stage deploy in the log' }).closest('li')!
+    expect(cellsText(deploy.querySelector('.step-tree-row')!)).not.toMatch(/exit/)
+    expect(cellsText(deploy.querySelector('.step-tree-row')!)).toMatch(/skipped/)
+    const header = screen.getByRole('button', { name: 'deploy' }).closest('.log-step')!
+    expect(header.textContent).toMatch(/skipped/)
+    expect(header.textContent).not.toMatch(/exit code/)
+  })
+
   it('renders ANSI colours as styled text and never as markup', () => {
     // given
     const tree = LogTree.fromSteps([

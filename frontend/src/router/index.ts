@@ -14,6 +14,8 @@ import PipelineView from '@/views/PipelineView.vue'
 import RunDetailView from '@/views/RunDetailView.vue'
 import RunsView from '@/views/RunsView.vue'
 
+import { pageRoutes } from './pages'
+
 declare module 'vue-router' {
   interface RouteMeta {
     /** The document title; a pipeline's pages show the pipeline instead. */
@@ -28,7 +30,7 @@ declare module 'vue-router' {
 const runTab = `:tab(${RUN_TABS.join('|')})?`
 
 export const routes: RouteRecordRaw[] = [
-  { path: '/', redirect: { name: 'pipelines' } },
+  ...pageRoutes,
   { path: '/login', name: 'login', component: LoginView, meta: { title: 'Log in' } },
   { path: '/pipelines', name: 'pipelines', component: PipelinesView, meta: { title: 'Pipelines' } },
   // Estafette's own addresses for the cross-pipeline pages.

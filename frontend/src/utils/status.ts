@@ -58,3 +58,11 @@ export const SINCE_OPTIONS = [
 export function isFinishedStep(status: string | null | undefined): boolean {
   return ['SUCCEEDED', 'FAILED', 'CANCELED', 'SKIPPED'].includes((status ?? '').toUpperCase())
 }
+
+/**
+ * A step that ran and ended: only then does its exit code mean something. A skipped step never ran (its `when`
+ * was false, or a stage before it failed): the builder reports it with a placeholder exit code 0, not its outcome.
+ */
+export function stepHasRun(status: string | null | undefined): boolean {
+  return isFinishedStep(status) && (status ?? '').toUpperCase() !== 'SKIPPED'
+}

@@ -35,6 +35,14 @@ function fakePipelineApi() {
         makeBuild({ id: '103', buildVersion: '1.0.103', buildStatus: 'running', repoBranch: 'main' }),
         makeBuild({ id: '102', buildVersion: '1.0.102', buildStatus: 'failed', repoBranch: 'feature-x' }),
         makeBuild({ id: '101', buildVersion: '1.0.101', buildStatus: 'succeeded', repoBranch: 'main' }),
+        // A succeeded build whose manifest has no release targets (the pipeline's latest build has some).
+        makeBuild({
+          id: '100',
+          buildVersion: '1.0.100',
+          buildStatus: 'succeeded',
+          repoBranch: 'docs',
+          releaseTargets: [],
+        }),
       ]),
     })
 }
@@ -92,6 +100,17 @@ describe('PipelineOverviewView', () => {
     const feature = screen.getByRole('region', { name: 'Branch feature-x' })
     expect(within(feature).getByRole('button', { name: 'Rebuild 1.0.102' })).toBeTruthy()
     expect(within(feature).queryByRole('button', { name: /Cancel/ })).toBeNull()
+  })
+
+  it('offers no release of a build whose own manifest has no release targets', async () => {
+    // given
+    fakePipelineApi()
+    // when
+    await renderAt(PipelineView, OVERVIEW)
+    // then
+    const docs = await screen.findByRole('region', { name: 'Branch docs' })
+    expect(within(docs).getByRole('link').textContent!.trim()).toBe('1.0.100')
+    expect(within(docs).queryByText('Release…')).toBeNull()
   })
 
   it('cancels a running build and reloads', async () => {
