@@ -305,7 +305,7 @@ JOB_RUNNER = env_choice("ESTAFETTE_JOB_RUNNER", "local", ("local", "kubernetes")
 JOB_CANCEL_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CANCEL_GRACE_SECONDS", 120, minimum=1)
 LOCAL_JOB_COMMAND = env_str("ESTAFETTE_LOCAL_JOB_COMMAND", "")  # default: python -m builder job --config {config} …
 # Pre-started builders per server process that launch local jobs in milliseconds (0: every job starts cold).
-LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 2, minimum=0)
+LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 1, minimum=0)
 # Local jobs on the host executor run stages in a sandbox (builder/executors/sandbox.py); where none can be made, a
 # build is refused unless this is true: then its stages run unsandboxed, as the server's user, seeing what it sees.
 HOST_EXECUTOR_UNSANDBOXED = env_bool("ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED", False)
