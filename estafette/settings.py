@@ -107,6 +107,18 @@ MIDDLEWARE = [
     # Records each successful change the API's one permission (estafette.access.permissions) authorized.
     "estafette.access.middleware.AuditMiddleware",
 ]
+# The builder's reports (``/api/builder/``: a job token per request, JSON in and out, most of a build's requests) take
+# a lean path in the WSGI application (estafette/wsgi.py): no session, CSRF, authentication (the views check the job
+# token), message, clickjacking, static-file or login-throttle middleware, which they never use; authorization still
+# goes through the policy table (DRF's permission, estafette.access), and the audit middleware stays.
+BUILDER_PATH_PREFIX = "/api/builder/"
+BUILDER_MIDDLEWARE = [
+    "estafette.lib.http_metrics.RequestMetricsMiddleware",
+    "estafette.lib.request_ids.RequestIdMiddleware",
+    "estafette.lib.body_limits.BodyLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "estafette.access.middleware.AuditMiddleware",
+]
 
 ROOT_URLCONF = "estafette.urls"
 WSGI_APPLICATION = "estafette.wsgi.application"
