@@ -107,6 +107,18 @@ MIDDLEWARE = [
     # Records each successful change the API's one permission (estafette.access.permissions) authorized.
     "estafette.access.middleware.AuditMiddleware",
 ]
+# The builder's reports (``/api/builder/``: a job token per request, JSON in and out, most of a build's requests) take
+# a lean path in the WSGI application (estafette/wsgi.py): no session, CSRF, authentication (the views check the job
+# token), message, clickjacking, static-file or login-throttle middleware, which they never use; authorization still
+# goes through the policy table (DRF's permission, estafette.access), and the audit middleware stays.
+BUILDER_PATH_PREFIX = "/api/builder/"
+BUILDER_MIDDLEWARE = [
+    "estafette.lib.http_metrics.RequestMetricsMiddleware",
+    "estafette.lib.request_ids.RequestIdMiddleware",
+    "estafette.lib.body_limits.BodyLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "estafette.access.middleware.AuditMiddleware",
+]
 
 ROOT_URLCONF = "estafette.urls"
 WSGI_APPLICATION = "estafette.wsgi.application"
@@ -305,7 +317,7 @@ JOB_RUNNER = env_choice("ESTAFETTE_JOB_RUNNER", "local", ("local", "kubernetes")
 JOB_CANCEL_GRACE_SECONDS = env_int("ESTAFETTE_JOB_CANCEL_GRACE_SECONDS", 120, minimum=1)
 LOCAL_JOB_COMMAND = env_str("ESTAFETTE_LOCAL_JOB_COMMAND", "")  # default: python -m builder job --config {config} …
 # Pre-started builders per server process that launch local jobs in milliseconds (0: every job starts cold).
-LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 2, minimum=0)
+LOCAL_JOB_STANDBYS = env_int("ESTAFETTE_LOCAL_JOB_STANDBYS", 1, minimum=0)
 # Local jobs on the host executor run stages in a sandbox (builder/executors/sandbox.py); where none can be made, a
 # build is refused unless this is true: then its stages run unsandboxed, as the server's user, seeing what it sees.
 HOST_EXECUTOR_UNSANDBOXED = env_bool("ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED", False)

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from estafette.access.models import Group, Organization
-from estafette.access.scopes import PipelineScope
 from estafette.access.serializers import BatchSerializer, RefListField
 from estafette.access.visibility import visible_to
 from estafette.lib.api_docs import errors, list_envelope, list_parameters
@@ -24,22 +23,6 @@ from estafette.lib.listing import page_of, parse_list_query
 from estafette.lib.serializers import CamelCaseSerializer, IdField
 from pipelines import selectors
 from pipelines.models import Pipeline
-
-
-def pipeline_scope_of(source: str, owner: str, name: str) -> PipelineScope | None:
-    """Registered with ``estafette.access.scopes`` by ``PipelinesConfig.ready``."""
-    pipeline = (
-        Pipeline.objects.prefetch_related("groups", "organizations")
-        .filter(repo_source=source, repo_owner=owner, repo_name=name)
-        .first()
-    )
-    if pipeline is None:
-        return None
-    return PipelineScope(
-        full_name=pipeline.full_name,
-        group_ids=frozenset(g.pk for g in pipeline.groups.all() if g.active),
-        organization_ids=frozenset(o.pk for o in pipeline.organizations.all() if o.active),
-    )
 
 
 @retry_on_serialization_failure

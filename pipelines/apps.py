@@ -7,6 +7,6 @@ class PipelinesConfig(AppConfig):
 
     def ready(self) -> None:
         from estafette.access.scopes import register_pipeline_scope
-        from pipelines.access import pipeline_scope_of
+        from pipelines.selectors import pipeline_scope_of
 
         register_pipeline_scope(pipeline_scope_of)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
+from estafette.access.scopes import PipelineScope
 from estafette.lib.errors import NotFound
 from estafette.lib.listing import Filters, Within
 from pipelines.models import SEARCH_KEY_SEPARATOR, FacetKind, Pipeline, PipelineFacet
@@ -135,3 +136,22 @@ def filter_by_pipeline_facets(runs: QuerySet, filters: Filters) -> QuerySet:
             | Q(pipeline__repo_source__icontains=term)
         )
     return filter_by_access(runs, filters, pipeline_key="pipeline_id")
+
+
+def pipeline_scope_of(source: str, owner: str, name: str) -> PipelineScope | None:
+    """Who may see the pipeline of a repository (``estafette.access.scopes``; registered by ``PipelinesConfig.ready``).
+
+    Here, not beside the pipeline's access endpoints: every process calls it, and those endpoints import DRF, which
+    a process without views (the consumers) should not load."""
+    pipeline = (
+        Pipeline.objects.prefetch_related("groups", "organizations")
+        .filter(repo_source=source, repo_owner=owner, repo_name=name)
+        .first()
+    )
+    if pipeline is None:
+        return None
+    return PipelineScope(
+        full_name=pipeline.full_name,
+        group_ids=frozenset(g.pk for g in pipeline.groups.all() if g.active),
+        organization_ids=frozenset(o.pk for o in pipeline.organizations.all() if o.active),
+    )

@@ -6,3 +6,9 @@ class RunsConfig(AppConfig):
 
     name = "runs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from estafette.queue.process import register_task
+        from runs.sweeper import sweeper_task
+
+        register_task("sweeper", sweeper_task)  # a worker process can run the sweeper beside its consumers

@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procfile", type=Path, default=Path("Procfile"))
     parser.add_argument("--state-dir", type=Path, required=True, help="where supervisord's config, socket, log go")
+    parser.add_argument(
+        "--directory", type=Path, help="where the processes run (default: the Procfile's directory; benchmarks)"
+    )
     arguments = parser.parse_args(argv)
-    directory = arguments.procfile.resolve().parent
+    directory = (arguments.directory or arguments.procfile.resolve().parent).resolve()
     env_file = directory / ".env"
     if env_file.exists():  # as honcho did: a developer's local settings
         for key, value in parse(env_file.read_text()).items():

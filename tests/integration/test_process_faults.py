@@ -1,8 +1,9 @@
 """One crash at a time under ``make run``'s process set: the build goes on, the stack keeps serving.
 
 The repository's Procfile runs under supervisord (``scripts/supervise.py``) with its own nats-server, as ``make run``
-starts it. While a build of about 20 s runs in a local job, the test SIGKILLs in turn the consumers, the gunicorn
-master, nats-server and the outbox relay, each once the previous one is back. The build must end ``succeeded`` with
+starts it. While a build of about 20 s runs in a local job, the test SIGKILLs in turn the worker (the consumers, with
+the outbox relay, the cron loop and the job sweeper as tasks of the same process), the gunicorn master and
+nats-server, each once the previous one is back. The build must end ``succeeded`` with
 every line its stage printed, and the set must still take a push and build it. How long each process took to come
 back (a new pid, and serving again) is printed (``pytest -s``) and bounded.
 
@@ -83,7 +84,7 @@ def test_a_build_survives_sigkill_of_each_process_in_turn_and_the_stack_keeps_se
 
         # when each process is SIGKILLed in turn, the next once the previous one serves again
         recoveries = []
-        for name in ("consumers", "web", "nats", "relay"):
+        for name in ("worker", "web", "nats"):
             assert system.api.get(path)["buildStatus"] == "running", f"the build ended before {name} was killed"
             recoveries.append(_kill_and_wait_back(system, name))
 
@@ -99,7 +100,7 @@ def test_a_build_survives_sigkill_of_each_process_in_turn_and_the_stack_keeps_se
         assert total >= LINES
         assert lines == [*(f"line {number}" for number in range(1, total + 1)), f"printed {total}"]
 
-        # and the stack keeps serving: a new push builds through the restarted consumers, relay and nats-server
+        # and the stack keeps serving: a new push builds through the restarted worker (its relay too) and nats-server
         quick = system.repository("acme", "quick", QUICK)
         system.push(quick)
         next_build = system.wait_for_build("local/acme/quick")
@@ -127,10 +128,8 @@ def _kill_and_wait_back(system: System, name: str) -> Recovery:
     serving = {
         "web": lambda: answers_200(f"{processes.url}/liveness"),
         "nats": lambda: _accepts(int(processes.env["ESTAFETTE_NATS_PORT"])),
-        # every durable consumer subscribed again (on the restarted nats-server too)
-        "consumers": lambda: processes.log().count(": consuming ") >= 2 * consuming_before,
-        # the relay says nothing when it starts: supervisord counts it started once it ran its startsecs
-        "relay": lambda: processes.running(name),
+        # every durable consumer subscribed again (on the restarted nats-server too), and the relay beside them
+        "worker": lambda: processes.log().count(": consuming ") >= 2 * consuming_before and processes.running(name),
     }[name]
     wait_until(
         serving,

@@ -1,8 +1,9 @@
 """The whole system at once, as ``make run`` starts it, driven only through its webhook and its REST API.
 
-The repository's ``Procfile`` runs under supervisord as in ``make run``: gunicorn (gthread), ``manage.py consume --all``
-(whose job runner is the default ``LocalProcessJobRunner``, with standbys, launching the real builder, ``python -m
-builder job``, on the host executor), ``relay_outbox``, ``sweep_jobs --every`` and ``cron_loop``, on the test's
+The repository's ``Procfile`` runs under supervisord as in ``make run``: gunicorn (gthread), ``manage.py consume --all
+--with relay,cron,sweeper`` (whose job runner is the default ``LocalProcessJobRunner``, with a standby, launching the
+real builder, ``python -m builder job``, on the host executor; the outbox relay, the job sweeper and the cron loop as
+tasks of the same process), on the test's
 database and the test's nats-server (its ``nats`` process then idles); the server makes its own keys in its own data
 dir. Repositories are real git repositories on disk. The test only signs pushes as a git server would and reads and
 acts through the REST API as a user would (the ORM only makes the user and their API token).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -42,6 +44,42 @@ def test_a_writer_that_waits_longer_than_its_timeout_gets_database_is_locked(tmp
     first.close()
     second.acquire(timeout=0.05)  # closing the holder's file frees it too
     second.close()
+
+
+def test_threads_queue_in_the_process_and_still_wait_for_a_writer_of_another_process(tmp_path: Path) -> None:
+    # given another process holding the file lock
+    path = str(tmp_path / "db-writelock")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX);"
+            " print('held', flush=True); sys.stdin.read()",
+            path,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        # when a thread of this process asks: it times out on the file lock, and frees this process's queue
+        first, second = WriteLock(path), WriteLock(path)
+        with pytest.raises(OperationalError, match="database is locked"):
+            first.acquire(timeout=0.05)
+        with pytest.raises(OperationalError, match="database is locked"):
+            second.acquire(timeout=0.05)
+        # then once the other process lets go, a thread here gets it
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(10)
+        second.acquire(timeout=5)
+        assert second.held
+    finally:
+        holder.kill()
+        holder.wait()
+    second.close()
+    first.close()
 
 
 @sqlite_only

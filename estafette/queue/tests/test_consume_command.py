@@ -151,7 +151,9 @@ def test_it_names_the_registered_consumers_when_asked_for_an_unknown_one() -> No
 
 
 # Not cron_loop: it never waits for NATS, its ticks go through the outbox (test_cron.py, and the test below).
-@pytest.mark.parametrize("command", [["consume", "--all"], ["relay_outbox"]])
+@pytest.mark.parametrize(
+    "command", [["consume", "--all"], ["relay_outbox"], ["consume", "--all", "--with", "relay,cron,sweeper"]]
+)
 def test_a_worker_waiting_for_nats_stops_at_once_on_sigterm(
     queue_settings: QueueSettings, tmp_path: Path, command: list[str]
 ) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from estafette.queue.jetstream import QueueSettings
-from estafette.queue.outbox import OutboxRelay, relay_pending
+from estafette.queue.outbox import relay_pending
+from estafette.queue.process import relay_task, run_process
 
 
 class Command(BaseCommand):
@@ -20,17 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=100, help="rows claimed per round (default 100)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queue = QueueSettings.from_django()
         if options["once"]:
-            sent = relay_pending(queue, batch_size=options["batch_size"])
+            sent = relay_pending(QueueSettings.from_django(), batch_size=options["batch_size"])
             self.stdout.write(f"published {sent} outbox message(s)")
             return
-        asyncio.run(self._run(OutboxRelay(queue, batch_size=options["batch_size"])))
-
-    async def _run(self, relay: OutboxRelay) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await relay.run(stop)
-        self.stdout.write(f"relay stopped after publishing {relay.published} message(s)")
+        run_process({"relay": relay_task(batch_size=options["batch_size"])})
