@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.executors.base import ContainerSpec
+from builder.executors.base import ContainerSpec, Executor
 from builder.executors.host import HostExecutor, bwrap_available
+from builder.tests.executors.conftest import IMAGE
 from builder.usage import RunUsage, StageUsage
 
 MIB = 1024 * 1024
@@ -30,10 +31,10 @@ CPU_SLACK = 1.5
 MEMORY_SLACK = 40 * MIB
 
 
-def run_to_the_end(executor: HostExecutor, tmp_path: Path, commands: list[str]) -> StageUsage | None:
+def run_to_the_end(executor: Executor, tmp_path: Path, commands: list[str]) -> StageUsage | None:
     executor.open(run_id=f"usage-{tmp_path.name}")
     try:
-        spec = ContainerSpec(name="hungry", image="alpine", workspace=tmp_path, work_dir="/work", commands=commands)
+        spec = ContainerSpec(name="hungry", image=IMAGE, workspace=tmp_path, work_dir="/work", commands=commands)
         container = executor.start(spec, lambda stream, data: None)
         assert container.wait(120) == 0
         return container.usage()
@@ -71,6 +72,48 @@ def test_in_the_sandbox_an_idle_stage_measures_little(tmp_path: Path) -> None:
     assert usage is not None and usage.cpu_seconds is not None
     assert usage.cpu_seconds < CPU_SECONDS
     assert usage.memory_max_bytes < MEMORY_SLACK
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the builder makes the containers' parent cgroups as root")
+def test_the_docker_executor_measures_the_cpu_time_and_peak_memory_of_the_container(
+    tmp_path: Path, docker_engine: object
+) -> None:
+    from builder.executors.container import DockerExecutor
+
+    # given the same stage in a container of the suite's dockerd (busybox's awk and dd)
+    executor = DockerExecutor(base_url=docker_engine.url)  # type: ignore[attr-defined]
+    usage = run_to_the_end(executor, tmp_path, [BURN, ALLOCATE])
+    # then the container's cgroup totals come back, although the container is gone when they are read
+    assert usage is not None and usage.cpu_seconds is not None
+    assert CPU_SECONDS <= usage.cpu_seconds <= CPU_SECONDS + CPU_SLACK
+    assert ALLOCATED <= usage.memory_max_bytes <= ALLOCATED + MEMORY_SLACK
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the builder makes the containers' parent cgroups as root")
+def test_the_docker_executor_leaves_no_cgroup_behind(tmp_path: Path, docker_engine: object) -> None:
+    from builder.executors.container import DockerExecutor
+
+    executor = DockerExecutor(base_url=docker_engine.url)  # type: ignore[attr-defined]
+    executor.open(run_id=f"usage-{tmp_path.name}")
+    try:
+        spec = ContainerSpec(name="quick", image=IMAGE, workspace=tmp_path, work_dir="/work", commands=["true"])
+        stage = executor.start(spec, lambda stream, data: None)
+        service = executor.start(
+            ContainerSpec(name="svc", image=IMAGE, workspace=tmp_path, work_dir="/work", commands=["sleep 60"]),
+            lambda stream, data: None,
+        )
+        cgroups = [stage.cgroup, service.cgroup]
+        assert all(cgroup is not None for cgroup in cgroups)
+        assert stage.wait(60) == 0
+        assert stage.usage() is not None
+        assert service.usage() is None  # still running
+        service.stop(0)
+    finally:
+        executor.close()
+    # the parents of both (the one read after its stage, the service's at close) are gone
+    for cgroup in cgroups:
+        assert cgroup is not None
+        assert not any(directory.exists() for directory in cgroup._directories)
 
 
 def test_a_stage_still_running_has_no_usage_yet(tmp_path: Path) -> None:
