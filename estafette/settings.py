@@ -320,6 +320,9 @@ JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", f"{BUILDER_IMAGE_RE
 JOBS_BACKOFF_LIMIT = env_int("ESTAFETTE_JOBS_BACKOFF_LIMIT", 2, minimum=0)
 JOBS_AFFINITY = env_json("ESTAFETTE_JOBS_AFFINITY", {})  # a Kubernetes Affinity, for every job pod
 JOBS_TOLERATIONS = env_json("ESTAFETTE_JOBS_TOLERATIONS", [])  # a list of Kubernetes Tolerations
+# Job pods in a user namespace of their own (hostUsers: false, procMount: Unmasked), which the builder's sandbox needs
+# (estafette/jobs/kubernetes.py); false on clusters without user namespaces for pods (before Kubernetes 1.33).
+JOBS_USER_NAMESPACES = env_bool("ESTAFETTE_JOBS_USER_NAMESPACES", True)
 KUBECONFIG = env_str("ESTAFETTE_KUBECONFIG", "")  # empty: the in-cluster service account
 # Dead jobs (runs/sweeper.py, `manage.py sweep_jobs`): a run whose builder is quiet for CHECK_AFTER seconds is
 # looked up in the job runner (failed at once when its job ended), and failed after HEARTBEAT_TIMEOUT seconds anyway.

@@ -150,6 +150,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.jobs.affinity | toJson | quote }}
 - name: ESTAFETTE_JOBS_TOLERATIONS
   value: {{ .Values.jobs.tolerations | toJson | quote }}
+- name: ESTAFETTE_JOBS_USER_NAMESPACES
+  value: {{ .Values.jobs.userNamespaces | quote }}
 {{- range $name, $value := .Values.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
