@@ -361,6 +361,10 @@ SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
 # GET /metrics (estafette/metrics_view.py): with a token, a scrape sends `Authorization: Bearer <token>`; without one,
 # only clients on this machine not behind a proxy are answered.
 METRICS_TOKEN = env_secret("ESTAFETTE_METRICS_TOKEN") or ""
+# A worker process (consume, relay_outbox, sweep_jobs --every) serves its own /metrics on this port: the chart sets it,
+# since the API's /metrics cannot sum processes of other pods (estafette/lib/metrics_server.py). 0: none.
+METRICS_PORT = env_int("ESTAFETTE_METRICS_PORT", 0, minimum=0, maximum=65535)
+METRICS_ADDRESS = env_str("ESTAFETTE_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 — a pod's port; the token guards it
 # prometheus-client's multiprocess mode (estafette/lib/metrics.py) writes into this directory from the first metric a
 # process creates, and fails if it is missing: made here (owner-only) before any app defines one.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

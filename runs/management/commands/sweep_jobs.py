@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 from django.utils import timezone
 
+from estafette.lib.metrics_server import start_metrics_server
 from runs.sweeper import ApiWatch, jobs_sweep
 
 
@@ -52,6 +53,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        start_metrics_server()  # the chart's PodMonitor scrapes it (ESTAFETTE_METRICS_PORT)
         self.stdout.write(f"job sweeper: a pass every {every:g} s until stopped")
         self.stdout.flush()
         passes = 0

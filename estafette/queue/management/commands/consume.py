@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from estafette.lib.metrics_server import start_metrics_server
 from estafette.queue.consumer import registered_consumers
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.outbox import start_relay_in_process
@@ -64,6 +65,7 @@ class Command(BaseCommand):
             logger.info("no consumers are registered yet; idling until stopped")
         else:
             logger.info("starting consumers: %s", ", ".join(selected))
+        start_metrics_server()  # the chart's PodMonitor scrapes it (ESTAFETTE_METRICS_PORT)
         consumers = [registry[name]() for name in selected]
         for each in consumers:
             each.start()

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from estafette.lib.metrics_server import start_metrics_server
 from estafette.queue.cron import run_cron_loop
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     help = "Queue a cron event (outbox) at the start of every minute until SIGTERM/SIGINT."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        start_metrics_server()  # one per process, whichever worker starts it first
         sent = asyncio.run(self._run())
         self.stdout.write(f"cron loop stopped after {sent} tick(s)")
 

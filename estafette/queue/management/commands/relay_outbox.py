@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from estafette.lib.metrics_server import start_metrics_server
 from estafette.queue.jetstream import QueueSettings
 from estafette.queue.outbox import OutboxRelay, relay_pending
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
             sent = relay_pending(queue, batch_size=options["batch_size"])
             self.stdout.write(f"published {sent} outbox message(s)")
             return
+        start_metrics_server()  # the chart's PodMonitor scrapes it (ESTAFETTE_METRICS_PORT)
         asyncio.run(self._run(OutboxRelay(queue, batch_size=options["batch_size"])))
 
     async def _run(self, relay: OutboxRelay) -> None:
