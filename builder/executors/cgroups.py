@@ -13,7 +13,8 @@ This needs the engine on the builder's machine, sharing its cgroup file system (
 tests), its ``cgroupfs`` driver (the ``systemd`` driver takes only slice names) and a builder allowed to create
 cgroups (root). Elsewhere nothing is measured (``None``); also when the parent counted nothing at all, which means
 the engine did not use it (its cgroups are another machine's or another cgroup namespace's, where a cgroup of the
-same name was created).
+same name was created; the engine then leaves that empty cgroup behind, which is why an engine reached over TCP is
+not given one).
 """
 
 from __future__ import annotations

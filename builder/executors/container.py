@@ -303,7 +303,10 @@ class DockerExecutor:
         return container
 
     def _usage_cgroup(self) -> UsageCgroup | None:
-        """A parent cgroup for the next container, where the engine can use one (its ``cgroupfs`` driver)."""
+        """A parent cgroup for the next container, where the engine can use one: on this machine (a unix socket; an
+        engine over TCP is taken for another machine's) with its ``cgroupfs`` driver."""
+        if self._socket_path is None:
+            return None
         if self._cgroup_driver is None:
             try:
                 self._cgroup_driver = str(self.api.info().get("CgroupDriver") or "")
