@@ -1,12 +1,12 @@
 """What a stage used: CPU time and peak memory, and the run's maxima that the API stores (Estafette's
 ``cpu_max_usage`` in cores, ``memory_max_usage`` in bytes).
 
-The host executor measures each stage's process tree with ``wait4``'s resource usage (the stage runs as one child of
-the builder, with its descendants reaped into it; no cgroup of its own here); in its sandbox only the peak memory
-(see ``builder.executors.host.HostProcess.usage``). The docker executor measures nothing yet. CPU time is user +
-system seconds; peak memory is the largest resident set among the process and the descendants it waited for
-(``ru_maxrss``). A stage's CPU in cores is its CPU time over its wall time: with one sample per stage, the busiest
-stage's average is the closest the builder gets to the peak rate Estafette read from Prometheus.
+The host executor measures each stage's process tree with ``wait4``'s resource usage, sandboxed or not (the stage
+runs as one child of the builder, with its descendants reaped into it; why not a cgroup per stage:
+``builder.executors.host.HostProcess.usage``). The docker executor reads the container's cgroup through the Docker
+Engine API. CPU time is user + system seconds; peak memory is the largest resident set among the process and the
+descendants it waited for (``ru_maxrss``). A stage's CPU in cores is its CPU time over its wall time: with one sample
+per stage, the busiest stage's average is the closest the builder gets to the peak rate Estafette read from Prometheus.
 """
 
 from __future__ import annotations

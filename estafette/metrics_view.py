@@ -6,14 +6,13 @@ the age of its oldest unsent event.
 
 **Who may read it.** Even without names in its labels, ``/metrics`` tells an outsider how busy the installation is,
 which routes exist and are used, how often builds fail and whether events pile up: it is not public. With
-``ESTAFETTE_METRICS_TOKEN`` set, a scrape must send ``Authorization: Bearer <token>`` (the ServiceMonitor's
-``bearerTokenSecret``); without it, only a client on this machine that did not come through a proxy (``make run``'s
+``ESTAFETTE_METRICS_TOKEN`` set, a scrape must send ``Authorization: Bearer <token>`` (the chart's ServiceMonitor
+sends it); without it, only a client on this machine that did not come through a proxy (``make run``'s
 Prometheus or ``curl localhost``) is answered. Anyone else gets a 403 saying what to do.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -26,12 +25,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from estafette.lib.metrics_server import PROXY_HEADERS, metrics_refusal
 from estafette.queue.models import OutboxMessage
 from runs.models import RunStatus
 from runs.registry import run_kinds
-
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
-PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
 class DatabaseState:
@@ -83,19 +80,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 def _refusal(request: HttpRequest) -> HttpResponse | None:
-    token = settings.METRICS_TOKEN
-    if token:
-        sent = request.headers.get("Authorization", "")
-        if hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
-            return None
-        return _forbidden("send Authorization: Bearer <ESTAFETTE_METRICS_TOKEN> to read the metrics")
-    local = request.META.get("REMOTE_ADDR") in LOOPBACK and not any(name in request.META for name in PROXY_HEADERS)
-    if local:
-        return None
-    return _forbidden(
-        "the metrics answer only this machine; set ESTAFETTE_METRICS_TOKEN on the server and scrape with "
-        "Authorization: Bearer <token>"
+    refusal = metrics_refusal(
+        token=settings.METRICS_TOKEN,
+        authorization=request.headers.get("Authorization", ""),
+        remote_addr=request.META.get("REMOTE_ADDR"),
+        proxied=any(name in request.META for name in PROXY_HEADERS),
     )
+    return _forbidden(refusal) if refusal is not None else None
 
 
 def _forbidden(message: str) -> JsonResponse:

@@ -332,6 +332,9 @@ JOBS_BUILDER_IMAGE = env_str("ESTAFETTE_JOBS_BUILDER_IMAGE", f"{BUILDER_IMAGE_RE
 JOBS_BACKOFF_LIMIT = env_int("ESTAFETTE_JOBS_BACKOFF_LIMIT", 2, minimum=0)
 JOBS_AFFINITY = env_json("ESTAFETTE_JOBS_AFFINITY", {})  # a Kubernetes Affinity, for every job pod
 JOBS_TOLERATIONS = env_json("ESTAFETTE_JOBS_TOLERATIONS", [])  # a list of Kubernetes Tolerations
+# Job pods in a user namespace of their own (hostUsers: false, procMount: Unmasked), which the builder's sandbox needs
+# (estafette/jobs/kubernetes.py); false on clusters without user namespaces for pods (before Kubernetes 1.33).
+JOBS_USER_NAMESPACES = env_bool("ESTAFETTE_JOBS_USER_NAMESPACES", True)
 KUBECONFIG = env_str("ESTAFETTE_KUBECONFIG", "")  # empty: the in-cluster service account
 # Dead jobs (runs/sweeper.py, `manage.py sweep_jobs`): a run whose builder is quiet for CHECK_AFTER seconds is
 # looked up in the job runner (failed at once when its job ended), and failed after HEARTBEAT_TIMEOUT seconds anyway.
@@ -370,6 +373,10 @@ SERVICE_URL = env_str("ESTAFETTE_SERVICE_URL", BASE_URL).rstrip("/")
 # GET /metrics (estafette/metrics_view.py): with a token, a scrape sends `Authorization: Bearer <token>`; without one,
 # only clients on this machine not behind a proxy are answered.
 METRICS_TOKEN = env_secret("ESTAFETTE_METRICS_TOKEN") or ""
+# A worker process (consume, relay_outbox, sweep_jobs --every) serves its own /metrics on this port: the chart sets it,
+# since the API's /metrics cannot sum processes of other pods (estafette/lib/metrics_server.py). 0: none.
+METRICS_PORT = env_int("ESTAFETTE_METRICS_PORT", 0, minimum=0, maximum=65535)
+METRICS_ADDRESS = env_str("ESTAFETTE_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 — a pod's port; the token guards it
 # prometheus-client's multiprocess mode (estafette/lib/metrics.py) writes into this directory from the first metric a
 # process creates, and fails if it is missing: made here (owner-only) before any app defines one.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

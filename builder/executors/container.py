@@ -6,7 +6,8 @@ Works against dockerd or podman's Docker-compatible socket (the PyPI ``docker`` 
 Per run one bridge network ``estafette-<run>-<random>``; services join it with their name as network alias, so stages
 reach them as ``name:port``. Each container gets the workspace bind-mounted at its ``workDir`` (also its working
 directory), the generated entrypoint script mounted read-only at ``/estafette-entrypoint/`` when it has commands,
-``/credentials`` for trusted images, and CPU/memory limits when configured. Output is read through an attach stream
+``/credentials`` for trusted images, and CPU/memory limits when configured; what it used is read from a parent
+cgroup the builder makes for it (:mod:`builder.executors.cgroups`). Output is read through an attach stream
 opened before the container starts, so no line is lost. HTTP readiness probes reach a service at its IP address on
 the run's network, which the builder can route to when the engine runs on the same machine (dind, a local dockerd).
 """
@@ -34,6 +35,7 @@ from builder.executors.base import (
     PullError,
     split_image,
 )
+from builder.executors.cgroups import UsageCgroup
 from builder.usage import StageUsage
 
 ENTRYPOINT_DIR = "/estafette-entrypoint"
@@ -63,9 +65,18 @@ def registry_auth(image: str, credentials: Sequence[Credential]) -> dict[str, st
 
 
 class _Container:
-    def __init__(self, executor: DockerExecutor, container_id: str, output: OutputHandler, stream: Any) -> None:
+    def __init__(
+        self,
+        executor: DockerExecutor,
+        container_id: str,
+        output: OutputHandler,
+        stream: Any,
+        cgroup: UsageCgroup | None = None,
+    ) -> None:
         self._executor = executor
         self.id = container_id
+        self.cgroup = cgroup
+        self._usage: StageUsage | None = None
         self._reader = threading.Thread(target=self._pump, args=(stream, output), daemon=True, name="docker-output")
         self._reader.start()
         self._exit_code: int | None = None
@@ -99,8 +110,14 @@ class _Container:
             self._executor.api.stop(self.id, timeout=max(0, int(grace)))
 
     def usage(self) -> StageUsage | None:
-        # Not measured yet: the Engine API's stats end with the container, and its cgroup goes when it exits.
-        return None
+        with self._lock:
+            if self._exit_code is None or self.cgroup is None:
+                return self._usage
+            cgroup, self.cgroup = self.cgroup, None
+            self._usage = cgroup.read()
+            if not cgroup.remove():  # the engine has not removed the container's own cgroup yet: at close()
+                self.cgroup = cgroup
+            return self._usage
 
     def exec(self, command: Sequence[str], *, timeout: float) -> int:
         api = self._executor.api
@@ -157,6 +174,7 @@ class DockerExecutor:
         self._runtime: Path | None = None
         self._containers: list[_Container] = []
         self._lock = threading.Lock()
+        self._cgroup_driver: str | None = None
 
     def open(self, *, run_id: str) -> None:
         slug = "".join(ch if ch.isalnum() else "-" for ch in run_id.lower())[:30]
@@ -170,6 +188,8 @@ class DockerExecutor:
         for container in containers:
             with contextlib.suppress(Exception):
                 self.api.remove_container(container.id, force=True)
+            if container.cgroup is not None:
+                container.cgroup.remove()
         if self._network_id is not None:
             with contextlib.suppress(Exception):
                 self.api.remove_network(self._network_id)
@@ -240,6 +260,9 @@ class DockerExecutor:
         if spec.resources is not None and spec.resources.memory_bytes:
             limits["mem_limit"] = spec.resources.memory_bytes
         aliases = [spec.network_alias] if spec.network_alias else [spec.name]
+        cgroup = self._usage_cgroup()
+        if cgroup is not None:
+            limits["cgroup_parent"] = cgroup.parent
         try:
             created = self.api.create_container(
                 spec.image,
@@ -261,19 +284,35 @@ class DockerExecutor:
                 ),
             )
         except Exception as error:
+            if cgroup is not None:
+                cgroup.remove()
             raise ExecutorError(f"Failed starting {spec.name}: {_api_message(error)}") from error
         container_id = created["Id"]
         try:
             stream = self.api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True)
-            container = _Container(self, container_id, output, stream)
+            container = _Container(self, container_id, output, stream, cgroup)
             with self._lock:
                 self._containers.append(container)
             self.api.start(container_id)
         except Exception as error:
             with contextlib.suppress(Exception):
                 self.api.remove_container(container_id, force=True)
+            if cgroup is not None:
+                cgroup.remove()
             raise ExecutorError(f"Failed starting {spec.name}: {_api_message(error)}") from error
         return container
+
+    def _usage_cgroup(self) -> UsageCgroup | None:
+        """A parent cgroup for the next container, where the engine can use one: on this machine (a unix socket; an
+        engine over TCP is taken for another machine's) with its ``cgroupfs`` driver."""
+        if self._socket_path is None:
+            return None
+        if self._cgroup_driver is None:
+            try:
+                self._cgroup_driver = str(self.api.info().get("CgroupDriver") or "")
+            except Exception:  # noqa: BLE001 — then nothing is measured; the stage runs all the same
+                self._cgroup_driver = ""
+        return UsageCgroup.create() if self._cgroup_driver == "cgroupfs" else None
 
 
 def _api_message(error: Exception) -> str:

@@ -64,6 +64,7 @@ PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108
 # Mount points the sandbox makes itself; a work dir there or inside a read-only tree that lacks it cannot be mounted.
 _OWN_MOUNTS = ("/proc", "/dev", *PRIVATE_TMPFS)
 _NS_GET_PARENT = 0xB702  # ioctl(2) on a namespace file: the parent user namespace (linux/nsfs.h)
+_PR_SET_CHILD_SUBREAPER = 36  # prctl(2) option (linux/prctl.h)
 
 
 class SandboxError(Exception):
@@ -349,6 +350,23 @@ class Sandbox:
         # its capabilities across an exec: drop them inside, before the probe runs.
         inside = [SETPRIV, "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         return [*enter, "--", *inside, *command], parent
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its descendants (Linux ``PR_SET_CHILD_SUBREAPER``); whether it is.
+
+    Orphans among its descendants are then re-parented to it rather than to the system's init, so that it can reap
+    the nested sandbox's init and read the stage's resource usage from it. Process-wide and for the rest of the
+    process's life (several runs and stages may be running): the orphans it collects are the sandboxes' inits,
+    reaped by the host executor, and daemons that unsandboxed stages leave behind, which stay zombies until the
+    builder exits, as they would under a container's init. Not inherited by children.
+    """
+    try:
+        import ctypes
+
+        return int(ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def _only_child(pid: int) -> int | None:

@@ -8,6 +8,27 @@ by the exit code), so Kubernetes only re-runs the pod when it was lost with its 
 and tolerations from the settings. Cancel deletes the Job with foreground propagation (its pod gets
 SIGTERM and the termination grace period) plus its ConfigMap and Secret; cleanup deletes all three.
 
+**The pod is not privileged** (Estafette's was, to run Docker inside). The builder image runs as its own user
+(10001) and runs stages with the host executor in a bubblewrap sandbox (``builder/executors/sandbox.py``): one
+unprivileged bwrap that makes a user namespace, in which it gets the capabilities it needs (to mount the stage's
+file system view, ``/proc`` and ``/dev``; ``--cap-drop ALL`` before the stage runs). So the container needs no
+capability at all (``drop: [ALL]``, ``allowPrivilegeEscalation: false``: a new user namespace gets a full capability
+set and bounding set of its own, whatever the container's), but three things a container runtime forbids by default:
+
+* ``unshare``/``clone`` with namespace flags, ``mount``, ``pivot_root``: the runtime's default seccomp profile
+  allows them only to a container holding ``CAP_SYS_ADMIN`` → ``seccompProfile: Unconfined`` (the one exception,
+  better than that capability);
+* ``mount`` under the runtime's default AppArmor profile (``deny mount``) → AppArmor ``Unconfined`` (the field, and
+  the annotation that Kubernetes before 1.30 reads);
+* a fresh ``proc`` in the stage's PID namespace: the kernel allows it in a user namespace only where ``/proc`` is
+  fully visible, and the runtime masks parts of it → ``procMount: Unmasked``, which Kubernetes allows only to a pod
+  in a user namespace of its own → ``hostUsers: false``. That is also what makes the unconfined profiles safe to
+  give: the pod's root and every uid in it are unprivileged uids of the node.
+
+Clusters without user namespaces for pods (before Kubernetes 1.33, or a runtime without them) set
+``ESTAFETTE_JOBS_USER_NAMESPACES=false``: the pod is then the same minus ``hostUsers`` and ``procMount``, the builder
+finds it cannot sandbox stages (``/proc`` masked) and refuses untrusted builds on the host executor, saying why.
+
 This module is the only one that speaks to the Kubernetes API (the official ``kubernetes`` client).
 """
 
@@ -52,7 +73,7 @@ class KubernetesJobRunner:
         backoff_limit: int = 2,
         affinity: Mapping[str, Any] | None = None,
         tolerations: Sequence[Mapping[str, Any]] = (),
-        privileged: bool = True,
+        user_namespaces: bool = True,
         termination_grace_seconds: int = 120,
         image_pull_policy: str = "IfNotPresent",
         command: Sequence[str] = DEFAULT_COMMAND,
@@ -65,7 +86,7 @@ class KubernetesJobRunner:
         self.backoff_limit = backoff_limit
         self.affinity = dict(affinity or {})
         self.tolerations = [dict(t) for t in tolerations]
-        self.privileged = privileged
+        self.user_namespaces = user_namespaces
         self.termination_grace_seconds = termination_grace_seconds
         self.image_pull_policy = image_pull_policy
         self.command = list(command)
@@ -98,6 +119,7 @@ class KubernetesJobRunner:
             backoff_limit=settings.JOBS_BACKOFF_LIMIT,
             affinity=settings.JOBS_AFFINITY,
             tolerations=settings.JOBS_TOLERATIONS,
+            user_namespaces=settings.JOBS_USER_NAMESPACES,
             termination_grace_seconds=settings.JOB_CANCEL_GRACE_SECONDS,
         )
 
@@ -127,6 +149,7 @@ class KubernetesJobRunner:
         labels = self.labels(spec)
         # The cluster autoscaler must not evict a running build to shrink the cluster.
         annotations = {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+        pod_annotations = dict(annotations)
         pod_spec: dict[str, Any] = {
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": self.termination_grace_seconds,
@@ -141,6 +164,12 @@ class KubernetesJobRunner:
         }
         if self.service_account:
             pod_spec["serviceAccountName"] = self.service_account
+        if spec.operating_system != "windows":
+            pod_spec["securityContext"] = {"runAsNonRoot": True}
+            if self.user_namespaces:
+                pod_spec["hostUsers"] = False
+            # Kubernetes before 1.30 reads the annotation only; later ones require it to agree with the field.
+            pod_annotations[f"container.apparmor.security.beta.kubernetes.io/{CONTAINER_NAME}"] = "unconfined"
         if self.affinity:
             pod_spec["affinity"] = self.affinity
         tolerations = list(self.tolerations)
@@ -163,7 +192,7 @@ class KubernetesJobRunner:
                 "backoffLimit": self.backoff_limit,
                 "completions": 1,
                 "parallelism": 1,
-                "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
+                "template": {"metadata": {"labels": labels, "annotations": pod_annotations}, "spec": pod_spec},
             },
         }
 
@@ -191,8 +220,17 @@ class KubernetesJobRunner:
             ],
         }
         if not windows:
-            # Stages run containers through the Docker engine inside the pod.
-            container["securityContext"] = {"privileged": self.privileged}
+            # The least the host executor's sandbox needs (see the module's docstring).
+            context: dict[str, Any] = {
+                "privileged": False,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "Unconfined"},
+                "appArmorProfile": {"type": "Unconfined"},
+            }
+            if self.user_namespaces:
+                context["procMount"] = "Unmasked"
+            container["securityContext"] = context
         resources = _resources(spec)
         if resources:
             container["resources"] = resources

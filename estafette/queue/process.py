@@ -139,6 +139,9 @@ def run_process(tasks: Mapping[str, Task]) -> None:
     """Run ``tasks`` (``run_tasks``) as this process's whole life: exit 0 once stopped by a signal, 1 after a crash."""
     if not tasks:
         raise ValueError("a worker process needs at least one task")
+    from estafette.lib.metrics_server import start_metrics_server
+
+    start_metrics_server()  # this process's own counters, for the chart's PodMonitor (ESTAFETTE_METRICS_PORT)
     try:
         asyncio.run(run_tasks(tasks))
     except TaskCrashed as crash:

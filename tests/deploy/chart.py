@@ -20,7 +20,7 @@ NAMESPACE = "ci"
 OLDEST_KUBERNETES = "1.29.0"
 NEWEST_KUBERNETES = "1.37.0"
 # Kinds whose schema is not Kubernetes' own (custom resources): checked by the tests themselves.
-CUSTOM_KINDS = {"ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor", "PodMonitor"}
 
 DATABASE_URL = "postgresql://estafette:db-password@postgres.databases.svc:5432/estafette"
 

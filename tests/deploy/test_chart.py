@@ -121,7 +121,7 @@ def test_the_defaults_run_every_process_of_the_system(rendered: dict[str, list[d
     assert one(objects, "Service", API)["spec"]["ports"][0]["targetPort"] == "http"
     assert one(objects, "PodDisruptionBudget", API)["spec"]["maxUnavailable"] == 1
     assert find(objects, "HorizontalPodAutoscaler") == find(objects, "Ingress") == []
-    assert find(objects, "ServiceMonitor") == []
+    assert find(objects, "ServiceMonitor") == find(objects, "PodMonitor") == []
 
 
 def test_the_api_is_probed_on_liveness_and_readiness(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -201,7 +201,7 @@ def test_nats_runs_jetstream_with_credentials_from_a_secret(rendered: dict[str, 
     assert nats["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "10Gi"
     keys = one(objects, "Secret", password["name"])
     assert keys["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert set(keys["data"]) == {"secretKey", "secretDecryptionKey", "gitWebhookSecret", "natsPassword"}
+    assert set(keys["data"]) == {"secretKey", "secretDecryptionKey", "gitWebhookSecret", "metricsToken", "natsPassword"}
 
 
 def test_an_external_nats_replaces_the_statefulset(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -262,9 +262,66 @@ def test_the_hpa_scales_the_api_and_the_service_monitor_scrapes_metrics(
     monitor = one(objects, "ServiceMonitor", API)
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert {key: endpoint[key] for key in ("port", "path", "interval")} == {
+        "port": "http",
+        "path": "/metrics",
+        "interval": "30s",
+    }
+    assert_sends_the_servers_metrics_token(objects, endpoint)
     service = one(objects, "Service", API)
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+
+
+def assert_sends_the_servers_metrics_token(objects: list[dict[str, Any]], endpoint: dict[str, Any]) -> None:
+    """The scrape's bearer token is the Secret key the server reads ESTAFETTE_METRICS_TOKEN from (else: 403)."""
+    assert endpoint["authorization"]["type"] == "Bearer"
+    credentials = endpoint["authorization"]["credentials"]
+    api = one(objects, "Deployment", API)["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(api)["ESTAFETTE_METRICS_TOKEN"]["valueFrom"]["secretKeyRef"] == {**credentials, "optional": True}
+    secret = one(objects, "Secret", credentials["name"])
+    assert credentials["key"] in secret["data"]
+
+
+def test_the_pod_monitor_scrapes_each_workers_own_metrics(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objects = rendered["hpa"]
+    (monitor,) = find(objects, "PodMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == ("metrics", "/metrics", "30s")
+    assert_sends_the_servers_metrics_token(objects, endpoint)
+    # it selects exactly the consumers', relay's and sweeper's pods (a label selector, evaluated here)
+    selector = monitor["spec"]["selector"]
+
+    def selected(labels: dict[str, str]) -> bool:
+        if not selector["matchLabels"].items() <= labels.items():
+            return False
+        return all(
+            labels.get(rule["key"]) in rule["values"]
+            for rule in selector["matchExpressions"]
+            if rule["operator"] == "In"
+        )
+
+    chosen = {where for where, pod in pod_specs(objects) if selected(_template_labels(objects, where))}
+    workers = {f"Deployment/{RELEASE}-{name}" for name in ("consumers", "relay", "sweeper")}
+    assert chosen == workers
+    # and each of them serves its metrics on the port it names, from the process (ESTAFETTE_METRICS_PORT)
+    for where, pod in pod_specs(objects):
+        if where in workers:
+            [container] = pod["containers"]
+            [port] = container["ports"]
+            assert (port["name"], port["containerPort"]) == ("metrics", 9102)
+            assert env_of(container)["ESTAFETTE_METRICS_PORT"]["value"] == "9102"
+    # without monitoring asked for, neither monitor exists, but the workers still serve their metrics
+    assert find(rendered["defaults"], "PodMonitor") == []
+
+
+def _template_labels(objects: list[dict[str, Any]], where: str) -> dict[str, str]:
+    kind, name = where.split("/", 1)
+    obj = one(objects, kind, name)
+    template = obj["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else obj["spec"]["template"]
+    return dict(template["metadata"].get("labels", {}))
 
 
 # --- the jobs namespace and the Role ---------------------------------------------------------------------------------

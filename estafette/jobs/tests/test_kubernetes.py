@@ -156,7 +156,7 @@ def test_it_creates_a_job_as_estafette_specifies_it(api: KubeApi) -> None:
         "requests": {"cpu": "500m", "memory": "256Mi"},
         "limits": {"cpu": "2", "memory": "1Gi"},
     }
-    assert container["securityContext"] == {"privileged": True}
+    assert container["securityContext"]["privileged"] is False
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/configs", "/secrets", "/estafette-work", "/tmp"}
     env = {e["name"]: e for e in container["env"]}
     assert env["BUILDER_CONFIG_PATH"]["value"] == "/configs/builder-config.json"
@@ -164,6 +164,49 @@ def test_it_creates_a_job_as_estafette_specifies_it(api: KubeApi) -> None:
     assert env["ESTAFETTE_BUILDER_WORKSPACE"]["value"] == "/estafette-work"
     assert container["command"][:6] == ["python", "-m", "builder", "job", "--config", "/configs/builder-config.json"]
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    validate(job)
+
+
+def test_the_job_pod_is_not_privileged_and_has_only_what_the_builders_sandbox_needs(api: KubeApi) -> None:
+    # given a runner as the settings make it (user namespaces for job pods)
+    runner = make_runner(api)
+    # when it starts a job
+    name = runner.start(make_spec())
+    # then the pod runs as a non-root user in its own user namespace
+    job = api.get("jobs", NAMESPACE, name)
+    assert job is not None
+    pod = job["spec"]["template"]["spec"]
+    assert pod["hostUsers"] is False
+    assert pod["securityContext"] == {"runAsNonRoot": True}
+    assert not any(pod.get(name) for name in ("hostNetwork", "hostPID", "hostIPC"))
+    # and its container holds no capability and cannot gain one; only seccomp, AppArmor and /proc's masking are
+    # relaxed, for bwrap's user namespace (estafette/jobs/kubernetes.py says why each)
+    [container] = pod["containers"]
+    assert container["securityContext"] == {
+        "privileged": False,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "Unconfined"},
+        "appArmorProfile": {"type": "Unconfined"},
+        "procMount": "Unmasked",
+    }
+    annotations = job["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["container.apparmor.security.beta.kubernetes.io/estafette-ci-builder"] == "unconfined"
+    assert "add" not in container["securityContext"]["capabilities"]
+    validate(job)
+
+
+def test_without_user_namespaces_the_pod_keeps_proc_masked_and_the_host_users(api: KubeApi) -> None:
+    runner = make_runner(api, user_namespaces=False)
+    name = runner.start(make_spec())
+    job = api.get("jobs", NAMESPACE, name)
+    assert job is not None
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    # Kubernetes refuses procMount: Unmasked to a pod in the node's user namespace
+    assert "hostUsers" not in pod and "procMount" not in container["securityContext"]
+    assert container["securityContext"]["privileged"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     validate(job)
 
 

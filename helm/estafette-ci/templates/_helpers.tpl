@@ -125,6 +125,12 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef:
       name: {{ include "estafette-ci.keysSecret" . }}
       key: gitWebhookSecret
+- name: ESTAFETTE_METRICS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "estafette-ci.keysSecret" . }}
+      key: metricsToken
+      optional: true
 - name: ESTAFETTE_NATS_URL
   value: {{ include "estafette-ci.natsURL" . | quote }}
 - name: ESTAFETTE_NATS_USER
@@ -150,6 +156,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.jobs.affinity | toJson | quote }}
 - name: ESTAFETTE_JOBS_TOLERATIONS
   value: {{ .Values.jobs.tolerations | toJson | quote }}
+- name: ESTAFETTE_JOBS_USER_NAMESPACES
+  value: {{ .Values.jobs.userNamespaces | quote }}
 {{- range $name, $value := .Values.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
@@ -189,6 +197,15 @@ containers:
       {{- toYaml .args | nindent 6 }}
     env:
       {{- include "estafette-ci.serverEnv" .root | nindent 6 }}
+      {{- if .metricsPort }}
+      # Its own /metrics (estafette/lib/metrics_server.py): the API's cannot sum processes of other pods.
+      - name: ESTAFETTE_METRICS_PORT
+        value: {{ .metricsPort | quote }}
+    ports:
+      - name: metrics
+        containerPort: {{ .metricsPort }}
+        protocol: TCP
+      {{- end }}
     securityContext:
       {{- toYaml .root.Values.securityContext | nindent 6 }}
     resources:
@@ -197,4 +214,13 @@ containers:
       {{- include "estafette-ci.scratchMounts" .root | nindent 6 }}
 volumes:
   {{- include "estafette-ci.scratchVolumes" .root | nindent 2 }}
+{{- end -}}
+
+{{/* How Prometheus authenticates to every /metrics (estafette/metrics_view.py, estafette/lib/metrics_server.py). */}}
+{{- define "estafette-ci.metricsAuthorization" -}}
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ include "estafette-ci.keysSecret" . }}
+    key: metricsToken
 {{- end -}}
