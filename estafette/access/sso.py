@@ -268,6 +268,11 @@ def _identity(provider: Provider, client: Any, token: dict[str, Any]) -> dict[st
     if "email" not in claims:
         claims.update(client.userinfo(token=token))
     verified = claims.get("email_verified", True) is not False
+    if TENANT_PLACEHOLDER in str(client.load_server_metadata().get("issuer") or ""):
+        # Microsoft's multi-tenant endpoints: any tenant's administrator sets their users' email claim, verified or
+        # not ("nOAuth"), and a user is found by email here; the email counts only when Microsoft says the tenant
+        # owns its domain (the optional claim xms_edov, to add in the app registration) or it is marked verified.
+        verified = claims.get("xms_edov") in (True, "true", "1", 1) or claims.get("email_verified") is True
     return {
         "subject": str(claims["sub"]),
         "email": str(claims.get("email") or "") if verified else "",

@@ -200,6 +200,34 @@ def test_microsoft_single_tenant_refuses_a_user_of_another_tenant(settings: Any,
     assert signed_in_as(browser) is None
 
 
+def test_microsoft_multi_tenant_email_not_verified_for_the_tenant_cannot_take_over_an_account(
+    settings: Any,
+) -> None:
+    # "nOAuth": in a tenant of their own, an attacker sets their email claim to an administrator's address
+    administrator = get_user_model().objects.create_user("ada", "ada@example.com", "pw", is_staff=True)
+    attacker = MicrosoftUser(email="ada@example.com", email_domain_verified=None)
+    with running(FakeMicrosoftLogin(attacker)) as fake:
+        configure_microsoft(settings, fake, "organizations")
+        browser = Client()
+        answer = back(browser, fake.authorize(begin(browser, "microsoft")))
+
+    assert "without a verified email" in refused(answer)
+    assert signed_in_as(browser) is None
+    assert not Identity.objects.filter(user=administrator).exists()
+
+
+def test_microsoft_single_tenant_trusts_its_own_tenants_email(settings: Any) -> None:
+    # the tenant named in the configuration is the installation's own: its administrators set its users' emails
+    user = MicrosoftUser(email_domain_verified=None)
+    with running(FakeMicrosoftLogin(user)) as fake:
+        configure_microsoft(settings, fake, user.tenant)
+        browser = Client()
+        answer = back(browser, fake.authorize(begin(browser, "microsoft")))
+
+    assert answer.status_code == 302 and answer["Location"] == "/builds"
+    assert signed_in_as(browser) == "megan@example.com"
+
+
 def test_microsoft_callback_with_a_foreign_state_or_a_stolen_code_signs_nobody_in(
     settings: Any, microsoft: FakeMicrosoftLogin
 ) -> None:

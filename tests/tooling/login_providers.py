@@ -254,6 +254,8 @@ class MicrosoftUser:
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     name: str = "Megan Bowen"
     email: str = "megan@example.com"
+    # The optional claim xms_edov (the email's domain is verified as the tenant's); None: not configured, absent.
+    email_domain_verified: bool | None = True
 
 
 class FakeMicrosoftLogin(_Server):
@@ -368,6 +370,8 @@ class FakeMicrosoftLogin(_Server):
             "uti": secrets.token_urlsafe(16),
             "ver": "2.0",
         }
+        if self.user.email_domain_verified is not None:
+            claims["xms_edov"] = self.user.email_domain_verified
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
         return _json(
             200,
