@@ -417,8 +417,11 @@ ACCESS_POLICY = "estafette.policy.POLICY"
 CLIENT_TOKEN_SECONDS = env_int("ESTAFETTE_CLIENT_TOKEN_SECONDS", 3600, minimum=60)
 # The key client tokens are signed with; empty: derived from ESTAFETTE_SECRET_KEY (for this use only).
 CLIENT_JWT_KEY = env_secret("ESTAFETTE_CLIENT_JWT_KEY") or ""
-# How long audit entries are kept; `manage.py sweep_audit` (run by the Procfile's sweeper) removes older ones.
+# How long audit entries are kept; `manage.py sweep_audit` removes older ones: every
+# ESTAFETTE_AUDIT_SWEEP_INTERVAL_SECONDS in the Procfile's `audit` process (`make run`), daily from the Helm chart's
+# CronJob.
 AUDIT_RETENTION_DAYS = env_int("ESTAFETTE_AUDIT_RETENTION_DAYS", 365, minimum=1)
+AUDIT_SWEEP_INTERVAL_SECONDS = env_int("ESTAFETTE_AUDIT_SWEEP_INTERVAL_SECONDS", 3600, minimum=1)
 from estafette.access.config import auth_config_from_dict  # noqa: E402 - needs the server configuration read above
 
 AUTH = auth_config_from_dict(

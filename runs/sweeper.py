@@ -20,18 +20,15 @@ UPDATE through the runs' transitions, so several sweepers (one per API replica) 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -40,6 +37,7 @@ from builder.contracts import LogLine, TailLogLine
 from estafette.jobs import JobRunner, JobRunnerError, JobStatus, get_job_runner
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import Conflict
+from estafette.queue.process import periodic_task
 from runs.job_control import run_job_name
 from runs.models import ACTIVE_STATUSES, LogChunk, Run, RunStatus
 from runs.registry import RunKind, run_kinds
@@ -327,42 +325,17 @@ def _remove_job(
 
 def sweeper_task(every: float | None = None) -> Callable[[asyncio.Event], Awaitable[int]]:
     """The sweeper as a worker task (``estafette.queue.process``): a pass every ``every`` seconds (default
-    ``JOB_SWEEP_INTERVAL_SECONDS``) until stopped; returns the passes made. Each pass runs on one thread of its own
-    (the ORM is sync; one thread keeps one database connection). A pass that fails (a database outage) is logged and
-    the next one retries: the loop never ends on it."""
+    ``JOB_SWEEP_INTERVAL_SECONDS``) until stopped; returns the passes made."""
     interval = float(settings.JOB_SWEEP_INTERVAL_SECONDS if every is None else every)
-    if interval <= 0:
-        raise ValueError("the sweeper's interval is a number of seconds above 0, e.g. 5")
+    api = ApiWatch.from_settings()
 
-    async def run(stop: asyncio.Event) -> int:
-        api = ApiWatch.from_settings()
-        passes = 0
-        loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweeper") as thread:
-            logger.info("job sweeper: a pass every %g s until stopped", interval)
-            while not stop.is_set():
-                started = loop.time()
-                try:
-                    result = await loop.run_in_executor(thread, _sweep_pass, api)
-                except Exception as error:  # noqa: BLE001 - a database outage must not end the loop
-                    logger.warning("sweep failed (%s: %s); retrying in %g s", type(error).__name__, error, interval)
-                else:
-                    passes += 1
-                    if result:
-                        logger.info("sweep: %s", result.summary())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), max(0.0, interval - (loop.time() - started)))
-            await loop.run_in_executor(thread, connections.close_all)
-        logger.info("job sweeper stopped after %d pass(es)", passes)
-        return passes
+    def report(result: SweepResult) -> None:
+        if result:
+            logger.info("sweep: %s", result.summary())
 
-    return run
+    return periodic_task(what="job sweeper", every=interval, run_pass=lambda: _sweep_pass(api), report=report)
 
 
 def _sweep_pass(api: ApiWatch) -> SweepResult:
-    close_old_connections()
-    try:
-        now = timezone.now()
-        return jobs_sweep(now=now, api_up_since=api.probe(now=now))
-    finally:
-        close_old_connections()
+    now = timezone.now()
+    return jobs_sweep(now=now, api_up_since=api.probe(now=now))

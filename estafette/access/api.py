@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -78,7 +78,12 @@ class Users(Kind):
     plural, singular, serializer = "users", "user", UserSerializer
 
     def queryset(self) -> QuerySet[Any]:
-        return get_user_model().objects.prefetch_related("identities", "account__groups", "account__organizations")
+        # ``sort=name`` (the list's documented sort field) orders users by their username: a user has no name column.
+        return (
+            get_user_model()
+            .objects.annotate(name=F("username"))
+            .prefetch_related("identities", "account__groups", "account__organizations")
+        )
 
     def _changes(self, data: dict[str, Any]) -> dict[str, Any]:
         account = data.get("account", {})

@@ -9,3 +9,7 @@ class AccessConfig(AppConfig):
 
     def ready(self) -> None:
         from estafette.access import schema  # noqa: F401 - registers the OpenAPI description of client tokens
+        from estafette.access.audit import audit_sweeper_task
+        from estafette.queue.process import register_task
+
+        register_task("audit", audit_sweeper_task)  # a worker process can sweep the audit trail beside its consumers

@@ -9,12 +9,16 @@ ones.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from estafette.access.models import ActorKind, AuditEntry
+from estafette.queue.process import Task, periodic_task
+
+logger = logging.getLogger(__name__)
 
 
 def audit_record(
@@ -47,3 +51,15 @@ def audit_sweep(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
     deleted, _ = AuditEntry.objects.filter(at__lt=cutoff).delete()
     return deleted
+
+
+def audit_sweeper_task(every: float | None = None) -> Task:
+    """The audit sweep as a worker task (``estafette.queue.process``, ``consume --with audit`` under ``make run``): a
+    pass every ``every`` seconds (default ``AUDIT_SWEEP_INTERVAL_SECONDS``) until stopped."""
+    interval = float(settings.AUDIT_SWEEP_INTERVAL_SECONDS if every is None else every)
+
+    def report(deleted: int) -> None:
+        if deleted:
+            logger.info("sweep_audit: deleted %d entries older than %d days", deleted, settings.AUDIT_RETENTION_DAYS)
+
+    return periodic_task(what="audit sweeper", every=interval, run_pass=audit_sweep, report=report)

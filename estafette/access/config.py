@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 MICROSOFT_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
+GITHUB_URL = "https://github.com"  # a GitHub Enterprise Server's URL in ``issuer`` instead
 NAMED = ("google", "github", "microsoft")
 DISPLAY = {"google": "Google", "github": "GitHub", "microsoft": "Microsoft"}
 PROVIDER_KEYS = frozenset(
@@ -38,7 +39,8 @@ AUTH_KEYS = frozenset({"jwt", "administrators", "organizations", "oidc", *NAMED}
 @dataclass(frozen=True)
 class Provider:
     """One login provider. ``kind`` is ``oidc`` (discovery at ``issuer``) or ``github`` (OAuth 2 and its user API,
-    GitHub being no OpenID Connect provider for users)."""
+    GitHub being no OpenID Connect provider for users; ``issuer`` is then GitHub's web URL: github.com's, or a GitHub
+    Enterprise Server's)."""
 
     name: str
     display_name: str
@@ -95,8 +97,8 @@ def _provider(item: Any, *, name: str, organization: str, key: str, where: str) 
     elif name == "microsoft":
         issuer = issuer or MICROSOFT_ISSUER.format(tenant=item.get("tenant") or "organizations")
     elif name == "github":
-        kind = "github"
-    elif not issuer.startswith(("https://", "http://")):
+        kind, issuer = "github", issuer or GITHUB_URL
+    if not issuer.startswith(("https://", "http://")):
         raise ImproperlyConfigured(f"{where}: an OpenID Connect provider needs its issuer URL (issuer: https://…)")
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", name):
         raise ImproperlyConfigured(f"{where}: a provider's name is lowercase letters, digits and '-'")

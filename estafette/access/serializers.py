@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from estafette.access.models import Group, Organization
-from estafette.access.roles import ROLES
+from estafette.access.roles import ROLES, global_permissions
 from estafette.lib.serializers import CamelCaseSerializer, IdField, TimestampField
 
 
@@ -20,6 +20,7 @@ class AccessRefSerializer(CamelCaseSerializer):
     name = serializers.CharField()
 
 
+@extend_schema_field(AccessRefSerializer(many=True))
 class RefListField(serializers.ListField):
     """Groups or organizations, written as ``[{id}]`` or ``[{name}]`` (Estafette's UI sends whole objects) and read
     as ``[{id, name}]``; each must exist."""
@@ -130,10 +131,35 @@ class MeSerializer(UserSerializer):
 
     username = serializers.CharField(read_only=True)
     roles = serializers.SerializerMethodField()
+    permissions = serializers.SerializerMethodField(
+        help_text="What the roles allow everywhere (rbac.users.list…), from the server's role table: the web UI "
+        "shows the pages and buttons of these, and the pipeline permissions from effectiveGroups/Organizations."
+    )
+    effective_groups = serializers.SerializerMethodField(
+        method_name="get_effective_groups",
+        help_text="Ids of the active groups whose pipelines a group.pipelines.* role applies to.",
+    )
+    effective_organizations = serializers.SerializerMethodField(
+        method_name="get_effective_organizations",
+        help_text="Ids of the active organizations (own and the groups') whose pipelines an "
+        "organization.pipelines.* role applies to.",
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_roles(self, user: Any) -> list[str]:
         return sorted(self.context["principal"].roles)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_permissions(self, user: Any) -> list[str]:
+        return sorted(global_permissions(self.context["principal"].roles))
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_effective_groups(self, user: Any) -> list[str]:
+        return [str(pk) for pk in sorted(self.context["principal"].group_ids)]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_effective_organizations(self, user: Any) -> list[str]:
+        return [str(pk) for pk in sorted(self.context["principal"].organization_ids)]
 
 
 class ClientSerializer(CamelCaseSerializer):

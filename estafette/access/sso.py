@@ -18,6 +18,7 @@ path of this site (no open redirect).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,7 +40,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from estafette.access.config import Provider
+from estafette.access.config import GITHUB_URL, Provider
 from estafette.access.services import user_login_with_identity
 from estafette.lib.errors import NotFound
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 LOGIN_PAGE = "/login"
 SESSION_PREFIX = "estafette-login:"  # + the state: where to go back to and which organization, for one login
 HTTP_TIMEOUT_SECONDS = 10
+TENANT_PLACEHOLDER = "{tenantid}"  # in the issuer of Microsoft's multi-tenant discovery documents
 
 _clients: dict[tuple[str, str, str, str], Any] = {}
 
@@ -72,11 +74,12 @@ def oauth_client(provider: Provider) -> Any:
             },
         }
         if provider.kind == "github":
+            web = provider.issuer
             client = registry.register(
                 name=provider.name,
-                access_token_url="https://github.com/login/oauth/access_token",  # noqa: S106 - a URL, not a secret
-                authorize_url="https://github.com/login/oauth/authorize",
-                api_base_url="https://api.github.com/",
+                access_token_url=f"{web}/login/oauth/access_token",
+                authorize_url=f"{web}/login/oauth/authorize",
+                api_base_url=github_api_url(web),
                 **common,
             )
         else:
@@ -87,6 +90,29 @@ def oauth_client(provider: Provider) -> Any:
             )
         _clients[key] = client
     return client
+
+
+def github_api_url(web: str) -> str:
+    """The REST API of a GitHub: api.github.com for github.com, ``<url>/api/v3/`` for a GitHub Enterprise Server."""
+    return "https://api.github.com/" if web == GITHUB_URL else f"{web}/api/v3/"
+
+
+def issuer_check(client: Any) -> dict[str, Any]:
+    """authlib's claims options for the ID token's ``iss``: the discovery document's issuer, where Microsoft's
+    multi-tenant endpoints (``common``, ``organizations``) publish a template, ``…/{tenantid}/v2.0``, that each token
+    fills with its own tenant (its ``tid`` claim). authlib compares ``iss`` with the template literally, which would
+    refuse every such login; a template is filled with the token's ``tid`` and then compared exactly."""
+    template = str(client.load_server_metadata().get("issuer") or "")
+
+    def matches(claims: Any, value: Any) -> bool:
+        if TENANT_PLACEHOLDER not in template:
+            return value == template
+        tenant = claims.get("tid")
+        if not isinstance(tenant, str) or not re.fullmatch(r"[0-9a-fA-F-]{36}", tenant):
+            return False
+        return value == template.replace(TENANT_PLACEHOLDER, tenant)
+
+    return {"iss": {"essential": True, "validate": matches}}
 
 
 def safe_return_url(value: str | None) -> str:
@@ -204,7 +230,10 @@ def _user_of_answer(request: HttpRequest, provider: Provider) -> tuple[Any, str]
     """The user the provider's answer signs in (made on first login), or None and why not."""
     client = oauth_client(provider)
     try:
-        token = client.authorize_access_token(request)
+        if provider.kind == "github":  # OAuth 2 only: no ID token to check
+            token = client.authorize_access_token(request)
+        else:
+            token = client.authorize_access_token(request, claims_options=issuer_check(client))
         identity = _identity(provider, client, token)
     except OAuthError as error:  # refused by the provider, or the state not matching
         return None, f"the login provider refused: {error.error}"
@@ -239,6 +268,11 @@ def _identity(provider: Provider, client: Any, token: dict[str, Any]) -> dict[st
     if "email" not in claims:
         claims.update(client.userinfo(token=token))
     verified = claims.get("email_verified", True) is not False
+    if TENANT_PLACEHOLDER in str(client.load_server_metadata().get("issuer") or ""):
+        # Microsoft's multi-tenant endpoints: any tenant's administrator sets their users' email claim, verified or
+        # not ("nOAuth"), and a user is found by email here; the email counts only when Microsoft says the tenant
+        # owns its domain (the optional claim xms_edov, to add in the app registration) or it is marked verified.
+        verified = claims.get("xms_edov") in (True, "true", "1", 1) or claims.get("email_verified") is True
     return {
         "subject": str(claims["sub"]),
         "email": str(claims.get("email") or "") if verified else "",

@@ -19,9 +19,12 @@ without its siblings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,57 @@ def cron_task() -> Task:
         logger.info("cron loop: queueing a tick (outbox) at the start of every minute")
         sent = await run_cron_loop(stop)
         logger.info("cron loop stopped after %d tick(s)", sent)
+
+    return run
+
+
+PassResult = TypeVar("PassResult")
+
+
+def periodic_task(
+    *,
+    what: str,
+    every: float,
+    run_pass: Callable[[], PassResult],
+    report: Callable[[PassResult], None] = lambda result: None,
+) -> Task:
+    """A task that calls ``run_pass`` every ``every`` seconds until stopped, and ``report``s each pass's result.
+
+    Each pass runs on one thread of its own (the ORM is sync; one thread keeps one database connection, closed before
+    and after a pass so a restarted database is reconnected). A pass that raises (a database outage) is logged and
+    the next one retries: the loop never ends on it, since a periodic duty that stops silently is worse than one
+    that keeps failing loudly."""
+    if every <= 0:
+        raise ValueError(f"the {what}'s interval is a number of seconds above 0, e.g. 5")
+    from django.db import close_old_connections, connections
+
+    def one_pass() -> PassResult:
+        close_old_connections()
+        try:
+            return run_pass()
+        finally:
+            close_old_connections()
+
+    async def run(stop: asyncio.Event) -> int:
+        passes = 0
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=what.replace(" ", "-")) as thread:
+            logger.info("%s: a pass every %g s until stopped", what, every)
+            while not stop.is_set():
+                started = loop.time()
+                try:
+                    result = await loop.run_in_executor(thread, one_pass)
+                except Exception as error:  # noqa: BLE001 - a database outage must not end the loop
+                    failure = f"{type(error).__name__}: {error}"
+                    logger.warning("%s: pass failed (%s); retrying in %g s", what, failure, every)
+                else:
+                    passes += 1
+                    report(result)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(0.0, every - (loop.time() - started)))
+            await loop.run_in_executor(thread, connections.close_all)
+        logger.info("%s stopped after %d pass(es)", what, passes)
+        return passes
 
     return run
 

@@ -117,6 +117,11 @@ def test_the_defaults_run_every_process_of_the_system(rendered: dict[str, list[d
     assert (cron["spec"]["schedule"], cron["spec"]["concurrencyPolicy"]) == ("* * * * *", "Forbid")
     cron_container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert [*cron_container["command"], *cron_container["args"]] == ["python", "manage.py", "send_cron_event"]
+    # the audit trail's retention: a daily pass of sweep_audit, never two at once
+    audit = one(objects, "CronJob", f"{RELEASE}-audit-sweep")
+    assert (audit["spec"]["schedule"], audit["spec"]["concurrencyPolicy"]) == ("17 3 * * *", "Forbid")
+    audit_container = audit["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert [*audit_container["command"], *audit_container["args"]] == ["python", "manage.py", "sweep_audit"]
     # the API: a Service, a PodDisruptionBudget, no HPA and no ingress unless asked for
     assert one(objects, "Service", API)["spec"]["ports"][0]["targetPort"] == "http"
     assert one(objects, "PodDisruptionBudget", API)["spec"]["maxUnavailable"] == 1

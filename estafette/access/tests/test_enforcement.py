@@ -88,6 +88,35 @@ def test_me_shows_roles_groups_organizations_and_identities(team: Team) -> None:
     assert me["groups"] == [{"id": str(team.team_a.pk), "name": "team-a"}]
     assert me["identities"][0]["provider"] == "local" and "avatar" in me["identities"][0]
     assert me["currentProvider"] == "" and me["currentOrganization"] == ""
+    # what the web UI decides its buttons from: no global permission, the pipeline role's scope (the group's
+    # organization counts as the operator's)
+    assert me["permissions"] == []
+    assert me["effectiveGroups"] == [str(team.team_a.pk)]
+    assert me["effectiveOrganizations"] == []
+
+
+@pytest.mark.parametrize("kind", ["users", "groups", "organizations", "clients"])
+def test_every_kind_sorts_by_name(team: Team, kind: str) -> None:
+    administrator = make_user("ada", staff=True)
+
+    answer = client_for(administrator).get(f"/api/{kind}", {"sort": "-name"})
+
+    assert answer.status_code == 200, answer.content
+    if kind == "users":
+        assert [user["name"] for user in answer.json()["items"]][:2] == ["otto", "olga"]
+
+
+def test_me_lists_the_permissions_of_the_roles_and_inherited_organizations(team: Team) -> None:
+    team.team_a.organizations.set([team.organization])
+    administrator = make_user("ada", staff=True)
+
+    operator_me = client_for(team.operator).get("/api/me").json()
+    administrator_me = client_for(administrator).get("/api/me").json()
+
+    assert operator_me["effectiveOrganizations"] == [str(team.organization.pk)]
+    assert {"rbac.users.create", "rbac.clients.list", "audit.list", "ci.pipelines.update"} <= set(
+        administrator_me["permissions"]
+    )
 
 
 def test_an_api_client_logs_in_with_its_secret_and_acts_with_its_roles(team: Team) -> None:

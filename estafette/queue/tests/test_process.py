@@ -77,8 +77,8 @@ def test_the_process_exits_non_zero_after_a_crash_so_that_it_is_started_again() 
 
 
 @pytest.mark.django_db
-def test_the_relay_cron_and_sweeper_are_registered_and_unknown_tasks_are_refused() -> None:
-    assert {"relay", "cron", "sweeper"} <= set(registered_tasks())
+def test_the_relay_cron_sweeper_and_audit_are_registered_and_unknown_tasks_are_refused() -> None:
+    assert {"relay", "cron", "sweeper", "audit"} <= set(registered_tasks())
     assert set(tasks_named(["relay", "sweeper"])) == {"relay", "sweeper"}
-    with pytest.raises(CommandError, match="unknown worker task nope; registered: cron, relay, sweeper"):
+    with pytest.raises(CommandError, match="unknown worker task nope; registered: audit, cron, relay, sweeper"):
         call_command("consume", "--all", "--with", "relay,nope")

@@ -1728,6 +1728,10 @@ export interface components {
             readonly id: string;
             name: string;
         };
+        /** @description A group or organization as a pipeline, run, user or client names it: ``{id, name}``. */
+        AccessRefRequest: {
+            name: string;
+        };
         /**
          * @description A release as a pipeline's release target shows it (``activeReleases``): with ``extraInfo``, the medians of
          *     the succeeded releases among the last ten to its target and action, kept by the read model
@@ -1770,12 +1774,8 @@ export interface components {
             readonly repoOwner: string;
             readonly repoName: string;
             readonly archived: boolean;
-            groups?: {
-                [key: string]: unknown;
-            }[];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            groups?: components["schemas"]["AccessRef"][];
+            organizations?: components["schemas"]["AccessRef"][];
         };
         AdminPipelineList: {
             items: components["schemas"]["AdminPipeline"][];
@@ -1788,12 +1788,8 @@ export interface components {
          *     like Go's ``omitempty`` on pointer fields (``startedAt``, ``duration``).
          */
         AdminPipelineRequest: {
-            groups?: {
-                [key: string]: unknown;
-            }[];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            groups?: components["schemas"]["AccessRefRequest"][];
+            organizations?: components["schemas"]["AccessRefRequest"][];
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -1965,9 +1961,7 @@ export interface components {
             name: string;
             readonly clientID: string;
             roles?: components["schemas"]["RoleEnum"][];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            organizations?: components["schemas"]["AccessRef"][];
             active?: boolean;
             /** Format: date-time */
             readonly insertedAt: string;
@@ -1995,9 +1989,7 @@ export interface components {
         ClientRequest: {
             name: string;
             roles?: components["schemas"]["RoleEnum"][];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            organizations?: components["schemas"]["AccessRefRequest"][];
             active?: boolean;
         };
         /**
@@ -2170,9 +2162,7 @@ export interface components {
             name: string;
             description?: string;
             roles?: components["schemas"]["RoleEnum"][];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            organizations?: components["schemas"]["AccessRef"][];
             active?: boolean;
             readonly identities: {
                 [key: string]: unknown;
@@ -2192,9 +2182,7 @@ export interface components {
             name: string;
             description?: string;
             roles?: components["schemas"]["RoleEnum"][];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            organizations?: components["schemas"]["AccessRefRequest"][];
             active?: boolean;
         };
         /**
@@ -2296,12 +2284,8 @@ export interface components {
             email?: string;
             readonly identities: components["schemas"]["Identity"][];
             readonly roles: string[];
-            groups?: {
-                [key: string]: unknown;
-            }[];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            groups?: components["schemas"]["AccessRef"][];
+            organizations?: components["schemas"]["AccessRef"][];
             readonly currentProvider: string;
             readonly currentOrganization: string;
             /** Format: date-time */
@@ -2309,6 +2293,12 @@ export interface components {
             /** Format: date-time */
             readonly lastVisit: string | null;
             readonly username: string;
+            /** @description What the roles allow everywhere (rbac.users.list…), from the server's role table: the web UI shows the pages and buttons of these, and the pipeline permissions from effectiveGroups/Organizations. */
+            readonly permissions: string[];
+            /** @description Ids of the active groups whose pipelines a group.pipelines.* role applies to. */
+            readonly effectiveGroups: string[];
+            /** @description Ids of the active organizations (own and the groups') whose pipelines an organization.pipelines.* role applies to. */
+            readonly effectiveOrganizations: string[];
         };
         MostBots: {
             repo_source: string;
@@ -2378,9 +2368,7 @@ export interface components {
             name: string;
             readonly clientID: string;
             roles?: components["schemas"]["RoleEnum"][];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            organizations?: components["schemas"]["AccessRef"][];
             active?: boolean;
             /** Format: date-time */
             readonly insertedAt: string;
@@ -2857,12 +2845,8 @@ export interface components {
             email?: string;
             readonly identities: components["schemas"]["Identity"][];
             roles?: components["schemas"]["RoleEnum"][];
-            groups?: {
-                [key: string]: unknown;
-            }[];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            groups?: components["schemas"]["AccessRef"][];
+            organizations?: components["schemas"]["AccessRef"][];
             readonly currentProvider: string;
             readonly currentOrganization: string;
             /** Format: date-time */
@@ -2879,12 +2863,8 @@ export interface components {
             active?: boolean;
             email?: string;
             roles?: components["schemas"]["RoleEnum"][];
-            groups?: {
-                [key: string]: unknown;
-            }[];
-            organizations?: {
-                [key: string]: unknown;
-            }[];
+            groups?: components["schemas"]["AccessRefRequest"][];
+            organizations?: components["schemas"]["AccessRefRequest"][];
         };
         ValidateRequest: {
             manifest: string;

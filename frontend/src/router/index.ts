@@ -1,6 +1,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw, type Router, type RouterHistory } from 'vue-router'
 
 import { onUnauthorized } from '@/api/client'
+import { accessRoutes } from '@/router/access'
 import type { RunKind } from '@/api/types'
 import { forgetUser } from '@/stores/session'
 import { RUN_TABS } from '@/utils/navigation'
@@ -66,6 +67,7 @@ export const routes: RouteRecordRaw[] = [
       })),
     ],
   },
+  ...accessRoutes,
   { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundView, meta: { title: 'Not found' } },
 ]
 

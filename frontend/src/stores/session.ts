@@ -54,33 +54,3 @@ export function forgetUser(): void {
 export function useSession() {
   return { state: readonly(state), login, logout, loadSession }
 }
-
-interface AccessScope {
-  groups?: readonly { id: string }[]
-  organizations?: readonly { id: string }[]
-}
-
-/**
- * Why the logged-in user may not cancel, rebuild, release or run a bot on a pipeline (or its run) — the server's
- * rule (estafette/policy.py) as far as /api/me tells it — or null when they may. The server still decides: this only
- * keeps the UI from offering what would be refused.
- */
-export function operateRefusal(scope: AccessScope): string | null {
-  const user = state.user
-  // Not known to be logged in (anonymous reading): the server's 401 takes the user to the login page, as for any call.
-  if (!user) return null
-  const roles = user.roles ?? []
-  if (roles.includes('administrator')) return null
-  // /api/me's groups and organizations are {id, name} objects (typed loosely by the schema).
-  const mine = (items: readonly { [key: string]: unknown }[] | undefined) =>
-    new Set((items ?? []).map((item) => String(item.id)))
-  const myGroups = mine(user.groups)
-  const myOrganizations = mine(user.organizations)
-  const byGroup =
-    roles.includes('group.pipelines.operator') && (scope.groups ?? []).some((group) => myGroups.has(group.id))
-  const byOrganization =
-    roles.includes('organization.pipelines.operator') &&
-    (scope.organizations ?? []).some((organization) => myOrganizations.has(organization.id))
-  if (byGroup || byOrganization) return null
-  return "You need the operator role in one of this pipeline's groups or organizations (or administrator)."
-}
