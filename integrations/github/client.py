@@ -25,7 +25,7 @@ import jwt
 import requests
 from django.conf import settings
 
-from builder.manifest.limits import MAX_MANIFEST_BYTES
+from integrations.hosted import ForgeError, answer_is_permanent, read_capped
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "estafette-ci"
@@ -38,12 +38,8 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
 
-class GitHubError(RuntimeError):
+class GitHubError(ForgeError):
     """A request to GitHub failed; the message is safe to show. ``permanent``: repeating it cannot succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class GitHubNotConfigured(GitHubError):
@@ -202,13 +198,10 @@ class GitHubClient:
         )
         if response is None:
             return None
-        with response:
-            content = b""
-            for chunk in response.iter_content(64 * 1024):
-                content += chunk
-                if len(content) > MAX_MANIFEST_BYTES:
-                    raise GitHubError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes", permanent=True)
-        return content
+        try:
+            return read_capped(response, what=path)
+        except ForgeError as error:
+            raise GitHubError(str(error), permanent=True) from None
 
     def create_status(
         self,
@@ -293,11 +286,9 @@ def _json_of(response: requests.Response, method: str, path: str) -> dict[str, A
 
 
 def _is_permanent(response: requests.Response) -> bool:
-    """4xx is the request's fault (retrying repeats it) except a rate limit, which passes."""
-    if response.status_code == 429 or response.status_code >= 500:
-        return False
+    """As for any forge (``answer_is_permanent``), and GitHub's rate limit is also a 403 with no requests left."""
     rate_limited = response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
-    return not rate_limited
+    return answer_is_permanent(response) and not rate_limited
 
 
 def github_app() -> GitHubApp:
