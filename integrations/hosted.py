@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +52,53 @@ class InvalidLocation(ValueError):
 def answer_is_permanent(response: requests.Response) -> bool:
     """4xx is the request's fault (retrying repeats it), except a rate limit (429), which passes; 5xx passes too."""
     return not (response.status_code == 429 or response.status_code >= 500)
+
+
+TIMEOUT_SECONDS = 10.0
+
+
+def forge_request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    path: str,
+    forge: str,
+    error: type[ForgeError],
+    headers: Mapping[str, str],
+    is_permanent: Callable[[requests.Response], bool] = answer_is_permanent,
+    missing_ok: bool = False,
+    **options: Any,
+) -> requests.Response | None:
+    """One request to a forge, never following a redirect (a token must not travel on); None for a 404 when
+    ``missing_ok``; ``error`` naming ``method path`` and the forge's status otherwise (never a header)."""
+    try:
+        response = session.request(
+            method, url, headers=dict(headers), timeout=TIMEOUT_SECONDS, allow_redirects=False, **options
+        )
+    except requests.RequestException as failure:
+        raise error(f"{method} {path}: {forge} cannot be reached ({type(failure).__name__})") from None
+    if response.status_code == 404 and missing_ok:
+        response.close()
+        return None
+    if response.status_code >= 300:
+        response.close()
+        raise error(f"{method} {path}: {forge} answered {response.status_code}", permanent=is_permanent(response))
+    return response
+
+
+def json_object(
+    response: requests.Response | None, *, method: str, path: str, forge: str, error: type[ForgeError]
+) -> dict[str, Any]:
+    """A forge's answer as a JSON object; ``error`` when it is not one."""
+    assert response is not None
+    try:
+        data = response.json()
+    except ValueError:
+        raise error(f"{method} {path}: {forge} answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise error(f"{method} {path}: {forge} answered JSON that is not an object")
+    return data
 
 
 def read_capped(response: requests.Response, *, what: str, limit: int = MAX_MANIFEST_BYTES) -> bytes:

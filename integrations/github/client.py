@@ -25,14 +25,13 @@ import jwt
 import requests
 from django.conf import settings
 
-from integrations.hosted import ForgeError, answer_is_permanent, read_capped
+from integrations.hosted import ForgeError, answer_is_permanent, forge_request, json_object, read_capped
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "estafette-ci"
 JWT_LIFETIME_SECONDS = 9 * 60  # GitHub accepts at most 10 minutes
 JWT_CLOCK_SKEW_SECONDS = 60  # issued a minute in the past, as GitHub advises, against clocks that drift
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60  # an installation token is renewed this long before it expires
-TIMEOUT_SECONDS = 10.0
 # GitHub's rules for an account (owner) or a repository name; "." and ".." are refused separately.
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
@@ -246,29 +245,20 @@ class GitHubClient:
             "User-Agent": USER_AGENT,
             "X-GitHub-Api-Version": API_VERSION,
         }
-        try:
-            response = self.session.request(
-                method,
-                self.app.api_url + path,
-                headers=headers,
-                json=json,
-                params=params,
-                timeout=TIMEOUT_SECONDS,
-                stream=stream,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            raise GitHubError(f"{method} {path}: GitHub cannot be reached ({type(error).__name__})") from None
-        if response.status_code == 404 and missing_ok:
-            response.close()
-            return None
-        if response.status_code >= 300:
-            response.close()
-            raise GitHubError(
-                f"{method} {path}: GitHub answered {response.status_code}",
-                permanent=_is_permanent(response),
-            )
-        return response
+        return forge_request(
+            self.session,
+            method,
+            self.app.api_url + path,
+            path=path,
+            forge="GitHub",
+            error=GitHubError,
+            headers=headers,
+            is_permanent=_is_permanent,
+            missing_ok=missing_ok,
+            json=json,
+            params=params,
+            stream=stream,
+        )
 
 
 def _path(owner: str, repo: str) -> str:
@@ -276,13 +266,7 @@ def _path(owner: str, repo: str) -> str:
 
 
 def _json_of(response: requests.Response, method: str, path: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        raise GitHubError(f"{method} {path}: GitHub answered something that is not JSON") from None
-    if not isinstance(data, dict):
-        raise GitHubError(f"{method} {path}: GitHub answered JSON that is not an object")
-    return data
+    return json_object(response, method=method, path=path, forge="GitHub", error=GitHubError)
 
 
 def _is_permanent(response: requests.Response) -> bool:
