@@ -91,6 +91,10 @@ class FakeForge:
     def api(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes, auth: str) -> tuple[int, Any]:
         raise NotImplementedError
 
+    def api_path(self, path: str) -> str | None:
+        """The API path a request path is (``api`` answers it), or None: a git request."""
+        return path.removeprefix(self.api_prefix) if path.startswith(self.api_prefix + "/") else None
+
     def fail(self, path_part: str, status: int, *, times: int = 1) -> None:
         """The next ``times`` API requests whose path contains ``path_part`` are answered ``status``."""
         with self._lock:
@@ -195,12 +199,13 @@ def _handler_for(forge: FakeForge) -> type[BaseHTTPRequestHandler]:
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             body = read_body(self)
-            if not parts.path.startswith(forge.api_prefix + "/"):
+            api_path = forge.api_path(parts.path)
+            if api_path is None:
                 forge.git(self, method, parts.path, parts.query, body)
                 return
             status, answer = forge.api(
                 method,
-                parts.path.removeprefix(forge.api_prefix),
+                api_path,
                 parse_qs(parts.query, keep_blank_values=True),
                 body,
                 self.headers.get("Authorization", ""),

@@ -26,7 +26,7 @@ from integrations.bitbucket.models import BitbucketInstallation
 
 logger = logging.getLogger(__name__)
 
-_CLIENT_KEY = re.compile(r"^[A-Za-z0-9{}:._-]{1,255}$")
+_CLIENT_KEY = re.compile(r"^[A-Za-z0-9{}:/._-]{1,255}$")
 _UUID = re.compile(r"^\{[0-9A-Fa-f-]{36}\}$")
 
 
