@@ -28,6 +28,7 @@ from builder.contracts import Credential
 from builder.manifest.limits import MAX_MANIFEST_BYTES
 from estafette.lib.crypt import secret_encrypt
 from integrations.git.client import without_credentials
+from integrations.git.forge import GitForge
 from integrations.git.identity import InvalidRepository, RepositoryIdentity, identify_repository
 from integrations.git.webhook import InvalidPush, validate_branch
 from triggers.forges import InvalidSource, PushedCommit, PushedRevision, RepositoryName
@@ -120,20 +121,22 @@ def default_port(url: str) -> int | None:
         return None
 
 
-def repository_on_forge(field: str, url: str, *, forge_url: str, host: str, setting: str) -> RepositoryIdentity:
+def repository_on_forge(
+    field: str, url: str, *, forge_url: str, host: str, setting: str, error: type[ValueError] = InvalidLocation
+) -> RepositoryIdentity:
     """The identity of an http(s) URL of a repository on ``host`` at ``forge_url``'s port (owner and name
     case-folded), after the git intake's location checks; ``InvalidLocation`` naming ``setting`` otherwise."""
     scheme = urlsplit(url.strip()).scheme.lower() if "://" in url else ""
     # The token goes where the URL points: over TLS, unless the configured forge itself is plain http (a test's).
     allowed = ("https", "http") if forge_url.lower().startswith("http://") else ("https",)
     if scheme not in allowed:
-        raise InvalidLocation(f"{field} {url!r} must be an {allowed[0]} URL")
+        raise error(f"{field} {url!r} must be an {allowed[0]} URL")
     try:
         identity = identify_repository(url)
-    except InvalidRepository as error:
-        raise InvalidLocation(f"{field}: {error}") from None
+    except InvalidRepository as invalid:
+        raise error(f"{field}: {invalid}") from None
     if identity.source != host or default_port(url) != default_port(forge_url):
-        raise InvalidLocation(f"{field} {url!r} is not on {host}, the forge this server is configured for ({setting})")
+        raise error(f"{field} {url!r} is not on {host}, the forge this server is configured for ({setting})")
     return RepositoryIdentity(identity.source, identity.owner.casefold(), identity.name.casefold())
 
 
@@ -242,3 +245,45 @@ def _commit(item: Mapping[str, Any]) -> PushedCommit:
         author_name=str(author.get("name") or ""),
         author_username=str(author.get("username") or ""),
     )
+
+
+class HostedForge:
+    """What a hosted forge answers the same way whoever hosts it (``triggers.forges.Forge``): naming a pipeline after
+    a location, and reading a published push — checked again, its clone URL on the forge and naming its pipeline —
+    with the forge's ``read_manifest`` (a permanent ``ForgeError`` there: nothing to build, no retry)."""
+
+    name: str
+
+    def check_clone_url(self, clone_url: str) -> RepositoryIdentity:
+        """The identity of a push's clone URL; a ``ValueError`` saying why when it is not on this forge."""
+        raise NotImplementedError
+
+    def read_manifest(self, payload: Mapping[str, Any], repository: RepositoryName, revision: str) -> bytes | None:
+        raise NotImplementedError
+
+    # A hosted repository is named after its URL as any other (the git forge's rule).
+    identify = GitForge.identify
+
+    def read_push(self, payload: Mapping[str, Any]) -> PushedRevision:
+        clone_url, repository, branch, revision = forge_push_read(payload, forge=self.name)
+        try:
+            identity = self.check_clone_url(clone_url)
+        except ValueError as error:
+            raise InvalidSource(str(error)) from None
+        if not same_repository(repository, identity):
+            raise InvalidSource(f"pipeline {repository.full_name!r} is not the repository of {clone_url!r}")
+        try:
+            manifest = self.read_manifest(payload, repository, revision)
+        except ForgeError as error:
+            if error.permanent:
+                raise InvalidSource(str(error)) from None
+            raise
+        return pushed_revision(
+            forge=self.name,
+            payload=payload,
+            repository=repository,
+            clone_url=clone_url,
+            branch=branch,
+            revision=revision,
+            manifest=manifest,
+        )

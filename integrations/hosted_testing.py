@@ -11,19 +11,53 @@ repository the fake serves, which a test commits to as a developer would.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import re
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 from integrations.git.testing import GitRepository
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A request the fake forge's API received."""
+
+    method: str
+    path: str
+    body: Any
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """An API path template as a regular expression: ``{name}`` is one segment, except a file's ``{path}`` (any
+    depth)."""
+    pattern = ""
+    for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
+        pattern += re.escape(literal)
+        if name:
+            pattern += ".+" if name == "path" else "[^/]+"
+    return re.compile(f"^{pattern}$")
+
+
+@contextlib.contextmanager
+def serving(fake: FakeForge, settings: Any, described: str) -> Iterator[None]:
+    """Run ``fake`` with the server's ``settings`` (pytest-django's) pointing at it (``fake.settings()``); fail when a
+    request the server sent it is not one ``described`` (the forge's API description) has."""
+    with fake:
+        for name, value in fake.settings().items():
+            setattr(settings, name, value)
+        yield
+    violations: list[str] = getattr(fake, "violations", [])
+    assert not violations, f"requests {described} does not describe:\n" + "\n".join(violations)
 
 
 @dataclass
@@ -87,6 +121,22 @@ class FakeForge:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def forget(self) -> None:
+        """Drop what the server's client of this forge caches (its tokens), before and after the fake runs."""
+
+    def __enter__(self) -> Self:
+        self.forget()
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.forget()
+
+    def settings(self) -> dict[str, str]:
+        """The Django settings that make the server the app of this forge."""
+        raise NotImplementedError
 
     def api(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes, auth: str) -> tuple[int, Any]:
         raise NotImplementedError

@@ -21,16 +21,10 @@ from builder.contracts import Credential
 from integrations.bitbucket.client import BitbucketClient, BitbucketError, Credentials, bitbucket_client
 from integrations.bitbucket.models import BitbucketInstallation
 from integrations.bitbucket.services import installation_credentials
-from integrations.bitbucket.webhook import FORGE, InvalidEvent, check_url, web_host
-from integrations.git.identity import InvalidRepository, identify_repository
-from integrations.hosted import (
-    MANIFEST_PATH,
-    forge_push_read,
-    pushed_revision,
-    same_repository,
-    sealed_clone_credential,
-)
-from triggers.forges import InvalidSource, PushedRevision, ReportError, RepositoryName, RunReport
+from integrations.bitbucket.webhook import FORGE, check_url, web_host
+from integrations.git.identity import RepositoryIdentity
+from integrations.hosted import MANIFEST_PATH, HostedForge, sealed_clone_credential
+from triggers.forges import InvalidSource, ReportError, RepositoryName, RunReport
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +50,10 @@ def status_key(report: RunReport) -> str:
     return f"{STATUS_KEY}-release-{hashlib.sha256(report.target.encode()).hexdigest()[:20]}"
 
 
-class BitbucketForge:
+class BitbucketForge(HostedForge):
     """Repositories of the Bitbucket the server is configured for (``ESTAFETTE_BITBUCKET_URL``)."""
+
+    name = FORGE
 
     def __init__(self, client: BitbucketClient | None = None) -> None:
         self._client = client
@@ -122,46 +118,18 @@ class BitbucketForge:
             raise ReportError(str(error), permanent=error.permanent) from None
         logger.info("build status %s %s on %s@%s", key, state, report.repository.full_name, report.revision)
 
-    def identify(self, location: str) -> RepositoryName:
-        try:
-            identity = identify_repository(location)
-        except InvalidRepository as error:
-            raise InvalidSource(str(error)) from None
-        return RepositoryName(source=identity.source, owner=identity.owner, name=identity.name)
+    def check_clone_url(self, clone_url: str) -> RepositoryIdentity:
+        return check_url("repository", clone_url, web_url=self.client.web_url)
 
-    def read_push(self, payload: Mapping[str, Any]) -> PushedRevision:
-        client = self.client
-        clone_url, repository, branch, revision = forge_push_read(payload, forge=FORGE)
+    def read_manifest(self, payload: Mapping[str, Any], repository: RepositoryName, revision: str) -> bytes | None:
         client_key = payload.get("clientKey")
-        if not isinstance(client_key, str) or not client_key:
-            raise InvalidSource("a Bitbucket push needs its installation's client key")
-        try:
-            identity = check_url("repository", clone_url, web_url=client.web_url)
-        except InvalidEvent as error:
-            raise InvalidSource(str(error)) from None
-        if not same_repository(repository, identity):
-            raise InvalidSource(f"pipeline {repository.full_name!r} is not the repository of {clone_url!r}")
-        credentials = installation_credentials(client_key)
+        credentials = installation_credentials(client_key) if isinstance(client_key, str) and client_key else None
         if credentials is None:
             raise InvalidSource("the push's Bitbucket installation is not known (any more): install the app again")
-        try:
-            manifest = client.file_at(
-                credentials=credentials,
-                workspace=repository.owner,
-                repo=repository.name,
-                revision=revision,
-                path=MANIFEST_PATH,
-            )
-        except BitbucketError as error:
-            if error.permanent:
-                raise InvalidSource(str(error)) from None
-            raise
-        return pushed_revision(
-            forge=FORGE,
-            payload=payload,
-            repository=repository,
-            clone_url=clone_url,
-            branch=branch,
+        return self.client.file_at(
+            credentials=credentials,
+            workspace=repository.owner,
+            repo=repository.name,
             revision=revision,
-            manifest=manifest,
+            path=MANIFEST_PATH,
         )

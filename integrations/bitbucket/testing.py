@@ -38,7 +38,7 @@ from atlassian_jwt import encode_token
 from atlassian_jwt.url_utils import hash_url
 
 from integrations.bitbucket.client import TOKEN_PATH, forget_tokens
-from integrations.hosted_testing import FakeForge, HostedRepository, bare_repository
+from integrations.hosted_testing import FakeForge, HostedRepository, Recorded, bare_repository, path_pattern, serving
 
 PEER = (
     Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ class BitbucketApi:
         self._read_paths(lines)
         self._read_schemas(lines)
         templates = sorted(self.paths, key=lambda path: (path.count("{"), path))
-        self.patterns = [(template, _path_pattern(template)) for template in templates]
+        self.patterns = [(template, path_pattern(template)) for template in templates]
 
     def _read_paths(self, lines: list[str]) -> None:  # noqa: PLR0912 - one branch per kind of line, as a reader reads
         path: str | None = None
@@ -153,15 +153,6 @@ class BitbucketApi:
             elif fields[name] is not None and value not in (fields[name] or ()):
                 found.append(f"{method} {template}: {name} {value!r} is not one of {sorted(fields[name] or ())}")
         return found
-
-
-def _path_pattern(template: str) -> re.Pattern[str]:
-    pattern = ""
-    for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
-        pattern += re.escape(literal)
-        if name:
-            pattern += ".+" if name == "path" else "[^/]+"
-    return re.compile(f"^{pattern}$")
 
 
 @functools.cache
@@ -304,13 +295,6 @@ def event_headers(
 # -- the fake ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    body: Any
-
-
 @dataclass
 class FakeBitbucket(FakeForge):
     """See the module's docstring. Use as a context manager or the ``bitbucket`` fixture."""
@@ -332,13 +316,7 @@ class FakeBitbucket(FakeForge):
         self.description = bitbucket_api()
         self.api_url = self.url + API_PREFIX
 
-    def __enter__(self) -> FakeBitbucket:
-        forget_tokens()
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def forget(self) -> None:
         forget_tokens()
 
     # -- set-up ------------------------------------------------------------------------------------------------------
@@ -441,23 +419,24 @@ class Installed:
     workspace: str
 
 
-def install_app(fake: FakeBitbucket, *, workspace: str = "acme") -> Installed:
-    """Install the app in ``workspace`` as Bitbucket does: the signed ``installed`` callback (204 expected)."""
+def post_lifecycle(event_type: str, body: Mapping[str, Any], *, client_key: str, shared_secret: str) -> Any:
+    """POST a lifecycle callback signed as Bitbucket signs it; the response."""
     from rest_framework.test import APIClient
 
+    path = f"/api/integrations/bitbucket/{event_type}"
+    token = connect_jwt("POST", path, client_key=client_key, shared_secret=shared_secret)
+    return APIClient().post(
+        path, data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"JWT {token}"
+    )
+
+
+def install_app(fake: FakeBitbucket, *, workspace: str = "acme") -> Installed:
+    """Install the app in ``workspace`` as Bitbucket does: the signed ``installed`` callback (204 expected)."""
     client_key, shared_secret = fake.install()
     body = lifecycle_body(
         "installed", client_key=client_key, shared_secret=shared_secret, web_url=fake.url, workspace=workspace
     )
-    token = connect_jwt(
-        "POST", "/api/integrations/bitbucket/installed", client_key=client_key, shared_secret=shared_secret
-    )
-    response = APIClient().post(
-        "/api/integrations/bitbucket/installed",
-        data=json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"JWT {token}",
-    )
+    response = post_lifecycle("installed", body, client_key=client_key, shared_secret=shared_secret)
     assert response.status_code == 204, response.content
     return Installed(client_key, shared_secret, workspace)
 
@@ -480,11 +459,9 @@ def send_event(event_key: str, payload: Mapping[str, Any], installed: Installed,
 def fake_bitbucket_app(directory: Path, settings: Any) -> Iterator[FakeBitbucket]:
     """A fake Bitbucket the server is the Connect app of (``settings``, pytest-django's, point there); fails when a
     request the server sent is not one Bitbucket's API describes."""
-    with FakeBitbucket(directory) as fake:
-        for name, value in fake.settings().items():
-            setattr(settings, name, value)
+    fake = FakeBitbucket(directory)
+    with serving(fake, settings, "Bitbucket's API"):
         yield fake
-    assert not fake.violations, "requests Bitbucket's API does not describe:\n" + "\n".join(fake.violations)
 
 
 @pytest.fixture

@@ -34,7 +34,6 @@ from integrations.git.webhook import InvalidPush, validate_branch
 from integrations.hosted import (
     MAX_COMMITS,
     ForgePush,
-    InvalidLocation,
     check_revision,
     recorded_commit,
     repository_on_forge,
@@ -120,12 +119,10 @@ def repository_identity(repository: Any, *, web_url: str, installation: Installa
 
 def check_url(field: str, url: str, *, web_url: str) -> RepositoryIdentity:
     """``InvalidEvent`` unless ``url`` is a repository on the configured Bitbucket (``hosted.repository_on_forge``)."""
-    try:
-        return repository_on_forge(
-            field, url, forge_url=web_url, host=web_host(web_url), setting="ESTAFETTE_BITBUCKET_URL"
-        )
-    except InvalidLocation as error:
-        raise InvalidEvent(str(error)) from None
+    setting = "ESTAFETTE_BITBUCKET_URL"
+    return repository_on_forge(
+        field, url, forge_url=web_url, host=web_host(web_url), setting=setting, error=InvalidEvent
+    )
 
 
 def clone_url_of(identity: RepositoryIdentity, *, web_url: str) -> str:

@@ -17,17 +17,11 @@ from typing import Any
 from django.conf import settings
 
 from builder.contracts import Credential
-from integrations.git.identity import InvalidRepository, identify_repository
+from integrations.git.identity import RepositoryIdentity
 from integrations.github.client import GitHubClient, GitHubError, GitHubNotConfigured, github_client, web_host
-from integrations.github.webhook import FORGE, InvalidDelivery, check_url
-from integrations.hosted import (
-    MANIFEST_PATH,
-    forge_push_read,
-    pushed_revision,
-    same_repository,
-    sealed_clone_credential,
-)
-from triggers.forges import InvalidSource, PushedRevision, ReportError, RepositoryName, RunReport
+from integrations.github.webhook import FORGE, check_url
+from integrations.hosted import MANIFEST_PATH, HostedForge, sealed_clone_credential
+from triggers.forges import InvalidSource, ReportError, RepositoryName, RunReport
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +36,10 @@ _STATES = {
 }
 
 
-class GitHubForge:
+class GitHubForge(HostedForge):
     """Repositories of the GitHub the server is configured for (``ESTAFETTE_GITHUB_API_URL``)."""
+
+    name = FORGE
 
     def __init__(self, client: GitHubClient | None = None) -> None:
         self._client = client
@@ -112,44 +108,15 @@ class GitHubForge:
             raise ReportError(str(error), permanent=error.permanent) from None
         logger.info("commit status %s %s on %s@%s", context, state, report.repository.full_name, report.revision)
 
-    def identify(self, location: str) -> RepositoryName:
-        try:
-            identity = identify_repository(location)
-        except InvalidRepository as error:
-            raise InvalidSource(str(error)) from None
-        return RepositoryName(source=identity.source, owner=identity.owner, name=identity.name)
+    def check_clone_url(self, clone_url: str) -> RepositoryIdentity:
+        return check_url("repository", clone_url, api_url=self.client.app.api_url)
 
-    def read_push(self, payload: Mapping[str, Any]) -> PushedRevision:
-        client = self.client
-        clone_url, repository, branch, revision = forge_push_read(payload, forge=FORGE)
+    def read_manifest(self, payload: Mapping[str, Any], repository: RepositoryName, revision: str) -> bytes | None:
         installation = payload.get("installation")
         if not isinstance(installation, int) or isinstance(installation, bool) or installation <= 0:
             raise InvalidSource("a GitHub push needs its installation's id")
-        try:
-            identity = check_url("repository", clone_url, api_url=client.app.api_url)
-        except InvalidDelivery as error:
-            raise InvalidSource(str(error)) from None
-        if not same_repository(repository, identity):
-            raise InvalidSource(f"pipeline {repository.full_name!r} is not the repository of {clone_url!r}")
+        client = self.client
         client.remember_installation(repository.owner, repository.name, installation)
-        try:
-            manifest = client.file_at(
-                installation_id=installation,
-                owner=repository.owner,
-                repo=repository.name,
-                path=MANIFEST_PATH,
-                ref=revision,
-            )
-        except GitHubError as error:
-            if error.permanent:
-                raise InvalidSource(str(error)) from None
-            raise
-        return pushed_revision(
-            forge=FORGE,
-            payload=payload,
-            repository=repository,
-            clone_url=clone_url,
-            branch=branch,
-            revision=revision,
-            manifest=manifest,
+        return client.file_at(
+            installation_id=installation, owner=repository.owner, repo=repository.name, path=MANIFEST_PATH, ref=revision
         )

@@ -41,7 +41,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from integrations.github.client import forget_tokens
-from integrations.hosted_testing import FakeForge, HostedRepository, bare_repository
+from integrations.hosted_testing import FakeForge, HostedRepository, Recorded, bare_repository, path_pattern, serving
 
 PEERS = Path(__file__).resolve().parents[2] / "tests" / "peers" / "node_modules" / "@octokit"
 WEBHOOK_SECRET = "github-webhook-secret-for-tests"  # noqa: S105 - the tests' own shared secret
@@ -121,7 +121,7 @@ class GitHubOpenApi:
         )
         # Literal paths before templated ones (/repos/{owner}/{repo}/installation is not …/{path}).
         templates = sorted(document["paths"], key=lambda path: (path.count("{"), path))
-        self.operations = [_Operation(path, _path_pattern(path)) for path in templates]
+        self.operations = [_Operation(path, path_pattern(path)) for path in templates]
 
     def problems(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> list[str]:
         """What is wrong with the request (empty: it is one GitHub's API describes)."""
@@ -175,16 +175,6 @@ class GitHubOpenApi:
         return node
 
 
-def _path_pattern(template: str) -> re.Pattern[str]:
-    """A path template as a regular expression: ``{name}`` is one segment, except a file's ``{path}`` (any depth)."""
-    pattern = ""
-    for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
-        pattern += re.escape(literal)
-        if name:
-            pattern += ".+" if name == "path" else "[^/]+"
-    return re.compile(f"^{pattern}$")
-
-
 @functools.cache
 def github_openapi() -> GitHubOpenApi:
     return GitHubOpenApi(json.loads(_peer("openapi/generated/api.github.com.json").read_text()))
@@ -207,13 +197,6 @@ def _public_key(private_pem: str) -> Any:
 
 
 # -- the fake ----------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    body: Any
 
 
 @dataclass
@@ -261,13 +244,7 @@ class FakeGitHub(FakeForge):
         self.openapi = github_openapi() if self.check_requests else None
         self.api_url = self.url + API_PREFIX
 
-    def __enter__(self) -> FakeGitHub:
-        forget_tokens()
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def forget(self) -> None:
         forget_tokens()
 
     # -- set-up ----------------------------------------------------------------------------------------------------
@@ -359,12 +336,10 @@ class FakeGitHub(FakeForge):
 def fake_github_app(directory: Path, settings: Any) -> Iterator[FakeGitHub]:
     """A fake GitHub the server is the app of (``settings``, pytest-django's, point there), with the webhook secret
     set; fails when a request the server sent is not one GitHub's API describes."""
-    with FakeGitHub(directory) as fake:
-        for name, value in fake.settings().items():
-            setattr(settings, name, value)
+    fake = FakeGitHub(directory)
+    with serving(fake, settings, "GitHub's API"):
         settings.GITHUB_WEBHOOK_SECRET = WEBHOOK_SECRET
         yield fake
-    assert not fake.violations, "requests GitHub's API does not describe:\n" + "\n".join(fake.violations)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from estafette.lib.json_input import InvalidJson, load_json
 from integrations.git.identity import RepositoryIdentity
 from integrations.git.webhook import InvalidPush, validate_branch
 from integrations.github.client import web_host
-from integrations.hosted import MAX_COMMITS, ForgePush, InvalidLocation, recorded_commit, repository_on_forge
+from integrations.hosted import MAX_COMMITS, ForgePush, recorded_commit, repository_on_forge
 from integrations.intake import IntakeEvent
 from triggers.forges import REPOSITORY_EVENTS, RepositoryChange
 from triggers.kinds import trigger_kind
@@ -89,14 +89,11 @@ def repository_identity(repository: Any, *, api_url: str) -> RepositoryIdentity:
 
 
 def check_url(field: str, url: str, *, api_url: str) -> RepositoryIdentity:
-    """The identity of an http(s) URL of a repository on the configured GitHub (owner and name case-folded), after
-    the git intake's location checks; ``InvalidDelivery`` otherwise."""
-    try:
-        return repository_on_forge(
-            field, url, forge_url=api_url, host=web_host(api_url), setting="ESTAFETTE_GITHUB_API_URL"
-        )
-    except InvalidLocation as error:
-        raise InvalidDelivery(str(error)) from None
+    """The identity of an http(s) URL of a repository on the configured GitHub (``hosted.repository_on_forge``)."""
+    setting = "ESTAFETTE_GITHUB_API_URL"
+    return repository_on_forge(
+        field, url, forge_url=api_url, host=web_host(api_url), setting=setting, error=InvalidDelivery
+    )
 
 
 def _name_of(repository: Any, *, api_url: str) -> RepositoryIdentity:

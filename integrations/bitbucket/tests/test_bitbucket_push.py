@@ -9,7 +9,6 @@ import json
 
 import pytest
 from django.apps import apps
-from rest_framework.test import APIClient
 
 from builds.models import Build
 from builds.services import build_finish, build_start
@@ -21,10 +20,11 @@ from integrations.bitbucket.connect import query_string_hash
 from integrations.bitbucket.models import BitbucketInstallation
 from integrations.bitbucket.testing import (
     FakeBitbucket,
+    Installed,
     bitbucket_api,
-    connect_jwt,
     install_app,
     lifecycle_body,
+    post_lifecycle,
     push_payload,
     repository_entity,
     send_event,
@@ -58,42 +58,32 @@ def test_the_installed_callback_stores_the_installation_once_bitbucket_grants_it
 def test_the_uninstalled_callback_forgets_the_installation(bitbucket: FakeBitbucket) -> None:
     installed = install_app(bitbucket)
     body = lifecycle_body(
-        "uninstalled",
-        client_key=installed.client_key,
-        shared_secret="",
-        web_url=bitbucket.url,
-        workspace="acme",
-    )
-    token = connect_jwt(
-        "POST",
-        "/api/integrations/bitbucket/uninstalled",
-        client_key=installed.client_key,
-        shared_secret=installed.shared_secret,
+        "uninstalled", client_key=installed.client_key, shared_secret="", web_url=bitbucket.url, workspace="acme"
     )
 
-    response = APIClient().post(
-        "/api/integrations/bitbucket/uninstalled",
-        data=json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"JWT {token}",
+    response = post_lifecycle(
+        "uninstalled", body, client_key=installed.client_key, shared_secret=installed.shared_secret
     )
 
     assert response.status_code == 204, response.content
     assert not BitbucketInstallation.objects.exists()
 
 
-def test_a_push_builds_the_revision_with_its_manifest_and_commits(
-    bitbucket: FakeBitbucket, job_runner: FakeJobRunner
-) -> None:
-    # given the app installed in a workspace, and a revision with a manifest in one of its repositories
+def pushed(bitbucket: FakeBitbucket) -> tuple[Installed, str]:
+    """The app installed in ``acme``, and a push of a revision with a manifest to ``acme/api`` sent and handled."""
     installed = install_app(bitbucket, workspace="acme")
-    repository = bitbucket.add_repository("acme", "api")
-    revision = repository.commit({".estafette.yaml": MANIFEST})
-
-    # when Bitbucket sends the push
+    revision = bitbucket.add_repository("acme", "api").commit({".estafette.yaml": MANIFEST})
     response = send_event("repo:push", push_payload(bitbucket.url, "acme", "api", revision), installed)
     assert response.status_code == 202, response.content
     settle()
+    return installed, revision
+
+
+def test_a_push_builds_the_revision_with_its_manifest_and_commits(
+    bitbucket: FakeBitbucket, job_runner: FakeJobRunner
+) -> None:
+    # given the app installed in a workspace, a revision with a manifest in one of its repositories, and its push
+    _, revision = pushed(bitbucket)
 
     # then the pipeline of the repository has a build of that revision, with the pushed commit
     build = Build.objects.select_related("pipeline").get()
@@ -148,11 +138,7 @@ def test_a_tag_or_a_revision_without_a_manifest_makes_no_build(bitbucket: FakeBi
 def test_a_build_shows_inprogress_then_its_result_and_a_release_its_own_status(
     bitbucket: FakeBitbucket, job_runner: FakeJobRunner, settings
 ) -> None:
-    installed = install_app(bitbucket, workspace="acme")
-    repository = bitbucket.add_repository("acme", "api")
-    revision = repository.commit({".estafette.yaml": MANIFEST})
-    send_event("repo:push", push_payload(bitbucket.url, "acme", "api", revision), installed)
-    settle()
+    _, revision = pushed(bitbucket)
     build = Build.objects.get()
 
     build_start(build=build)
@@ -170,11 +156,7 @@ def test_a_failed_status_delivery_is_retried_and_never_fails_the_build(
     bitbucket: FakeBitbucket, job_runner: FakeJobRunner
 ) -> None:
     # given a build of a pushed revision, and Bitbucket failing the next status
-    installed = install_app(bitbucket, workspace="acme")
-    repository = bitbucket.add_repository("acme", "api")
-    revision = repository.commit({".estafette.yaml": MANIFEST})
-    send_event("repo:push", push_payload(bitbucket.url, "acme", "api", revision), installed)
-    settle()
+    pushed(bitbucket)
     build = Build.objects.get()
     bitbucket.fail("/statuses/build", 503)
 
