@@ -264,6 +264,20 @@ class System:
     def diagnostics(self) -> str:
         return f"=== processes ===\n{self.processes.log()[-8000:]}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
 
+    def database_dump(self) -> str:
+        """Every table as ``manage.py dumpdata`` writes it, from the system's own settings."""
+        done = subprocess.run(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "dumpdata", "--natural-foreign"],
+            check=True,
+            env=self.processes.env,
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert len(done.stdout) > 1000
+        return done.stdout
+
 
 def api_token_for(user: Any) -> str:
     """The key of a new API token of ``user`` (what ``manage.py drf_create_token`` makes)."""
