@@ -94,15 +94,17 @@ class BitbucketInstalledApi(APIView):
         responses={204: None, **errors(400, 401, 503)},
     )
     def post(self, request: Request) -> Response:
-        lifecycle = lifecycle_read(_json_body(request), event_type="installed")
-
         def secret_of(client_key: str) -> str | None:
             known = installation_secret(client_key)
             if known is not None:
                 return known  # an installation is renewed only with the secret it has now
-            return lifecycle.shared_secret if client_key == lifecycle.client_key else None
+            # A first installation: the token is signed with the secret its body brings (read only for a token).
+            brought = lifecycle_read(_json_body(request), event_type="installed")
+            return brought.shared_secret if client_key == brought.client_key else None
 
-        if verified(request, secret_of).client_key != lifecycle.client_key:
+        client_key = verified(request, secret_of).client_key
+        lifecycle = lifecycle_read(_json_body(request), event_type="installed")
+        if client_key != lifecycle.client_key:
             raise Unauthorized("the request's JWT is of another installation than its body's clientKey")
         installation_install(lifecycle=lifecycle, client=bitbucket_client())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -120,8 +122,9 @@ class BitbucketUninstalledApi(APIView):
         responses={204: None, **errors(400, 401)},
     )
     def post(self, request: Request) -> Response:
+        client_key = verified(request, installation_secret).client_key
         lifecycle = lifecycle_read(_json_body(request), event_type="uninstalled")
-        if verified(request, installation_secret).client_key != lifecycle.client_key:
+        if client_key != lifecycle.client_key:
             raise Unauthorized("the request's JWT is of another installation than its body's clientKey")
         installation_uninstall(client_key=lifecycle.client_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
