@@ -151,7 +151,9 @@ class BitbucketEventsApi(IntakeView):
 
     def authenticate(self, request: Request) -> None:
         client_key = verified(request, installation_secret).client_key
-        installation = BitbucketInstallation.objects.get(client_key=client_key)
+        installation = BitbucketInstallation.objects.filter(client_key=client_key).first()
+        if installation is None:  # uninstalled since its secret was read
+            raise Unauthorized("the request's installation was uninstalled: install the app again")
         self.installation = Installation(client_key=client_key, principal_uuid=installation.principal_uuid)
 
     def parse(self, request: Request) -> list[IntakeEvent]:

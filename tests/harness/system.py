@@ -46,6 +46,16 @@ from triggers.testing import app_consumers
 FINAL = ("succeeded", "failed", "canceled")
 
 
+# A forge's end-to-end build: one stage printing a file of the pushed revision and the branch it was built from.
+FORGE_MANIFEST = """\
+stages:
+  test:
+    image: alpine:3.20
+    commands:
+    - echo "built $(cat app.txt) from $ESTAFETTE_GIT_BRANCH"
+"""
+
+
 def post_git_event(url: str, body: bytes) -> tuple[int, Any]:
     """POST ``body`` to the git webhook of the server at ``url``, signed as a git server signs it: status and JSON."""
     request = urllib.request.Request(

@@ -15,18 +15,11 @@ import pytest
 from estafette.queue.jetstream import QueueSettings
 from integrations.github.testing import WEBHOOK_SECRET, FakeGitHub, sign
 from tests.harness.asserts import printed, steps_of
+from tests.harness.system import FORGE_MANIFEST as MANIFEST
 from tests.harness.system import System, start_system
 from tests.tooling.waiting import wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
-
-MANIFEST = """\
-stages:
-  test:
-    image: alpine:3.20
-    commands:
-    - echo "built $(cat app.txt) from $ESTAFETTE_GIT_BRANCH"
-"""
 
 
 @pytest.fixture
