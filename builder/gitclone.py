@@ -34,6 +34,13 @@ from builder.contracts import Credential, GitConfig
 
 TOKEN_CREDENTIAL_TYPES = ("github-api-token", "bitbucket-api-token", "cloudsource-api-token")
 _TOKEN_USERS = {"github.com": "x-access-token", "bitbucket.org": "x-token-auth"}
+# The user each forge's token goes with: the credential's type names the forge also where its host is not the public
+# one (GitHub Enterprise, a Bitbucket the tests serve).
+_CREDENTIAL_USERS = {
+    "github-api-token": "x-access-token",
+    "bitbucket-api-token": "x-token-auth",
+    "cloudsource-api-token": "estafette",
+}
 CLOUD_SOURCE = "source.developers.google.com"
 TOKEN_VARIABLE = "ESTAFETTE_GIT_CLONE_TOKEN"  # noqa: S105 — the name of the clone script's variable
 
@@ -65,6 +72,14 @@ def source_token(credentials: Sequence[Credential]) -> str | None:
     return None
 
 
+def source_token_type(credentials: Sequence[Credential]) -> str | None:
+    """The type of the credential ``source_token`` takes its token from."""
+    for credential in credentials:
+        if credential.type in TOKEN_CREDENTIAL_TYPES and credential.additional_properties.get("token"):
+            return credential.type
+    return None
+
+
 def clone_url(git: GitConfig, *, repo: str | None = None) -> str:
     """The URL to fetch from (``git.repoUrl`` for the run's own repository when set); it never holds a token."""
     name = repo or git.repo_name
@@ -75,8 +90,10 @@ def clone_url(git: GitConfig, *, repo: str | None = None) -> str:
     return f"https://{git.repo_source}/{git.repo_owner}/{name}"
 
 
-def token_user(git: GitConfig) -> str:
-    """The user name that goes with the token for this source."""
+def token_user(git: GitConfig, token_type: str | None = None) -> str:
+    """The user name that goes with the token: the one of its credential's type, else of this source."""
+    if token_type in _CREDENTIAL_USERS:
+        return _CREDENTIAL_USERS[token_type]
     return "estafette" if git.repo_source == CLOUD_SOURCE else _TOKEN_USERS.get(git.repo_source, "x-access-token")
 
 
@@ -192,7 +209,9 @@ def _config_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def clone_script(*, git: GitConfig, token: str | None, options: CloneOptions) -> CloneScript:
+def clone_script(
+    *, git: GitConfig, token: str | None, options: CloneOptions, token_type: str | None = None
+) -> CloneScript:
     """The script cloning into its working directory (or its ``subdir``); exits with the first failing git command's
     code. Each git command is shown as ``> git …`` before it runs. Raises :class:`CloneError` for a bad option."""
     repo = check_repo(options.repo) if options.repo else None
@@ -213,9 +232,8 @@ def clone_script(*, git: GitConfig, token: str | None, options: CloneOptions) ->
     if token and parts.scheme in ("http", "https"):
         # A credential helper for this host only (git sends nothing to another host a redirect leads to); it reads
         # the token from the environment, so it is in no argument list and not in the script.
-        helper = (
-            f'!f() {{ test "$1" = get && echo username={token_user(git)} && echo "password=${TOKEN_VARIABLE}"; }}; f'
-        )
+        user = token_user(git, token_type)
+        helper = f'!f() {{ test "$1" = get && echo username={user} && echo "password=${TOKEN_VARIABLE}"; }}; f'
         host = parts.netloc.rsplit("@", 1)[-1]
         config += ["-c", f"credential.{parts.scheme}://{host}.helper={helper}"]
         env[TOKEN_VARIABLE] = token

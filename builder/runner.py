@@ -441,7 +441,7 @@ class PipelineRunner:
     # --- git clone ----------------------------------------------------------------------------------------------------
 
     def _run_git_clone(self, stage: StagePlan, step: _Step) -> _Outcome:
-        from builder.gitclone import CloneError, CloneOptions, clone_script, source_token
+        from builder.gitclone import CloneError, CloneOptions, clone_script, source_token, source_token_type
 
         name, tag = split_image(stage.image or "extensions/git-clone:stable")
         step.update("RUNNING", image=ImageInfo(name=name, tag=tag))
@@ -453,6 +453,7 @@ class PipelineRunner:
             script = clone_script(
                 git=self.context.git,
                 token=source_token(self.context.credentials),
+                token_type=source_token_type(self.context.credentials),
                 options=CloneOptions.from_custom_properties(stage.custom_properties),
             )
             executor = self._clone_executor()

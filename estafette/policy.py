@@ -49,6 +49,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("integrations-pubsub-events", "POST"): OwnCredential("ci.events.pubsub", credential="integration:pubsub"),
     ("integrations-docker-events", "POST"): OwnCredential("ci.events.docker", credential="integration:docker"),
     ("integrations-github-events", "POST"): OwnCredential("ci.events.github", credential="integration:github"),
+    # the Bitbucket Connect app: each request's JWT, of the installation's shared secret, checked by the view
+    # (integrations.bitbucket.api); its descriptor is public, as Bitbucket fetches it to install the app
+    ("integrations-bitbucket-events", "POST"): OwnCredential("ci.events.bitbucket", credential="integration:bitbucket"),
+    ("integrations-bitbucket-installed", "POST"): OwnCredential(
+        "ci.integrations.bitbucket.install", credential="integration:bitbucket"
+    ),
+    ("integrations-bitbucket-uninstalled", "POST"): OwnCredential(
+        "ci.integrations.bitbucket.uninstall", credential="integration:bitbucket"
+    ),
+    ("integrations-bitbucket-descriptor", "GET"): Anyone("ci.integrations.bitbucket.descriptor", audited=False),
     # -- Estafette's read routes around pipelines (its web UI's pages): reads for anyone signed in
     ("pipeline-build-branches", "GET"): SignedIn("ci.builds.list"),
     ("pipeline-bot-names", "GET"): SignedIn("ci.bots.list"),

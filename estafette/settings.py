@@ -245,9 +245,7 @@ REST_FRAMEWORK = {
 MAX_REQUEST_BYTES = env_int("ESTAFETTE_MAX_REQUEST_BYTES", 1024 * 1024, minimum=16 * 1024)
 MAX_LOG_BATCH_BYTES = env_int("ESTAFETTE_MAX_LOG_BATCH_BYTES", 8 * 1024 * 1024, minimum=1024 * 1024)
 REQUEST_BODY_DEFAULT_LIMIT = MAX_REQUEST_BYTES
-REQUEST_BODY_LIMITS = [(r"^/api/builder/v1/[^/]+/[^/]+/logs$", MAX_LOG_BATCH_BYTES)]
-# Django's own check (a 400 page) must never fire before the middleware's 413: it allows the largest route limit.
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BYTES, MAX_LOG_BATCH_BYTES)
+# (REQUEST_BODY_LIMITS is set below, once the integrations' settings are read: each forge's intake has its own.)
 
 # Live log tails (runs/tail.py): each open stream holds a web worker thread (the Procfile's gunicorn runs 128 per
 # worker process), so their number is capped per process, leaving threads for every other request, and per user.
@@ -411,6 +409,32 @@ GITHUB_APP_PRIVATE_KEY = (
 # GitHub Enterprise Server: https://<host>/api/v3. The host of this URL (github.com for api.github.com) is the GitHub
 # whose repositories the app builds: a delivery naming another host is refused.
 GITHUB_API_URL = env_str("ESTAFETTE_GITHUB_API_URL", _GITHUB.get("apiUrl", "https://api.github.com")).rstrip("/")
+# Each forge's intake takes bodies as large as that forge sends (its documented limit), configurable; every other route,
+# the generic git intake included, keeps ESTAFETTE_MAX_REQUEST_BYTES. GitHub caps a delivery at 25 MB.
+GITHUB_MAX_DELIVERY_BYTES = env_int(
+    "ESTAFETTE_GITHUB_MAX_DELIVERY_BYTES", int(_GITHUB.get("maxDeliveryBytes") or 25 * 1024 * 1024), minimum=16 * 1024
+)
+# The Bitbucket Cloud Connect app (integrations/bitbucket): installations (their client key and shared secret) arrive
+# through its lifecycle callbacks; events are verified with the installation's shared secret. Each variable overrides
+# the config file's `integrations.bitbucket` (appKey, apiUrl, webUrl, maxEventBytes).
+_BITBUCKET = _SERVER_CONFIG.integration("bitbucket")
+# The app's key: the descriptor's `key`, the issuer of the tokens the app signs to ask for access tokens.
+BITBUCKET_APP_KEY = env_str("ESTAFETTE_BITBUCKET_APP_KEY", _BITBUCKET.get("appKey", "estafette-ci")).strip()
+BITBUCKET_API_URL = env_str("ESTAFETTE_BITBUCKET_API_URL", _BITBUCKET.get("apiUrl", "https://api.bitbucket.org"))
+BITBUCKET_API_URL = BITBUCKET_API_URL.rstrip("/")
+# Bitbucket's own site: the repositories' host (a delivery naming another is refused) and its OAuth token endpoint.
+BITBUCKET_URL = env_str("ESTAFETTE_BITBUCKET_URL", _BITBUCKET.get("webUrl", "https://bitbucket.org")).rstrip("/")
+# Bitbucket Cloud sends webhook payloads of at most 256 KB.
+BITBUCKET_MAX_EVENT_BYTES = env_int(
+    "ESTAFETTE_BITBUCKET_MAX_EVENT_BYTES", int(_BITBUCKET.get("maxEventBytes") or 256 * 1024), minimum=16 * 1024
+)
+REQUEST_BODY_LIMITS = [
+    (r"^/api/builder/v1/[^/]+/[^/]+/logs$", MAX_LOG_BATCH_BYTES),
+    (r"^/api/integrations/github/events$", GITHUB_MAX_DELIVERY_BYTES),
+    (r"^/api/integrations/bitbucket/", BITBUCKET_MAX_EVENT_BYTES),
+]
+# Django's own check (a 400 page) must never fire before the middleware's 413: it allows the largest route limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max([MAX_REQUEST_BYTES, *(limit for _, limit in REQUEST_BODY_LIMITS)])
 # Identity and access (estafette/access/): the policy table, API clients' tokens, the audit trail and login providers.
 ACCESS_POLICY = "estafette.policy.POLICY"
 # A client token's lifetime (POST /api/auth/client/login); clients log in again when it ends.

@@ -7,9 +7,11 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: the models are loaded only once every app's config is.
+        from integrations.bitbucket.forge import BitbucketForge
         from integrations.git.forge import GitForge
         from integrations.github.forge import GitHubForge
         from triggers.forges import register_forge
 
         register_forge("git", GitForge())
         register_forge("github", GitHubForge())
+        register_forge("bitbucket", BitbucketForge())

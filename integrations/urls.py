@@ -1,5 +1,11 @@
 from django.urls import path
 
+from integrations.bitbucket.api import (
+    BitbucketDescriptorApi,
+    BitbucketEventsApi,
+    BitbucketInstalledApi,
+    BitbucketUninstalledApi,
+)
 from integrations.docker.api import DockerEventsApi
 from integrations.git.api import GitEventsApi
 from integrations.github.api import GitHubEventsApi
@@ -8,6 +14,16 @@ from integrations.pubsub.api import PubSubEventsApi
 urlpatterns = [
     path("integrations/git/events", GitEventsApi.as_view(), name="integrations-git-events"),
     path("integrations/github/events", GitHubEventsApi.as_view(), name="integrations-github-events"),
+    path("integrations/bitbucket/events", BitbucketEventsApi.as_view(), name="integrations-bitbucket-events"),
+    path(
+        "integrations/bitbucket/descriptor", BitbucketDescriptorApi.as_view(), name="integrations-bitbucket-descriptor"
+    ),
+    path("integrations/bitbucket/installed", BitbucketInstalledApi.as_view(), name="integrations-bitbucket-installed"),
+    path(
+        "integrations/bitbucket/uninstalled",
+        BitbucketUninstalledApi.as_view(),
+        name="integrations-bitbucket-uninstalled",
+    ),
     path("integrations/pubsub/events", PubSubEventsApi.as_view(), name="integrations-pubsub-events"),
     path("integrations/docker/events", DockerEventsApi.as_view(), name="integrations-docker-events"),
 ]

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the third-party artefacts the tests check our GitHub integration against (tests/peers/package.json):
-# GitHub's webhook example payloads (@octokit/webhooks-examples) and its OpenAPI description (@octokit/openapi).
+# GitHub's webhook example payloads (@octokit/webhooks-examples) and its OpenAPI description (@octokit/openapi);
+# Bitbucket Cloud's API, as its OpenAPI document describes it, in @coderabbitai/bitbucket (generated from that document).
 # `npm ci` only when package-lock.json changed since the last install. Needs npm (Node.js); the tests that read
 # them fail saying to run this script when they are missing.
 set -eu

@@ -3,13 +3,23 @@ machine has one, against a local repository and a git server over HTTP with auth
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from builder.contracts import Credential, GitConfig
 from builder.executors.host import HostExecutor
-from builder.gitclone import TOKEN_VARIABLE, CloneError, CloneOptions, clone_script, clone_url, source_token
+from builder.gitclone import (
+    TOKEN_VARIABLE,
+    CloneError,
+    CloneOptions,
+    clone_script,
+    clone_url,
+    source_token,
+    source_token_type,
+    token_user,
+)
 from builder.manifest.when import evaluate_when
 from builder.plan import StagePlan
 from builder.runner import PipelineRunner, RunContext
@@ -220,6 +230,21 @@ def test_it_builds_estafettes_clone_urls_without_tokens() -> None:
     assert CloneOptions.from_custom_properties({"depth": 10, "shallow": "false"}) == CloneOptions(
         shallow=False, depth=10
     )
+
+
+def test_the_tokens_user_is_the_one_of_its_forge_also_on_a_host_that_is_not_the_public_one() -> None:
+    # a Bitbucket token on a host other than bitbucket.org (the tests' Bitbucket) still goes with x-token-auth
+    git = GitConfig(
+        repo_source="127.0.0.1:8080", repo_owner="acme", repo_name="api", repo_branch="m", repo_revision="r"
+    )
+    bitbucket = [Credential(name="x", type="bitbucket-api-token", additional_properties={"token": "b"})]
+    assert source_token_type(bitbucket) == "bitbucket-api-token"
+    assert token_user(git, source_token_type(bitbucket)) == "x-token-auth"
+    assert token_user(git, "github-api-token") == "x-access-token"
+    assert token_user(git) == "x-access-token"
+    assert token_user(replace(git, repo_source="bitbucket.org")) == "x-token-auth"
+    script = clone_script(git=git, token="b", options=CloneOptions(), token_type="bitbucket-api-token")
+    assert "username=x-token-auth" in script.text
 
 
 BASE = GitConfig(

@@ -24,6 +24,12 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
         privateKeyFile: /secrets/github-app.pem
         webhookSecret: …
         apiUrl: https://api.github.com   # GitHub Enterprise: https://<host>/api/v3
+        maxDeliveryBytes: 26214400       # the largest delivery taken (GitHub sends at most 25 MB)
+      bitbucket:                    # the Bitbucket Cloud Connect app (integrations/bitbucket)
+        appKey: estafette-ci
+        apiUrl: https://api.bitbucket.org
+        webUrl: https://bitbucket.org
+        maxEventBytes: 262144            # Bitbucket sends at most 256 KB
     catalog:                        # the label keys Estafette's catalog page offers as facets
       filters: [type, team]
 

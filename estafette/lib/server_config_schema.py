@@ -114,6 +114,24 @@ class GitHubIntegration(BaseModel):
     apiUrl: StrictStr | None = Field(
         None, description="https://api.github.com (the default); GitHub Enterprise: https://<host>/api/v3."
     )
+    maxDeliveryBytes: StrictInt | None = Field(
+        None, ge=16 * 1024, description="The largest delivery body taken (GitHub sends at most 25 MB, the default)."
+    )
+
+
+class BitbucketIntegration(BaseModel):
+    """The Bitbucket Cloud Connect app (``integrations/bitbucket``); the ``ESTAFETTE_BITBUCKET_*`` variables win."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    appKey: StrictStr | None = Field(None, description="The app's key in its descriptor (default estafette-ci).")
+    apiUrl: StrictStr | None = Field(None, description="https://api.bitbucket.org (the default).")
+    webUrl: StrictStr | None = Field(
+        None, description="https://bitbucket.org (the default): the repositories' host and its OAuth token endpoint."
+    )
+    maxEventBytes: StrictInt | None = Field(
+        None, ge=16 * 1024, description="The largest event body taken (Bitbucket sends at most 256 KB, the default)."
+    )
 
 
 class Integrations(BaseModel):
@@ -122,6 +140,7 @@ class Integrations(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     github: GitHubIntegration | None = None
+    bitbucket: BitbucketIntegration | None = None
 
 
 class Catalog(BaseModel):

@@ -25,25 +25,20 @@ import jwt
 import requests
 from django.conf import settings
 
-from builder.manifest.limits import MAX_MANIFEST_BYTES
+from integrations.hosted import ForgeError, answer_is_permanent, forge_request, json_object, read_capped
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "estafette-ci"
 JWT_LIFETIME_SECONDS = 9 * 60  # GitHub accepts at most 10 minutes
 JWT_CLOCK_SKEW_SECONDS = 60  # issued a minute in the past, as GitHub advises, against clocks that drift
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60  # an installation token is renewed this long before it expires
-TIMEOUT_SECONDS = 10.0
 # GitHub's rules for an account (owner) or a repository name; "." and ".." are refused separately.
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
 
-class GitHubError(RuntimeError):
+class GitHubError(ForgeError):
     """A request to GitHub failed; the message is safe to show. ``permanent``: repeating it cannot succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class GitHubNotConfigured(GitHubError):
@@ -202,13 +197,10 @@ class GitHubClient:
         )
         if response is None:
             return None
-        with response:
-            content = b""
-            for chunk in response.iter_content(64 * 1024):
-                content += chunk
-                if len(content) > MAX_MANIFEST_BYTES:
-                    raise GitHubError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes", permanent=True)
-        return content
+        try:
+            return read_capped(response, what=path)
+        except ForgeError as error:
+            raise GitHubError(str(error), permanent=True) from None
 
     def create_status(
         self,
@@ -253,29 +245,20 @@ class GitHubClient:
             "User-Agent": USER_AGENT,
             "X-GitHub-Api-Version": API_VERSION,
         }
-        try:
-            response = self.session.request(
-                method,
-                self.app.api_url + path,
-                headers=headers,
-                json=json,
-                params=params,
-                timeout=TIMEOUT_SECONDS,
-                stream=stream,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            raise GitHubError(f"{method} {path}: GitHub cannot be reached ({type(error).__name__})") from None
-        if response.status_code == 404 and missing_ok:
-            response.close()
-            return None
-        if response.status_code >= 300:
-            response.close()
-            raise GitHubError(
-                f"{method} {path}: GitHub answered {response.status_code}",
-                permanent=_is_permanent(response),
-            )
-        return response
+        return forge_request(
+            self.session,
+            method,
+            self.app.api_url + path,
+            path=path,
+            forge="GitHub",
+            error=GitHubError,
+            headers=headers,
+            is_permanent=_is_permanent,
+            missing_ok=missing_ok,
+            json=json,
+            params=params,
+            stream=stream,
+        )
 
 
 def _path(owner: str, repo: str) -> str:
@@ -283,21 +266,13 @@ def _path(owner: str, repo: str) -> str:
 
 
 def _json_of(response: requests.Response, method: str, path: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        raise GitHubError(f"{method} {path}: GitHub answered something that is not JSON") from None
-    if not isinstance(data, dict):
-        raise GitHubError(f"{method} {path}: GitHub answered JSON that is not an object")
-    return data
+    return json_object(response, method=method, path=path, forge="GitHub", error=GitHubError)
 
 
 def _is_permanent(response: requests.Response) -> bool:
-    """4xx is the request's fault (retrying repeats it) except a rate limit, which passes."""
-    if response.status_code == 429 or response.status_code >= 500:
-        return False
+    """As for any forge (``answer_is_permanent``), and GitHub's rate limit is also a 403 with no requests left."""
     rate_limited = response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
-    return not rate_limited
+    return answer_is_permanent(response) and not rate_limited
 
 
 def github_app() -> GitHubApp:

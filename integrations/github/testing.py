@@ -17,26 +17,20 @@ API, raw), records commit statuses in order, and lets git clone them only with a
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import functools
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import jsonschema
 import jwt
@@ -46,8 +40,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from integrations.git.testing import GitRepository
 from integrations.github.client import forget_tokens
+from integrations.hosted_testing import FakeForge, HostedRepository, Recorded, bare_repository, path_pattern, serving
 
 PEERS = Path(__file__).resolve().parents[2] / "tests" / "peers" / "node_modules" / "@octokit"
 WEBHOOK_SECRET = "github-webhook-secret-for-tests"  # noqa: S105 - the tests' own shared secret
@@ -127,7 +121,7 @@ class GitHubOpenApi:
         )
         # Literal paths before templated ones (/repos/{owner}/{repo}/installation is not …/{path}).
         templates = sorted(document["paths"], key=lambda path: (path.count("{"), path))
-        self.operations = [_Operation(path, _path_pattern(path)) for path in templates]
+        self.operations = [_Operation(path, path_pattern(path)) for path in templates]
 
     def problems(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> list[str]:
         """What is wrong with the request (empty: it is one GitHub's API describes)."""
@@ -181,16 +175,6 @@ class GitHubOpenApi:
         return node
 
 
-def _path_pattern(template: str) -> re.Pattern[str]:
-    """A path template as a regular expression: ``{name}`` is one segment, except a file's ``{path}`` (any depth)."""
-    pattern = ""
-    for literal, name in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
-        pattern += re.escape(literal)
-        if name:
-            pattern += ".+" if name == "path" else "[^/]+"
-    return re.compile(f"^{pattern}$")
-
-
 @functools.cache
 def github_openapi() -> GitHubOpenApi:
     return GitHubOpenApi(json.loads(_peer("openapi/generated/api.github.com.json").read_text()))
@@ -215,26 +199,9 @@ def _public_key(private_pem: str) -> Any:
 # -- the fake ----------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    body: Any
-
-
 @dataclass
-class FakeRepository:
-    owner: str
-    name: str
-    installation: int
-    bare: Path
-
-    def commit(self, files: Mapping[str, str], *, branch: str = "master", message: str = "change") -> str:
-        """Commit ``files`` (path → text) on ``branch`` and push it here, as a developer would; the commit id."""
-        work = GitRepository(self.bare.parent / f".{self.name}.work")
-        revision = work.commit(dict(files), message)
-        work.git("push", "-q", "--force", str(self.bare), f"HEAD:refs/heads/{branch}")
-        return revision
+class FakeRepository(HostedRepository):
+    installation: int = 7
 
     def push_delivery(self, github: FakeGitHub, revision: str, *, branch: str = "master") -> dict[str, Any]:
         """GitHub's example push delivery, made this repository's push of ``revision`` to ``branch``."""
@@ -253,43 +220,31 @@ class FakeRepository:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(FakeForge):
     """See the module's docstring. Use as a context manager (``with FakeGitHub(root) as github``) or the fixture."""
 
-    root: Path
     app_id: str = APP_ID
     private_key: str = field(default_factory=app_private_key)
     requests: list[Recorded] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
-    clones: list[tuple[str, bool]] = field(default_factory=list)  # (repository path, whether its token was valid)
-    tokens: dict[str, float] = field(default_factory=dict)  # issued token -> expiry (epoch seconds)
     repositories: dict[tuple[str, str], FakeRepository] = field(default_factory=dict)
     token_lifetime: float = 3600.0
     # Check each request against GitHub's OpenAPI description. Off only where the fake is timed rather than tested
     # (bench/trigger_latency.py --source github): the tests always check.
     check_requests: bool = True
-    port: int = 0  # 0: any free port
-    _failures: list[list[Any]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    name: ClassVar[str] = "GitHub"
+    token_user: ClassVar[str] = "x-access-token"  # noqa: S105 - the user GitHub takes its tokens with
+    api_prefix: ClassVar[str] = API_PREFIX
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.public_key = _public_key(self.private_key)
         self.openapi = github_openapi() if self.check_requests else None
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.api_url = self.url + API_PREFIX
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-github", daemon=True)
 
-    def __enter__(self) -> FakeGitHub:
-        forget_tokens()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def forget(self) -> None:
         forget_tokens()
 
     # -- set-up ----------------------------------------------------------------------------------------------------
@@ -298,28 +253,13 @@ class FakeGitHub:
     ) -> FakeRepository:
         """An empty bare repository ``<root>/<owner>/<name>.git`` on which the app is installed; or, with
         ``git_dir``, that existing repository served under the name."""
-        bare = self.root / owner / f"{name}.git"
-        bare.parent.mkdir(parents=True, exist_ok=True)
-        if git_dir is not None:
-            bare.symlink_to(git_dir, target_is_directory=True)
-        else:
-            bare.mkdir()
-            subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
-        repository = FakeRepository(owner, name, installation, bare)
+        bare = bare_repository(self.root, owner, name, git_dir=git_dir)
+        repository = FakeRepository(owner=owner, name=name, bare=bare, installation=installation)
         self.repositories[(owner.casefold(), name.casefold())] = repository
         return repository
 
     def clone_url(self, owner: str, name: str) -> str:
         return f"{self.url}/{owner}/{name}.git"
-
-    def fail(self, path_part: str, status: int, *, times: int = 1) -> None:
-        """The next ``times`` API requests whose path contains ``path_part`` are answered ``status``."""
-        with self._lock:
-            self._failures.append([path_part, status, times])
-
-    def valid_token(self, token: str) -> bool:
-        with self._lock:
-            return self.tokens.get(token, 0) > time.time()
 
     def status_states(self) -> list[tuple[str, str]]:
         """(context, state) of every recorded commit status, in the order GitHub received them."""
@@ -334,14 +274,6 @@ class FakeGitHub:
         }
 
     # -- serving -----------------------------------------------------------------------------------------------------
-    def _failure(self, path: str) -> int | None:
-        with self._lock:
-            for failure in self._failures:
-                if failure[0] in path and failure[2] > 0:
-                    failure[2] -= 1
-                    return int(failure[1])
-        return None
-
     def _app_authenticated(self, authorization: str) -> bool:
         token = authorization.removeprefix("Bearer ").strip()
         try:
@@ -364,7 +296,7 @@ class FakeGitHub:
             self.violations.extend(problems)
         if problems:
             return 400, {"message": "; ".join(problems)}
-        failure = self._failure(path)
+        failure = self.failure(path)
         if failure is not None:
             return failure, {"message": "failing as the test asked"}
         parts = path.strip("/").split("/")
@@ -372,9 +304,7 @@ class FakeGitHub:
             if not self._app_authenticated(auth):
                 return 401, {"message": "A JSON web token could not be decoded"}
             token = "ghs_" + secrets.token_urlsafe(27)
-            expires = time.time() + self.token_lifetime
-            with self._lock:
-                self.tokens[token] = expires
+            expires = self.issue_token(token, self.token_lifetime)
             stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return 201, {"token": token, "expires_at": stamp}
         if parts[0] != "repos" or len(parts) < 4:
@@ -396,130 +326,20 @@ class FakeGitHub:
         return 404, {"message": "Not Found"}
 
     def _contents(self, repository: FakeRepository, path: str, ref: str) -> tuple[int, Any]:
-        shown = subprocess.run(
-            ["git", "--git-dir", str(repository.bare), "show", f"{ref}:{path}"], capture_output=True, check=False
-        )
-        if shown.returncode != 0:
+        content = repository.show(ref, path)
+        if content is None:
             return 404, {"message": "Not Found"}
-        return 200, shown.stdout  # raw (application/vnd.github.raw+json)
-
-    def git(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str, body: bytes) -> None:
-        """Smart HTTP through ``git http-backend``, for clients that bring a token this GitHub issued."""
-        user, token = _basic_credentials(handler.headers.get("Authorization", ""))
-        valid = user == "x-access-token" and self.valid_token(token)
-        if not valid:
-            with self._lock:
-                self.clones.append((path, False))
-            handler.send_response(401)
-            handler.send_header("WWW-Authenticate", 'Basic realm="fake GitHub"')
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
-            return
-        if path.endswith("/info/refs"):
-            with self._lock:
-                self.clones.append((path, True))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": path,
-            "REQUEST_METHOD": method,
-            "QUERY_STRING": query,
-            "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": user,
-            "REMOTE_ADDR": "127.0.0.1",
-            "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
-            "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", ""),
-        }
-        done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-        head, _, content = done.stdout.partition(b"\r\n\r\n")
-        status, headers = 200, []
-        for line in head.decode("latin-1").split("\r\n"):
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.strip().split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        handler.send_response(status)
-        for name, value in headers:
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(content)))
-        handler.end_headers()
-        handler.wfile.write(content)
-
-
-def _basic_credentials(header: str) -> tuple[str, str]:
-    if not header.startswith("Basic "):
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
-    except ValueError:
-        return "", ""
-    return user, password
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
-        while True:
-            size = int(handler.rfile.readline().strip().split(b";")[0], 16)
-            if size == 0:
-                handler.rfile.readline()
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-
-
-def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: the recorded requests are the record
-            return None
-
-        def _serve(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            body = _read_body(self)
-            if not parts.path.startswith(API_PREFIX + "/"):
-                github.git(self, method, parts.path, parts.query, body)
-                return
-            status, answer = github.api(
-                method,
-                parts.path.removeprefix(API_PREFIX),
-                parse_qs(parts.query),
-                body,
-                self.headers.get("Authorization", ""),
-            )
-            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header(
-                "Content-Type", "application/octet-stream" if isinstance(answer, bytes) else "application/json"
-            )
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-    return Handler
+        return 200, content  # raw (application/vnd.github.raw+json)
 
 
 @contextlib.contextmanager
 def fake_github_app(directory: Path, settings: Any) -> Iterator[FakeGitHub]:
     """A fake GitHub the server is the app of (``settings``, pytest-django's, point there), with the webhook secret
     set; fails when a request the server sent is not one GitHub's API describes."""
-    with FakeGitHub(directory) as fake:
-        for name, value in fake.settings().items():
-            setattr(settings, name, value)
+    fake = FakeGitHub(directory)
+    with serving(fake, settings, "GitHub's API"):
         settings.GITHUB_WEBHOOK_SECRET = WEBHOOK_SECRET
         yield fake
-    assert not fake.violations, "requests GitHub's API does not describe:\n" + "\n".join(fake.violations)
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from estafette.lib.json_input import InvalidJson, load_json
-from integrations.git.identity import InvalidRepository, RepositoryIdentity, identify_repository
+from integrations.git.identity import RepositoryIdentity
 from integrations.git.webhook import InvalidPush, validate_branch
 from integrations.github.client import web_host
+from integrations.hosted import MAX_COMMITS, ForgePush, recorded_commit, repository_on_forge
 from integrations.intake import IntakeEvent
 from triggers.forges import REPOSITORY_EVENTS, RepositoryChange
 from triggers.kinds import trigger_kind
@@ -44,7 +44,6 @@ _REVISION = re.compile(r"^[0-9a-f]{40}$")
 _NO_COMMIT = "0" * 40
 # What a repository event's action does to its pipeline.
 _REPOSITORY_ACTIONS = {"renamed": "renamed", "archived": "archived", "deleted": "archived", "unarchived": "unarchived"}
-MAX_COMMITS = 20  # the pushed commits a build records (GitHub sends at most 20 in a push too)
 
 
 class InvalidDelivery(ValueError):
@@ -90,32 +89,11 @@ def repository_identity(repository: Any, *, api_url: str) -> RepositoryIdentity:
 
 
 def check_url(field: str, url: str, *, api_url: str) -> RepositoryIdentity:
-    """The identity of an http(s) URL of a repository on ``github_host`` (owner and name case-folded), after the git
-    intake's location checks; ``InvalidDelivery`` otherwise."""
-    github_host = web_host(api_url)
-    scheme = urlsplit(url.strip()).scheme.lower() if "://" in url else ""
-    # The token goes where the clone URL points: over TLS, unless the configured GitHub itself is plain http (a test's).
-    allowed = ("https", "http") if api_url.lower().startswith("http://") else ("https",)
-    if scheme not in allowed:
-        raise InvalidDelivery(f"{field} {url!r} must be an {allowed[0]} URL")
-    try:
-        identity = identify_repository(url)
-    except InvalidRepository as error:
-        raise InvalidDelivery(f"{field}: {error}") from None
-    if identity.source != github_host or _port(url) != _port(api_url):
-        raise InvalidDelivery(
-            f"{field} {url!r} is not on {github_host}, the GitHub this server is configured for "
-            "(ESTAFETTE_GITHUB_API_URL)"
-        )
-    return RepositoryIdentity(identity.source, identity.owner.casefold(), identity.name.casefold())
-
-
-def _port(url: str) -> int | None:
-    parts = urlsplit(url.strip())
-    try:
-        return parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
-    except ValueError:
-        return None
+    """The identity of an http(s) URL of a repository on the configured GitHub (``hosted.repository_on_forge``)."""
+    setting = "ESTAFETTE_GITHUB_API_URL"
+    return repository_on_forge(
+        field, url, forge_url=api_url, host=web_host(api_url), setting=setting, error=InvalidDelivery
+    )
 
 
 def _name_of(repository: Any, *, api_url: str) -> RepositoryIdentity:
@@ -174,20 +152,17 @@ def _push(delivery: Delivery, identity: RepositoryIdentity) -> IntakeEvent | Non
     )
     if not isinstance(installation, int) or isinstance(installation, bool) or installation <= 0:
         raise InvalidDelivery("a push needs installation.id: install the GitHub App on the repository")
-    return IntakeEvent(
-        subject=trigger_kind("git").subject,
-        payload={
-            "event": "push",
-            "forge": FORGE,
-            "repository": str(payload["repository"]["clone_url"]).strip(),
-            "pipeline": identity.full_name,
-            "branch": branch,
-            "revision": after,
-            "installation": installation,
-            "commits": _commits(payload),
-        },
-        id=f"github-push-{delivery.delivery}",
+    push = ForgePush(
+        forge=FORGE,
+        clone_url=str(payload["repository"]["clone_url"]),
+        pipeline=identity.full_name,
+        branch=branch,
+        revision=after,
+        commits=tuple(_commits(payload)),
+        extra={"installation": installation},
     )
+    event_id = f"github-push-{delivery.delivery}"
+    return IntakeEvent(subject=trigger_kind("git").subject, payload=push.to_dict(), id=event_id)
 
 
 def _commits(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -201,14 +176,12 @@ def _commits(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
             continue
         author = commit.get("author") if isinstance(commit.get("author"), dict) else {}
         recorded.append(
-            {
-                "message": str(commit.get("message") or ""),
-                "author": {
-                    "email": str(author.get("email") or ""),
-                    "name": str(author.get("name") or ""),
-                    "username": str(author.get("username") or ""),
-                },
-            }
+            recorded_commit(
+                message=commit.get("message"),
+                email=author.get("email"),
+                name=author.get("name"),
+                username=author.get("username"),
+            )
         )
     return recorded
 

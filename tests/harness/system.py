@@ -46,6 +46,16 @@ from triggers.testing import app_consumers
 FINAL = ("succeeded", "failed", "canceled")
 
 
+# A forge's end-to-end build: one stage printing a file of the pushed revision and the branch it was built from.
+FORGE_MANIFEST = """\
+stages:
+  test:
+    image: alpine:3.20
+    commands:
+    - echo "built $(cat app.txt) from $ESTAFETTE_GIT_BRANCH"
+"""
+
+
 def post_git_event(url: str, body: bytes) -> tuple[int, Any]:
     """POST ``body`` to the git webhook of the server at ``url``, signed as a git server signs it: status and JSON."""
     request = urllib.request.Request(
@@ -263,6 +273,20 @@ class System:
 
     def diagnostics(self) -> str:
         return f"=== processes ===\n{self.processes.log()[-8000:]}\n=== jobs ===\n{self.processes.job_logs()[-6000:]}"
+
+    def database_dump(self) -> str:
+        """Every table as ``manage.py dumpdata`` writes it, from the system's own settings."""
+        done = subprocess.run(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "dumpdata", "--natural-foreign"],
+            check=True,
+            env=self.processes.env,
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert len(done.stdout) > 1000
+        return done.stdout
 
 
 def api_token_for(user: Any) -> str:

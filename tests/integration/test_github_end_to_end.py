@@ -6,30 +6,20 @@ one its OpenAPI description has (the fake checks them), and the token is in no l
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from estafette.queue.jetstream import QueueSettings
 from integrations.github.testing import WEBHOOK_SECRET, FakeGitHub, sign
 from tests.harness.asserts import printed, steps_of
+from tests.harness.system import FORGE_MANIFEST as MANIFEST
 from tests.harness.system import System, start_system
 from tests.tooling.waiting import wait_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.django_db(transaction=True)]
-
-MANIFEST = """\
-stages:
-  test:
-    image: alpine:3.20
-    commands:
-    - echo "built $(cat app.txt) from $ESTAFETTE_GIT_BRANCH"
-"""
 
 
 @pytest.fixture
@@ -106,22 +96,7 @@ def test_a_github_push_builds_with_a_cloned_token_and_shows_pending_then_success
         system.processes.job_logs(),
         json.dumps(system.api.get(f"{path}/logs")),
         json.dumps(system.api.get(path)),
-        _database_dump(system),
+        system.database_dump(),
     ]
     for token in tokens:
         assert not any(token in text for text in seen)
-
-
-def _database_dump(system: System) -> str:
-    """Every table as ``manage.py dumpdata`` writes it, from the system's own settings."""
-    done = subprocess.run(
-        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "dumpdata", "--natural-foreign"],
-        check=True,
-        env=system.processes.env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert len(done.stdout) > 1000
-    return done.stdout

@@ -479,6 +479,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/bitbucket/descriptor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The Connect descriptor: public, as Bitbucket fetches it when an administrator installs the app by its URL. */
+        get: operations["integrations_bitbucket_descriptor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/bitbucket/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Bitbucket webhook intake. The installation's JWT is the authentication: nothing is read or stored before it
+         *     checks out.
+         */
+        post: operations["integrations_bitbucket_events"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/bitbucket/installed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The app was installed (or its installation renewed): stored once Bitbucket confirms it. */
+        post: operations["integrations_bitbucket_installed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/bitbucket/uninstalled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The app was removed from a workspace: its installation is forgotten. */
+        post: operations["integrations_bitbucket_uninstalled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/docker/events": {
         parameters: {
             query?: never;
@@ -1830,6 +1901,9 @@ export interface components {
             organization?: string;
             organizationsToAdd?: string[];
             organizationsToRemove?: string[];
+        };
+        BitbucketEventAccepted: {
+            ids: string[];
         };
         /** @description Body of ``POST …/bots``: run a bot of the pipeline's latest manifest. */
         BotCreateRequest: {
@@ -4465,6 +4539,180 @@ export interface operations {
             };
             /** @description no such item */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    integrations_bitbucket_descriptor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    integrations_bitbucket_events: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description JWT <installation's token> */
+                Authorization: string;
+                /** @description 1, 2… for retries */
+                "X-Attempt-Number"?: string;
+                /** @description repo:push… */
+                "X-Event-Key": string;
+                /** @description the webhook */
+                "X-Hook-UUID"?: string;
+                /** @description the request */
+                "X-Request-UUID": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BitbucketEventAccepted"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    integrations_bitbucket_installed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description JWT <installation's token> */
+                Authorization: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description too busy now; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    integrations_bitbucket_uninstalled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description JWT <installation's token> */
+                Authorization: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

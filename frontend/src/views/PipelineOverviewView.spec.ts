@@ -77,13 +77,20 @@ describe('PipelineOverviewView', () => {
     await renderAt(PipelineView, OVERVIEW)
     // then
     const main = await screen.findByRole('region', { name: 'Branch main' })
-    expect(
-      within(main)
+    // each build links its page, and its revision its commit on the forge (a new tab)
+    const ownLinks = (region: HTMLElement) =>
+      within(region)
         .getAllByRole('link')
-        .map((link) => link.textContent!.trim()),
-    ).toEqual(['1.0.103', '1.0.101'])
+        .filter((link) => link.getAttribute('target') !== '_blank')
+        .map((link) => link.textContent!.trim())
+    expect(ownLinks(main)).toEqual(['1.0.103', '1.0.101'])
     const feature = screen.getByRole('region', { name: 'Branch feature-x' })
-    expect(within(feature).getByRole('link').textContent!.trim()).toBe('1.0.102')
+    expect(ownLinks(feature)).toEqual(['1.0.102'])
+    const commits = within(main)
+      .getAllByRole('link')
+      .filter((link) => link.getAttribute('target') === '_blank')
+    expect(commits).toHaveLength(2)
+    expect(commits[0]!.getAttribute('href')).toMatch(/^https:\/\/github\.com\/[^/]+\/[^/]+\/commit\/[0-9a-f]+$/)
     expect(api.requestsTo('GET', `${PIPELINE}/builds`)[0]!.query.get('page[size]')).toBe('50')
   })
 
