@@ -392,6 +392,30 @@ GITHUB_APP_PRIVATE_KEY = (
 # GitHub Enterprise Server: https://<host>/api/v3. The host of this URL (github.com for api.github.com) is the GitHub
 # whose repositories the app builds: a delivery naming another host is refused.
 GITHUB_API_URL = env_str("ESTAFETTE_GITHUB_API_URL", _GITHUB.get("apiUrl", "https://api.github.com")).rstrip("/")
+# The Slack app (integrations/slack): slash commands are refused (401) until the signing secret is set; looking up who
+# typed a command and posting failure/recovery notices need the bot token. Each variable overrides the config file's
+# `integrations.slack` (signingSecret, botToken, apiUrl, channels).
+_SLACK = _SERVER_CONFIG.integration("slack")
+SLACK_SIGNING_SECRET = env_secret("ESTAFETTE_SLACK_SIGNING_SECRET") or _SLACK.get("signingSecret", "")
+SLACK_BOT_TOKEN = env_secret("ESTAFETTE_SLACK_BOT_TOKEN") or _SLACK.get("botToken", "")
+SLACK_API_URL = env_str("ESTAFETTE_SLACK_API_URL", _SLACK.get("apiUrl", "https://slack.com/api")).rstrip("/")
+# [{"pipelines": <regex>, "channel": <channel>}]: where the notices of the pipelines each regex matches go (a
+# pipeline's label slack-channel wins).
+SLACK_CHANNELS = env_json("ESTAFETTE_SLACK_CHANNELS", _SLACK.get("channels", []))
+# Google Cloud Source Repositories through Pub/Sub push (integrations/cloudsource): pushes are refused (401) until the
+# audience is set; each carries Google's OIDC token for that audience, of the push subscription's service account.
+_CLOUDSOURCE = _SERVER_CONFIG.integration("cloudsource")
+CLOUDSOURCE_AUDIENCE = env_str("ESTAFETTE_CLOUDSOURCE_AUDIENCE", _CLOUDSOURCE.get("audience", "")).strip()
+CLOUDSOURCE_SERVICE_ACCOUNT_EMAIL = env_str(
+    "ESTAFETTE_CLOUDSOURCE_SERVICE_ACCOUNT_EMAIL", _CLOUDSOURCE.get("serviceAccountEmail", "")
+).strip()
+CLOUDSOURCE_DISCOVERY_URL = env_str(
+    "ESTAFETTE_CLOUDSOURCE_DISCOVERY_URL",
+    _CLOUDSOURCE.get("discoveryUrl", "https://accounts.google.com/.well-known/openid-configuration"),
+).strip()
+CLOUDSOURCE_GIT_URL = env_str(
+    "ESTAFETTE_CLOUDSOURCE_GIT_URL", _CLOUDSOURCE.get("gitUrl", "https://source.developers.google.com")
+).rstrip("/")
 # Identity and access (estafette/access/): the policy table, API clients' tokens, the audit trail and login providers.
 ACCESS_POLICY = "estafette.policy.POLICY"
 # A client token's lifetime (POST /api/auth/client/login); clients log in again when it ends.

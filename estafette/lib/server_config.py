@@ -24,6 +24,14 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
         privateKeyFile: /secrets/github-app.pem
         webhookSecret: …
         apiUrl: https://api.github.com   # GitHub Enterprise: https://<host>/api/v3
+      slack:                        # the Slack app (integrations/slack): /estafette, failure/recovery notices
+        signingSecret: …
+        botToken: xoxb-…
+        channels:                   # notices of the pipelines each regular expression matches go to its channel
+        - {pipelines: "github.com/acme/.+", channel: "#acme-ci"}
+      cloudsource:                  # Cloud Source Repositories through Pub/Sub push (integrations/cloudsource)
+        audience: https://ci.example.com/api/integrations/cloudsource/events
+        serviceAccountEmail: pubsub-push@project.iam.gserviceaccount.com
     catalog:                        # the label keys Estafette's catalog page offers as facets
       filters: [type, team]
 
@@ -126,10 +134,12 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     # An image configured here replaces its default entry instead of being listed twice.
     trusted_images = [image for image in defaults if image["path"] not in own_paths] + own_images
     preferences = dict(data.get("manifestPreferences") or {})
-    # Each integration's settings as text (an app id may be written as a number), only the keys set.
+    # Each integration's settings, only the keys set: scalars as text (an app id may be written as a number).
     configured = checked.integrations.model_dump(exclude_unset=True) if checked.integrations else {}
     integrations = {
-        name: {key: str(value) for key, value in settings.items()} for name, settings in configured.items() if settings
+        name: {key: value if isinstance(value, list | dict) else str(value) for key, value in settings.items()}
+        for name, settings in configured.items()
+        if settings
     }
     return ServerConfig(
         manifest_preferences=preferences,

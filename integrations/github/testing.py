@@ -24,7 +24,6 @@ import functools
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -46,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from integrations.git.testing import GitRepository
+from integrations.git.testing import GitRepository, read_request_body, serve_git_http_backend
 from integrations.github.client import forget_tokens
 
 PEERS = Path(__file__).resolve().parents[2] / "tests" / "peers" / "node_modules" / "@octokit"
@@ -418,35 +417,7 @@ class FakeGitHub:
         if path.endswith("/info/refs"):
             with self._lock:
                 self.clones.append((path, True))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": path,
-            "REQUEST_METHOD": method,
-            "QUERY_STRING": query,
-            "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": user,
-            "REMOTE_ADDR": "127.0.0.1",
-            "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
-            "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", ""),
-        }
-        done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-        head, _, content = done.stdout.partition(b"\r\n\r\n")
-        status, headers = 200, []
-        for line in head.decode("latin-1").split("\r\n"):
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.strip().split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        handler.send_response(status)
-        for name, value in headers:
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(content)))
-        handler.end_headers()
-        handler.wfile.write(content)
+        serve_git_http_backend(handler, root=self.root, method=method, path=path, query=query, body=body, user=user)
 
 
 def _basic_credentials(header: str) -> tuple[str, str]:
@@ -459,19 +430,6 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     return user, password
 
 
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
-        while True:
-            size = int(handler.rfile.readline().strip().split(b";")[0], 16)
-            if size == 0:
-                handler.rfile.readline()
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-
-
 def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -481,7 +439,7 @@ def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
-            body = _read_body(self)
+            body = read_request_body(self)
             if not parts.path.startswith(API_PREFIX + "/"):
                 github.git(self, method, parts.path, parts.query, body)
                 return
