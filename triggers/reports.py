@@ -51,24 +51,33 @@ def run_url(kind: RunKind, run: Any) -> str:
     return f"{settings.BASE_URL}/pipelines/{run.pipeline.full_name}/{kind.segment}/{run.pk}/logs"
 
 
+def _run_of_event(event_id: str, *, kinds: tuple[str, ...], whats: tuple[str, ...]) -> tuple[str, RunKind, Any] | None:
+    """What a run event (its id, ``<kind>-<id>-<what>``) tells of a run of ``kinds`` going through one of ``whats``:
+    (what, its kind, the run); None for another event, or a run that is gone."""
+    key = run_event_key(event_id)
+    if key is None or key.kind not in kinds or key.what not in whats:
+        return None
+    kind = run_kind(key.kind)
+    try:
+        return key.what, kind, kind.get(key.run_id)
+    except NotFound:
+        return None
+
+
 def run_report_of(*, event_id: str, part: Mapping[str, Any], deliveries: int = 1) -> tuple[Forge, RunReport] | None:
     """The report a run event (its id, ``<kind>-<id>-<what>``, and its ``pipeline``/``release`` part) makes, and the
     forge it goes to; None when it makes none: not a build's or release's start or end, a repository no forge hosts,
     a run that is gone, a redelivered start of a run that has ended since."""
-    key = run_event_key(event_id)
-    if key is None or key.kind not in REPORTED_KINDS or key.what not in REPORTED_TRANSITIONS:
+    found = _run_of_event(event_id, kinds=REPORTED_KINDS, whats=REPORTED_TRANSITIONS)
+    if found is None:
         return None
-    kind = run_kind(key.kind)
-    try:
-        run = kind.get(key.run_id)
-    except NotFound:
-        return None
+    what, kind, run = found
     pipeline = run.pipeline
     repository = repository_of(pipeline)
     forge = forge_hosting(repository)
     if forge is None:
         return None
-    if key.what == "started":
+    if what == "started":
         if deliveries > 1 and run.is_final:
             return None
         state = "pending"
@@ -79,8 +88,8 @@ def run_report_of(*, event_id: str, part: Mapping[str, Any], deliveries: int = 1
     report = RunReport(
         repository=repository,
         revision=kind.job(run).repo_revision,
-        kind=key.kind,
-        target=run.name if key.kind == "release" else "",
+        kind=kind.name,
+        target=run.name if kind.name == "release" else "",
         state=state,
         version=str(part.get("buildVersion") or part.get("releaseVersion") or ""),
         url=run_url(kind, run),
@@ -130,14 +139,10 @@ def _previous_status(run: Any) -> str | None:
 def run_notice_of(*, event_id: str, part: Mapping[str, Any]) -> RunNotice | None:
     """The notice a run event makes (its id, ``<kind>-<id>-<what>``, and its ``pipeline``/``release`` part); None
     when it makes none: not a build's or release's end, neither a failure nor a recovery, a run that is gone."""
-    key = run_event_key(event_id)
-    if key is None or key.kind not in NOTIFIED_KINDS or key.what != "finished":
+    found = _run_of_event(event_id, kinds=NOTIFIED_KINDS, whats=("finished",))
+    if found is None:
         return None
-    kind = run_kind(key.kind)
-    try:
-        run = kind.get(key.run_id)
-    except NotFound:
-        return None
+    _, kind, run = found
     status = str(part.get("status") or run.status)
     if status == RunStatus.FAILED:
         outcome = FAILED
@@ -152,7 +157,7 @@ def run_notice_of(*, event_id: str, part: Mapping[str, Any]) -> RunNotice | None
     labels = {str(item.get("key")): str(item.get("value")) for item in run.pipeline.labels or [] if "key" in item}
     return RunNotice(
         pipeline=run.pipeline.full_name,
-        kind=key.kind,
+        kind=kind.name,
         run_id=run.pk,
         outcome=outcome,
         version=job.version,

@@ -16,32 +16,20 @@ from typing import Any
 from django.conf import settings
 
 from integrations.cloudsource.webhook import FORGE, clone_url, git_host
-from integrations.git.identity import InvalidRepository, identify_repository
+from integrations.git.forge import GitForge
 from integrations.git.intake import push_read
 from integrations.git.webhook import InvalidPush
-from triggers.forges import InvalidSource, PushedCommit, PushedRevision, RepositoryName, RunReport
+from triggers.forges import InvalidSource, PushedCommit, PushedRevision, RepositoryName
 
 
-class CloudSourceForge:
-    """Repositories of ``ESTAFETTE_CLOUDSOURCE_GIT_URL``'s host, while the intake is configured."""
+class CloudSourceForge(GitForge):
+    """Repositories of ``ESTAFETTE_CLOUDSOURCE_GIT_URL``'s host, while the intake is configured. Like a plain git
+    server it takes no status and gives jobs no credential (``GitForge``'s); it reads pushes of its own payload."""
 
     def hosts(self, repository: RepositoryName) -> bool:
         if not settings.CLOUDSOURCE_AUDIENCE:
             return False
         return repository.source.casefold() == git_host(settings.CLOUDSOURCE_GIT_URL)
-
-    def clone_credentials(self, repository: RepositoryName) -> list[Any]:
-        return []
-
-    def report(self, report: RunReport) -> None:
-        return None
-
-    def identify(self, location: str) -> RepositoryName:
-        try:
-            identity = identify_repository(location)
-        except InvalidRepository as error:
-            raise InvalidSource(str(error)) from None
-        return RepositoryName(source=identity.source, owner=identity.owner, name=identity.name)
 
     def read_push(self, payload: Mapping[str, Any]) -> PushedRevision:
         if payload.get("forge") != FORGE:

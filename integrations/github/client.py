@@ -26,6 +26,7 @@ import requests
 from django.conf import settings
 
 from builder.manifest.limits import MAX_MANIFEST_BYTES
+from integrations.errors import IntegrationError
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "estafette-ci"
@@ -38,12 +39,8 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
 
-class GitHubError(RuntimeError):
+class GitHubError(IntegrationError):
     """A request to GitHub failed; the message is safe to show. ``permanent``: repeating it cannot succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class GitHubNotConfigured(GitHubError):

@@ -14,18 +14,16 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from integrations.errors import IntegrationError
+
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "estafette-ci"
 # Slack's error codes that pass: retrying later may succeed.
 _PASSING = {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
-class SlackError(RuntimeError):
+class SlackError(IntegrationError):
     """A request to Slack failed; the message is safe to show. ``permanent``: repeating it cannot succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class SlackNotConfigured(SlackError):
