@@ -27,7 +27,7 @@ from estafette.lib.env import (
     env_str,
 )
 from estafette.lib.natsauth import nats_connection_from_env
-from estafette.lib.server_config import check_manifest_preferences, read_server_config
+from estafette.lib.server_config import check_manifest_preferences, check_slack_channels, read_server_config
 
 # What the server's processes create (the database, keys, the JetStream store, clones, jobs, static files) is theirs
 # alone: files 0600, directories 0700, by one umask their entry points (manage.py, wsgi.py, asgi.py) set before
@@ -401,7 +401,9 @@ SLACK_BOT_TOKEN = env_secret("ESTAFETTE_SLACK_BOT_TOKEN") or _SLACK.get("botToke
 SLACK_API_URL = env_str("ESTAFETTE_SLACK_API_URL", _SLACK.get("apiUrl", "https://slack.com/api")).rstrip("/")
 # [{"pipelines": <regex>, "channel": <channel>}]: where the notices of the pipelines each regex matches go (a
 # pipeline's label slack-channel wins).
-SLACK_CHANNELS = env_json("ESTAFETTE_SLACK_CHANNELS", _SLACK.get("channels", []))
+SLACK_CHANNELS = check_slack_channels(
+    env_json("ESTAFETTE_SLACK_CHANNELS", _SLACK.get("channels", [])), where="ESTAFETTE_SLACK_CHANNELS"
+)
 # Google Cloud Source Repositories through Pub/Sub push (integrations/cloudsource): pushes are refused (401) until the
 # audience is set; each carries Google's OIDC token for that audience, of the push subscription's service account.
 _CLOUDSOURCE = _SERVER_CONFIG.integration("cloudsource")

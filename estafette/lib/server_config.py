@@ -161,3 +161,15 @@ def check_manifest_preferences(data: Any, *, where: str) -> dict[str, Any]:
         raise ImproperlyConfigured(f"{where} must be a mapping of {', '.join(ManifestPreferences.model_fields)}")
     validate(ManifestPreferences, data, where=where)
     return dict(data)
+
+
+def check_slack_channels(data: Any, *, where: str) -> list[dict[str, str]]:
+    """``integrations.slack.channels``' shape (``[{pipelines, channel}]``), for the variable that overrides it."""
+    if data == []:
+        return []
+    from estafette.lib.server_config_schema import SlackIntegration, validate
+
+    if not isinstance(data, list):
+        raise ImproperlyConfigured(f"{where} must be a list of {{pipelines, channel}}")
+    validate(SlackIntegration, {"channels": data}, where=where)
+    return [dict(item) for item in data]
