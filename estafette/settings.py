@@ -398,6 +398,8 @@ GITHUB_API_URL = env_str("ESTAFETTE_GITHUB_API_URL", _GITHUB.get("apiUrl", "http
 _SLACK = _SERVER_CONFIG.integration("slack")
 SLACK_SIGNING_SECRET = env_secret("ESTAFETTE_SLACK_SIGNING_SECRET") or _SLACK.get("signingSecret", "")
 SLACK_BOT_TOKEN = env_secret("ESTAFETTE_SLACK_BOT_TOKEN") or _SLACK.get("botToken", "")
+# Where the replies to a command may go: its response_url must start with this (Slack's hooks; tests use their own).
+SLACK_RESPONSE_URL_PREFIX = env_str("ESTAFETTE_SLACK_RESPONSE_URL_PREFIX", "https://hooks.slack.com/")
 SLACK_API_URL = env_str("ESTAFETTE_SLACK_API_URL", _SLACK.get("apiUrl", "https://slack.com/api")).rstrip("/")
 # [{"pipelines": <regex>, "channel": <channel>}]: where the notices of the pipelines each regex matches go (a
 # pipeline's label slack-channel wins).

@@ -94,7 +94,7 @@ def verify_google_token(token: str, *, discovery_url: str, audience: str, email:
         key = _key_client(discovery_url).get_signing_key_from_jwt(token)
     except jwt.PyJWKClientConnectionError:
         raise ConnectionError("Google's keys cannot be fetched now") from None
-    except jwt.PyJWKClientError:
+    except jwt.PyJWTError:  # no such key id, no key id, or a key set with no usable key
         raise InvalidToken("the token is not signed by one of Google's keys") from None
     try:
         claims = jwt.decode(

@@ -1,5 +1,5 @@
-"""The only module that speaks HTTP to Slack's Web API: who a user is (``users.info``) and posting a message
-(``chat.postMessage``), with the app's bot token.
+"""The only module that speaks HTTP to Slack: its Web API — who a user is (``users.info``) and posting a message
+(``chat.postMessage``), with the app's bot token — and a command's ``response_url`` (``respond``).
 
 Slack answers HTTP 200 with ``{"ok": false, "error": "<code>"}`` for most refusals, 429 with ``Retry-After`` when
 rate limited. An error names the method and Slack's code, never the token (it is a header only).
@@ -96,6 +96,27 @@ class SlackClient:
             code = str(answer.get("error") or "unknown_error")[:64]
             raise SlackError(f"{method}: Slack refused it ({code})", permanent=code not in _PASSING)
         return answer
+
+
+def respond(response_url: str, text: str) -> None:
+    """An ephemeral message to whoever typed a command, through the command's ``response_url`` (no token: the URL is
+    the credential). Only URLs under ``ESTAFETTE_SLACK_RESPONSE_URL_PREFIX`` (Slack's hooks) are called."""
+    prefix = settings.SLACK_RESPONSE_URL_PREFIX
+    if not prefix or not response_url.startswith(prefix):
+        raise SlackError("the command's response_url is not Slack's", permanent=True)
+    try:
+        response = requests.post(
+            response_url,
+            json={"response_type": "ephemeral", "text": text},
+            headers={"User-Agent": USER_AGENT},
+            timeout=TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as error:
+        raise SlackError(f"response_url: Slack cannot be reached ({type(error).__name__})") from None
+    with response:
+        if response.status_code != 200:
+            raise SlackError(f"response_url: Slack answered {response.status_code}")
 
 
 def slack_client() -> SlackClient:

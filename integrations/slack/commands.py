@@ -9,7 +9,7 @@ the envelope, the release asked for, or why not.
 
 A release is not created here (an integration never writes a run): it is published as a request that the trigger
 layer fulfils as this user (``triggers.requests``), under an id derived from Slack's request, so a replayed command
-is the same request.
+is the same request; whether it was made is then told through the command's ``response_url``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def slash_answer(*, command: SlashCommand, body: bytes, client: SlackClient | No
         email, principal = _who(command, client)
         if isinstance(asked, Encrypt):
             return _encrypt(asked, email=email, principal=principal)
-        return _release(asked, email=email, principal=principal, body=body)
+        return _release(asked, email=email, principal=principal, body=body, response_url=command.response_url)
     except Refused as refusal:
         return str(refusal)
 
@@ -96,7 +96,7 @@ def _encrypt(asked: Encrypt, *, email: str, principal: Principal) -> str:
     return f"The secret, for {scope} (paste it into .estafette.yaml):\n```{envelope}```"
 
 
-def _release(asked: Release, *, email: str, principal: Principal, body: bytes) -> str:
+def _release(asked: Release, *, email: str, principal: Principal, body: bytes, response_url: str) -> str:
     source, owner, name = asked.pipeline.split("/")
     if pipeline_scope(source, owner, name) is None:
         raise Refused(f"There is no pipeline {asked.pipeline}")
@@ -108,12 +108,16 @@ def _release(asked: Release, *, email: str, principal: Principal, body: bytes) -
     )
     if refusal is not None:
         raise Refused(f"You may not do this: {refusal}")
-    request = ReleaseRequest(pipeline=asked.pipeline, target=asked.target, version=asked.version, user=email)
+    # Whether the release was made is told later, through the command's response_url (checked again when used).
+    reply = f"slack:{response_url}" if response_url.startswith(settings.SLACK_RESPONSE_URL_PREFIX) else ""
+    request = ReleaseRequest(
+        pipeline=asked.pipeline, target=asked.target, version=asked.version, user=email, reply=reply
+    )
     # Slack's body names the invocation (its trigger_id): a replay of the same signed request is the same release.
     request_id = f"slack-release-{hashlib.sha256(body).hexdigest()[:40]}"
     submit([IntakeEvent(subject=RELEASE_REQUESTS, payload=request.to_dict(), id=request_id)])
     logger.info("release of %s %s to %s asked for by %s on Slack", asked.pipeline, asked.version, asked.target, email)
     return (
         f"Releasing {asked.version} of {asked.pipeline} to {asked.target} as {email}: "
-        f"{settings.BASE_URL}/pipelines/{asked.pipeline}/releases"
+        f"{settings.BASE_URL}/pipelines/{asked.pipeline}/releases (you will be told here when it starts or why not)"
     )

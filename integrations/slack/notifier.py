@@ -1,5 +1,6 @@
 """Failure and recovery notices in Slack (``triggers.notifications.Notifier``): ``chat.postMessage`` to the pipeline's
-channel, with a link to the run.
+channel, with a link to the run. And the replies to ``/estafette release`` (``triggers.requests.Replier``): whether the
+release was made, to the command's ``response_url``.
 
 The channel is the pipeline's label ``slack-channel`` (Estafette's manifests carry their own settings as labels;
 several channels separated by commas), else the first entry of ``ESTAFETTE_SLACK_CHANNELS`` /
@@ -16,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from builder.manifest.regex import filter_match
-from integrations.slack.client import SlackClient, SlackError, slack_client
+from integrations.slack.client import SlackClient, SlackError, respond, slack_client
 from triggers.forges import ReportError
 from triggers.notifications import FAILED, RunNotice
 
@@ -64,3 +65,13 @@ class SlackNotifier:
             except SlackError as error:
                 raise ReportError(f"Slack notice to {channel}: {error}", permanent=error.permanent) from None
             logger.info("Slack notice of %s %s %s to %s", notice.pipeline, notice.kind, notice.outcome, channel)
+
+
+class SlackReplier:
+    """Replies named ``slack:<response_url>``."""
+
+    def reply(self, address: str, text: str) -> None:
+        try:
+            respond(address, text)
+        except SlackError as error:
+            raise ReportError(str(error), permanent=error.permanent) from None

@@ -91,6 +91,7 @@ class FakeSlack:
     token: str = BOT_TOKEN
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)  # what was posted to commands' response_url
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     _failures: list[list[Any]] = field(default_factory=list)
@@ -100,6 +101,7 @@ class FakeSlack:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        self.response_url = f"http://127.0.0.1:{self.server.server_address[1]}/commands/T0001/{secrets.token_hex(8)}"
         self._thread = threading.Thread(target=self.server.serve_forever, name="fake-slack", daemon=True)
 
     def __enter__(self) -> FakeSlack:
@@ -154,7 +156,12 @@ class FakeSlack:
         return 200, {"ok": False, "error": "unknown_method"}
 
     def settings(self) -> dict[str, Any]:
-        return {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": self.token, "SLACK_API_URL": self.api_url}
+        return {
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_BOT_TOKEN": self.token,
+            "SLACK_API_URL": self.api_url,
+            "SLACK_RESPONSE_URL_PREFIX": self.response_url.rsplit("/", 2)[0] + "/",
+        }
 
 
 def _handler_for(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
@@ -168,6 +175,15 @@ def _handler_for(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             kind = self.headers.get("Content-Type", "").split(";")[0].strip()
+            if parts.path.startswith("/commands/"):  # a command's response_url: JSON, no token
+                with slack._lock:
+                    slack.replies.append(
+                        {"url": f"{slack.response_url.split('/commands/')[0]}{parts.path}"} | json.loads(body)
+                    )
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if kind == "application/json":
                 arguments = json.loads(body or b"{}")
             else:
@@ -188,7 +204,13 @@ def _handler_for(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
 # -- slash commands ----------------------------------------------------------------------------------------------
 
 
-def slash_body(user_id: str, text: str, *, trigger_id: str | None = None) -> bytes:
+def slash_body(
+    user_id: str,
+    text: str,
+    *,
+    trigger_id: str | None = None,
+    response_url: str = "https://hooks.slack.com/commands/1/2",
+) -> bytes:
     """A slash command's body with the fields Slack sends (its documentation's example, for ``/estafette``)."""
     return urlencode(
         {
@@ -203,7 +225,7 @@ def slash_body(user_id: str, text: str, *, trigger_id: str | None = None) -> byt
             "user_name": "Steve",
             "command": "/estafette",
             "text": text,
-            "response_url": "https://hooks.slack.com/commands/1234/5678",
+            "response_url": response_url,
             "trigger_id": trigger_id or f"13345224609.738474920.{secrets.token_hex(16)}",
             "api_app_id": "A123456",
         }

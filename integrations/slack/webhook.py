@@ -33,6 +33,7 @@ _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _FULL_NAME = re.compile(r"^[A-Za-z0-9.:-]{1,256}/[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,256}$")
+_RESPONSE_URL = re.compile(r"^https?://[\x21-\x7e]{1,2000}$")
 
 USAGE = (
     "Usage: `/estafette encrypt <value>` (a secret for every pipeline), "
@@ -70,6 +71,7 @@ class SlashCommand:
     user_id: str
     team_id: str
     trigger_id: str
+    response_url: str = ""  # where later replies go (Slack's hooks)
 
     def __repr__(self) -> str:  # the text may be a secret: keep it out of tracebacks
         return f"SlashCommand(command={self.command!r}, user_id={self.user_id!r}, team_id={self.team_id!r})"
@@ -99,6 +101,7 @@ def read_command(body: bytes) -> SlashCommand:
         user_id=one("user_id"),
         team_id=one("team_id", required=False),
         trigger_id=one("trigger_id", required=False),
+        response_url=one("response_url", pattern=_RESPONSE_URL, required=False),
     )
     if len(command.text) > MAX_VALUE_LENGTH:
         raise InvalidCommand(f"the command's text is longer than {MAX_VALUE_LENGTH} characters")

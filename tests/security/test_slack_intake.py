@@ -43,6 +43,17 @@ def nothing_requested() -> bool:
     return not OutboxMessage.objects.filter(subject=RELEASE_REQUESTS).exists()
 
 
+def release_request(pipeline: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    """A release request as the Slack command publishes it, with ``changes``."""
+    return {
+        "pipeline": pipeline.full_name,
+        "target": "staging",
+        "action": "",
+        "version": pipeline.builds.get().build_version,
+        "user": "olga@example.com",
+    } | changes
+
+
 def post(body: bytes, **headers: str) -> Any:
     return APIClient().post(URL, data=body, content_type=FORM, **headers)
 
@@ -211,13 +222,7 @@ def test_hostile_commands_change_nothing(slack: FakeSlack, pipeline: Any, operat
     ],
 )
 def test_forged_release_requests_on_the_queue_are_dead_letters(pipeline: Any, forged: dict[str, Any]) -> None:
-    event = {
-        "pipeline": pipeline.full_name,
-        "target": "staging",
-        "action": "",
-        "version": pipeline.builds.get().build_version,
-        "user": "olga@example.com",
-    } | forged
+    event = release_request(pipeline, forged)
 
     assert deliver(ReleaseRequestConsumer(), event, event_id="forged-1").verdict is Verdict.TERMINATE
     assert not Release.objects.exists()
@@ -252,3 +257,20 @@ def test_the_value_to_encrypt_is_in_no_log_answer_or_table(
     assert value not in caplog.text
     assert not any(value in answer for answer in answers)
     assert value not in rows
+
+
+def test_a_forged_reply_address_on_the_queue_is_never_called(
+    slack: FakeSlack,  # noqa: F811
+    pipeline: Any,
+    django_capture_on_commit_callbacks: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A release request's reply is checked again where it is used: only Slack's hooks are called (no SSRF)."""
+    # an address of the fake, but not a command's hook
+    event = release_request(pipeline, {"reply": f"slack:{slack.api_url}/chat.postMessage"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(ReleaseRequestConsumer(), event, event_id="forged-reply").verdict is Verdict.ACK
+
+    assert slack.calls == [] and slack.replies == []
+    assert "response_url is not Slack's" in caplog.text

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.django_db
 URL = "/api/integrations/slack/slash"
 
 
-def slash(user_id: str, text: str) -> dict[str, Any]:
-    body = slash_body(user_id, text)
+def slash(user_id: str, text: str, *, response_url: str = "https://hooks.slack.com/commands/1/2") -> dict[str, Any]:
+    body = slash_body(user_id, text, response_url=response_url)
     response = APIClient().post(URL, data=body, content_type="application/x-www-form-urlencoded", **slash_headers(body))
     assert response.status_code == 200, response.content
     answer = response.json()
@@ -78,12 +78,16 @@ def test_an_operator_encrypts_for_their_pipeline_but_not_for_every_pipeline(slac
 # -- release ---------------------------------------------------------------------------------------------------------
 
 
-def test_an_operator_releases_as_themselves(slack: FakeSlack, pipeline: Any) -> None:
+def test_an_operator_releases_as_themselves(
+    slack: FakeSlack, pipeline: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     user_id = operator(slack, pipeline)
     version = pipeline.builds.get().build_version
 
-    answer = slash(user_id, f"release {pipeline.full_name} staging {version}")
-    settle()
+    answer = slash(user_id, f"release {pipeline.full_name} staging {version}", response_url=slack.response_url)
+    # The reply goes once the release is committed (the test's transaction never commits: run what it would).
+    with django_capture_on_commit_callbacks(execute=True):
+        settle()
 
     assert answer["text"].startswith(f"Releasing {version} of {pipeline.full_name} to staging as OLGA@example.com")
     assert f"{settings.BASE_URL}/pipelines/{pipeline.full_name}/releases" in answer["text"]
@@ -91,6 +95,13 @@ def test_an_operator_releases_as_themselves(slack: FakeSlack, pipeline: Any) -> 
     assert (release.name, release.release_version) == ("staging", version)
     assert release.triggered_by_events == [{"fired": True, "manual": {"userID": "OLGA@example.com"}}]
     assert AuditEntry.objects.filter(action="ci.releases.create", actor="OLGA@example.com").exists()
+    (reply,) = slack.replies
+    assert reply["url"] == slack.response_url
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == (
+        f"The release of {version} of {pipeline.full_name} to staging is on its way: "
+        f"{settings.BASE_URL}/pipelines/{pipeline.full_name}/releases/{release.pk}/logs"
+    )
 
 
 def test_someone_without_a_role_on_the_pipeline_is_told_why(slack: FakeSlack, pipeline: Any) -> None:
@@ -105,16 +116,47 @@ def test_someone_without_a_role_on_the_pipeline_is_told_why(slack: FakeSlack, pi
     assert not Release.objects.exists()
 
 
-def test_a_release_of_a_version_that_does_not_exist_is_a_dead_letter_saying_why(
+def test_a_release_of_a_version_that_does_not_exist_is_refused_and_the_user_told_why(
     slack: FakeSlack, pipeline: Any
 ) -> None:
     user_id = operator(slack, pipeline)
 
-    slash(user_id, f"release {pipeline.full_name} staging 9.9.9")
+    slash(user_id, f"release {pipeline.full_name} staging 9.9.9", response_url=slack.response_url)
     settle()
 
     assert not Release.objects.exists()
     assert "has no build with version 9.9.9" in DeadLetter.objects.get().reason
+    assert [reply["text"] for reply in slack.replies] == [
+        f"The release of 9.9.9 of {pipeline.full_name} to staging was not made: "
+        f"{pipeline.full_name} has no build with version 9.9.9"
+    ]
+
+
+def test_a_response_url_that_is_not_slacks_gets_no_reply(slack: FakeSlack, pipeline: Any) -> None:
+    user_id = operator(slack, pipeline)
+    version = pipeline.builds.get().build_version
+
+    slash(user_id, f"release {pipeline.full_name} staging {version}", response_url="http://127.0.0.1:1/elsewhere")
+    settle()
+
+    assert Release.objects.exists()
+    assert slack.replies == []
+
+
+def test_slack_that_cannot_take_the_reply_does_not_undo_the_release(
+    slack: FakeSlack, pipeline: Any, django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    user_id = operator(slack, pipeline)
+    version = pipeline.builds.get().build_version
+    slash(user_id, f"release {pipeline.full_name} staging {version}", response_url=slack.response_url)
+    slack.server.shutdown()  # Slack is gone once the command was answered
+    slack.server.server_close()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        settle()
+
+    assert Release.objects.count() == 1
+    assert "the reply to a release request (slack) was not delivered" in caplog.text
 
 
 @pytest.mark.parametrize(
