@@ -59,6 +59,13 @@ POLICY: dict[tuple[str, str], Rule] = {
         "ci.integrations.bitbucket.uninstall", credential="integration:bitbucket"
     ),
     ("integrations-bitbucket-descriptor", "GET"): Anyone("ci.integrations.bitbucket.descriptor", audited=False),
+    # Google's OIDC token of the push subscription (audience and service account), checked by the intake.
+    ("integrations-cloudsource-events", "POST"): OwnCredential(
+        "ci.events.cloudsource", credential="integration:cloudsource"
+    ),
+    # Slack's signing secret; each command is then authorized as its Slack user by the rule of the route that does the
+    # same (manifest-encrypt, pipeline-releases: integrations.slack.commands).
+    ("integrations-slack-slash", "POST"): OwnCredential("ci.events.slack", credential="integration:slack"),
     # -- Estafette's read routes around pipelines (its web UI's pages): reads for anyone signed in
     ("pipeline-build-branches", "GET"): SignedIn("ci.builds.list"),
     ("pipeline-bot-names", "GET"): SignedIn("ci.bots.list"),

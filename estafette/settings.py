@@ -27,7 +27,7 @@ from estafette.lib.env import (
     env_str,
 )
 from estafette.lib.natsauth import nats_connection_from_env
-from estafette.lib.server_config import check_manifest_preferences, read_server_config
+from estafette.lib.server_config import check_manifest_preferences, check_slack_channels, read_server_config
 
 # What the server's processes create (the database, keys, the JetStream store, clones, jobs, static files) is theirs
 # alone: files 0600, directories 0700, by one umask their entry points (manage.py, wsgi.py, asgi.py) set before
@@ -435,6 +435,34 @@ REQUEST_BODY_LIMITS = [
 ]
 # Django's own check (a 400 page) must never fire before the middleware's 413: it allows the largest route limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max([MAX_REQUEST_BYTES, *(limit for _, limit in REQUEST_BODY_LIMITS)])
+# The Slack app (integrations/slack): slash commands are refused (401) until the signing secret is set; looking up who
+# typed a command and posting failure/recovery notices need the bot token. Each variable overrides the config file's
+# `integrations.slack` (signingSecret, botToken, apiUrl, channels).
+_SLACK = _SERVER_CONFIG.integration("slack")
+SLACK_SIGNING_SECRET = env_secret("ESTAFETTE_SLACK_SIGNING_SECRET") or _SLACK.get("signingSecret", "")
+SLACK_BOT_TOKEN = env_secret("ESTAFETTE_SLACK_BOT_TOKEN") or _SLACK.get("botToken", "")
+# Where the replies to a command may go: its response_url must start with this (Slack's hooks; tests use their own).
+SLACK_RESPONSE_URL_PREFIX = env_str("ESTAFETTE_SLACK_RESPONSE_URL_PREFIX", "https://hooks.slack.com/")
+SLACK_API_URL = env_str("ESTAFETTE_SLACK_API_URL", _SLACK.get("apiUrl", "https://slack.com/api")).rstrip("/")
+# [{"pipelines": <regex>, "channel": <channel>}]: where the notices of the pipelines each regex matches go (a
+# pipeline's label slack-channel wins).
+SLACK_CHANNELS = check_slack_channels(
+    env_json("ESTAFETTE_SLACK_CHANNELS", _SLACK.get("channels", [])), where="ESTAFETTE_SLACK_CHANNELS"
+)
+# Google Cloud Source Repositories through Pub/Sub push (integrations/cloudsource): pushes are refused (401) until the
+# audience is set; each carries Google's OIDC token for that audience, of the push subscription's service account.
+_CLOUDSOURCE = _SERVER_CONFIG.integration("cloudsource")
+CLOUDSOURCE_AUDIENCE = env_str("ESTAFETTE_CLOUDSOURCE_AUDIENCE", _CLOUDSOURCE.get("audience", "")).strip()
+CLOUDSOURCE_SERVICE_ACCOUNT_EMAIL = env_str(
+    "ESTAFETTE_CLOUDSOURCE_SERVICE_ACCOUNT_EMAIL", _CLOUDSOURCE.get("serviceAccountEmail", "")
+).strip()
+CLOUDSOURCE_DISCOVERY_URL = env_str(
+    "ESTAFETTE_CLOUDSOURCE_DISCOVERY_URL",
+    _CLOUDSOURCE.get("discoveryUrl", "https://accounts.google.com/.well-known/openid-configuration"),
+).strip()
+CLOUDSOURCE_GIT_URL = env_str(
+    "ESTAFETTE_CLOUDSOURCE_GIT_URL", _CLOUDSOURCE.get("gitUrl", "https://source.developers.google.com")
+).rstrip("/")
 # Identity and access (estafette/access/): the policy table, API clients' tokens, the audit trail and login providers.
 ACCESS_POLICY = "estafette.policy.POLICY"
 # A client token's lifetime (POST /api/auth/client/login); clients log in again when it ends.

@@ -27,6 +27,7 @@ import requests
 from builder.contracts import Credential
 from builder.manifest.limits import MAX_MANIFEST_BYTES
 from estafette.lib.crypt import secret_encrypt
+from integrations.errors import IntegrationError
 from integrations.git.client import without_credentials
 from integrations.git.forge import GitForge
 from integrations.git.identity import InvalidRepository, RepositoryIdentity, identify_repository
@@ -38,12 +39,8 @@ MAX_COMMITS = 20  # the pushed commits a build records (GitHub sends at most 20 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 
 
-class ForgeError(RuntimeError):
+class ForgeError(IntegrationError):
     """A request to a forge failed; the message is safe to show. ``permanent``: repeating it cannot succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class InvalidLocation(ValueError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
 import subprocess
 import threading
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.git.testing import GitRepository
+from integrations.git.testing import GitRepository, read_request_body, serve_git_http_backend
 
 
 @dataclass(frozen=True)
@@ -185,35 +184,7 @@ class FakeForge:
         if path.endswith("/info/refs"):
             with self._lock:
                 self.clones.append((path, True))
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": path,
-            "REQUEST_METHOD": method,
-            "QUERY_STRING": query,
-            "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": user,
-            "REMOTE_ADDR": "127.0.0.1",
-            "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
-            "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", ""),
-        }
-        done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-        head, _, content = done.stdout.partition(b"\r\n\r\n")
-        status, headers = 200, []
-        for line in head.decode("latin-1").split("\r\n"):
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.strip().split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        handler.send_response(status)
-        for name, value in headers:
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(content)))
-        handler.end_headers()
-        handler.wfile.write(content)
+        serve_git_http_backend(handler, root=self.root, method=method, path=path, query=query, body=body, user=user)
 
 
 def basic_credentials(header: str) -> tuple[str, str]:
@@ -226,19 +197,6 @@ def basic_credentials(header: str) -> tuple[str, str]:
     return user, password
 
 
-def read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
-        while True:
-            size = int(handler.rfile.readline().strip().split(b";")[0], 16)
-            if size == 0:
-                handler.rfile.readline()
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-
-
 def _handler_for(forge: FakeForge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -248,7 +206,7 @@ def _handler_for(forge: FakeForge) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
-            body = read_body(self)
+            body = read_request_body(self)
             api_path = forge.api_path(parts.path)
             if api_path is None:
                 forge.git(self, method, parts.path, parts.query, body)

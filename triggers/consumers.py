@@ -9,15 +9,18 @@ because a JetStream consumer filters one subject.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
+from estafette.lib.errors import DomainError
 from estafette.queue.consumer import Consumer, PermanentError, ReceivedEvent, consumer
 from triggers.forges import REPOSITORY_EVENTS, InvalidChange, InvalidSource, ReportError, RepositoryChange
 from triggers.kinds import TriggerKind, UnknownEvent, trigger_kind, trigger_kinds
 from triggers.pushes import build_create_from_push, push_forge
-from triggers.reports import run_report_send
+from triggers.reports import run_notice_send, run_report_send
 from triggers.repositories import repository_change_apply
-from triggers.services import TRIGGER_FIRED, trigger_fire, triggers_match
+from triggers.requests import RELEASE_REQUESTS, InvalidRequest, ReleaseRequest
+from triggers.services import TRIGGER_FIRED, release_request_fulfil, trigger_fire, triggers_match
 
 
 @consumer(trigger_kind("git").subject, durable="pipelines-git-push")
@@ -107,11 +110,12 @@ class RunReportConsumer(Consumer):
     Not ``idempotent``: it writes nothing here, and setting a commit status twice is setting it once."""
 
     part: str  # the event's part naming the run's status: "pipeline" or "release"
+    send: ClassVar[Callable[..., Any]] = staticmethod(run_report_send)
 
     def handle(self, event: ReceivedEvent) -> None:
         part = event.payload.get(self.part)
         try:
-            run_report_send(event_id=event.id, part=part if isinstance(part, dict) else {}, deliveries=event.deliveries)
+            type(self).send(event_id=event.id, part=part if isinstance(part, dict) else {}, deliveries=event.deliveries)
         except ReportError as error:
             if error.permanent:
                 raise PermanentError(f"report of {event.id}: {error}") from None
@@ -126,3 +130,39 @@ class BuildReportConsumer(RunReportConsumer):
 @consumer(trigger_kind("release").subject, durable="triggers-release-report")
 class ReleaseReportConsumer(RunReportConsumer):
     part = "release"
+
+
+class RunNotifyConsumer(RunReportConsumer):
+    """A build or release failed or recovered: the notifiers say so (``triggers.notifications``), with the reports'
+    back-off and dead letters, in a durable of their own so that a chat that is down never holds a commit status.
+    Not ``idempotent``: a notice sent twice is a second message, so nothing is retried once the notifiers took it."""
+
+    send = staticmethod(run_notice_send)
+
+
+@consumer(trigger_kind("pipeline").subject, durable="triggers-build-notify")
+class BuildNotifyConsumer(RunNotifyConsumer):
+    part = "pipeline"
+
+
+@consumer(trigger_kind("release").subject, durable="triggers-release-notify")
+class ReleaseNotifyConsumer(RunNotifyConsumer):
+    part = "release"
+
+
+@consumer(RELEASE_REQUESTS, durable="triggers-release-request")
+class ReleaseRequestConsumer(Consumer):
+    """A person asked for a release outside the API (a chat command), authorized where they asked: release it, as
+    theirs. Idempotent per request id; a request the version or target refuses is a dead letter saying why."""
+
+    idempotent = True
+
+    def handle(self, event: ReceivedEvent) -> None:
+        try:
+            request = ReleaseRequest.from_dict(event.payload)
+        except InvalidRequest as error:
+            raise PermanentError(f"not a release request: {error}") from None
+        try:
+            release_request_fulfil(request=request)
+        except DomainError as error:
+            raise PermanentError(f"release request {event.id}: {error.message}") from None

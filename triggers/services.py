@@ -38,15 +38,19 @@ from builds.models import Build
 from builds.services import build_create
 from estafette.access.audit import audit_record
 from estafette.access.models import ActorKind
-from estafette.lib.errors import DomainError
+from estafette.lib.db import atomic_with_retry
+from estafette.lib.errors import DomainError, NotFound
 from estafette.queue import publish_on_commit, subjects
 from pipelines.models import FacetKind, Pipeline, PipelineFacet
 from releases.events import release_event
 from releases.models import BotRun, Release
 from releases.services import bot_create, release_create
+from runs.events import manual_event
 from runs.models import RunStatus
-from runs.registry import MissingJobEvent
+from runs.registry import MissingJobEvent, run_kind
 from triggers.index import event_keys
+from triggers.reports import run_url
+from triggers.requests import ReleaseRequest, request_reply
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +151,41 @@ def trigger_fire(*, message: Mapping[str, Any], now: datetime | None = None) -> 
         return None
     logger.warning("trigger of %s has no action (builds, releases or runs); nothing to do", pipeline.full_name)
     return None
+
+
+@atomic_with_retry
+def release_request_fulfil(*, request: ReleaseRequest, now: datetime | None = None) -> Release:
+    """Release what a person asked for outside the API (``triggers.requests``), authorized where they asked: the
+    release records their ``manual`` event and the audit trail names them, and the person is told (``request.reply``,
+    once this commits). Raises what ``release_create`` raises (``NotFound``, ``Conflict``, ``BadRequest``), and
+    ``NotFound`` for a pipeline that does not exist, after telling the person why."""
+    asked = f"{request.version} of {request.pipeline} to {request.target}"
+    try:
+        source, owner, name = request.pipeline.split("/")
+        pipeline = Pipeline.objects.filter(repo_source=source, repo_owner=owner, repo_name=name).first()
+        if pipeline is None:
+            raise NotFound(f"pipeline {request.pipeline} not found")
+        release = release_create(
+            pipeline=pipeline,
+            name=request.target,
+            action=request.action,
+            release_version=request.version,
+            triggered_by_events=[manual_event(request.user)],
+            now=now,
+        )
+    except DomainError as error:
+        request_reply(request.reply, f"The release of {asked} was not made: {error.message}")
+        raise
+    url = run_url(run_kind(release.kind), release)
+    transaction.on_commit(lambda: request_reply(request.reply, f"The release of {asked} is on its way: {url}"))
+    audit_record(
+        actor_kind=ActorKind.USER,
+        actor=request.user,
+        action="ci.releases.create",
+        object_type="pipeline-release",
+        object_id=f"{pipeline.full_name}/{release.pk}",
+    )
+    return release
 
 
 def audit_run_started(run: Any, *, event: Mapping[str, Any]) -> Any:

@@ -30,6 +30,14 @@ A small subset of Estafette's API configuration (ESTAFETTE.md §3.1), in its cam
         apiUrl: https://api.bitbucket.org
         webUrl: https://bitbucket.org
         maxEventBytes: 262144            # Bitbucket sends at most 256 KB
+      slack:                        # the Slack app (integrations/slack): /estafette, failure/recovery notices
+        signingSecret: …
+        botToken: xoxb-…
+        channels:                   # notices of the pipelines each regular expression matches go to its channel
+        - {pipelines: "github.com/acme/.+", channel: "#acme-ci"}
+      cloudsource:                  # Cloud Source Repositories through Pub/Sub push (integrations/cloudsource)
+        audience: https://ci.example.com/api/integrations/cloudsource/events
+        serviceAccountEmail: pubsub-push@project.iam.gserviceaccount.com
     catalog:                        # the label keys Estafette's catalog page offers as facets
       filters: [type, team]
 
@@ -132,10 +140,12 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
     # An image configured here replaces its default entry instead of being listed twice.
     trusted_images = [image for image in defaults if image["path"] not in own_paths] + own_images
     preferences = dict(data.get("manifestPreferences") or {})
-    # Each integration's settings as text (an app id may be written as a number), only the keys set.
+    # Each integration's settings, only the keys set: scalars as text (an app id may be written as a number).
     configured = checked.integrations.model_dump(exclude_unset=True) if checked.integrations else {}
     integrations = {
-        name: {key: str(value) for key, value in settings.items()} for name, settings in configured.items() if settings
+        name: {key: value if isinstance(value, list | dict) else str(value) for key, value in settings.items()}
+        for name, settings in configured.items()
+        if settings
     }
     return ServerConfig(
         manifest_preferences=preferences,
@@ -157,3 +167,15 @@ def check_manifest_preferences(data: Any, *, where: str) -> dict[str, Any]:
         raise ImproperlyConfigured(f"{where} must be a mapping of {', '.join(ManifestPreferences.model_fields)}")
     validate(ManifestPreferences, data, where=where)
     return dict(data)
+
+
+def check_slack_channels(data: Any, *, where: str) -> list[dict[str, str]]:
+    """``integrations.slack.channels``' shape (``[{pipelines, channel}]``), for the variable that overrides it."""
+    if data == []:
+        return []
+    from estafette.lib.server_config_schema import SlackIntegration, validate
+
+    if not isinstance(data, list):
+        raise ImproperlyConfigured(f"{where} must be a list of {{pipelines, channel}}")
+    validate(SlackIntegration, {"channels": data}, where=where)
+    return [dict(item) for item in data]

@@ -134,6 +134,50 @@ class BitbucketIntegration(BaseModel):
     )
 
 
+class SlackChannel(BaseModel):
+    """Where the failure and recovery notices of some pipelines go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pipelines: AllowList = Field(description="The pipelines (source/owner/name) whose notices go to the channel.")
+    channel: Text = Field(description="A channel's id (C…) or name (#ci).")
+
+
+class SlackIntegration(BaseModel):
+    """The Slack app (``integrations/slack``); the ``ESTAFETTE_SLACK_*`` variables win over these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signingSecret: StrictStr | None = Field(None, description="The app's signing secret: slash commands are signed.")
+    botToken: StrictStr | None = Field(
+        None, description="The app's bot token (xoxb-…; scopes chat:write, users:read, users:read.email)."
+    )
+    apiUrl: StrictStr | None = Field(None, description="https://slack.com/api (the default).")
+    channels: list[SlackChannel] | None = Field(
+        None,
+        description="Channels for the failure and recovery notices, by pipeline; a pipeline's label slack-channel "
+        "wins over them.",
+    )
+
+
+class CloudSourceIntegration(BaseModel):
+    """Google Cloud Source Repositories through Pub/Sub push (``integrations/cloudsource``); the
+    ``ESTAFETTE_CLOUDSOURCE_*`` variables win over these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    audience: StrictStr | None = Field(None, description="The push subscription's OIDC token audience.")
+    serviceAccountEmail: StrictStr | None = Field(
+        None, description="The service account the push subscription authenticates as."
+    )
+    discoveryUrl: StrictStr | None = Field(
+        None, description="Google's OpenID discovery document (the default); its jwks_uri has the signing keys."
+    )
+    gitUrl: StrictStr | None = Field(
+        None, description="https://source.developers.google.com (the default): where repositories are cloned from."
+    )
+
+
 class Integrations(BaseModel):
     """Each integration's settings."""
 
@@ -141,6 +185,8 @@ class Integrations(BaseModel):
 
     github: GitHubIntegration | None = None
     bitbucket: BitbucketIntegration | None = None
+    slack: SlackIntegration | None = None
+    cloudsource: CloudSourceIntegration | None = None
 
 
 class Catalog(BaseModel):

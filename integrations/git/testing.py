@@ -4,7 +4,9 @@ posted through the real webhook (``push``) on a test's intake settings (the ``in
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +81,56 @@ def intake(settings: Any, tmp_path: Path) -> None:
     settings.GIT_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.GIT_CACHE_DIR = tmp_path / "git-cache"
     settings.LOCAL_REPOSITORY_ROOTS = (tmp_path,)
+
+
+# -- git over smart HTTP, for the fake forges (GitHub, Cloud Source) ------------------------------------------------
+
+
+def read_request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """A request's body as ``http.server`` hands it over, chunked (as git sends a large push or fetch) or not."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int(handler.rfile.readline().strip().split(b";")[0], 16)
+            if size == 0:
+                handler.rfile.readline()
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
+def serve_git_http_backend(
+    handler: BaseHTTPRequestHandler, *, root: Path, method: str, path: str, query: str, body: bytes, user: str = ""
+) -> None:
+    """Answer one smart-HTTP request with ``git http-backend`` serving the repositories under ``root`` (``path``: the
+    repository's path under it, then git's own, e.g. ``/acme/api.git/info/refs``)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "GIT_PROJECT_ROOT": str(root),
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "PATH_INFO": path,
+        "REQUEST_METHOD": method,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_USER": user,
+        "REMOTE_ADDR": "127.0.0.1",
+        "GIT_PROTOCOL": handler.headers.get("Git-Protocol", ""),
+        "HTTP_CONTENT_ENCODING": handler.headers.get("Content-Encoding", ""),
+    }
+    done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+    head, _, content = done.stdout.partition(b"\r\n\r\n")
+    status, headers = 200, []
+    for line in head.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.strip().split()[0])
+        elif name:
+            headers.append((name, value.strip()))
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(content)))
+    handler.end_headers()
+    handler.wfile.write(content)

@@ -550,6 +550,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/integrations/cloudsource/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Push endpoint of the Pub/Sub subscription of a project's Cloud Source notifications. */
+        post: operations["integrations_cloudsource_events"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/docker/events": {
         parameters: {
             query?: never;
@@ -612,6 +629,23 @@ export interface paths {
         put?: never;
         /** @description Push endpoint of Pub/Sub subscriptions; the shared token authenticates, the body is then read. */
         post: operations["integrations_pubsub_events"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/integrations/slack/slash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Slack's slash command intake. Authorized by the policy table as an own credential (the signing secret). */
+        post: operations["integrations_slack_slash"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2077,6 +2111,9 @@ export interface components {
             /** @description seconds */
             expiresIn: number;
         };
+        CloudSourceAccepted: {
+            ids: string[];
+        };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -2727,6 +2764,10 @@ export interface components {
             /** @description always empty for a service */
             services: [
             ];
+        };
+        SlackEphemeralMessage: {
+            response_type: string;
+            text: string;
         };
         StatsBotsAdoption: {
             datetimes: string[];
@@ -4722,6 +4763,49 @@ export interface operations {
             };
         };
     };
+    integrations_cloudsource_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloudSourceAccepted"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     integrations_docker_events: {
         parameters: {
             query?: {
@@ -4883,6 +4967,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PubSubAccepted"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    integrations_slack_slash: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unix time */
+                "X-Slack-Request-Timestamp": string;
+                /** @description v0=<hex> */
+                "X-Slack-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlackEphemeralMessage"];
                 };
             };
             /** @description malformed request */
