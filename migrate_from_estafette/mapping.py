@@ -7,14 +7,19 @@ a SQL NULL as an empty list.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from builder.contracts import BuildLogStep, ContractError
 from builds.models import Build
+from pipelines.models import CatalogEntity
 from releases.models import BotRun, Release
 from runs.models import RunStatus
 
 _STATUSES = {status.value for status in RunStatus}
+# A catalog entity from a migrator version without timestamps: dated at the epoch rather than "now" (a re-run would
+# otherwise see it changed every time).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class RowError(ValueError):
@@ -107,3 +112,19 @@ def log_steps(value: Any) -> list[BuildLogStep]:
         return [BuildLogStep.from_dict(_without_nulls(step)) for step in json_list(value)]
     except ContractError as error:
         raise RowError(f"its steps are not Estafette's BuildLogStep JSON ({error})") from None
+
+
+def catalog_entity(row: dict[str, Any]) -> CatalogEntity:
+    metadata = row["entity_metadata"]
+    return CatalogEntity(
+        id=row["id"],
+        parent_key=row["parent_key"] or "",
+        parent_value=row["parent_value"] or "",
+        key=row["entity_key"] or "",
+        value=row["entity_value"] or "",
+        linked_pipeline=row["linked_pipeline"] or "",
+        labels=json_list(row["labels"]),
+        metadata=metadata if isinstance(metadata, dict) else {},
+        inserted_at=row.get("inserted_at") or EPOCH,
+        updated_at=row.get("updated_at") or row.get("inserted_at") or EPOCH,
+    )

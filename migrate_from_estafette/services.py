@@ -17,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.db import IntegrityError
+
 from builds.imports import build_import_counter, builds_import
+from estafette.access.imports import client_import, group_import, organization_import, user_import
 from estafette.lib.bulk import UpsertCounts
 from estafette.lib.errors import BadRequest
 from migrate_from_estafette import mapping
 from migrate_from_estafette.source import EstafetteSource
-from pipelines.imports import pipeline_counter_at_least, pipeline_import
+from pipelines.imports import catalog_entities_import, pipeline_counter_at_least, pipeline_import
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
 from releases.imports import bot_runs_import, releases_import
@@ -103,6 +106,19 @@ def estafette_import(
     run.logs("release_logs", "release", "release_id")
     run.logs("bot_logs", "bot", "bot_id")
     run.each_batch("build_versions", batch_size, run.counters)
+    run.each_batch("catalog_entities", batch_size, run.catalog_entities)
+    run.access("organizations", "organization_data", organization_import)
+    run.access("groups", "group_data", group_import)
+    run.access("users", "user_data", user_import)
+    run.access("clients", "client_data", client_import)
+    if run.dropped_roles:
+        run.report.note(f"roles this project does not know were left out: {', '.join(sorted(run.dropped_roles))}")
+    notifications = source.count("notifications")
+    if notifications:
+        run.report.note(
+            f"notifications: {notifications} not imported (this project keeps no notifications of Estafette's "
+            "extensions; they come again from the next runs)"
+        )
     run.read_models()
     return run.report
 
@@ -116,6 +132,7 @@ class _Import:
         self.report = ImportReport()
         self.pipelines = _Pipelines(self.report)
         self.by_short_name: dict[tuple[str, str], list[int]] = {}
+        self.dropped_roles: set[str] = set()
 
     def each_batch(self, table: str, size: int, handle: Callable[[list[dict[str, Any]]], None]) -> None:
         self.progress.start(table, self.source.count(table))
@@ -222,6 +239,27 @@ class _Import:
                 counts.updated += 1
             else:
                 counts.unchanged += 1
+
+    def catalog_entities(self, rows: list[dict[str, Any]]) -> None:
+        entities = [mapping.catalog_entity(row) for row in rows]
+        self.report.counts("catalog_entities").add(catalog_entities_import(entities=entities))
+
+    def access(self, table: str, column: str, write: Callable[..., str]) -> None:
+        def handle(rows: list[dict[str, Any]]) -> None:
+            counts = self.report.counts(table)
+            for row in rows:
+                data = row[column] if isinstance(row[column], dict) else {}
+                try:
+                    if table not in {"users", "clients"} and not data.get("name"):
+                        raise ValueError("it has no name")
+                    outcome = write(data=data, active=bool(row["active"]), dropped_roles=self.dropped_roles)
+                except (ValueError, IntegrityError) as error:
+                    self.report.note(f"{table} {row['id']}: skipped, {error}")
+                    counts.skipped += 1
+                    continue
+                setattr(counts, outcome, getattr(counts, outcome) + 1)
+
+        self.each_batch(table, self.batch_size, handle)
 
     def read_models(self) -> None:
         self.progress.start("read models", len(self.pipelines.touched))

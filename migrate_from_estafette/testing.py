@@ -41,6 +41,7 @@ releases:
 """
 SECRET = "estafette.secret(deFTz5Bdjg6SUe29.oPIkXbze5G9PNEWS2-ZnArl8BCqHnx4MdTdxHg37th9u)"  # noqa: S105 — an encrypted value
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+CLIENT_SECRET = "a-client-secret-of-the-source"  # noqa: S105 — a test fixture's
 
 
 def _json(value: Any) -> str:
@@ -250,6 +251,90 @@ class FakeEstafette:
                 cursor,
                 "INSERT INTO build_versions (repo_source, repo_full_name, auto_increment) VALUES %s",
                 [("github", f"{owner}/{name}", self.last_counter(name)) for _, owner, name in sorted(repositories)],
+            )
+
+    def fill_directory(self) -> None:
+        """The catalog, the people and machines of the installation, and a notification: a few rows of each."""
+        organization = {"name": "acme", "roles": ["organization.pipelines.viewer"]}
+        with self.connect() as connection, connection.cursor() as cursor:
+            execute_values(
+                cursor,
+                "INSERT INTO catalog_entities (id, parent_key, parent_value, entity_key, entity_value,"
+                " linked_pipeline, labels, entity_metadata) VALUES %s",
+                [
+                    (1, "", "", "team", "ci", "", _json([]), _json({"slack": "#ci"})),
+                    (
+                        2,
+                        "team",
+                        "ci",
+                        "service",
+                        "service-1",
+                        "github.com/estafette/service-1",
+                        _json([{"key": "tier", "value": "1"}]),
+                        _json({"owner": "dev@example.com"}),
+                    ),
+                ],
+            )
+            cursor.execute(
+                "INSERT INTO organizations (id, organization_data, active) VALUES (1, %s, true)",
+                [_json(organization)],
+            )
+            cursor.execute(
+                "INSERT INTO groups (id, group_data, active) VALUES (1, %s, true)",
+                [
+                    _json(
+                        {
+                            "name": "team-ci",
+                            "description": "the CI team",
+                            "organizations": [organization],
+                            "roles": ["group.pipelines.operator", "estafette.old-role"],
+                        }
+                    )
+                ],
+            )
+            cursor.execute(
+                "INSERT INTO users (id, user_data, active) VALUES (1, %s, true), (2, %s, false)",
+                [
+                    _json(
+                        {
+                            "name": "Dev",
+                            "email": "dev@example.com",
+                            "identities": [
+                                {
+                                    "provider": "github",
+                                    "id": "1234",
+                                    "email": "dev@example.com",
+                                    "name": "Dev",
+                                    "avatar": "https://avatars.example.com/1234",
+                                }
+                            ],
+                            "groups": [{"id": "1", "name": "team-ci"}],
+                            "organizations": [organization],
+                            "roles": ["catalog.entities.admin"],
+                            "currentProvider": "github",
+                            "currentOrganization": "acme",
+                        }
+                    ),
+                    _json({"identities": [{"provider": "google", "id": "99", "email": "gone@example.com"}]}),
+                ],
+            )
+            cursor.execute(
+                "INSERT INTO clients (id, client_data, active) VALUES (1, %s, true)",
+                [
+                    _json(
+                        {
+                            "name": "hanging-job-cleaner",
+                            "clientID": "f2a7d1c0c0ffee",
+                            "clientSecret": CLIENT_SECRET,
+                            "roles": ["administrator"],
+                            "organizations": [organization],
+                        }
+                    )
+                ],
+            )
+            cursor.execute(
+                "INSERT INTO notifications (link_type, link_id, source, notifications) VALUES"
+                " ('pipeline', 'github.com/estafette/service-1', 'extensions/trivy', '[]')"
             )
 
     def last_counter(self, name: str) -> int:

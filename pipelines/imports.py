@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from estafette.lib.bulk import UpsertCounts, continue_id_sequences, upsert_by_pk
 from estafette.lib.db import atomic_with_retry
-from pipelines.models import Pipeline
+from pipelines.catalog import label_pairs
+from pipelines.models import CatalogEntity, Pipeline
 from pipelines.services import pipeline_get_or_create
 
 
@@ -45,3 +48,32 @@ def pipeline_counter_at_least(*, pipeline_id: int, counter: int) -> bool:
     """Raise the pipeline's build counter to ``counter`` when it is below (never lower it: a counter handed out is
     never reused), so the next build continues the source's sequence. One conditional UPDATE; True if raised."""
     return bool(Pipeline.objects.filter(pk=pipeline_id, build_counter__lt=counter).update(build_counter=counter))
+
+
+# What an import sets of a catalog entity, and compares when it runs again.
+IMPORTED_CATALOG_ENTITY_FIELDS = (
+    "parent_key",
+    "parent_value",
+    "key",
+    "value",
+    "linked_pipeline",
+    "labels",
+    "label_pairs",
+    "metadata",
+    "inserted_at",
+    "updated_at",
+)
+
+
+@atomic_with_retry
+def catalog_entities_import(*, entities: Sequence[CatalogEntity]) -> UpsertCounts:
+    """Insert or update catalog entities by id (the source's), as the source has them."""
+    for entity in entities:
+        entity.labels = sorted(
+            (label for label in entity.labels if isinstance(label, dict) and label.get("key")),
+            key=lambda label: str(label["key"]),
+        )
+        entity.label_pairs = label_pairs([(str(label["key"]), str(label.get("value", ""))) for label in entity.labels])
+    counts = upsert_by_pk(CatalogEntity, entities, fields=IMPORTED_CATALOG_ENTITY_FIELDS)
+    continue_id_sequences(CatalogEntity)
+    return counts

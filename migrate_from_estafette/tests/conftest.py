@@ -40,6 +40,7 @@ def new_source(server: Any, **sizes: int) -> FakeEstafette:
     source = FakeEstafette(server.url(name), **sizes)
     source.create_schema()
     source.fill()
+    source.fill_directory()
     return source
 
 

@@ -7,15 +7,18 @@ from typing import Any
 
 import psycopg2
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
 
 from builds.models import Build
 from builds.services import build_create
+from estafette.access.models import Group
 from estafette.testing import client_for, make_user, response_json
 from migrate_from_estafette.services import estafette_import
 from migrate_from_estafette.source import EstafetteSource, SourceError
-from migrate_from_estafette.testing import MANIFEST, SECRET, FakeEstafette
-from pipelines.models import Pipeline
+from migrate_from_estafette.testing import CLIENT_SECRET, MANIFEST, SECRET, FakeEstafette
+from pipelines.models import CatalogEntity, Pipeline
 from releases.models import BotRun, Release
 from runs.models import LogChunk, LogRecord
 from runs.selectors import log_steps
@@ -235,3 +238,35 @@ def test_it_reads_the_source_read_only(small_source: FakeEstafette) -> None:
     finally:
         opened.close()
     assert source_rows(small_source, "SELECT count(*) FROM builds")[0][0] == 200
+
+
+@pytest.mark.django_db
+def test_it_imports_the_catalog_and_who_may_do_what(small_source: FakeEstafette) -> None:
+    # when
+    report = run_import(small_source)
+    again = run_import(small_source)
+
+    # then: the catalog keeps its ids and tree
+    child = CatalogEntity.objects.get(pk=2)
+    assert (child.parent_key, child.parent_value, child.key, child.value) == ("team", "ci", "service", "service-1")
+    assert child.linked_pipeline == "github.com/estafette/service-1"
+    assert (child.labels, child.metadata) == ([{"key": "tier", "value": "1"}], {"owner": "dev@example.com"})
+    # organizations, groups, users with their identities, clients
+    group = Group.objects.get(name="team-ci")
+    assert group.roles == ["group.pipelines.operator"]
+    assert [org.name for org in group.organizations.all()] == ["acme"]
+    dev = get_user_model().objects.get(username="dev@example.com")
+    assert dev.account.roles == ["catalog.entities.admin"]
+    assert [g.name for g in dev.account.groups.all()] == ["team-ci"]
+    assert dev.identities.get().avatar == "https://avatars.example.com/1234"
+    assert get_user_model().objects.get(username="gone@example.com").is_active is False
+    # an API client logs in with the secret it had
+    login = APIClient().post(
+        "/api/auth/client/login", {"clientID": "f2a7d1c0c0ffee", "clientSecret": CLIENT_SECRET}, format="json"
+    )
+    assert login.status_code == 200, login.content
+    assert any("estafette.old-role" in note for note in report.notes)
+    assert any(note.startswith("notifications: 1 not imported") for note in report.notes)
+    # and a second run changes none of it
+    for table in ("catalog_entities", "organizations", "groups", "users", "clients"):
+        assert (again.tables[table].created, again.tables[table].updated) == (0, 0), table
