@@ -270,3 +270,23 @@ def test_it_imports_the_catalog_and_who_may_do_what(small_source: FakeEstafette)
     # and a second run changes none of it
     for table in ("catalog_entities", "organizations", "groups", "users", "clients"):
         assert (again.tables[table].created, again.tables[table].updated) == (0, 0), table
+
+
+@pytest.mark.django_db
+def test_a_build_with_a_cockroachdb_id_is_served_by_its_id(small_source: FakeEstafette) -> None:
+    # given: CockroachDB's ids (unique_rowid()) have 19 digits these days
+    big = 1_152_921_504_606_846_976
+    with small_source.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("UPDATE builds SET id = %s WHERE id = 6", [big])
+        cursor.execute("UPDATE build_logs SET build_id = %s WHERE build_id = 6", [big])
+    run_import(small_source)
+    client = client_for(make_user(staff=True))
+
+    # when
+    build = client.get(f"/api/pipelines/github.com/estafette/service-1/builds/{big}")
+    logs = response_json(client.get(f"/api/pipelines/github.com/estafette/service-1/builds/{big}/logs"))
+
+    # then
+    assert build.status_code == 200, build.content
+    assert build.json()["id"] == str(big)
+    assert logs["buildID"] == str(big)
