@@ -29,7 +29,7 @@ from pipelines.imports import catalog_entities_import, pipeline_counter_at_least
 from pipelines.models import Pipeline
 from pipelines.services import pipeline_refresh_read_model
 from releases.imports import bot_runs_import, releases_import
-from runs.imports import ImportedLog, logs_import
+from runs.imports import ImportedLog, logs_import, logs_stored
 
 BATCH_SIZE = 1000
 LOG_BATCH_SIZE = 100  # a log row holds a whole run's lines
@@ -134,9 +134,11 @@ class _Import:
         self.by_short_name: dict[tuple[str, str], list[int]] = {}
         self.dropped_roles: set[str] = set()
 
-    def each_batch(self, table: str, size: int, handle: Callable[[list[dict[str, Any]]], None]) -> None:
+    def each_batch(
+        self, table: str, size: int, handle: Callable[[list[dict[str, Any]]], None], leave_out: tuple[str, ...] = ()
+    ) -> None:
         self.progress.start(table, self.source.count(table))
-        for rows in self.source.batches(table, size=size):
+        for rows in self.source.batches(table, size=size, leave_out=leave_out):
             handle(rows)
             self.progress.advance(len(rows))
 
@@ -189,35 +191,49 @@ class _Import:
             return
 
         def handle(rows: list[dict[str, Any]]) -> None:
-            logs = []
+            counts = self.report.counts(table)
+            candidates = []
             for row in rows:
                 pipeline_id = self.pipelines.id_of(row, table=table)
-                steps = self._steps(table, row) if pipeline_id is not None and row[run_column] is not None else None
-                if pipeline_id is None or steps is None:
-                    self.report.counts(table).skipped += 1
+                if pipeline_id is None or row[run_column] is None:
+                    counts.skipped += 1
+                    continue
+                candidates.append((row, pipeline_id, f"estafette:{row['id']}"))
+            # A log's lines are most of the source's bytes: read them only for the logs not imported before.
+            stored = logs_stored(run_kind=run_kind, keys=[(row[run_column], key) for row, _, key in candidates])
+            missing = [
+                (row, pipeline_id, key) for row, pipeline_id, key in candidates if (row[run_column], key) not in stored
+            ]
+            counts.unchanged += len(candidates) - len(missing)
+            steps_of = self.source.column_of(table, "steps", [row["id"] for row, _, _ in missing])
+            logs = []
+            for row, pipeline_id, key in missing:
+                steps = self._steps(table, row["id"], steps_of.get(row["id"]))
+                if steps is None:
+                    counts.skipped += 1
                     continue
                 logs.append(
                     ImportedLog(
                         run_kind=run_kind,
                         run_id=row[run_column],
                         pipeline_id=pipeline_id,
-                        key=f"estafette:{row['id']}",
+                        key=key,
                         inserted_at=row["inserted_at"],
                         steps=steps,
                     )
                 )
-            counts, refused = logs_import(logs=logs)
+            imported, refused = logs_import(logs=logs)
             for log in refused:
                 self.report.note(f"{table} {log.key.removeprefix('estafette:')}: skipped, {log.reason}")
-            self.report.counts(table).add(counts)
+            counts.add(imported)
 
-        self.each_batch(table, self.log_batch_size, handle)
+        self.each_batch(table, self.log_batch_size, handle, leave_out=("steps",))
 
-    def _steps(self, table: str, row: dict[str, Any]) -> list[Any] | None:
+    def _steps(self, table: str, row_id: int, steps: Any) -> list[Any] | None:
         try:
-            return mapping.log_steps(row["steps"])
+            return mapping.log_steps(steps)
         except mapping.RowError as error:
-            self.report.note(f"{table} {row['id']}: skipped, {error}")
+            self.report.note(f"{table} {row_id}: skipped, {error}")
             return None
 
     def counters(self, rows: list[dict[str, Any]]) -> None:

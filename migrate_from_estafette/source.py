@@ -173,9 +173,11 @@ class EstafetteSource:
     def count(self, table: str) -> int:
         return int(self._fetch(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))[0][0])
 
-    def batches(self, table: str, *, size: int, after: int = 0) -> Iterator[list[dict[str, Any]]]:
-        """The table's rows in id order, ``size`` at a time, as dicts of the selected columns."""
-        columns = self.selected(table)
+    def batches(
+        self, table: str, *, size: int, after: int = 0, leave_out: tuple[str, ...] = ()
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The table's rows in id order, ``size`` at a time, as dicts of the selected columns but ``leave_out``."""
+        columns = [column for column in self.selected(table) if column not in leave_out]
         query = sql.SQL("SELECT {} FROM {} WHERE id > %s ORDER BY id LIMIT %s").format(
             sql.SQL(", ").join(sql.Identifier(column) for column in columns), sql.Identifier(table)
         )
@@ -187,6 +189,15 @@ class EstafetteSource:
             after = rows[-1][0]
             if len(rows) < size:
                 return
+
+    def column_of(self, table: str, column: str, ids: Sequence[int]) -> dict[int, Any]:
+        """One column of the rows with these ids (a log's steps: read only for the logs not imported before)."""
+        if not ids:
+            return {}
+        query = sql.SQL("SELECT id, {} FROM {} WHERE id IN ({})").format(
+            sql.Identifier(column), sql.Identifier(table), sql.SQL(", ").join(sql.Placeholder() * len(ids))
+        )
+        return dict(self._fetch(query, list(ids)))
 
     def _fetch(self, query: Any, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

@@ -44,6 +44,17 @@ class RefusedLog:
     reason: str
 
 
+def logs_stored(*, run_kind: str, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these (run id, key) logs of ``run_kind`` were imported before: an import reads a log's lines only for
+    the others."""
+    if not keys:
+        return set()
+    found = LogRecord.objects.filter(
+        run_kind=run_kind, run_id__in={run_id for run_id, _ in keys}, attempt_key__in={key for _, key in keys}
+    ).values_list("run_id", "attempt_key")
+    return set(found) & set(keys)
+
+
 @atomic_with_retry
 def logs_import(*, logs: Sequence[ImportedLog]) -> tuple[UpsertCounts, list[RefusedLog]]:
     """Store the logs not stored before (by run kind and key); a log stored before is left as it is (a source's logs
