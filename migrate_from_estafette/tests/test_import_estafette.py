@@ -197,13 +197,36 @@ def test_the_api_returns_imported_builds_with_their_logs(small_source: FakeEstaf
     assert pipeline["buildVersion"] == "1.4.40"
 
 
+class InterruptedAfter:
+    """A progress that stops the import (as Ctrl-C would) once ``rows`` rows of ``table`` are written."""
+
+    def __init__(self, table: str, rows: int) -> None:
+        self.table, self.rows, self.current, self.done = table, rows, "", 0
+
+    def start(self, table: str, total: int) -> None:
+        self.current = table
+
+    def advance(self, rows: int) -> None:
+        self.done += rows if self.current == self.table else 0
+        if self.done >= self.rows:
+            raise KeyboardInterrupt
+
+
 @pytest.mark.django_db
-def test_the_command_reports_what_it_did(small_source: FakeEstafette) -> None:
+def test_a_run_after_an_interrupted_one_carries_on_and_says_so(small_source: FakeEstafette) -> None:
+    # given: an import stopped after 100 of the 200 builds
+    with pytest.raises(KeyboardInterrupt):
+        run_import(small_source, batch_size=50, progress=InterruptedAfter("builds", 100))
+    assert Build.objects.count() == 100
     out = StringIO()
 
+    # when
     call_command("import_estafette", small_source.url, verbosity=0, stdout=out)
 
-    assert "builds: 200 new, 0 changed, 0 already here" in out.getvalue()
+    # then
+    assert "builds: 100 new, 0 changed, 100 already here" in out.getvalue()
+    assert "carried on from an earlier run" in out.getvalue()
+    assert Build.objects.count() == 200
 
 
 @pytest.mark.django_db

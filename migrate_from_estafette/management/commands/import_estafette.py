@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from migrate_from_estafette.services import BATCH_SIZE, LOG_BATCH_SIZE, estafette_import
@@ -55,6 +56,12 @@ class Command(BaseCommand):
                 )
         except SourceError as error:
             raise CommandError(str(error)) from None
+        except DatabaseError as error:
+            raise CommandError(
+                f"writing to this installation's database failed: {str(error).strip().splitlines()[0]}; what was "
+                "imported before is kept: once the database answers again (check ESTAFETTE_DATABASE_URL, its disk and "
+                "its connections), run the same command again to carry on"
+            ) from None
         except KeyboardInterrupt:
             raise CommandError(
                 "interrupted: what was imported is kept; run the same command again to carry on where it stopped"
@@ -68,4 +75,12 @@ class Command(BaseCommand):
             )
         for note in report.notes:
             self.stdout.write(self.style.WARNING(note))
+        new = sum(counts.created + counts.updated for counts in report.tables.values())
+        here = sum(counts.unchanged for counts in report.tables.values())
+        if here and new:
+            self.stdout.write(
+                f"carried on from an earlier run: {here} rows were already here and were left as they are"
+            )
+        elif here:
+            self.stdout.write("nothing new since the last run: everything was already here")
         self.stdout.write(self.style.SUCCESS(f"imported in {time.monotonic() - started:.1f}s"))
