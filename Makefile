@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/pytest
 # Everything that needs Django and a database; the builder's pure tests run once, in test-pure.
-APP_TESTS := estafette pipelines runs builds releases triggers integrations tests
+APP_TESTS := estafette pipelines runs builds releases triggers integrations migrate_from_estafette tests
 
 .PHONY: run test lint checks test-peers test-pure test-builder test-sqlite test-postgres test-cockroach test-security test-deploy images system-deps clean frontend frontend-types test-frontend test-e2e
 

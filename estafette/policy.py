@@ -76,6 +76,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("labels-frequent", "GET"): SignedIn("ci.pipelines.list"),
     ("catalog-filters", "GET"): SignedIn("catalog.filters.list"),
     ("catalog-filter-values", "GET"): SignedIn("catalog.filters.list"),
+    # Catalog entities, as Estafette: anyone signed in lists them (its list checks no permission); reading one and
+    # every change need the permission, which catalog.entities.viewer (reads) and catalog.entities.admin grant.
+    ("catalog-entities", "GET"): SignedIn("catalog.entities.list"),
+    ("catalog-entities", "POST"): Permitted("catalog.entities.create"),
+    ("catalog-entity", "GET"): Permitted("catalog.entities.get"),
+    ("catalog-entity", "PUT"): Permitted("catalog.entities.update"),
+    ("catalog-entity", "DELETE"): Permitted("catalog.entities.delete"),
     ("stats-pipelines-count", "GET"): SignedIn("ci.stats.get"),
     ("migrations-from-repo", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-build", "GET"): SignedIn("ci.migrations.get"),

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "releases",
     "triggers",
     "integrations",
+    "migrate_from_estafette",
     "estafette.queue",
     "estafette.apitokens",
     "estafette.access",

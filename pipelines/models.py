@@ -117,3 +117,34 @@ class PipelineFacet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.value}"
+
+
+class CatalogEntity(models.Model):
+    """One node of Estafette's catalog tree (ESTAFETTE.md §4 ``catalog_entities``): ``key``/``value`` under the node
+    ``parent_key``/``parent_value`` (both empty at the top), with labels, free-form metadata and optionally the
+    pipeline it stands for (``source/owner/name``). Written only by ``pipelines.services`` (``catalog_entity_*``)."""
+
+    parent_key = models.CharField(max_length=256, blank=True, default="")
+    parent_value = models.CharField(max_length=256, blank=True, default="")
+    key = models.CharField(max_length=256)
+    value = models.CharField(max_length=256)
+    linked_pipeline = models.CharField(max_length=770, blank=True, default="")
+    labels = models.JSONField(default=list, blank=True, help_text="[{key, value}], sorted by key")
+    metadata = models.JSONField(default=dict, blank=True)
+    # "\nkey=value\n" for every label: filter[labels] is a substring match that works the same on SQLite, PostgreSQL
+    # and CockroachDB (JSON containment does not exist on SQLite). Kept by the services with the labels.
+    label_pairs = models.TextField(blank=True, default="", editable=False)
+    inserted_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "catalog entities"
+        indexes = [
+            models.Index(fields=["parent_key", "parent_value"], name="catalog_entity_parent"),
+            models.Index(fields=["key", "value"], name="catalog_entity_key"),
+            models.Index(fields=["linked_pipeline"], name="catalog_entity_pipeline"),
+        ]
+
+    def __str__(self) -> str:
+        parent = f"{self.parent_key}={self.parent_value} / " if self.parent_key else ""
+        return f"{parent}{self.key}={self.value}"

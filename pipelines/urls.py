@@ -1,6 +1,7 @@
 from django.urls import path
 
 from pipelines.api import PipelineDetailApi, PipelineListApi
+from pipelines.catalog_api import CatalogEntitiesApi, CatalogEntityApi
 from pipelines.facets_api import (
     CatalogFiltersApi,
     CatalogFilterValuesApi,
@@ -22,4 +23,6 @@ urlpatterns = [
     path("stats/pipelinescount", PipelinesCountApi.as_view(), name="stats-pipelines-count"),
     path("catalog/filters", CatalogFiltersApi.as_view(), name="catalog-filters"),
     path("catalog/filtervalues", CatalogFilterValuesApi.as_view(), name="catalog-filter-values"),
+    path("catalog/entities", CatalogEntitiesApi.as_view(), name="catalog-entities"),
+    path("catalog/entities/<str:entity_id>", CatalogEntityApi.as_view(), name="catalog-entity"),
 ]

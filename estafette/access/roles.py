@@ -76,6 +76,16 @@ GLOBAL_PERMISSIONS: dict[str, frozenset[str]] = {
     "client.admin": frozenset(
         {"rbac.clients.list", "rbac.clients.get", "rbac.clients.create", "rbac.clients.update", "rbac.clients.delete"}
     ),
+    "catalog.entities.viewer": frozenset({"catalog.entities.list", "catalog.entities.get"}),
+    "catalog.entities.admin": frozenset(
+        {
+            "catalog.entities.list",
+            "catalog.entities.get",
+            "catalog.entities.create",
+            "catalog.entities.update",
+            "catalog.entities.delete",
+        }
+    ),
 }
 
 # Only an administrator: assigning pipelines to groups and organizations, batch edits and the audit trail.

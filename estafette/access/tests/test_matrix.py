@@ -46,6 +46,7 @@ from estafette.access.services import account_of, client_create
 from estafette.access.tokens import client_token_issue
 from estafette.lib.jobtokens import issue_job_token
 from estafette.testing import make_user
+from pipelines.models import CatalogEntity
 from releases.services import bot_create
 from releases.testing import make_release
 from runs.models import RunStatus
@@ -163,6 +164,7 @@ def world(db: Any) -> World:
         "run_id": str(build.pk),
         "id": str(build.pk),  # /api/migrations/builds/{id}, …/releases/{id}
         "provider": "none",
+        "entity_id": str(CatalogEntity.objects.create(key="team", value="ci").pk),
     }
     items = {"users": users["viewer"].pk, "groups": team_b.pk, "organizations": organization.pk, "clients": client.pk}
     values |= {f"item_id@{plural}": str(pk) for plural, pk in items.items()}

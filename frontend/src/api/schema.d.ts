@@ -288,6 +288,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/catalog/entities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_entities_list"];
+        put?: never;
+        post: operations["catalog_entity_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/catalog/entities/{entity_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["catalog_entity_get"];
+        put: operations["catalog_entity_update"];
+        post?: never;
+        delete: operations["catalog_entity_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/catalog/filters": {
         parameters: {
             query?: never;
@@ -2057,6 +2089,66 @@ export interface components {
         };
         BuilderStatusAnswer: {
             status: string;
+        };
+        /** @description An entity as Estafette's JSON spells it; ``id``, ``insertedAt`` and ``updatedAt`` are the server's. */
+        CatalogEntity: {
+            readonly id: string;
+            parentKey?: string;
+            parentValue?: string;
+            key: string;
+            value: string;
+            linkedPipeline?: string;
+            labels?: components["schemas"]["CatalogLabel"][];
+            /** @description free-form JSON object */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            readonly insertedAt: string;
+            /** Format: date-time */
+            readonly updatedAt: string;
+        };
+        CatalogEntityChanged: {
+            code: string;
+        };
+        CatalogEntityList: {
+            items: components["schemas"]["CatalogEntity"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description An entity as Estafette's JSON spells it; ``id``, ``insertedAt`` and ``updatedAt`` are the server's. */
+        CatalogEntityRequest: {
+            parentKey?: string;
+            parentValue?: string;
+            key: string;
+            value: string;
+            linkedPipeline?: string;
+            labels?: components["schemas"]["CatalogLabelRequest"][];
+            /** @description free-form JSON object */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description An entity as Estafette's JSON spells it; ``id``, ``insertedAt`` and ``updatedAt`` are the server's. */
+        CatalogEntityUpdateRequest: {
+            id?: string;
+            parentKey?: string;
+            parentValue?: string;
+            key: string;
+            value: string;
+            linkedPipeline?: string;
+            labels?: components["schemas"]["CatalogLabelRequest"][];
+            /** @description free-form JSON object */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        CatalogLabel: {
+            key: string;
+            value: string;
+        };
+        CatalogLabelRequest: {
+            key: string;
+            value: string;
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -3835,6 +3927,267 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_entities_list: {
+        parameters: {
+            query?: {
+                /** @description the entity's key, or key=value */
+                "filter[entity]"?: string;
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string;
+                /** @description the parent's key, or key=value */
+                "filter[parent]"?: string;
+                /** @description the linked pipeline, source/owner/name */
+                "filter[pipeline]"?: string;
+                /** @description part of the repository source, owner or name */
+                "filter[search]"?: string;
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description items per page, 1 to 100 (20) */
+                "page[size]"?: number;
+                /** @description comma-separated fields, '-' for descending: key, value, parent_key, parent_value, inserted_at, id */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEntityList"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_entity_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CatalogEntityRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEntity"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_entity_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEntity"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_entity_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CatalogEntityUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEntityChanged"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    catalog_entity_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEntityChanged"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
