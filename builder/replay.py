@@ -66,7 +66,7 @@ def parse_build_url(url: str) -> BuildUrl:
             "https://ci.example.com/pipelines/github.com/owner/repo/builds/42"
         )
     return BuildUrl(
-        base=match["base"].rstrip("/"),
+        base=match["base"].rstrip("/").removesuffix("/api"),  # an API URL: the server is above /api
         source=match["source"],
         owner=match["owner"],
         name=match["name"],
