@@ -83,6 +83,11 @@ def test_a_build_of_the_system_replays_locally_with_a_local_secret(system: Syste
     assert "testing on main" in output
     assert "git-clone" not in output
 
+    # and in the developer's own working copy, whose HEAD is the revision, it runs the same
+    in_place = replay(url, "--secrets-file", str(secrets), "--checkout", str(app.path), token=token, cwd=workdir)
+    assert in_place.returncode == 0, (in_place.stdout, in_place.stderr)
+    assert f"compiling app 0.0.1 at {app.head()}" in in_place.stdout and "Cloning" not in in_place.stdout
+
     # when it is replayed without the secret's value and without a terminal, or without a valid token
     unanswered = replay(url, token=token, cwd=workdir)
     refused = replay(url, token="not-a-token", cwd=workdir)
