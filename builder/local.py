@@ -17,11 +17,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from builder.contracts import BuilderConfig, BuildRecord, CiServerConfig, GitConfig, VersionConfig
+
+if TYPE_CHECKING:
+    from builder.manifest import Stage
 
 _REMOTE = re.compile(
     r"^(?:[a-z+]+://)?(?:[^@/]+@)?(?P<host>[^/:]+)(?::\d+)?[:/](?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/?$"
@@ -60,14 +64,8 @@ def run_local(
     environ: Mapping[str, str] = os.environ,
     out: TextIO = sys.stdout,
 ) -> int:
-    from builder.console import ConsoleSink
-    from builder.executors import ExecutorError, create_executor
-    from builder.job import JobInputError, load_key, prepare, run_context
     from builder.manifest import ManifestErrors, load_manifest
     from builder.manifest.version import compute_version
-    from builder.plan import plan_stages
-    from builder.runner import PipelineRunner
-    from builder.steps import utc_timestamp
 
     workspace = (directory or Path.cwd()).resolve()
     path = workspace / manifest_file
@@ -110,6 +108,41 @@ def run_local(
         ci_server=CiServerConfig(base_url="", status_url="", logs_url="", job_token=""),
         manifest=manifest.to_dict(),
     )
+    return run_config(
+        config,
+        stages=stages,
+        workspace=workspace,
+        executor_kind=executor_kind,
+        environ=environ,
+        out=out,
+        what=manifest_file,
+    )
+
+
+def run_config(
+    config: BuilderConfig,
+    *,
+    stages: Sequence[Stage | Mapping[str, Any]],
+    workspace: Path,
+    executor_kind: str | None,
+    environ: Mapping[str, str],
+    out: TextIO,
+    what: str,
+    builder_env: Mapping[str, str] | None = None,
+    masked: Sequence[str] = (),
+) -> int:
+    """Run ``stages`` of ``config`` in ``workspace`` on the console (local mode and replay): the exit code.
+
+    ``builder_env`` replaces the ``ESTAFETTE_*`` variables computed from ``config`` (a replay passes the server
+    build's); ``masked`` are values to mask in the output besides the decrypted secrets (a replay's local secrets).
+    """
+    from builder.console import ConsoleSink
+    from builder.executors import ExecutorError, create_executor
+    from builder.job import JobInputError, load_key, prepare, run_context
+    from builder.plan import plan_stages
+    from builder.runner import PipelineRunner
+    from builder.steps import utc_timestamp
+
     console = ConsoleSink(out)
     try:
         key, _ = load_key(None, environ)
@@ -118,6 +151,12 @@ def run_local(
     except (JobInputError, ExecutorError) as error:
         print(str(error), file=sys.stderr)
         return 2
+    if builder_env is not None or masked:
+        prepared = replace(
+            prepared,
+            builder_env=dict(builder_env if builder_env is not None else prepared.builder_env),
+            masker=prepared.masker.with_secrets(masked),
+        )
     executor.open(run_id=f"local-{os.getpid()}")
     runner = PipelineRunner(
         run_context(config, prepared, executor=executor, sink=console, workspace=workspace, clone_natively=False)
@@ -129,7 +168,8 @@ def run_local(
     previous = signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        out.write(f"Running {len(stages)} stage(s) of {manifest_file} with the {executor.name} executor\n")
+        out.write(f"Running {len(stages)} stage(s) of {what} with the {executor.name} executor\n")
+        out.flush()
         final = runner.run(plan_stages(stages))
     finally:
         executor.close()

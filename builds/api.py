@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from builds import selectors
 from builds.models import Build
+from builds.replay import build_replay
 from builds.serializers import BuildDetailSerializer, BuildSerializer, RebuildSerializer
 from builds.services import build_rebuild
 from builds.warnings import build_warnings, pipeline_warnings
@@ -107,3 +108,25 @@ class PipelineBuildWarningsApi(APIView):
         pipeline = pipeline_from_path(self.kwargs)
         build = run_selectors.run_get(run_kind(Build.kind), pipeline_id=pipeline.pk, key=build_id)
         return Response({"warnings": build_warnings(build)})
+
+
+REPLAY = inline_serializer(
+    "BuildReplay",
+    {
+        "config": serializers.DictField(help_text="the job's builder configuration without its secrets"),
+        "env": serializers.DictField(child=serializers.CharField(), help_text="the ESTAFETTE_* variables it got"),
+    },
+)
+
+
+class PipelineBuildReplayApi(APIView):
+    """``GET …/builds/{id}/replay``: what ``python -m builder replay`` needs to run one build on a developer's machine.
+
+    The job's builder configuration and ``ESTAFETTE_*`` variables without the job token, callback URLs, credentials
+    or trusted images; secret envelopes stay encrypted (``builds.replay``). For viewers of the pipeline."""
+
+    @extend_schema(operation_id="pipeline_build_replay", responses={200: REPLAY, **errors(400, 401, 403, 404)})
+    def get(self, request: Request, source: str, owner: str, name: str, build_id: str) -> Response:
+        pipeline = pipeline_from_path(self.kwargs)
+        build = run_selectors.run_get(run_kind(Build.kind), pipeline_id=pipeline.pk, key=build_id)
+        return Response(build_replay(build))

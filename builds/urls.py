@@ -14,6 +14,11 @@ urlpatterns = [
         api.PipelineBuildWarningsApi.as_view(),
         name="pipeline-build-warnings",
     ),
+    path(
+        f"{PIPELINE}/builds/<str:build_id>/replay",
+        api.PipelineBuildReplayApi.as_view(),
+        name="pipeline-build-replay",
+    ),
     # Before the run routes: …/builds/version/logs is the build of version "logs", not the log of build "version".
     path(
         f"{PIPELINE}/builds/version/<str:version>",

@@ -40,6 +40,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("pipeline", "GET"): SignedIn("ci.pipelines.get"),
     ("pipeline-recent-builds", "GET"): SignedIn("ci.builds.list"),
     ("pipeline-build-version", "GET"): SignedIn("ci.builds.get"),
+    # Replaying a build locally (builds.replay): its job's configuration without secrets, for the pipeline's viewers.
+    ("pipeline-build-replay", "GET"): OnPipeline("ci.builds.get"),
     ("manifest-encrypt", "POST"): OnPipelineInBody("ci.secrets.encrypt", field="pipelineAllowList"),
     # -- the builder's reports: the job token of the run in the path, checked by the view (runs.api)
     ("builder-status", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),

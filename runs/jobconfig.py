@@ -56,14 +56,23 @@ class RunToDispatch:
         return self.kind.section(self.run, self.manifest)
 
 
-def builder_config(target: RunToDispatch, *, named_events: Sequence[Mapping[str, Any]] = ()) -> BuilderConfig:
-    """The job's ``BuilderConfig``, secrets still under the installation key (``job_dispatch`` re-keys them)."""
+def builder_config(
+    target: RunToDispatch, *, named_events: Sequence[Mapping[str, Any]] = (), with_credentials: bool = True
+) -> BuilderConfig:
+    """The job's ``BuilderConfig``, secrets still under the installation key (``job_dispatch`` re-keys them).
+
+    ``with_credentials=False`` (a replay, ``builds.replay``): no credentials and no trusted images — nothing secret,
+    and no forge is asked for a clone token."""
     kind, run, job, pipeline = target.kind.name, target.run, target.job, target.pipeline
     builder = run_builder(target)
     stages = _stages(target, builder)
     status_url, logs_url = callback_urls(kind=kind, run_id=run.pk, base_url=settings.SERVICE_URL)
     used_images = set(_image_paths(stages))
-    trusted = [image for image in settings.TRUSTED_IMAGES if _trusted_image_applies(image, used_images, pipeline)]
+    trusted = [
+        image
+        for image in (settings.TRUSTED_IMAGES if with_credentials else ())
+        if _trusted_image_applies(image, used_images, pipeline)
+    ]
     return BuilderConfig(
         job_type=kind,
         git=GitConfig(
@@ -87,8 +96,9 @@ def builder_config(target: RunToDispatch, *, named_events: Sequence[Mapping[str,
         # A forge's clone token (``runs.registry.clone_credentials``) comes first: the git-clone stage takes the first
         # source token it finds.
         credentials=(
-            *clone_credentials(pipeline),
-            *_credentials(trusted, pipeline=pipeline, branch=job.repo_branch),
+            (*clone_credentials(pipeline), *_credentials(trusted, pipeline=pipeline, branch=job.repo_branch))
+            if with_credentials
+            else ()
         ),
         trusted_images=tuple(_trusted_image(image) for image in trusted),
         **job.config,

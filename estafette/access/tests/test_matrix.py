@@ -92,7 +92,9 @@ def expected(rule: Rule, principal: str) -> Any:
     if isinstance(rule, Permitted):
         return FORBIDDEN  # none of the other callers holds an RBAC role
     if isinstance(rule, OnPipeline | OnPipelineInBody):
-        return LET_THROUGH if principal in ("operator", "client") else FORBIDDEN
+        # A viewing action on one pipeline (replaying a build) is its viewers' too; the commands are its operators'.
+        allowed = ("viewer", "operator", "client") if rule.action in roles.PIPELINE_VIEW else ("operator", "client")
+        return LET_THROUGH if principal in allowed else FORBIDDEN
     raise AssertionError(f"no expectation for {rule!r}")
 
 

@@ -1189,6 +1189,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description ``GET …/builds/{id}/replay``: what ``python -m builder replay`` needs to run one build on a developer's machine.
+         *
+         *     The job's builder configuration and ``ESTAFETTE_*`` variables without the job token, callback URLs, credentials
+         *     or trusted images; secret envelopes stay encrypted (``builds.replay``). For viewers of the pipeline.
+         */
+        get: operations["pipeline_build_replay"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{source}/{owner}/{name}/builds/{build_id}/warnings": {
         parameters: {
             query?: never;
@@ -2083,6 +2105,16 @@ export interface components {
         BuildList: {
             items: components["schemas"]["Build"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        BuildReplay: {
+            /** @description the job's builder configuration without its secrets */
+            config: {
+                [key: string]: unknown;
+            };
+            /** @description the ESTAFETTE_* variables it got */
+            env: {
+                [key: string]: string;
+            };
         };
         BuilderLogsAnswer: {
             stored: boolean;
@@ -7533,6 +7565,66 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_build_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildReplay"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
