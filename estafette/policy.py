@@ -60,6 +60,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("catalog-filters", "GET"): SignedIn("catalog.filters.list"),
     ("catalog-filter-values", "GET"): SignedIn("catalog.filters.list"),
     ("stats-pipelines-count", "GET"): SignedIn("ci.stats.get"),
+    # The log search (runs.search_views): its lines come only from the pipelines the caller may see.
+    ("logs-search", "GET"): SignedIn("ci.logs.search"),
     ("migrations-from-repo", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-build", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-release", "GET"): SignedIn("ci.migrations.get"),
