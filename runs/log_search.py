@@ -33,6 +33,7 @@ from runs.models import LogSearchLine
 from runs.registry import run_kinds
 
 MAX_QUERY_CHARS = 500
+SQLITE_CANDIDATES = 10_000
 MAX_TERMS = 10
 MAX_QUALIFIER_VALUES = 20
 QUALIFIERS = ("pipeline", "branch", "status", "since")
@@ -176,15 +177,22 @@ class LogSearchIndex:
 
 class Fts5Index(LogSearchIndex):
     """SQLite: the FTS5 table ``runs_logline_fts`` (rowid = the line's id). Each term is one FTS5 string (a phrase of
-    its tokens), its quotes doubled: nothing the user types is read as FTS5 syntax."""
+    its tokens), its quotes doubled: nothing the user types is read as FTS5 syntax.
+
+    SQLite cannot stop reading the matches once a page is full (it gathers every matching id, then joins and sorts),
+    so a word in most lines would cost seconds at a million lines: it looks at the newest ``SQLITE_CANDIDATES``
+    matching lines only, which FTS5 reads newest first from its index. A search narrowed by qualifiers may then miss
+    older lines; the API documentation says so. PostgreSQL and CockroachDB have no such limit.
+    """
 
     vendors = ("sqlite",)
 
     def condition(self, terms: Sequence[str]) -> RawSQL:
         match = " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
         return RawSQL(
-            '"runs_logline"."id" IN (SELECT rowid FROM runs_logline_fts WHERE runs_logline_fts MATCH %s)',
-            [match],
+            '"runs_logline"."id" IN (SELECT rowid FROM runs_logline_fts WHERE runs_logline_fts MATCH %s '
+            "ORDER BY rowid DESC LIMIT %s)",
+            [match, SQLITE_CANDIDATES],
             output_field=BooleanField(),
         )
 

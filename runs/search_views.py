@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +17,7 @@ from estafette.lib.api_docs import errors
 from estafette.lib.errors import BadRequest
 from estafette.lib.listing import MAX_PAGE_SIZE
 from estafette.lib.serializers import TimestampField
-from runs.log_search import MAX_QUERY_CHARS, LogSearchPage, log_search, parse_log_query
+from runs.log_search import MAX_QUERY_CHARS, SQLITE_CANDIDATES, LogSearchPage, log_search, parse_log_query
 from runs.models import LogSearchLine
 from runs.registry import run_kind
 
@@ -32,13 +32,13 @@ At most {MAX_QUERY_CHARS} characters; anything else is a 400 saying how to write
 
 
 def log_line_link(line: LogSearchLine, pipeline_path: str) -> str:
-    """The web UI's address of the line: the run's log tab, the attempt, and an anchor naming the step and line
-    (``#L-<step id>-<line>``, which the log page scrolls to and highlights)."""
+    """The web UI's address of the line: the run's log tab and an anchor naming the step and the line
+    (``#step=<name>&line=<n>``, ``&service=1`` for a service container), which the log page opens and highlights."""
     segment = run_kind(line.run_kind).segment
-    return (
-        f"/pipelines/{pipeline_path}/{segment}/{line.run_id}/logs?attempt={line.record.attempt}"
-        f"#L-{line.step_id}-{line.line}"
-    )
+    anchor = {"step": line.step.name, "line": str(line.line)}
+    if line.step.kind == "service":
+        anchor["service"] = "1"
+    return f"/pipelines/{pipeline_path}/{segment}/{line.run_id}/logs#{urlencode(anchor, quote_via=quote)}"
 
 
 def render(page: LogSearchPage) -> list[dict[str, object]]:
@@ -101,7 +101,9 @@ class LogSearchApi(APIView):
         description=(
             "The log lines of builds, releases and bot runs of the pipelines the caller may see that contain every "
             "word and phrase of `q`, newest first, found through the database's full-text index (SQLite FTS5, "
-            "PostgreSQL and CockroachDB `tsvector` with an inverted index). Pruned logs are not found."
+            "PostgreSQL and CockroachDB `tsvector` with an inverted index). Pruned logs are not found. On SQLite the "
+            f"search looks at the newest {SQLITE_CANDIDATES} lines containing the words, before the qualifiers "
+            "narrow them; PostgreSQL and CockroachDB have no such limit."
         ),
         parameters=[
             OpenApiParameter("q", OpenApiTypes.STR, required=True, description=SEARCH_HELP),

@@ -154,7 +154,7 @@ def test_a_hit_names_its_run_step_and_line_and_links_to_the_line() -> None:
         "line": 2,
         "text": "needle here",
         "insertedAt": item["insertedAt"],
-        "link": f"/pipelines/github.com/acme/api/builds/{build.pk}/logs?attempt=1#L-{step_id}-2",
+        "link": f"/pipelines/github.com/acme/api/builds/{build.pk}/logs#step=test&line=2",
     }
 
 

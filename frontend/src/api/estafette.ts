@@ -3,7 +3,19 @@
 import { runKind } from '@/utils/runKinds'
 
 import { api, ApiError, isApiError, type Query } from './client'
-import type { BuildDetail, LogStep, Page, Pipeline, Release, RunDetail, RunKind, RunLog, RunTypes, User } from './types'
+import type {
+  BuildDetail,
+  LogSearchResult,
+  LogStep,
+  Page,
+  Pipeline,
+  Release,
+  RunDetail,
+  RunKind,
+  RunLog,
+  RunTypes,
+  User,
+} from './types'
 
 // A type alias (not an interface) so it can be spread into vue-router params.
 export type PipelineKey = {
@@ -129,6 +141,10 @@ export async function getRunLog(key: PipelineKey, kind: RunKind, id: string, opt
 }
 
 export const runLogStreamPath = (key: PipelineKey, kind: RunKind, id: string) => `${runPath(key, kind, id)}/logs.stream`
+
+/** Log lines of every run matching `q` (words, "phrases", pipeline:/branch:/status:/since:), newest first. */
+export const searchLogs = (q: string, page: number, options: Options = {}) =>
+  api.get<LogSearchResult>('/logs/search', { query: { q, 'page[number]': page, 'page[size]': 50 }, ...options })
 
 export const getMe = () => api.get<User>('/me', { expectUnauthorized: true })
 

@@ -564,6 +564,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/logs/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the logs of every run
+         * @description The log lines of builds, releases and bot runs of the pipelines the caller may see that contain every word and phrase of `q`, newest first, found through the database's full-text index (SQLite FTS5, PostgreSQL and CockroachDB `tsvector` with an inverted index). Pruned logs are not found. On SQLite the search looks at the newest 10000 lines containing the words, before the qualifiers narrow them; PostgreSQL and CockroachDB have no such limit.
+         */
+        get: operations["logs_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/manifest/encrypt": {
         parameters: {
             query?: never;
@@ -2274,6 +2294,40 @@ export interface components {
         LogRecordList: {
             items: components["schemas"]["LogRecord"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        LogSearchHit: {
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+            /** @description build, release or bot */
+            runKind: string;
+            runId: string;
+            /** @description the attempt's log (…/logsbyid/{logId}) */
+            logId: string;
+            attempt: number;
+            /** @description the stage or service the line belongs to */
+            step: string;
+            /** @description for a parallel stage or a service: its stage; else empty */
+            parentStage: string;
+            stepId: string;
+            /** @description the line's number within its step */
+            line: number;
+            /** @description the line as stored (masked) */
+            text: string;
+            /** Format: date-time */
+            insertedAt: string;
+            /** @description the web UI's address opening the log at this line */
+            link: string;
+        };
+        LogSearchPagination: {
+            page: number;
+            size: number;
+            /** @description whether the next page has lines */
+            hasMore: boolean;
+        };
+        LogSearchResult: {
+            items: components["schemas"]["LogSearchHit"][];
+            pagination: components["schemas"]["LogSearchPagination"];
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -4734,6 +4788,66 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    logs_search: {
+        parameters: {
+            query: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description lines per page, 1 to 100 (50) */
+                "page[size]"?: number;
+                /**
+                 * @description Words and "quoted phrases" a line must all contain (each as written, case-insensitive; a word such as
+                 *     `ERR_CONN_RESET` matches that sequence of letters and digits), and qualifiers narrowing the runs:
+                 *     `pipeline:owner/name` (or `name`, or `source/owner/name`), `branch:main`, `status:failed` (or `status:failed,canceled`),
+                 *     `since:7d` (`12h`, `2w`, Estafette's `1h`…`1y`, or an ISO 8601 date or time, UTC unless it names a zone). The same
+                 *     qualifier twice matches either value; different qualifiers must all match. Text containing a colon must be quoted.
+                 *     At most 500 characters; anything else is a 400 saying how to write it.
+                 */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogSearchResult"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -90,3 +90,7 @@ export type User = Schemas['Me']
 
 /** A login provider's button (GET /api/auth/providers). */
 export type LoginProvider = Schemas['ProviderItem']
+
+/** A log line the log search found (`GET /api/logs/search`), with the address opening the log there. */
+export type LogSearchHit = Schemas['LogSearchHit']
+export type LogSearchResult = Schemas['LogSearchResult']

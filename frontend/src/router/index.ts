@@ -6,6 +6,7 @@ import { forgetUser } from '@/stores/session'
 import { RUN_TABS } from '@/utils/navigation'
 import { RUN_KIND_LIST, runListRouteName, runRouteName } from '@/utils/runKinds'
 import LoginView from '@/views/LoginView.vue'
+import LogSearchView from '@/views/LogSearchView.vue'
 import NotFoundView from '@/views/NotFoundView.vue'
 import PipelineOverviewView from '@/views/PipelineOverviewView.vue'
 import PipelinesView from '@/views/PipelinesView.vue'
@@ -31,6 +32,7 @@ export const routes: RouteRecordRaw[] = [
   { path: '/', redirect: { name: 'pipelines' } },
   { path: '/login', name: 'login', component: LoginView, meta: { title: 'Log in' } },
   { path: '/pipelines', name: 'pipelines', component: PipelinesView, meta: { title: 'Pipelines' } },
+  { path: '/logs/search', name: 'logs-search', component: LogSearchView, meta: { title: 'Search logs' } },
   // Estafette's own addresses for the cross-pipeline pages.
   { path: '/pipelines/all', redirect: (to) => ({ name: 'pipelines', query: to.query }) },
   ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
