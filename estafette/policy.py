@@ -62,6 +62,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("stats-pipelines-count", "GET"): SignedIn("ci.stats.get"),
     # The log search (runs.search_views): its lines come only from the pipelines the caller may see.
     ("logs-search", "GET"): SignedIn("ci.logs.search"),
+    # Delivery insights (releases.insights_views): computed only from the pipelines the caller may see.
+    ("insights-dora", "GET"): SignedIn("ci.insights.get"),
     ("migrations-from-repo", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-build", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-release", "GET"): SignedIn("ci.migrations.get"),

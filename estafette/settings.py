@@ -371,6 +371,9 @@ _SERVER_CONFIG = read_server_config(CONFIG_FILE)
 CREDENTIALS = _SERVER_CONFIG.credentials
 TRUSTED_IMAGES = _SERVER_CONFIG.trusted_images
 CATALOG_FILTERS = _SERVER_CONFIG.catalog_filters
+# The delivery insights' production targets, rollback actions, hotfix branches and failure window (the file's
+# ``insights``; releases/insights.py); the defaults when the file sets none.
+INSIGHTS = _SERVER_CONFIG.insights
 MANIFEST_PREFERENCES = check_manifest_preferences(
     env_json("ESTAFETTE_MANIFEST_PREFERENCES", _SERVER_CONFIG.manifest_preferences),
     where="ESTAFETTE_MANIFEST_PREFERENCES",
