@@ -172,7 +172,8 @@ _METRICS = inline_serializer(
         ),
     },
 )
-_WINDOW = inline_serializer("DoraWindow", {"since": TimestampField(), "until": TimestampField()})
+# One class, an instance per field: a field instance bound twice in one serializer keeps only its last name.
+_WindowSerializer = type(inline_serializer("DoraWindow", {"since": TimestampField(), "until": TimestampField()}))
 
 DORA_DESCRIPTION = (insights.__doc__ or "").split("Definitions", 1)[-1].strip()
 
@@ -198,8 +199,8 @@ class DoraApi(APIView):
             200: inline_serializer(
                 "DoraReport",
                 {
-                    "window": _WINDOW,
-                    "previousWindow": _WINDOW,
+                    "window": _WindowSerializer(),
+                    "previousWindow": _WindowSerializer(),
                     "productionTargets": serializers.ListField(child=serializers.CharField()),
                     "overall": _METRICS,
                     "pipelines": inline_serializer(

@@ -5,6 +5,7 @@ import { runKind } from '@/utils/runKinds'
 import { api, ApiError, isApiError, type Query } from './client'
 import type {
   BuildDetail,
+  DoraReport,
   LogSearchResult,
   LogStep,
   Page,
@@ -145,6 +146,23 @@ export const runLogStreamPath = (key: PipelineKey, kind: RunKind, id: string) =>
 /** Log lines of every run matching `q` (words, "phrases", pipeline:/branch:/status:/since:), newest first. */
 export const searchLogs = (q: string, page: number, options: Options = {}) =>
   api.get<LogSearchResult>('/logs/search', { query: { q, 'page[number]': page, 'page[size]': 50 }, ...options })
+
+/** What the delivery insights are computed over (`GET /api/insights/dora`). */
+export interface DoraFilter {
+  since?: string
+  labels?: string[]
+  pipeline?: string
+}
+
+export const getDora = (filter: DoraFilter, options: Options = {}) =>
+  api.get<DoraReport>('/insights/dora', {
+    query: {
+      'filter[since]': filter.since,
+      'filter[labels]': filter.labels && filter.labels.length > 0 ? filter.labels : undefined,
+      'filter[pipeline]': filter.pipeline,
+    },
+    ...options,
+  })
 
 export const getMe = () => api.get<User>('/me', { expectUnauthorized: true })
 

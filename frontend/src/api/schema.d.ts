@@ -479,6 +479,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/insights/dora": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Delivery insights: the DORA metrics of production releases
+         * @description Definitions (``GET /api/insights/dora`` documents the same; ``docs/insights.md`` explains them):
+         *
+         *     - A **production release** is a release (not a bot run) to a target the operator marks as production
+         *       (``insights.productionTargets`` in the server configuration; default ``production`` and ``prod``), whose status is
+         *       final: succeeded or failed (canceled ones are left out). Its time is when it finished (``updated_at``), in UTC.
+         *     - A **change** is one version of a pipeline released to one production target (pipeline, target, version). A change
+         *       retried (a failed release of the version, then a succeeded one) is one change.
+         *     - A **deployment** is a change's first succeeded release, unless the release is a rollback (``rollbackActions``):
+         *       undoing a change deploys none. **Deployment frequency**: deployments in the window per day.
+         *     - **Lead time for changes**: for each deployment, from the first commit of its build to the deployment. Builds record
+         *       no commit times (a push's commits carry none here), so a commit's ``timestamp`` is used where one is recorded and the
+         *       build's creation — when the push reached the server — otherwise. The median over the window's deployments.
+         *     - **Change failure rate**: of the changes whose first release finished in the window, the share that failed: a failed
+         *       release of the change (even when a retry succeeded), or a rollback (``rollbackActions``) or a hotfix deployment (a
+         *       build from a ``hotfixBranchPrefixes`` branch) of the same pipeline and target within ``failureWindowHours`` after
+         *       its deployment.
+         *     - **Time to restore**: for each failed production release in the window, the time until the next succeeded release
+         *       (any version, rollbacks included) of the same pipeline and target. The median; failures not restored yet are
+         *       counted apart (``unrestored``).
+         *
+         *     Each metric is compared with the window of the same length before (``trend``: better, worse or same) and placed in
+         *     the DORA performance band of the 2023 State of DevOps report (``band``: elite, high, medium, low).
+         */
+        get: operations["insights_dora"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/docker/events": {
         parameters: {
             query?: never;
@@ -1839,6 +1880,14 @@ export interface components {
             items: components["schemas"]["AuditEntry"][];
             pagination: components["schemas"]["Pagination"];
         };
+        /**
+         * @description * `elite` - elite
+         *     * `high` - high
+         *     * `medium` - medium
+         *     * `low` - low
+         * @enum {string}
+         */
+        BandEnum: "elite" | "high" | "medium" | "low";
         BatchAnswer: {
             changed: number;
         };
@@ -2062,6 +2111,142 @@ export interface components {
         };
         DockerAccepted: {
             ids: string[];
+        };
+        DoraChangeFailureRate: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: double
+             * @description 0 to 1; null without changes
+             */
+            rate: number | null;
+            changes: number;
+            failedChanges: number;
+            /** Format: double */
+            previousRate: number | null;
+        };
+        DoraDeploymentFrequency: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /** Format: double */
+            perDay: number;
+            deployments: number;
+            /** Format: double */
+            previousPerDay: number;
+        };
+        DoraLabel: {
+            metrics: components["schemas"]["DoraMetrics"];
+            label: string;
+        };
+        DoraLeadTime: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: double
+             * @description median; null without deployments
+             */
+            seconds: number | null;
+            /** Format: double */
+            previousSeconds: number | null;
+        };
+        DoraMetrics: {
+            deploymentFrequency: components["schemas"]["DoraDeploymentFrequency"];
+            leadTimeForChanges: components["schemas"]["DoraLeadTime"];
+            changeFailureRate: components["schemas"]["DoraChangeFailureRate"];
+            timeToRestore: components["schemas"]["DoraTimeToRestore"];
+        };
+        DoraPipeline: {
+            metrics: components["schemas"]["DoraMetrics"];
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+        };
+        DoraReport: {
+            overall: components["schemas"]["DoraMetrics"];
+            window: components["schemas"]["DoraWindow"];
+            previousWindow: components["schemas"]["DoraWindow"];
+            productionTargets: string[];
+            pipelines: components["schemas"]["DoraPipeline"][];
+            labels: components["schemas"]["DoraLabel"][];
+        };
+        DoraTimeToRestore: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: double
+             * @description median; null without restored failures
+             */
+            seconds: number | null;
+            failures: number;
+            unrestored: number;
+            /** Format: double */
+            previousSeconds: number | null;
+        };
+        DoraWindow: {
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
         };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
@@ -2440,6 +2625,8 @@ export interface components {
             readonly insertedAt: string;
             readonly clientSecret: string;
         };
+        /** @enum {unknown} */
+        NullEnum: null;
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -2903,6 +3090,13 @@ export interface components {
         Templates: {
             templates: components["schemas"]["Template"][];
         };
+        /**
+         * @description * `better` - better
+         *     * `worse` - worse
+         *     * `same` - same
+         * @enum {string}
+         */
+        TrendEnum: "better" | "worse" | "same";
         /** @description ``contracts.User``: the user, their identities at login providers, roles and memberships. */
         User: {
             readonly id: string;
@@ -4539,6 +4733,59 @@ export interface operations {
             };
             /** @description no such item */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    insights_dora: {
+        parameters: {
+            query?: {
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string[];
+                /** @description name, owner/name or source/owner/name */
+                "filter[pipeline]"?: string;
+                /** @description the window's start: 30d, 12w, 1w, 1m, 1y or an ISO 8601 date or time (UTC unless it names a zone); the window ends now. Default 30d, at most 366 days */
+                "filter[since]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoraReport"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
