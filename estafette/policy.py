@@ -64,6 +64,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("logs-search", "GET"): SignedIn("ci.logs.search"),
     # Delivery insights (releases.insights_views): computed only from the pipelines the caller may see.
     ("insights-dora", "GET"): SignedIn("ci.insights.get"),
+    # Right-sizing hints of a pipeline (runs.hints_views): statistics, as the pipeline's other charts.
+    ("pipeline-stats-hints", "GET"): SignedIn("ci.stats.get"),
     ("migrations-from-repo", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-build", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-release", "GET"): SignedIn("ci.migrations.get"),

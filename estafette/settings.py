@@ -313,6 +313,10 @@ CONFIG_FILE = env_str("ESTAFETTE_CONFIG_FILE", "")
 BUILDER_IMAGE_REPOSITORY = "estafette/estafette-ci-builder-python"
 # The manifest templates of the "generate a manifest" page (manifest-<name>.tmpl, Estafette's TEMPLATES_PATH).
 MANIFEST_TEMPLATES_DIR = env_str("ESTAFETTE_MANIFEST_TEMPLATES_DIR", str(BASE_DIR / "pipelines" / "manifest_templates"))
+# What jobs request (Kubernetes quantities, e.g. "1" and "2Gi"), as the operator set them for the jobs' namespace: the
+# right-sizing hints (runs.hints) compare the measured use with them. Empty: unknown, the hints only suggest values.
+JOB_CPU_REQUEST = env_str("ESTAFETTE_JOB_CPU_REQUEST", "")
+JOB_MEMORY_REQUEST = env_str("ESTAFETTE_JOB_MEMORY_REQUEST", "")
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
 # The image docker/builder.Dockerfile makes (`make images` tags it with the builder's version).

@@ -49,3 +49,10 @@ def test_the_report_counts_only_the_pipelines_the_caller_may_see() -> None:
 def test_an_anonymous_caller_cannot_read_the_report() -> None:
     response = client_for(None).get(reverse("insights-dora"))
     assert response.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_an_anonymous_caller_cannot_read_a_pipelines_hints() -> None:
+    make_pipeline("api")
+    url = reverse("pipeline-stats-hints", kwargs={"source": "github.com", "owner": "acme", "name": "api"})
+    assert client_for(None).get(url).status_code in (401, 403)

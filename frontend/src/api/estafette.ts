@@ -11,6 +11,7 @@ import type {
   Page,
   Pipeline,
   Release,
+  ResourceHint,
   RunDetail,
   RunKind,
   RunLog,
@@ -163,6 +164,10 @@ export const getDora = (filter: DoraFilter, options: Options = {}) =>
     },
     ...options,
   })
+
+/** Where a pipeline's jobs request far more or less CPU and memory than they use. */
+export const getResourceHints = (key: PipelineKey, options: Options = {}) =>
+  api.get<{ hints: ResourceHint[] }>(`${pipelinePath(key)}/stats/hints`, options)
 
 export const getMe = () => api.get<User>('/me', { expectUnauthorized: true })
 

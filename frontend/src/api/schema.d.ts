@@ -1388,6 +1388,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/stats/hints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Right-sizing hints of a pipeline's jobs
+         * @description Right-sizing hints: a pipeline's measured CPU and peak memory against what its jobs request.
+         *
+         *     The builder measures each run (``Run.cpu_max_usage``: the busiest stage's CPU in cores; ``memory_max_usage``: the
+         *     largest peak memory of a stage in bytes). It reports no per-stage figures to the log store, so the hints are per run
+         *     kind of a pipeline, from its last ``HINT_RUNS`` succeeded runs that were measured. The request compared against is the
+         *     operator's (``ESTAFETTE_JOB_CPU_REQUEST``, ``ESTAFETTE_JOB_MEMORY_REQUEST``: what jobs run with, e.g. the namespace's
+         *     LimitRange default); without one the hint only suggests a value.
+         *
+         *     A suggestion is the 95th percentile of the measured peaks plus ``HEADROOM``, rounded up (CPU to a tenth of a core,
+         *     memory to 64 MiB). A request is far above use when it is at least ``FAR_ABOVE`` times the suggestion, and below use
+         *     when the 95th percentile exceeds it.
+         */
+        get: operations["pipeline_stats_hints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{source}/{owner}/{name}/stats/releasescpu": {
         parameters: {
             query?: never;
@@ -2851,6 +2881,44 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         /**
+         * @description * `cpu` - cpu
+         *     * `memory` - memory
+         * @enum {string}
+         */
+        ResourceEnum: "cpu" | "memory";
+        ResourceHint: {
+            /** @description build, release or bot */
+            kind: string;
+            resource: components["schemas"]["ResourceEnum"];
+            /** @description measured succeeded runs read (the latest) */
+            runs: number;
+            /**
+             * Format: double
+             * @description 95th percentile of the runs' peaks: cores or bytes
+             */
+            p95: number;
+            /**
+             * Format: double
+             * @description the largest peak: cores or bytes
+             */
+            peak: number;
+            /**
+             * Format: double
+             * @description the configured request; null when none
+             */
+            request: number | null;
+            /**
+             * Format: double
+             * @description the request to set: cores or bytes
+             */
+            suggested: number;
+            verdict: components["schemas"]["VerdictEnum"];
+            message: string;
+        };
+        ResourceHints: {
+            hints: components["schemas"]["ResourceHint"][];
+        };
+        /**
          * @description * `administrator` - administrator
          *     * `cron.trigger` - cron.trigger
          *     * `log.migrator` - log.migrator
@@ -3143,6 +3211,14 @@ export interface components {
             /** @description one error per line, file:line:column: message; empty when valid */
             errors: string;
         };
+        /**
+         * @description * `lower` - lower
+         *     * `raise` - raise
+         *     * `ok` - ok
+         *     * `unset` - unset
+         * @enum {string}
+         */
+        VerdictEnum: "lower" | "raise" | "ok" | "unset";
         Warning: {
             /** @description warning or danger */
             status: string;
@@ -8304,6 +8380,56 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_hints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceHints"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -98,3 +98,6 @@ export type LogSearchResult = Schemas['LogSearchResult']
 /** The delivery insights (`GET /api/insights/dora`) and the metrics of one group. */
 export type DoraReport = Schemas['DoraReport']
 export type DoraMetrics = Schemas['DoraMetrics']
+
+/** A right-sizing hint of a pipeline's jobs (`…/stats/hints`). */
+export type ResourceHint = Schemas['ResourceHints']['hints'][number]
