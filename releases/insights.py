@@ -297,7 +297,7 @@ def dora_report(
     by_pipeline: dict[int, list[ReleaseFact]] = defaultdict(list)
     for fact in facts:
         by_pipeline[fact.pipeline_id].append(fact)
-    pipelines = Pipeline.objects.in_bulk(list(by_pipeline))
+    pipelines = Pipeline.objects.only("repo_source", "repo_owner", "repo_name").in_bulk(list(by_pipeline))
     report = DoraReport(window=window, definitions=definitions, overall=both(facts))
     for pipeline_id in sorted(by_pipeline, key=lambda pk: _pipeline_name(pipelines.get(pk))):
         if pipeline_id in pipelines:
