@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from estafette.lib.errors import BadRequest
@@ -34,6 +34,8 @@ from runs.registry import run_kinds
 
 MAX_QUERY_CHARS = 500
 SQLITE_CANDIDATES = 10_000
+# Fewer lines than this contain the terms: sort them after the index found them (TsvectorIndex.newest_first).
+RARE_BELOW = 5_000
 MAX_TERMS = 10
 MAX_QUALIFIER_VALUES = 20
 QUALIFIERS = ("pipeline", "branch", "status", "since")
@@ -174,6 +176,9 @@ class LogSearchIndex:
     def condition(self, terms: Sequence[str]) -> RawSQL:
         raise NotImplementedError
 
+    def newest_first(self, lines: QuerySet[LogSearchLine], terms: Sequence[str]) -> QuerySet[LogSearchLine]:
+        return lines.order_by("-id")
+
 
 class Fts5Index(LogSearchIndex):
     """SQLite: the FTS5 table ``runs_logline_fts`` (rowid = the line's id). Each term is one FTS5 string (a phrase of
@@ -208,6 +213,17 @@ class TsvectorIndex(LogSearchIndex):
         # The SQL is fixed text (one placeholder per term); the terms are bound parameters.
         return RawSQL(f"({sql})", list(terms), output_field=BooleanField())  # noqa: S611
 
+    def newest_first(self, lines: QuerySet[LogSearchLine], terms: Sequence[str]) -> QuerySet[LogSearchLine]:
+        """PostgreSQL estimates a word missing from its statistics (most rare words) at thousands of rows, and then
+        walks the primary key backwards to find a page of them: every line of the table, seconds at 10M lines.
+        A bounded count through the GIN index (no order: a bitmap scan) tells rare from common; a rare term's
+        lines are sorted after the index found them (``id + 0`` hides the key's order from the planner), a
+        common one's are found walking the key backwards, which stops after a page."""
+        found = LogSearchLine.objects.filter(self.condition(terms)).order_by()[:RARE_BELOW]
+        if found.count() < RARE_BELOW:
+            return lines.alias(newest=F("id") + 0).order_by("-newest")
+        return lines.order_by("-id")
+
 
 INDEXES: tuple[LogSearchIndex, ...] = (Fts5Index(), TsvectorIndex())
 
@@ -236,7 +252,8 @@ def log_search(query: LogQuery, *, within: Within | None, page: int, size: int) 
     The index narrows to the lines with every term; the qualifiers and the caller's pipelines narrow further in the
     same statement, so a line of a pipeline the caller may not see is never read.
     """
-    lines = LogSearchLine.objects.filter(search_index().condition(query.terms))
+    index = search_index()
+    lines = LogSearchLine.objects.filter(index.condition(query.terms))
     lines = filter_by_access(lines, Filters(within=within), pipeline_key="pipeline_id")
     if query.since is not None:
         lines = lines.filter(inserted_at__gte=query.since)
@@ -245,7 +262,8 @@ def log_search(query: LogQuery, *, within: Within | None, page: int, size: int) 
     if query.branches or query.statuses:
         lines = lines.filter(_runs_matching(query))
     offset = (page - 1) * size
-    found = list(lines.select_related("record", "step").order_by("-id")[offset : offset + size + 1])
+    ordered = index.newest_first(lines, query.terms).select_related("record", "step")
+    found = list(ordered[offset : offset + size + 1])
     pipelines = Pipeline.objects.in_bulk({line.pipeline_id for line in found[:size]})
     return LogSearchPage(lines=found[:size], pipelines=pipelines, has_more=len(found) > size)
 

@@ -261,3 +261,13 @@ def index_rows() -> int:
                 "SELECT count(*) FROM runs_logline WHERE search_vector @@ phraseto_tsquery('simple', 'needle')"
             )
         return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rare_below", [1, 5_000])
+def test_common_and_rare_terms_both_come_newest_first(monkeypatch: pytest.MonkeyPatch, rare_below: int) -> None:
+    # PostgreSQL orders a rare term's lines after the index found them and a common one's along the key: same answer
+    monkeypatch.setattr("runs.log_search.RARE_BELOW", rare_below)
+    build = make_build(make_pipeline("api"))
+    logged(build, [f"match {n}" for n in range(4)])
+    assert [line for _, line in found("match", **{"page[size]": "3"})] == [4, 3, 2]
