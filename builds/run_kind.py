@@ -25,6 +25,7 @@ class BuildKind(RunKind):
 
     segment = "builds"
     own_filters = {"branch": "repo_branch"}
+    branch_field = "repo_branch"
     sort_fields = (*RUN_SORT_FIELDS, "repo_branch", "build_version")
     list_deferred = LIST_DEFERRED
     pipeline_count_field = "build_count"

@@ -86,6 +86,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("catalog-entity", "PUT"): Permitted("catalog.entities.update"),
     ("catalog-entity", "DELETE"): Permitted("catalog.entities.delete"),
     ("stats-pipelines-count", "GET"): SignedIn("ci.stats.get"),
+    # The log search (runs.search_views): its lines come only from the pipelines the caller may see.
+    ("logs-search", "GET"): SignedIn("ci.logs.search"),
+    # Delivery insights (releases.insights_views): computed only from the pipelines the caller may see.
+    ("insights-dora", "GET"): SignedIn("ci.insights.get"),
+    # Right-sizing hints of a pipeline (runs.hints_views): statistics, as the pipeline's other charts.
+    ("pipeline-stats-hints", "GET"): SignedIn("ci.stats.get"),
     ("migrations-from-repo", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-build", "GET"): SignedIn("ci.migrations.get"),
     ("migrations-release", "GET"): SignedIn("ci.migrations.get"),

@@ -324,6 +324,10 @@ CONFIG_FILE = env_str("ESTAFETTE_CONFIG_FILE", "")
 BUILDER_IMAGE_REPOSITORY = "estafette/estafette-ci-builder-python"
 # The manifest templates of the "generate a manifest" page (manifest-<name>.tmpl, Estafette's TEMPLATES_PATH).
 MANIFEST_TEMPLATES_DIR = env_str("ESTAFETTE_MANIFEST_TEMPLATES_DIR", str(BASE_DIR / "pipelines" / "manifest_templates"))
+# What jobs request (Kubernetes quantities, e.g. "1" and "2Gi"), as the operator set them for the jobs' namespace: the
+# right-sizing hints (runs.hints) compare the measured use with them. Empty: unknown, the hints only suggest values.
+JOB_CPU_REQUEST = env_str("ESTAFETTE_JOB_CPU_REQUEST", "")
+JOB_MEMORY_REQUEST = env_str("ESTAFETTE_JOB_MEMORY_REQUEST", "")
 JOBS_NAMESPACE = env_str("ESTAFETTE_JOBS_NAMESPACE", "estafette-ci-jobs")
 JOBS_SERVICE_ACCOUNT = env_str("ESTAFETTE_JOBS_SERVICE_ACCOUNT", "estafette-ci-builder")
 # The image docker/builder.Dockerfile makes (`make images` tags it with the builder's version).
@@ -389,6 +393,9 @@ _SERVER_CONFIG = read_server_config(CONFIG_FILE)
 CREDENTIALS = _SERVER_CONFIG.credentials
 TRUSTED_IMAGES = _SERVER_CONFIG.trusted_images
 CATALOG_FILTERS = _SERVER_CONFIG.catalog_filters
+# The delivery insights' production targets, rollback actions, hotfix branches and failure window (the file's
+# ``insights``; releases/insights.py); the defaults when the file sets none.
+INSIGHTS = _SERVER_CONFIG.insights
 MANIFEST_PREFERENCES = check_manifest_preferences(
     env_json("ESTAFETTE_MANIFEST_PREFERENCES", _SERVER_CONFIG.manifest_preferences),
     where="ESTAFETTE_MANIFEST_PREFERENCES",

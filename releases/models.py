@@ -28,6 +28,8 @@ class Release(Run):
             models.Index(fields=["pipeline", "status", "-inserted_at", "-id"], name="release_pipeline_status"),
             models.Index(fields=["pipeline", "name", "action", "-inserted_at"], name="release_pipeline_target"),
             models.Index(fields=["-inserted_at", "-id"], name="release_recent"),
+            # The delivery insights read a window of releases to the production targets (releases.insights).
+            models.Index(fields=["name", "-inserted_at"], name="release_target_recent"),
             models.Index(fields=["status", "-inserted_at", "-id"], name="release_status_recent"),
             models.Index(fields=["job_cleanup_at"], name="release_job_cleanup"),
         ]

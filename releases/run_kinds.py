@@ -21,6 +21,7 @@ class ReleaseKind(RunKind):
 
     segment = "releases"
     own_filters = {"target": "name"}
+    branch_field = "build__repo_branch"  # the branch of the build it deploys
     sort_fields = (*RUN_SORT_FIELDS, "name", "release_version")
     pipeline_count_field = "release_count"
     serializer = ReleaseSerializer
@@ -62,6 +63,7 @@ class BotKind(RunKind):
     segment = "bots"
     # ``filter[target]`` too: Estafette's web UI filters its list of all bot runs by "target", meaning the bot.
     own_filters = {"bot": "name", "target": "name"}
+    branch_field = "build__repo_branch"
     sort_fields = (*RUN_SORT_FIELDS, "name")
     serializer = BotRunSerializer
     stats_fields = {"name": "name"}

@@ -73,6 +73,8 @@ class RunKind:
     # ``filter[status]``, ``since``, ``labels`` and ``search`` (``list_filters``).
     own_filters: Mapping[str, str] = {}
     sort_fields: tuple[str, ...] = RUN_SORT_FIELDS
+    # The field holding the git branch a run ran on (the log search's ``branch:``); None: its runs have none.
+    branch_field: str | None = None
     list_deferred: tuple[str, ...] = ()  # model fields a list item does not show (long texts)
     # The pipeline read model's count of its runs: the total of the unfiltered list of all pipelines without counting
     # (None: count them).

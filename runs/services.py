@@ -18,7 +18,11 @@ from builder.contracts import LogLine, TailLogLine
 from estafette.lib.db import atomic_with_retry
 from pipelines.models import Pipeline
 from runs.logs import LogEntry, log_entries
-from runs.models import LogChunk, LogRecord, LogStep
+from runs.models import LogChunk, LogRecord, LogSearchLine, LogStep
+
+# Rows per INSERT of the log search's lines: a builder's batch holds up to 10 000 lines, SQLite binds at most 32 766
+# parameters a statement (8 columns a row).
+LOG_LINE_BATCH = 2_000
 
 
 def log_record_errors(
@@ -130,6 +134,25 @@ def _log_insert_batch(*, record: LogRecord, seq: int, entries: list[LogEntry], n
             )
             for key, chunk_entries in chunks.items()
         ]
+    )
+    # The log search's rows, in the same transaction: a stored line is findable as soon as it is visible.
+    LogSearchLine.objects.bulk_create(
+        [
+            LogSearchLine(
+                record_id=record.pk,
+                step_id=steps[key].pk,
+                pipeline_id=record.pipeline_id,
+                run_kind=record.run_kind,
+                run_id=record.run_id,
+                line=entry["logLine"]["line"],
+                text=entry["logLine"]["text"],
+                inserted_at=now,
+            )
+            for key, chunk_entries in chunks.items()
+            for entry in chunk_entries
+            if "logLine" in entry and entry["logLine"]["text"].strip()
+        ],
+        batch_size=LOG_LINE_BATCH,
     )
     LogRecord.objects.filter(pk=record.pk).update(updated_at=now)
 

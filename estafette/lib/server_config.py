@@ -91,6 +91,8 @@ class ServerConfig:
     trusted_images: list[dict[str, Any]] = field(default_factory=lambda: [dict(i) for i in DEFAULT_TRUSTED_IMAGES])
     integrations: dict[str, dict[str, str]] = field(default_factory=dict)  # {"github": {"appId": …}}
     catalog_filters: list[str] = field(default_factory=list)
+    # The delivery insights' definitions (server_config_schema.Insights), snake_case; the defaults when not set.
+    insights: dict[str, Any] = field(default_factory=lambda: _insights(None))
 
     def integration(self, name: str) -> dict[str, str]:
         """The settings of one integration (``{}`` when the file has none)."""
@@ -153,8 +155,21 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
         trusted_images=trusted_images,
         integrations=integrations,
         catalog_filters=[key.strip() for key in checked.catalog.filters] if checked.catalog else [],
+        insights=_insights(checked.insights),
         auth=dict(data.get("auth") or {}),
     )
+
+
+def _insights(insights: Any) -> dict[str, Any]:
+    from estafette.lib.server_config_schema import Insights
+
+    chosen = insights or Insights()
+    return {
+        "production_targets": [name.strip() for name in chosen.productionTargets],
+        "rollback_actions": [name.strip() for name in chosen.rollbackActions],
+        "hotfix_branch_prefixes": [prefix.strip() for prefix in chosen.hotfixBranchPrefixes],
+        "failure_window_hours": chosen.failureWindowHours,
+    }
 
 
 def check_manifest_preferences(data: Any, *, where: str) -> dict[str, Any]:

@@ -197,6 +197,29 @@ class Catalog(BaseModel):
     filters: list[Text] = Field(default_factory=list, description="The label keys the catalog offers as facets.")
 
 
+class Insights(BaseModel):
+    """What the delivery insights (``GET /api/insights/dora``) count as production, a rollback and a hotfix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    productionTargets: list[Text] = Field(
+        default_factory=lambda: ["production", "prod"],
+        description="Release targets that are production: their succeeded releases are deployments.",
+    )
+    rollbackActions: list[Text] = Field(
+        default_factory=lambda: ["rollback"],
+        description="Release actions that undo a deployment: one after a deployment marks that change failed.",
+    )
+    hotfixBranchPrefixes: list[Text] = Field(
+        default_factory=lambda: ["hotfix/"],
+        description="A deployment of a build from a branch with one of these prefixes is a hotfix: it marks the "
+        "deployment before it failed.",
+    )
+    failureWindowHours: int = Field(
+        24, ge=1, le=24 * 90, description="How long after a deployment a rollback or hotfix still marks it failed."
+    )
+
+
 class ServerConfigFile(BaseModel):
     """``ESTAFETTE_CONFIG_FILE``: credentials, trusted images and manifest preferences, in Estafette's camelCase."""
 
@@ -210,6 +233,7 @@ class ServerConfigFile(BaseModel):
     clearDefaultTrustedImages: StrictBool = Field(False, description="Start from no trusted images instead.")
     integrations: Integrations | None = None
     catalog: Catalog | None = None
+    insights: Insights | None = None
     auth: dict[str, Any] | None = Field(
         None,
         description="Estafette's auth section (administrators, google, github, microsoft, oidc, organizations), "

@@ -1,4 +1,4 @@
-from runs.models.logs import LogChunk, LogRecord, LogStep, StepKind, StepStatus
+from runs.models.logs import LogChunk, LogRecord, LogSearchLine, LogStep, StepKind, StepStatus
 from runs.models.run import (
     ACTIVE_STATUSES,
     ALLOWED_FROM,
@@ -16,6 +16,7 @@ __all__ = [
     "LOSABLE_STATUSES",
     "LogChunk",
     "LogRecord",
+    "LogSearchLine",
     "LogStep",
     "Run",
     "RunStatus",

@@ -115,3 +115,34 @@ class LogChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.seq} of {self.record_id}"
+
+
+class LogSearchLine(models.Model):
+    """One line of output as the log search finds it (``runs.log_search``): written with its chunk, deleted with it.
+
+    The chunk keeps the line for showing a log; this row keeps it for finding it, with what a search narrows by
+    (the pipeline, the run, when) beside it. Each database indexes ``text`` in its own way, created by the migration
+    that made this table (``runs/migrations/0002_log_line_search``): SQLite an FTS5 table kept by triggers,
+    PostgreSQL and CockroachDB a generated ``tsvector`` column with an inverted (GIN) index.
+    """
+
+    # Like a chunk's: no database constraints, so the whole record's rows go in one batch of deletes in any order
+    # (CockroachDB cannot defer a constraint); a record's deletion cascades here through Django (prune_logs deletes
+    # the lines explicitly, first).
+    record = models.ForeignKey(LogRecord, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    step = models.ForeignKey(
+        LogStep, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    # Copied from the record so that a search narrows by pipeline, run and time without joining it.
+    pipeline_id = models.BigIntegerField()
+    run_kind = models.CharField(max_length=8)
+    run_id = models.BigIntegerField()
+    line = models.PositiveIntegerField()
+    text = models.TextField()
+    inserted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "runs_logline"
+
+    def __str__(self) -> str:
+        return f"line {self.line} of step {self.step_id}"

@@ -3,7 +3,21 @@
 import { runKind } from '@/utils/runKinds'
 
 import { api, ApiError, isApiError, type Query } from './client'
-import type { BuildDetail, LogStep, Page, Pipeline, Release, RunDetail, RunKind, RunLog, RunTypes, User } from './types'
+import type {
+  BuildDetail,
+  DoraReport,
+  LogSearchResult,
+  LogStep,
+  Page,
+  Pipeline,
+  Release,
+  ResourceHint,
+  RunDetail,
+  RunKind,
+  RunLog,
+  RunTypes,
+  User,
+} from './types'
 
 // A type alias (not an interface) so it can be spread into vue-router params.
 export type PipelineKey = {
@@ -129,6 +143,31 @@ export async function getRunLog(key: PipelineKey, kind: RunKind, id: string, opt
 }
 
 export const runLogStreamPath = (key: PipelineKey, kind: RunKind, id: string) => `${runPath(key, kind, id)}/logs.stream`
+
+/** Log lines of every run matching `q` (words, "phrases", pipeline:/branch:/status:/since:), newest first. */
+export const searchLogs = (q: string, page: number, options: Options = {}) =>
+  api.get<LogSearchResult>('/logs/search', { query: { q, 'page[number]': page, 'page[size]': 50 }, ...options })
+
+/** What the delivery insights are computed over (`GET /api/insights/dora`). */
+export interface DoraFilter {
+  since?: string
+  labels?: string[]
+  pipeline?: string
+}
+
+export const getDora = (filter: DoraFilter, options: Options = {}) =>
+  api.get<DoraReport>('/insights/dora', {
+    query: {
+      'filter[since]': filter.since,
+      'filter[labels]': filter.labels && filter.labels.length > 0 ? filter.labels : undefined,
+      'filter[pipeline]': filter.pipeline,
+    },
+    ...options,
+  })
+
+/** Where a pipeline's jobs request far more or less CPU and memory than they use. */
+export const getResourceHints = (key: PipelineKey, options: Options = {}) =>
+  api.get<{ hints: ResourceHint[] }>(`${pipelinePath(key)}/stats/hints`, options)
 
 export const getMe = () => api.get<User>('/me', { expectUnauthorized: true })
 

@@ -511,6 +511,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/insights/dora": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Delivery insights: the DORA metrics of production releases
+         * @description Definitions (``GET /api/insights/dora`` documents the same; ``docs/insights.md`` explains them):
+         *
+         *     - A **production release** is a release (not a bot run) to a target the operator marks as production
+         *       (``insights.productionTargets`` in the server configuration; default ``production`` and ``prod``), whose status is
+         *       final: succeeded or failed (canceled ones are left out). Its time is when it finished (``updated_at``), in UTC.
+         *     - A **change** is one version of a pipeline released to one production target (pipeline, target, version). A change
+         *       retried (a failed release of the version, then a succeeded one) is one change.
+         *     - A **deployment** is a change's first succeeded release, unless the release is a rollback (``rollbackActions``):
+         *       undoing a change deploys none. **Deployment frequency**: deployments in the window per day.
+         *     - **Lead time for changes**: for each deployment, from the first commit of its build to the deployment. Builds record
+         *       no commit times (a push's commits carry none here), so a commit's ``timestamp`` is used where one is recorded and the
+         *       build's creation — when the push reached the server — otherwise. The median over the window's deployments.
+         *     - **Change failure rate**: of the changes whose first release finished in the window, the share that failed: a failed
+         *       release of the change (even when a retry succeeded), or a rollback (``rollbackActions``) or a hotfix deployment (a
+         *       build from a ``hotfixBranchPrefixes`` branch) of the same pipeline and target within ``failureWindowHours`` after
+         *       its deployment.
+         *     - **Time to restore**: for each failed production release in the window, the time until the next succeeded release
+         *       (any version, rollbacks included) of the same pipeline and target. The median; failures not restored yet are
+         *       counted apart (``unrestored``).
+         *
+         *     Each metric is compared with the window of the same length before (``trend``: better, worse or same) and placed in
+         *     the DORA performance band of the 2023 State of DevOps report (``band``: elite, high, medium, low).
+         */
+        get: operations["insights_dora"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/integrations/bitbucket/descriptor": {
         parameters: {
             query?: never;
@@ -693,6 +734,26 @@ export interface paths {
         };
         /** @description ``GET /api/labels/frequent``: the ``key=value`` labels that more than one of the filtered pipelines carry. */
         get: operations["labels_frequent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/logs/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the logs of every run
+         * @description The log lines of builds, releases and bot runs of the pipelines the caller may see that contain every word and phrase of `q`, newest first, found through the database's full-text index (SQLite FTS5, PostgreSQL and CockroachDB `tsvector` with an inverted index). Pruned logs are not found. On SQLite the search looks at the newest 10000 lines containing the words, before the qualifiers narrow them; PostgreSQL and CockroachDB have no such limit.
+         */
+        get: operations["logs_search"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1486,6 +1547,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{source}/{owner}/{name}/stats/hints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Right-sizing hints of a pipeline's jobs
+         * @description Right-sizing hints: a pipeline's measured CPU and peak memory against what its jobs request.
+         *
+         *     The builder measures each run (``Run.cpu_max_usage``: the busiest stage's CPU in cores; ``memory_max_usage``: the
+         *     largest peak memory of a stage in bytes). It reports no per-stage figures to the log store, so the hints are per run
+         *     kind of a pipeline, from its last ``HINT_RUNS`` succeeded runs that were measured. The request compared against is the
+         *     operator's (``ESTAFETTE_JOB_CPU_REQUEST``, ``ESTAFETTE_JOB_MEMORY_REQUEST``: what jobs run with, e.g. the namespace's
+         *     LimitRange default); without one the hint only suggests a value.
+         *
+         *     A suggestion is the 95th percentile of the measured peaks plus ``HEADROOM``, rounded up (CPU to a tenth of a core,
+         *     memory to 64 MiB). A request is far above use when it is at least ``FAR_ABOVE`` times the suggestion, and below use
+         *     when the 95th percentile exceeds it.
+         */
+        get: operations["pipeline_stats_hints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{source}/{owner}/{name}/stats/releasescpu": {
         parameters: {
             query?: never;
@@ -1974,6 +2065,14 @@ export interface components {
             items: components["schemas"]["AuditEntry"][];
             pagination: components["schemas"]["Pagination"];
         };
+        /**
+         * @description * `elite` - elite
+         *     * `high` - high
+         *     * `medium` - medium
+         *     * `low` - low
+         * @enum {string}
+         */
+        BandEnum: "elite" | "high" | "medium" | "low";
         BatchAnswer: {
             changed: number;
         };
@@ -2270,6 +2369,142 @@ export interface components {
         DockerAccepted: {
             ids: string[];
         };
+        DoraChangeFailureRate: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: double
+             * @description 0 to 1; null without changes
+             */
+            rate: number | null;
+            changes: number;
+            failedChanges: number;
+            /** Format: double */
+            previousRate: number | null;
+        };
+        DoraDeploymentFrequency: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /** Format: double */
+            perDay: number;
+            deployments: number;
+            /** Format: double */
+            previousPerDay: number;
+        };
+        DoraLabel: {
+            metrics: components["schemas"]["DoraMetrics"];
+            label: string;
+        };
+        DoraLeadTime: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: double
+             * @description median; null without deployments
+             */
+            seconds: number | null;
+            /** Format: double */
+            previousSeconds: number | null;
+        };
+        DoraMetrics: {
+            deploymentFrequency: components["schemas"]["DoraDeploymentFrequency"];
+            leadTimeForChanges: components["schemas"]["DoraLeadTime"];
+            changeFailureRate: components["schemas"]["DoraChangeFailureRate"];
+            timeToRestore: components["schemas"]["DoraTimeToRestore"];
+        };
+        DoraPipeline: {
+            metrics: components["schemas"]["DoraMetrics"];
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+        };
+        DoraReport: {
+            overall: components["schemas"]["DoraMetrics"];
+            window: components["schemas"]["DoraWindow"];
+            previousWindow: components["schemas"]["DoraWindow"];
+            productionTargets: string[];
+            pipelines: components["schemas"]["DoraPipeline"][];
+            labels: components["schemas"]["DoraLabel"][];
+        };
+        DoraTimeToRestore: {
+            /**
+             * @description against the window before
+             *
+             *     * `better` - better
+             *     * `worse` - worse
+             *     * `same` - same
+             */
+            trend: (components["schemas"]["TrendEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description DORA 2023 band; null without data
+             *
+             *     * `elite` - elite
+             *     * `high` - high
+             *     * `medium` - medium
+             *     * `low` - low
+             */
+            band: (components["schemas"]["BandEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: double
+             * @description median; null without restored failures
+             */
+            seconds: number | null;
+            failures: number;
+            unrestored: number;
+            /** Format: double */
+            previousSeconds: number | null;
+        };
+        DoraWindow: {
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+        };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -2498,6 +2733,40 @@ export interface components {
             items: components["schemas"]["LogRecord"][];
             pagination: components["schemas"]["Pagination"];
         };
+        LogSearchHit: {
+            repoSource: string;
+            repoOwner: string;
+            repoName: string;
+            /** @description build, release or bot */
+            runKind: string;
+            runId: string;
+            /** @description the attempt's log (…/logsbyid/{logId}) */
+            logId: string;
+            attempt: number;
+            /** @description the stage or service the line belongs to */
+            step: string;
+            /** @description for a parallel stage or a service: its stage; else empty */
+            parentStage: string;
+            stepId: string;
+            /** @description the line's number within its step */
+            line: number;
+            /** @description the line as stored (masked) */
+            text: string;
+            /** Format: date-time */
+            insertedAt: string;
+            /** @description the web UI's address opening the log at this line */
+            link: string;
+        };
+        LogSearchPagination: {
+            page: number;
+            size: number;
+            /** @description whether the next page has lines */
+            hasMore: boolean;
+        };
+        LogSearchResult: {
+            items: components["schemas"]["LogSearchHit"][];
+            pagination: components["schemas"]["LogSearchPagination"];
+        };
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -2609,6 +2878,8 @@ export interface components {
             readonly insertedAt: string;
             readonly clientSecret: string;
         };
+        /** @enum {unknown} */
+        NullEnum: null;
         /**
          * @description Fields are declared snake_case and rendered camelCase.
          *
@@ -2831,6 +3102,44 @@ export interface components {
         ReleaseTargetOfReleasesList: {
             items: components["schemas"]["NameCount"][];
             pagination: components["schemas"]["Pagination"];
+        };
+        /**
+         * @description * `cpu` - cpu
+         *     * `memory` - memory
+         * @enum {string}
+         */
+        ResourceEnum: "cpu" | "memory";
+        ResourceHint: {
+            /** @description build, release or bot */
+            kind: string;
+            resource: components["schemas"]["ResourceEnum"];
+            /** @description measured succeeded runs read (the latest) */
+            runs: number;
+            /**
+             * Format: double
+             * @description 95th percentile of the runs' peaks: cores or bytes
+             */
+            p95: number;
+            /**
+             * Format: double
+             * @description the largest peak: cores or bytes
+             */
+            peak: number;
+            /**
+             * Format: double
+             * @description the configured request; null when none
+             */
+            request: number | null;
+            /**
+             * Format: double
+             * @description the request to set: cores or bytes
+             */
+            suggested: number;
+            verdict: components["schemas"]["VerdictEnum"];
+            message: string;
+        };
+        ResourceHints: {
+            hints: components["schemas"]["ResourceHint"][];
         };
         /**
          * @description * `administrator` - administrator
@@ -3076,6 +3385,13 @@ export interface components {
         Templates: {
             templates: components["schemas"]["Template"][];
         };
+        /**
+         * @description * `better` - better
+         *     * `worse` - worse
+         *     * `same` - same
+         * @enum {string}
+         */
+        TrendEnum: "better" | "worse" | "same";
         /** @description ``contracts.User``: the user, their identities at login providers, roles and memberships. */
         User: {
             readonly id: string;
@@ -3114,6 +3430,14 @@ export interface components {
             /** @description one error per line, file:line:column: message; empty when valid */
             errors: string;
         };
+        /**
+         * @description * `lower` - lower
+         *     * `raise` - raise
+         *     * `ok` - ok
+         *     * `unset` - unset
+         * @enum {string}
+         */
+        VerdictEnum: "lower" | "raise" | "ok" | "unset";
         Warning: {
             /** @description warning or danger */
             status: string;
@@ -4974,6 +5298,59 @@ export interface operations {
             };
         };
     };
+    insights_dora: {
+        parameters: {
+            query?: {
+                /** @description key=value, repeatable; all must match */
+                "filter[labels]"?: string[];
+                /** @description name, owner/name or source/owner/name */
+                "filter[pipeline]"?: string;
+                /** @description the window's start: 30d, 12w, 1w, 1m, 1y or an ISO 8601 date or time (UTC unless it names a zone); the window ends now. Default 30d, at most 366 days */
+                "filter[since]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoraReport"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     integrations_bitbucket_descriptor: {
         parameters: {
             query?: never;
@@ -5479,6 +5856,66 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    logs_search: {
+        parameters: {
+            query: {
+                /** @description page number, from 1 */
+                "page[number]"?: number;
+                /** @description lines per page, 1 to 100 (50) */
+                "page[size]"?: number;
+                /**
+                 * @description Words and "quoted phrases" a line must all contain (each as written, case-insensitive; a word such as
+                 *     `ERR_CONN_RESET` matches that sequence of letters and digits), and qualifiers narrowing the runs:
+                 *     `pipeline:owner/name` (or `name`, or `source/owner/name`), `branch:main`, `status:failed` (or `status:failed,canceled`),
+                 *     `since:7d` (`12h`, `2w`, Estafette's `1h`…`1y`, or an ISO 8601 date or time, UTC unless it names a zone). The same
+                 *     qualifier twice matches either value; different qualifiers must all match. Text containing a colon must be quoted.
+                 *     At most 500 characters; anything else is a 400 saying how to write it.
+                 */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogSearchResult"];
+                };
+            };
+            /** @description malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8748,6 +9185,56 @@ export interface operations {
             };
             /** @description not logged in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    pipeline_stats_hints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                owner: string;
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceHints"];
+                };
+            };
+            /** @description not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -90,3 +90,14 @@ export type User = Schemas['Me']
 
 /** A login provider's button (GET /api/auth/providers). */
 export type LoginProvider = Schemas['ProviderItem']
+
+/** A log line the log search found (`GET /api/logs/search`), with the address opening the log there. */
+export type LogSearchHit = Schemas['LogSearchHit']
+export type LogSearchResult = Schemas['LogSearchResult']
+
+/** The delivery insights (`GET /api/insights/dora`) and the metrics of one group. */
+export type DoraReport = Schemas['DoraReport']
+export type DoraMetrics = Schemas['DoraMetrics']
+
+/** A right-sizing hint of a pipeline's jobs (`…/stats/hints`). */
+export type ResourceHint = Schemas['ResourceHints']['hints'][number]

@@ -6,8 +6,11 @@ import type { RunKind } from '@/api/types'
 import { forgetUser } from '@/stores/session'
 import { RUN_TABS } from '@/utils/navigation'
 import { RUN_KIND_LIST, runListRouteName, runRouteName } from '@/utils/runKinds'
+import DeliveryInsightsView from '@/views/DeliveryInsightsView.vue'
 import LoginView from '@/views/LoginView.vue'
+import LogSearchView from '@/views/LogSearchView.vue'
 import NotFoundView from '@/views/NotFoundView.vue'
+import PipelineInsightsView from '@/views/PipelineInsightsView.vue'
 import PipelineOverviewView from '@/views/PipelineOverviewView.vue'
 import PipelinesView from '@/views/PipelinesView.vue'
 import PipelineTriggersView from '@/views/PipelineTriggersView.vue'
@@ -34,6 +37,8 @@ export const routes: RouteRecordRaw[] = [
   ...pageRoutes,
   { path: '/login', name: 'login', component: LoginView, meta: { title: 'Log in' } },
   { path: '/pipelines', name: 'pipelines', component: PipelinesView, meta: { title: 'Pipelines' } },
+  { path: '/delivery', name: 'delivery', component: DeliveryInsightsView, meta: { title: 'Delivery insights' } },
+  { path: '/logs/search', name: 'logs-search', component: LogSearchView, meta: { title: 'Search logs' } },
   // Estafette's own addresses for the cross-pipeline pages.
   { path: '/pipelines/all', redirect: (to) => ({ name: 'pipelines', query: to.query }) },
   ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
@@ -59,6 +64,7 @@ export const routes: RouteRecordRaw[] = [
         meta: { runKind: spec.kind },
       })),
       { path: 'triggers', name: 'pipeline-triggers', component: PipelineTriggersView },
+      { path: 'insights', name: 'pipeline-insights', component: PipelineInsightsView },
       ...RUN_KIND_LIST.map((spec): RouteRecordRaw => ({
         path: `${spec.segment}/:id/${runTab}`,
         name: runRouteName(spec.kind),

@@ -31,6 +31,7 @@ export const pageRoutes: RouteRecordRaw[] = [
 /** The main navigation's entries for these pages, after the run lists (AppHeader.vue). */
 export const pageNav: readonly { name: string; label: string }[] = [
   { name: 'insights', label: 'Insights' },
+  { name: 'delivery', label: 'Delivery' },
   { name: 'catalog', label: 'Catalog' },
   { name: 'manifest', label: 'Manifest' },
   { name: 'secrets', label: 'Secrets' },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 
 import { lines, logLine, makeStep } from '@/testing/fixtures'
 
-import { LogTree, RowIndex } from './logTree'
+import { LogTree, logAnchorRow, parseLogAnchor, RowIndex } from './logTree'
 
 function treeWithParallelStagesAndServices(): LogTree {
   return LogTree.fromSteps([
@@ -131,5 +131,27 @@ describe('RowIndex', () => {
     expect(rows.length).toBe(100_002)
     expect(rows.rowAt(50_001)).toMatchObject({ type: 'step', node: { name: 'b' } })
     expect(rows.rowAt(100_001)).toMatchObject({ type: 'line', line: { line: 50_000 } })
+  })
+})
+
+describe('log anchors', () => {
+  it('reads the log search link’s hash and finds the line in its step', () => {
+    // given
+    const tree = treeWithParallelStagesAndServices()
+    // when
+    const anchor = parseLogAnchor('#step=lint&line=1')
+    // then
+    expect(anchor).toEqual({ step: 'lint', line: 1, service: false })
+    expect(logAnchorRow(tree, anchor!)).toEqual({ key: 'test#0/lint#0', index: 0 })
+    expect(logAnchorRow(tree, { step: 'postgres', line: 1, service: true })).toEqual({
+      key: 'test#0/svc:postgres#0',
+      index: 0,
+    })
+  })
+
+  it('ignores a hash that names no line', () => {
+    expect(parseLogAnchor('#top')).toBeNull()
+    expect(parseLogAnchor('#step=unit&line=0')).toBeNull()
+    expect(logAnchorRow(treeWithParallelStagesAndServices(), { step: 'unit', line: 99, service: false })).toBeNull()
   })
 })

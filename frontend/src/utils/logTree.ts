@@ -189,3 +189,29 @@ export class RowIndex {
     return this.segments.find((segment) => segment.node.key === key)?.start
   }
 }
+
+/** A line named by the address's hash: `#step=<name>&line=<n>` (`&service=1` for a service container). */
+export interface LogAnchor {
+  step: string
+  line: number
+  service: boolean
+}
+
+export function parseLogAnchor(hash: string): LogAnchor | null {
+  const params = new URLSearchParams(hash.replace(/^#/, ''))
+  const step = params.get('step')
+  const line = Number(params.get('line'))
+  if (!step || !Number.isInteger(line) || line < 1) return null
+  return { step, line, service: params.get('service') === '1' }
+}
+
+/** The step (its key) and the index within it of the anchored line; the latest run of a step of that name. */
+export function logAnchorRow(tree: LogTree, anchor: LogAnchor): { key: string; index: number } | null {
+  let found: { key: string; index: number } | null = null
+  for (const node of tree.walk()) {
+    if (node.name !== anchor.step || (node.kind === 'service') !== anchor.service) continue
+    const index = node.lines.findIndex((line) => line.line === anchor.line)
+    if (index >= 0) found = { key: node.key, index }
+  }
+  return found
+}

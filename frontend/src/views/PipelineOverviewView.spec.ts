@@ -116,7 +116,7 @@ describe('PipelineOverviewView', () => {
     await renderAt(PipelineView, OVERVIEW)
     // then
     const docs = await screen.findByRole('region', { name: 'Branch docs' })
-    expect(within(docs).getByRole('link').textContent!.trim()).toBe('1.0.100')
+    expect(within(docs).getByRole('link', { name: '1.0.100' }).getAttribute('href')).toMatch(/\/builds\/100$/)
     expect(within(docs).queryByText('Release…')).toBeNull()
   })
 

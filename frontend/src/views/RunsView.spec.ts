@@ -120,7 +120,7 @@ describe("a pipeline's runs", () => {
       within(tabs)
         .getAllByRole('link')
         .map((link) => link.textContent),
-    ).toEqual(['Overview', 'Builds', 'Releases', 'Bots', 'Triggers'])
+    ).toEqual(['Overview', 'Builds', 'Releases', 'Bots', 'Triggers', 'Insights'])
     // when the operator opens the releases tab, then the bots tab
     await user.click(within(tabs).getByRole('link', { name: 'Releases' }))
     // then each shows its own kind

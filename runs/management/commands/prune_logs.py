@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.progress import ProgressBar
-from runs.models import LogChunk, LogRecord, LogStep
+from runs.models import LogChunk, LogRecord, LogSearchLine, LogStep
 
 AGE = re.compile(r"^(\d+)([hdw])$")
 UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -30,7 +30,9 @@ def parse_age(raw: str) -> timedelta:
 def delete_records(record_ids: list[int]) -> int:
     """Delete records with their steps and chunks in one transaction; returns the lines removed."""
     lines = LogChunk.objects.filter(record_id__in=record_ids).aggregate(total=Sum("line_count"))["total"] or 0
-    # Children first: chunks reference steps without a database constraint, steps reference records.
+    # Children first: chunks and the log search's lines reference steps without a database constraint, steps
+    # reference records. Deleting the lines unindexes them (each database's index follows its table).
+    LogSearchLine.objects.filter(record_id__in=record_ids).delete()
     LogChunk.objects.filter(record_id__in=record_ids).delete()
     LogStep.objects.filter(record_id__in=record_ids).delete()
     LogRecord.objects.filter(pk__in=record_ids).delete()
