@@ -12,6 +12,8 @@ from builder.contracts import TailLogLine
 from builder.secrets import open_envelope
 from builds.testing import MANIFEST, make_build, make_pipeline
 from estafette.lib.crypt import installation_key
+from pipelines.catalog import CatalogEntityFields, catalog_entity_create
+from pipelines.models import CatalogEntity
 from releases.services import bot_create, bot_finish, bot_start, release_create
 from runs.events import manual_event
 from runs.models import RunStatus
@@ -109,20 +111,80 @@ def test_it_encrypts_a_secret_for_some_pipelines_and_copies_it(page: Any) -> Non
     assert page.evaluate("navigator.clipboard.readText()") == envelope
 
 
+def test_the_catalog_lists_entities_and_changes_them(page: Any) -> None:
+    # given a team and an application of it linked to its pipeline, and another team
+    make_pipeline("billing")
+    catalog_entity_create(fields=CatalogEntityFields(key="team", value="payments", labels=(("tier", "gold"),)))
+    catalog_entity_create(
+        fields=CatalogEntityFields(
+            key="application",
+            value="billing",
+            parent_key="team",
+            parent_value="payments",
+            linked_pipeline="github.com/acme/billing",
+            metadata={"description": "Sends the invoices"},
+        )
+    )
+    catalog_entity_create(fields=CatalogEntityFields(key="team", value="search"))
+    # when the catalog is opened
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog").click()
+    # then its entities are listed with their parent, labels and linked pipeline
+    entities = page.get_by_role("region", name="Entities")
+    expect(entities.get_by_role("row")).to_have_count(4)
+    billing = entities.get_by_role("row").filter(has_text="application=billing")
+    expect(billing).to_contain_text("team=payments")
+    expect(billing.get_by_role("link", name="github.com/acme/billing")).to_be_visible()
+    team = entities.get_by_role("row").filter(has=page.get_by_role("button", name="team=payments"))
+    expect(team).to_contain_text("tier=gold")
+    # and an entity's details, with its metadata
+    entities.get_by_role("button", name="application=billing").click()
+    detail = page.get_by_role("region", name="Entity")
+    expect(detail.get_by_role("heading", name="application=billing")).to_be_visible()
+    expect(detail).to_contain_text("Sends the invoices")
+    # when the team's children are asked for, then only its application is listed
+    entities.get_by_role("button", name="team=payments").click()
+    detail.get_by_role("button", name="Show its children").click()
+    expect(entities.get_by_role("row")).to_have_count(2)
+    # when an entity is created under the team (an administrator may)
+    page.get_by_role("button", name="New entity").click()
+    form = page.get_by_role("form", name="New catalog entity")
+    form.get_by_label("Key", exact=True).fill("application")
+    form.get_by_label("Value", exact=True).fill("invoices")
+    form.get_by_label("Parent key").fill("team")
+    form.get_by_label("Parent value").fill("payments")
+    form.get_by_label("Labels (one key=value a line)").fill("language=python")
+    form.get_by_role("button", name="Create").click()
+    # then it is stored and listed among the team's children
+    expect(detail.get_by_role("heading", name="application=invoices")).to_be_visible()
+    expect(entities.get_by_role("button", name="application=invoices")).to_be_visible()
+    created = CatalogEntity.objects.get(key="application", value="invoices")
+    assert (created.parent_key, created.parent_value, created.labels) == (
+        "team",
+        "payments",
+        [{"key": "language", "value": "python"}],
+    )
+    # when it is deleted, then it is gone
+    detail.get_by_role("button", name="Delete", exact=True).click()
+    detail.get_by_role("button", name="Delete application=invoices").click()
+    expect(entities.get_by_role("button", name="application=invoices")).to_have_count(0)
+    assert not CatalogEntity.objects.filter(pk=created.pk).exists()
+
+
 def test_the_catalog_lists_pipelines_by_label_value(page: Any, settings: Any) -> None:
     # given the catalog's filter keys, and pipelines of two types
     settings.CATALOG_FILTERS = ["type", "team"]
     make_build(make_pipeline("api"), status=RunStatus.SUCCEEDED, manifest=manifest_of_type("service"))
     make_build(make_pipeline("web"), status=RunStatus.SUCCEEDED, manifest=manifest_of_type("service"))
     make_build(make_pipeline("sdk"), status=RunStatus.SUCCEEDED, manifest=manifest_of_type("library"))
-    # when the catalog is opened
+    # when the catalog's second view is opened
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog").click()
+    page.get_by_role("tab", name="Pipelines by label").click()
     # then the values of the first key are listed with their number of pipelines
     values = page.get_by_role("navigation", name="Values of type")
     expect(values.get_by_role("listitem")).to_have_text([re.compile(r"library\s*1"), re.compile(r"service\s*2")])
     # and choosing one lists its pipelines only
     values.get_by_role("button", name="service").click()
-    entities = page.get_by_role("region", name="Pipelines")
+    entities = page.get_by_role("region", name="Pipelines", exact=True)
     expect(entities.get_by_role("link", name="acme/api", exact=True)).to_be_visible()
     expect(entities.get_by_role("link", name="acme/web", exact=True)).to_be_visible()
     expect(entities.get_by_role("link", name="acme/sdk", exact=True)).to_have_count(0)

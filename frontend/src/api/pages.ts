@@ -21,6 +21,8 @@ export type ManifestTemplate = Schemas['Template']
 export type Validation = Schemas['Validation']
 export type EncryptRequest = Schemas['EncryptRequest']
 export type FrequentLabel = Schemas['FrequentLabel']
+export type CatalogEntity = Schemas['CatalogEntity']
+export type CatalogEntityRequest = Schemas['CatalogEntityRequest']
 
 const sinceQuery = (since: string): Query => ({ 'filter[since]': since })
 
@@ -88,6 +90,39 @@ export const listPipelinesWithLabel = (label: string, page: number, options: Opt
     query: { 'filter[labels]': label, 'filter[since]': 'eternity', 'page[number]': page, 'page[size]': 20 },
     ...options,
   })
+
+/** The catalog entities' filters: `parent`/`entity` are `key` or `key=value`, `labels` is `key=value`. */
+export interface CatalogEntityQuery {
+  search?: string
+  parent?: string
+  entity?: string
+  labels?: string
+  pipeline?: string
+}
+
+export const listCatalogEntities = (filters: CatalogEntityQuery, page: number, options: Options = {}) =>
+  api.get<Page<CatalogEntity>>('/catalog/entities', {
+    query: {
+      ...Object.fromEntries(
+        Object.entries(filters)
+          .filter(([, value]) => value)
+          .map(([name, value]) => [`filter[${name}]`, value]),
+      ),
+      sort: 'parent_key,parent_value,key,value',
+      'page[number]': page,
+      'page[size]': 20,
+    },
+    ...options,
+  })
+
+export const createCatalogEntity = (entity: CatalogEntityRequest) =>
+  api.post<CatalogEntity>('/catalog/entities', entity)
+
+export const updateCatalogEntity = (id: string, entity: CatalogEntityRequest) =>
+  api.put<Schemas['CatalogEntityChanged']>(`/catalog/entities/${encodeURIComponent(id)}`, { ...entity, id })
+
+export const deleteCatalogEntity = (id: string) =>
+  api.delete<Schemas['CatalogEntityChanged']>(`/catalog/entities/${encodeURIComponent(id)}`)
 
 // -- configuration --------------------------------------------------------------------------------
 
