@@ -68,6 +68,11 @@ class BuildSerializer(RunSerializer):
     release_targets = BuildReleaseTargetsField()
     commits = wire_json(CommitSerializer(many=True))
     triggers = wire_json(serializers.ListField(child=serializers.DictField()))
+    # Not in Estafette's Build: this API's addition, so the UI can say why a version cannot be rebuilt (build_rebuild
+    # refuses an invalid manifest with a 409) instead of offering it. A list item has it too: rebuild is offered there.
+    manifest_valid = serializers.BooleanField(
+        help_text="false when the build's manifest was invalid; such a version cannot be rebuilt"
+    )
 
 
 class BuildDetailSerializer(BuildSerializer):

@@ -160,8 +160,11 @@ def test_an_invalid_manifest_is_versioned_as_the_pipeline_versions_and_is_not_re
     pipeline = make_pipeline("api")
     make_build(pipeline, status=RunStatus.SUCCEEDED)
     make_build(pipeline, manifest=INVALID_MANIFEST)
-    [invalid] = client.get(f"{API}/builds?filter[status]=failed").json()["items"]
-    assert invalid["buildVersion"] == "1.2.2"
+    valid, invalid = sorted(client.get(f"{API}/builds").json()["items"], key=lambda build: build["buildVersion"])
+    assert (invalid["buildVersion"], invalid["buildStatus"]) == ("1.2.2", "failed")
+    # and the builds say which manifest was invalid, so the UI does not offer what the API refuses
+    assert (valid["manifestValid"], invalid["manifestValid"]) == (True, False)
+    assert client.get(f"{API}/builds/{invalid['id']}").json()["manifestValid"] is False
 
     # when the UI asks to rebuild it
     response = client.post(f"{API}/builds", {"buildVersion": "1.2.2"}, format="json")

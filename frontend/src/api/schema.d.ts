@@ -2153,6 +2153,8 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
+            /** @description false when the build's manifest was invalid; such a version cannot be rebuilt */
+            manifestValid: boolean;
             readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;
@@ -2187,6 +2189,8 @@ export interface components {
             readonly triggers: {
                 [key: string]: unknown;
             }[];
+            /** @description false when the build's manifest was invalid; such a version cannot be rebuilt */
+            manifestValid: boolean;
             readonly triggerEvents: components["schemas"]["EstafetteEvent"][];
             /** Format: date-time */
             insertedAt: string;

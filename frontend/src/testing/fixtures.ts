@@ -32,6 +32,7 @@ function buildFields(): Build {
     ],
     commits: [{ message: 'Add the live tail', author: { name: 'Ada', email: 'ada@example.com', username: 'ada' } }],
     triggers: [],
+    manifestValid: true,
     triggerEvents: [],
     insertedAt: '2026-11-26T10:00:00Z',
     startedAt: '2026-11-26T10:00:05Z',

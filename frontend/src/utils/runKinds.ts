@@ -55,6 +55,8 @@ export interface RunKindSpec<R extends Run = Run> {
   revision?(run: R): RunRevision
   /** A failed or canceled run of this kind can be run again with the same version (builds). */
   rebuilds: boolean
+  /** Why this failed run cannot be run again all the same (the API would answer 409), or null. */
+  rebuildBlocked?(run: R): string | null
   /** A succeeded run of this kind can be released to a target (builds). */
   releasable: boolean
   /** Where its manifest comes from: its own (builds), the build of its version (releases), or none shown. */
@@ -76,6 +78,11 @@ const build: RunKindSpec<Build> = {
   subject: (run) => `build ${run.buildVersion}`,
   revision: (run) => ({ branch: run.repoBranch, revision: run.repoRevision, commit: run.commits?.[0] }),
   rebuilds: true,
+  // The API refuses a version built from an invalid manifest (it would fail the same way); the build says so.
+  rebuildBlocked: (run) =>
+    run.manifestValid === false
+      ? 'This version was built from an invalid manifest and cannot be rebuilt: fix .estafette.yaml and push a new commit.'
+      : null,
   releasable: true,
   manifest: 'own',
   filters: { all: ['status', 'since', 'labels', 'search'], pipeline: ['status', 'since', 'branch'] },

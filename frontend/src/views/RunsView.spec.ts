@@ -105,6 +105,21 @@ describe("a pipeline's runs", () => {
     await vi.waitFor(() => expect(router.currentRoute.value.path).toBe(`${PIPELINE_PAGE}/builds/202`))
   })
 
+  it('does not offer to rebuild a version built from an invalid manifest, and says why', async () => {
+    // given a build that failed on its invalid manifest
+    const api = installFakeApi()
+      .on('GET', PIPELINE, { body: makePipeline() })
+      .on('GET', `${PIPELINE}/builds`, { body: page([makeBuild({ buildStatus: 'failed', manifestValid: false })]) })
+    await renderAt(PipelineView, `${PIPELINE_PAGE}/builds`)
+    // when
+    const rebuild = (await screen.findByRole('button', { name: 'Rebuild 1.0.101' })) as HTMLButtonElement
+    // then
+    expect(rebuild.disabled).toBe(true)
+    expect(rebuild.title).toMatch(/built from an invalid manifest .* push a new commit/)
+    expect(screen.getByText(/built from an invalid manifest/)).toBeTruthy()
+    expect(api.requestsTo('POST', `${PIPELINE}/builds`)).toHaveLength(0)
+  })
+
   it("goes from one kind's tab to another's", async () => {
     // given its builds tab
     installFakeApi()
