@@ -374,3 +374,30 @@ def test_a_row_larger_than_the_servers_max_payload_goes_to_a_dead_letter_and_the
     assert any("github-huge" in line and "dead letter" in line for line in logged)
     # and a second pass has nothing left to do
     assert relay_pending(queue_settings) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_in_process_relay_sets_an_oversized_row_aside_and_publishes_the_ones_committed_with_it(
+    queue_settings: QueueSettings,
+) -> None:
+    from estafette.queue.models import DeadLetter
+    from estafette.queue.outbox import start_relay_in_process, stop_relay_in_process
+
+    # given an in-process relay, handed rows as they commit
+    relay = start_relay_in_process(queue_settings)
+    try:
+        wait_until(relay.accepting, timeout=10, what="the relay to connect")
+
+        # when one transaction writes a row over the server's max_payload between two that fit
+        with transaction.atomic():
+            publish_on_commit("estafette.events.cron", {"n": 1}, dedup_key="handed-before")
+            publish_on_commit("estafette.events.github", {"payload": "x" * (2 * 1024 * 1024)}, dedup_key="handed-huge")
+            publish_on_commit("estafette.events.cron", {"n": 2}, dedup_key="handed-after")
+
+        # then the two that fit are published, the huge one is a dead letter, and nothing waits in the outbox
+        wait_until(lambda: relay.published == 2, timeout=10, what="the rows around the oversized one")
+    finally:
+        stop_relay_in_process()
+    assert [m["id"] for m in stream_messages(queue_settings)] == ["handed-before", "handed-after"]
+    assert list(DeadLetter.objects.values_list("event_id", flat=True)) == ["handed-huge"]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
