@@ -9,6 +9,8 @@
 - **Pushes.** A published push names the forge, clone URL, pipeline, branch, revision and the pushed commits in one
   shape (``ForgePush``), checked again by the consumer (``forge_push_read``: an event on the queue is input too); its
   build is keyed on pipeline, branch and revision, so every delivery of the same push makes one build.
+- **Trigger payloads.** The raw body a ``github``/``bitbucket`` trigger event carries (``payload``) is bounded
+  (``trigger_payload``); a larger one is replaced by a summary that says it was cut.
 - **Clone tokens.** The token a job clones with is sealed like a manifest's secret, for the pipeline only
   (``sealed_clone_credential``): dispatch re-keys it for the job and the builder's credential helper opens it.
 """
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +38,13 @@ from integrations.git.webhook import InvalidPush, validate_branch
 from triggers.forges import InvalidSource, PushedCommit, PushedRevision, RepositoryName
 
 MANIFEST_PATH = ".estafette.yaml"
+# The most of a webhook's raw body a trigger event carries as ``payload``. The job gets it as one environment variable
+# (ESTAFETTE_TRIGGER_GITHUB_PAYLOAD, in every stage), and Linux refuses to exec a program with one environment string
+# over 128 KiB (MAX_ARG_STRLEN: E2BIG, so every stage would fail to start); the event itself must also fit NATS's
+# default max_payload (1 MiB) twice over: the trigger-fired event carries it again. GitHub sends up to 25 MiB.
+MAX_TRIGGER_PAYLOAD_BYTES = 96 * 1024
+_SUMMARY_TEXT_CHARS = 256  # each string a cut payload's summary keeps, at most
+MAX_COMMIT_MESSAGE_CHARS = 8 * 1024  # of each pushed commit's message a push event carries
 MAX_COMMITS = 20  # the pushed commits a build records (GitHub sends at most 20 in a push too)
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 
@@ -145,11 +155,47 @@ def sealed_clone_credential(*, name: str, type: str, token: str, repository: Rep
     return Credential(name=name, type=type, additional_properties={"token": sealed})
 
 
+def trigger_payload(body: bytes, payload: Mapping[str, Any]) -> str:
+    """The ``payload`` field of a forge's trigger event: the raw body, or past ``MAX_TRIGGER_PAYLOAD_BYTES`` a JSON
+    summary of it: ``{"truncated": true, "bytes": <the body's size>, …}`` with the body's top-level plain fields
+    (``ref``, ``before``, ``after``, ``action``…) and the plain fields of its top-level objects (``repository.
+    full_name``, ``sender.login``, ``installation.id``, ``head_commit.id``…), strings cut to 256 characters. The
+    trigger's own fields (event, repository, delivery) are unaffected; a job that needs all of it reads it from the
+    forge's API."""
+    if len(body) <= MAX_TRIGGER_PAYLOAD_BYTES:
+        return body.decode("utf-8")
+    summary: dict[str, Any] = {"truncated": True, "bytes": len(body)}
+    for key, value in payload.items():
+        if isinstance(value, Mapping):
+            plain = {name: _plain(inner) for name, inner in value.items() if _is_plain(inner)}
+            summary.setdefault(key, plain)
+        elif _is_plain(value):
+            summary.setdefault(key, _plain(value))
+    text = json.dumps(summary, separators=(",", ":"))
+    if len(text.encode()) > MAX_TRIGGER_PAYLOAD_BYTES:  # a body of thousands of fields: only the marker is left
+        text = json.dumps({"truncated": True, "bytes": len(body)}, separators=(",", ":"))
+    return text
+
+
+def _is_plain(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _plain(value: Any) -> Any:
+    return value[:_SUMMARY_TEXT_CHARS] if isinstance(value, str) else value
+
+
 def recorded_commit(*, message: Any, email: Any, name: Any, username: Any) -> dict[str, Any]:
-    """A pushed commit as a push event carries it (and a build records it)."""
+    """A pushed commit as a push event carries it (and a build records it), its texts cut to a bound: the push
+    event must fit NATS's max_payload (1 MiB) whatever the delivery holds (20 commits of 8 Ki characters of up to
+    4 bytes each is 640 KiB at most)."""
+
+    def text(value: Any, limit: int) -> str:
+        return str(value or "")[:limit]
+
     return {
-        "message": str(message or ""),
-        "author": {"email": str(email or ""), "name": str(name or ""), "username": str(username or "")},
+        "message": text(message, MAX_COMMIT_MESSAGE_CHARS),
+        "author": {"email": text(email, 256), "name": text(name, 256), "username": text(username, 256)},
     }
 
 

@@ -6,6 +6,10 @@ rows come back), publishes each with ``Nats-Msg-Id = dedup_key`` and marks it se
 between commit and publish loses nothing (the row waits); losing it between publish and mark makes
 the next relay publish again, and JetStream drops the copy inside its duplicate window.
 
+A row the NATS server can never take (larger than its ``max_payload``: the client refuses it before sending) is moved
+to a ``DeadLetter`` (consumer ``OUTBOX_RELAY``) with an error log, and the rows behind it go on: retrying it would
+fail the same way forever and hold back every event written after it.
+
 A process running its own relay (``start_relay_in_process``) writes its rows already claimed by that
 relay and hands them over on commit: the relay publishes them at once, without a claiming transaction
 of its own. Should the process die first, the lease runs out and any relay publishes them.
@@ -30,13 +34,16 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from nats.errors import MaxPayloadError
 
 from estafette.lib import request_ids
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
 from estafette.queue import jetstream, subjects
-from estafette.queue.models import HandledEvent, OutboxMessage
+from estafette.queue.models import DeadLetter, HandledEvent, OutboxMessage
 
 logger = logging.getLogger(__name__)
+
+OUTBOX_RELAY = "outbox-relay"  # the ``DeadLetter.consumer`` of rows the relay could not publish
 
 _claimants: list[tuple[int, Claimant]] = []  # with the pid that registered it: a forked child has no relay thread
 _claimants_lock = threading.Lock()
@@ -169,6 +176,25 @@ def release_claim(*, token: str, ids: list[int], error: str) -> None:
         )
 
 
+@atomic_with_retry
+def dead_letter(*, token: str, message_id: int, reason: str) -> bool:
+    """Move a claimed row that can never be published to a ``DeadLetter`` (kept there, payload and all, to publish
+    again once the cause is fixed). Returns whether this claim still held the row."""
+    row = OutboxMessage.objects.filter(id=message_id, claimed_by=token, sent_at__isnull=True).first()
+    if row is None:
+        return False
+    DeadLetter.objects.create(
+        consumer=OUTBOX_RELAY,
+        subject=row.subject,
+        event_id=row.dedup_key,
+        deliveries=row.attempts,
+        payload=row.payload,
+        reason=reason,
+    )
+    row.delete()
+    return True
+
+
 @retry_on_serialization_failure
 def prune(*, outbox_retention_seconds: float, handled_retention_seconds: float) -> int:
     """Delete sent outbox rows and handled-event records that are too old to matter. Returns rows deleted."""
@@ -297,18 +323,23 @@ class OutboxRelay:
         return await self._publish(js, batch, token=self.token) if batch else 0
 
     async def _publish(self, js: Any, batch: list[OutboxMessage], *, token: str) -> int:
-        """Publish ``batch`` (claimed by ``token``) in order and mark it sent; after a failure the rest are given
-        back for any relay to retry. Returns how many were sent, or -1 after a failure."""
+        """Publish ``batch`` (claimed by ``token``) in order and mark it sent (a row too large for the server goes to
+        a dead letter); after a failure the rest are given back for any relay to retry. Returns how many rows were
+        handled (sent or dead-lettered), or -1 after a failure."""
         published: list[int] = []
+        dead: set[int] = set()
         failure = ""
         for message in batch:
+            data = message.payload.encode()
             try:
-                ack = await js.publish(
-                    message.subject,
-                    message.payload.encode(),
-                    timeout=5,
-                    headers=_headers(message),
-                )
+                ack = await js.publish(message.subject, data, timeout=5, headers=_headers(message))
+            except MaxPayloadError:
+                # Permanent: the server's max_payload does not change between attempts. Set it aside, go on.
+                if await self._dead_letter(message, size=len(data), token=token):
+                    dead.add(message.id)
+                    continue
+                failure = "MaxPayloadError: cannot move the row to a dead letter"
+                break
             except Exception as error:  # noqa: BLE001 - NATS down or slow: keep the row, retry later
                 failure = f"{type(error).__name__}: {error}"
                 logger.warning("%s: publishing %s failed (%s); it stays in the outbox", self.name, message.id, failure)
@@ -319,12 +350,37 @@ class OutboxRelay:
         self.published += len(published)
         try:
             await self._in_db(mark_sent, token=token, ids=published)
-            unsent = [m.id for m in batch if m.id not in set(published)]  # after a failure: give them back
+            unsent = [m.id for m in batch if m.id not in {*published, *dead}]  # after a failure: give them back
             await self._in_db(release_claim, token=token, ids=unsent, error=failure)
         except Exception:  # the claim expires and a later round re-publishes (deduplicated)
             logger.exception("%s: cannot mark outbox rows sent; they will be re-published and deduplicated", self.name)
             return -1
-        return len(published) if not failure else -1
+        return len(published) + len(dead) if not failure else -1  # a dead letter is handled too: go on
+
+    async def _dead_letter(self, message: OutboxMessage, *, size: int, token: str) -> bool:
+        """Move ``message``, too large for the server, to a dead letter; whether it moved (else it is retried)."""
+        reason = (
+            f"{size} bytes on {message.subject} is more than the NATS server's max_payload, so it can never be "
+            "published: raise max_payload (nats-server config) or bound what the publisher puts in the event, "
+            "then publish the dead letter's payload again"
+        )
+        try:
+            moved = await self._in_db(dead_letter, token=token, message_id=message.id, reason=reason)
+        except Exception:  # the database is away: the row stays claimed, the lease runs out, a later round retries
+            logger.exception("%s: cannot move outbox row %s to a dead letter", self.name, message.id)
+            return False
+        if moved:
+            logger.error(
+                "%s: outbox row %s (%s, event %s) is %d bytes, more than the NATS server takes (max_payload); "
+                "moved to a dead letter (consumer %r) and going on with the rows behind it",
+                self.name,
+                message.id,
+                message.subject,
+                message.dedup_key,
+                size,
+                OUTBOX_RELAY,
+            )
+        return moved
 
     def start_in_thread(self) -> Callable[[], None]:
         """Run the relay on a thread of its own, claiming this process's rows on commit (``run``); returns a
@@ -411,7 +467,8 @@ def stop_relay_in_process() -> None:
 
 
 def relay_pending(queue: jetstream.QueueSettings | None = None, *, batch_size: int = 100) -> int:
-    """Publish everything the outbox holds now, then return how many were published (sync; for tests and scripts)."""
+    """Publish everything the outbox holds now, then return how many rows were handled (published, or moved to a
+    dead letter when too large for the server; sync; for tests and scripts)."""
 
     async def body() -> int:
         relay = OutboxRelay(queue or jetstream.QueueSettings.from_django(), batch_size=batch_size, name="outbox-once")

@@ -37,6 +37,7 @@ from integrations.hosted import (
     check_revision,
     recorded_commit,
     repository_on_forge,
+    trigger_payload,
 )
 from integrations.intake import IntakeEvent
 from triggers.forges import REPOSITORY_EVENTS, RepositoryChange
@@ -146,7 +147,7 @@ def parse_event(event: Event, *, web_url: str, installation: Installation) -> li
                 "hookUUID": event.hook,
                 "requestUUID": event.request,
                 "attemptNumber": event.attempt,
-                "payload": event.body.decode("utf-8"),
+                "payload": trigger_payload(event.body, event.payload),
             },
             id=f"bitbucket-{event.request}",
         )

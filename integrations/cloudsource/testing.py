@@ -6,6 +6,9 @@ notifications in Google's documented format.
 ``FakeGoogle.token(...)`` mints a token (RS256 with the fake's current key, ``kid`` set; ``iss``
 ``https://accounts.google.com``, ``aud``, ``email``, ``email_verified``, ``iat``/``exp``), each claim replaceable for
 attack tests; ``rotate()`` adds a new key (the JWKS lists both); ``discovery_hits``/``jwks_hits`` count fetches.
+Its git serves anonymous reads (Cloud Source itself wants the reader's Google credentials: the server's and the jobs'
+git get them from the environment's credential helper, which a test has not); ``git_requests`` records each git
+request's path and whether it carried an ``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class FakeGoogle:
     keys: list[tuple[str, rsa.RSAPrivateKey]] = field(default_factory=list)
     discovery_hits: int = 0
     jwks_hits: int = 0
+    git_requests: list[tuple[str, bool]] = field(default_factory=list)  # (path, had Authorization), in order
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -169,6 +173,8 @@ def _handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
             segments = parts.path.split("/")
             if segments[1:2] == ["p"] and segments[3:4] == ["r"] and len(segments) > 5:  # /p/<project>/r/<repo>/…
                 path = "/".join(["", segments[2], *segments[4:]])
+                with google._lock:
+                    google.git_requests.append((parts.path, "Authorization" in self.headers))
                 serve_git_http_backend(self, root=google.root, method=method, path=path, query=parts.query, body=body)
                 return
             self.send_response(404)

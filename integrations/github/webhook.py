@@ -5,7 +5,8 @@ scheme as our git intake), names the event in ``X-GitHub-Event`` and the deliver
 redelivery keeps it, so every event id below derives from it). A delivery becomes:
 
 - always, the ``github`` trigger event (``event``, ``repository`` as ``<host>/<owner>/<name>``, ``delivery``, the raw
-  ``payload``), for the manifests' github triggers and bots;
+  ``payload``, or past 96 KiB a summary of it: ``hosted.trigger_payload``), for the manifests' github triggers and
+  bots;
 - a ``push`` to a branch (``refs/heads/…``; not a tag, not a deleted branch): a push on the git subject naming the
   ``github`` forge (``integrations/github/forge.py`` reads it: the manifest at the revision, through the contents
   API), with the installation and the pushed commits;
@@ -28,7 +29,7 @@ from estafette.lib.json_input import InvalidJson, load_json
 from integrations.git.identity import RepositoryIdentity
 from integrations.git.webhook import InvalidPush, validate_branch
 from integrations.github.client import web_host
-from integrations.hosted import MAX_COMMITS, ForgePush, recorded_commit, repository_on_forge
+from integrations.hosted import MAX_COMMITS, ForgePush, recorded_commit, repository_on_forge, trigger_payload
 from integrations.intake import IntakeEvent
 from triggers.forges import REPOSITORY_EVENTS, RepositoryChange
 from triggers.kinds import trigger_kind
@@ -117,7 +118,7 @@ def parse_delivery(delivery: Delivery, *, api_url: str) -> list[IntakeEvent]:
                 "event": delivery.event,
                 "repository": identity.full_name if identity is not None else "",
                 "delivery": delivery.delivery,
-                "payload": delivery.body.decode("utf-8"),
+                "payload": trigger_payload(delivery.body, delivery.payload),
             },
             id=f"github-{delivery.delivery}",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -339,3 +340,64 @@ def test_an_idle_relay_polls_less_often_and_still_publishes_a_row_nobody_handed_
     finally:
         stop()
     assert [m["id"] for m in stream_messages(queue_settings)] == ["foreign-1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_larger_than_the_servers_max_payload_goes_to_a_dead_letter_and_the_rows_behind_it_flow(
+    queue_settings: QueueSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from estafette.queue.models import DeadLetter
+    from estafette.queue.outbox import OUTBOX_RELAY
+
+    # given a row over nats-server's default max_payload (1 MiB) between two that fit; batches of one row, so the
+    # oversized row is a whole batch (before, it was given back and retried first, forever, holding back the rest)
+    huge = {"payload": "x" * (1024 * 1024 + 1)}
+    with transaction.atomic():
+        publish_on_commit("estafette.events.cron", {"n": 1}, dedup_key="before")
+        publish_on_commit("estafette.events.github", huge, dedup_key="github-huge")
+        publish_on_commit("estafette.events.cron", {"n": 2}, dedup_key="after")
+
+    # when
+    with caplog.at_level("ERROR", logger="estafette.queue.outbox"):
+        relayed = relay_pending(queue_settings, batch_size=1)
+
+    # then the two that fit are in the stream in order, the huge one is a dead letter with its payload, none waits
+    assert relayed == 3  # handled: two published, one dead-lettered
+    assert [m["id"] for m in stream_messages(queue_settings)] == ["before", "after"]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    letter = DeadLetter.objects.get()
+    assert (letter.consumer, letter.event_id) == (OUTBOX_RELAY, "github-huge")
+    assert letter.subject == "estafette.events.github"
+    assert letter.payload == json.dumps(huge, separators=(",", ":"))
+    assert "max_payload" in letter.reason
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("github-huge" in line and "dead letter" in line for line in logged)
+    # and a second pass has nothing left to do
+    assert relay_pending(queue_settings) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_in_process_relay_sets_an_oversized_row_aside_and_publishes_the_ones_committed_with_it(
+    queue_settings: QueueSettings,
+) -> None:
+    from estafette.queue.models import DeadLetter
+    from estafette.queue.outbox import start_relay_in_process, stop_relay_in_process
+
+    # given an in-process relay, handed rows as they commit
+    relay = start_relay_in_process(queue_settings)
+    try:
+        wait_until(relay.accepting, timeout=10, what="the relay to connect")
+
+        # when one transaction writes a row over the server's max_payload between two that fit
+        with transaction.atomic():
+            publish_on_commit("estafette.events.cron", {"n": 1}, dedup_key="handed-before")
+            publish_on_commit("estafette.events.github", {"payload": "x" * (2 * 1024 * 1024)}, dedup_key="handed-huge")
+            publish_on_commit("estafette.events.cron", {"n": 2}, dedup_key="handed-after")
+
+        # then the two that fit are published, the huge one is a dead letter, and nothing waits in the outbox
+        wait_until(lambda: relay.published == 2, timeout=10, what="the rows around the oversized one")
+    finally:
+        stop_relay_in_process()
+    assert [m["id"] for m in stream_messages(queue_settings)] == ["handed-before", "handed-after"]
+    assert list(DeadLetter.objects.values_list("event_id", flat=True)) == ["handed-huge"]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
