@@ -64,6 +64,28 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 @pytest.fixture(autouse=True)
+def _umask_left_as_found() -> Generator[None, None, None]:
+    """A test that changes the process's umask (importing a server entry point sets the private 0o077) fails here,
+    not the unrelated test after it whose sandboxed build cannot read a repository made under that umask."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    after = os.umask(before)
+    assert after == before, f"this test left the process umask at {after:03o} (was {before:03o}); restore it"
+
+
+@pytest.fixture(autouse=True)
+def _umask_left_as_found() -> Generator[None, None, None]:
+    """A test that changes the process's umask (importing a server entry point sets the private 0o077) fails here,
+    not the unrelated test after it whose sandboxed build cannot read a repository made under that umask."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    after = os.umask(before)
+    assert after == before, f"this test left the process umask at {after:03o} (was {before:03o}); restore it"
+
+
+@pytest.fixture(autouse=True)
 def _no_real_jobs_by_default(request: pytest.FixtureRequest) -> None:
     """Jobs a test dispatches (``settle()`` delivers every event, job creation included) start on a recording
     fake runner unless the test brings its own: the configured local runner would start real builders

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -34,9 +35,16 @@ def call(application: Any, method: str, path: str, body: bytes = b"", **headers:
 
 @pytest.fixture
 def wsgi() -> Any:
-    with override_settings(OUTBOX_RELAY_IN_PROCESS=False):  # no relay thread for an import in a test
-        import estafette.wsgi
-
+    # Importing the WSGI entry point sets the server's private umask (0o077) on this whole process: put the test
+    # session's back, or every file a later test makes (the repositories sandboxed builds clone) is unreadable to the
+    # build's own uid.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        with override_settings(OUTBOX_RELAY_IN_PROCESS=False):  # no relay thread for an import in a test
+            import estafette.wsgi
+    finally:
+        os.umask(umask)
     return estafette.wsgi
 
 
