@@ -116,7 +116,8 @@ def test_eight_readers_of_a_300k_line_log_each_get_it_whole_in_bounded_worker_me
     system, build = stack
     path = f"/pipelines/{build.pipeline.full_name}/builds/{build.pk}/logs"
     workers = web_workers(int(system.processes.url.rsplit(":", 1)[1]))
-    assert len(workers) == 2, workers
+    # make run's default is one gthread worker (ESTAFETTE_WEB_WORKERS): all 8 readers share it, the hardest case
+    assert len(workers) == 1, workers
     before = {pid: rss(pid) for pid in workers}
     # when 8 clients read the log at once
     results: list[dict[str, Any]] = [{} for _ in range(READERS)]
