@@ -40,10 +40,11 @@ COPY builds/ builds/
 COPY releases/ releases/
 COPY triggers/ triggers/
 COPY integrations/ integrations/
+COPY migrate_from_estafette/ migrate_from_estafette/
 COPY --from=ui /src/frontend/dist frontend/dist/
 # Tests stay out of the image; the settings need a data dir and keys to load, so collectstatic gets throw-away ones.
 RUN find . -type d -name tests -prune -exec rm -rf {} + \
- && find . -name 'testing.py' -delete \
+ && find . \( -name 'testing.py' -o -name '*_testing.py' \) -delete \
  && ESTAFETTE_DATA_DIR=/tmp/collect ESTAFETTE_STATIC_ROOT=/app/static \
     /opt/estafette/bin/python manage.py collectstatic --noinput -v 0 \
  && rm -rf /tmp/collect \
