@@ -54,15 +54,22 @@ def build(row: dict[str, Any], *, pipeline_id: int, counter: int | None, manifes
         release_targets=json_list(row["release_targets"]),
         triggers=json_list(row["triggers"]),
         commits=json_list(row["commits"]),
-        triggered_by_events=json_list(row["triggered_by_event"]),
         manifest=row["manifest"] or "",
         manifest_valid=manifest_valid,
-        inserted_at=row["inserted_at"],
-        started_at=row["started_at"],
-        updated_at=row["updated_at"] or row["inserted_at"],
-        cpu_max_usage=_usage(row, "cpu_max_usage"),
-        memory_max_usage=_usage(row, "memory_max_usage"),
+        **_run_fields(row),
     )
+
+
+def _run_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The columns every run kind of Estafette's has, as our ``Run``'s fields."""
+    return {
+        "triggered_by_events": json_list(row["triggered_by_event"]),
+        "inserted_at": row["inserted_at"],
+        "started_at": row["started_at"],
+        "updated_at": row["updated_at"] or row["inserted_at"],
+        "cpu_max_usage": _usage(row, "cpu_max_usage"),
+        "memory_max_usage": _usage(row, "memory_max_usage"),
+    }
 
 
 def release(row: dict[str, Any], *, pipeline_id: int) -> Release:
@@ -73,12 +80,7 @@ def release(row: dict[str, Any], *, pipeline_id: int) -> Release:
         action=row["release_action"] or "",
         release_version=row["release_version"] or "",
         status=status(row["release_status"]),
-        triggered_by_events=json_list(row["triggered_by_event"]),
-        inserted_at=row["inserted_at"],
-        started_at=row["started_at"],
-        updated_at=row["updated_at"] or row["inserted_at"],
-        cpu_max_usage=_usage(row, "cpu_max_usage"),
-        memory_max_usage=_usage(row, "memory_max_usage"),
+        **_run_fields(row),
     )
 
 
@@ -88,12 +90,7 @@ def bot_run(row: dict[str, Any], *, pipeline_id: int) -> BotRun:
         pipeline_id=pipeline_id,
         name=row["bot"] or "",
         status=status(row["bot_status"]),
-        triggered_by_events=json_list(row["triggered_by_event"]),
-        inserted_at=row["inserted_at"],
-        started_at=row["started_at"],
-        updated_at=row["updated_at"] or row["inserted_at"],
-        cpu_max_usage=_usage(row, "cpu_max_usage"),
-        memory_max_usage=_usage(row, "memory_max_usage"),
+        **_run_fields(row),
     )
 
 
