@@ -11,6 +11,13 @@ from django_cockroachdb.base import DatabaseWrapper as CockroachDatabaseWrapper
 
 
 class DatabaseWrapper(CockroachDatabaseWrapper):
+    # CockroachDB's INTEGER is INT8 (its default_int_size is 8); PostgreSQL's is 32 bits. Without this, ids of the size
+    # unique_rowid() makes (19 digits) would not fit here though they fit on a real CockroachDB.
+    data_types = {
+        field: ("bigint" if column_type == "integer" else column_type)
+        for field, column_type in CockroachDatabaseWrapper.data_types.items()
+    }
+
     @cached_property
     def cockroachdb_server_info(self) -> str:
         return "CockroachDB CCL v25.2.0 (faked by the Estafette test suite on PostgreSQL)"
