@@ -33,12 +33,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import Memory, children_of, memory_of  # noqa: E402
 from builder.testing import reserve_port  # noqa: E402
 
 # The process set before issue 17 (the Procfile at main c0ebced), with its standbys and gunicorn workers.
@@ -53,40 +53,6 @@ sweeper: .venv/bin/python manage.py sweep_jobs --every
 """
 SEPARATE_ENV = {"ESTAFETTE_LOCAL_JOB_STANDBYS": "2"}
 EXTRA_ENV: dict[str, str] = {}
-
-
-@dataclass
-class Memory:
-    rss_kb: int
-    pss_kb: int
-
-
-def memory_of(pid: int) -> Memory | None:
-    """RSS and PSS of one process (None once it ended)."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return None
-    values = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if rest.strip().endswith("kB"):
-            values[key] = int(rest.split()[0])
-    return Memory(values.get("Rss", 0), values.get("Pss", 0))
-
-
-def children_of() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(raw[raw.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
 
 
 def command_of(pid: int) -> str:

@@ -5,12 +5,14 @@
     .venv/bin/python bench/trigger_latency.py --postgres        # on a throw-away PostgreSQL (or --database-url URL)
     .venv/bin/python bench/trigger_latency.py --source github   # GitHub App pushes too, beside the generic intake's
 
-Runs the system as ``make run`` does: every line of the Procfile (``manage.py run_nats``, gunicorn, ``relay_outbox``,
-``consume --all``, ``sweep_jobs``, ``cron_loop``) as its own process, on free ports, with a SQLite database in a
-temporary data directory (or ``--database-url``), the local job runner with its warm standbys and the host executor.
-The repository is a local git repository with a 1-stage manifest (``commands: [true]``); every push is a new commit
-on ``main`` (the branch moved, then the webhook sent, as a git server does), so every push is a new build whose
-manifest the API reads from its git cache after a fetch, and whose job clones the commit.
+Runs the system as ``make run`` does (``bench.support.System``): every line of the Procfile — now ``web``
+(gunicorn, one gthread worker), ``nats`` (``manage.py run_nats``) and the one ``worker`` (``consume --all --with
+relay,cron,sweeper,audit``: the consumers, the outbox relay, cron, the job sweeper and the audit sweep in one process)
+— as its own process, with ``PROMETHEUS_MULTIPROC_DIR`` set as ``scripts/run.sh`` sets it, on free ports, with a
+SQLite database in a temporary data directory (or ``--database-url``), the local job runner with its warm standby and
+the host executor. The repository is a local git repository with a 1-stage manifest (``commands: ['date +%s.%N']``);
+every push is a new commit on ``main`` (the branch moved, then the webhook sent, as a git server does), so every push
+is a new build whose manifest the API reads from its git cache after a fetch, and whose job clones the commit.
 
 What is timed, per push (wall clock of this machine; every process shares it):
 
@@ -19,10 +21,13 @@ What is timed, per push (wall clock of this machine; every process shares it):
 * **created**: the build's ``inserted_at``;
 * **builder running**: the build's ``started_at`` (the API received the builder's ``running`` status);
 * **first stage ran**: when the first stage's command ran, as it printed it (``date +%s.%N``): the milestone where it
-  happens, which includes the cost of starting the stage (its sandbox) and not the builder's log flush interval;
-* **first stage running**: when the API stored the RUNNING status of the manifest's first stage (``build``): the
+  happens, which includes the cost of starting the stage (its sandbox) and not the builder's log flush interval.
+  This is the "push → first stage running" of the targets and of the comparison with Buildbot;
+* **first stage reported**: when the API stored the RUNNING status of the manifest's first stage (``build``): the
   ``inserted_at`` of the first log chunk of that step that carries ``status: RUNNING``, set by the API when it
-  received the builder's log batch. The injected ``git-clone`` stage runs before it; its RUNNING is shown too;
+  received the builder's log batch — up to the builder's log flush interval after the stage started (the milestone
+  the figures before issue 17 called "first stage running"). The injected ``git-clone`` stage runs before it; its
+  reported RUNNING is shown too;
 * **finished**: the build's ``updated_at`` once its status is ``succeeded`` (the API received the final status,
   which the builder sends after every log batch was delivered).
 
@@ -42,19 +47,19 @@ app's webhook secret, posted to ``/api/integrations/github/events``; the consume
 contents API with an installation token, and the job clones over HTTP (``git http-backend``) with its own. The burst
 stays the generic intake's.
 
-Targets (issue 5): p50 ≤ 100 ms to the first stage running, ≤ 150 ms to finished, ≥ 20 builds/s sustained; Buildbot
-on the same kind of machine: 180 ms, 320 ms, 4 builds/s.
+Targets (issue 17, on two cores): p50 ≤ 50 ms and p99 ≤ 100 ms to the first stage running (``first stage ran``),
+p50 ≤ 75 ms to finished, ≥ 30 builds/s sustained. ``bench/peer_buildbot.py`` measures Buildbot beside this system in
+the same run; the Buildbot figures printed here are the ones measured on this kind of machine before (180 ms, 320 ms,
+4 builds/s), for orientation only.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -70,7 +75,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import use_database  # noqa: E402
+from bench.support import System, ratio_text, use_database  # noqa: E402
 from builder.testing import reserve_port  # noqa: E402
 
 SECRET = "bench-webhook-secret"
@@ -83,13 +88,16 @@ MILESTONES = (
     "accepted",
     "created",
     "builder running",
-    "git-clone running",
+    "git-clone reported",
     "first stage ran",
-    "first stage running",
+    "first stage reported",
     "finished",
 )
-TARGETS = {"first stage running": 100.0, "finished": 150.0}
-BUILDBOT = {"first stage running": 180.0, "finished": 320.0, "builds/s": 4.0}
+# Issue 17's targets: p50 (and p99 where it has one) in ms; builds finished per second in a burst.
+TARGETS = {"first stage ran": 50.0, "finished": 75.0}
+TARGETS_P99 = {"first stage ran": 100.0}
+TARGET_RATE = 30.0
+BUILDBOT = {"first stage ran": 180.0, "finished": 320.0, "builds/s": 4.0}
 
 
 def parse_args() -> argparse.Namespace:
@@ -130,7 +138,10 @@ def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
         ESTAFETTE_BUILDER_EXECUTOR="host",
         ESTAFETTE_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="estafette.settings",
+        # as scripts/run.sh does for make run: every process writes its metrics to files there
+        PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
     )
+    (data_dir / "metrics").mkdir()
     os.environ.pop("ESTAFETTE_NATS_URL", None)
     if args.source == "github":
         from integrations.github.testing import APP_ID, app_private_key
@@ -149,94 +160,6 @@ def setup_environment(args: argparse.Namespace) -> tuple[Path, Any]:
     return data_dir, server
 
 
-# --- the system, as the Procfile runs it ------------------------------------------------------------------------------
-
-
-class System:
-    """Every Procfile line as a process (``sh -c 'exec LINE'`` in the repository, like honcho), logs in the data dir."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.logs = data_dir / "logs"
-        self.logs.mkdir()
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.port = int(os.environ["ESTAFETTE_HTTP_PORT"])
-
-    def start(self) -> System:
-        for line in (ROOT / "Procfile").read_text().splitlines():
-            name, _, command = line.partition(":")
-            if not command.strip() or name.startswith("#"):
-                continue
-            with open(self.logs / f"{name.strip()}.log", "wb") as log:
-                self.processes[name.strip()] = subprocess.Popen(
-                    ["/bin/sh", "-c", f"exec {command.strip()}"],
-                    cwd=ROOT,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        self._wait_for_web()
-        return self
-
-    def _wait_for_web(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check()
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/liveness")
-                if connection.getresponse().status == 200:
-                    return
-            time.sleep(0.1)
-        raise SystemExit(f"gunicorn did not answer within {timeout:.0f}s; see {self.logs}/web.log")
-
-    def check(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited with {process.returncode}; see {self.logs}/{name}.log")
-
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far by each process with everything it started (reaped children included: a job's
-        builder is counted with the consumers, whose standbys launched it)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        children: dict[int, list[int]] = {}
-        used: dict[int, float] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                raw = (entry / "stat").read_text()
-            except OSError:
-                continue  # ended meanwhile
-            fields = raw[raw.rindex(")") + 2 :].split()
-            pid, ppid = int(entry.name), int(fields[1])
-            children.setdefault(ppid, []).append(pid)
-            used[pid] = sum(int(value) for value in fields[11:15]) / tick  # utime stime cutime cstime
-
-        def tree(pid: int) -> float:
-            return used.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, ()))
-
-        totals = {name: tree(process.pid) for name, process in self.processes.items()}
-        if os.environ.get("BENCH_CPU_DETAIL"):  # each child process on its own line (which standby ran the jobs)
-            for name, process in self.processes.items():
-                for child in children.get(process.pid, ()):
-                    totals[f"{name}/{child}"] = tree(child)
-                totals[f"{name}/self"] = used.get(process.pid, 0.0)
-        return totals
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-
-
 # --- the repository and the pushes ------------------------------------------------------------------------------------
 
 
@@ -244,11 +167,11 @@ class Repository:
     """A local repository with ``count`` commits made ahead (under ``refs/bench/``, unseen by fetches of branches);
     ``advance(n)`` moves ``main`` to the n-th, as a push to a git server would, before its webhook is sent."""
 
-    def __init__(self, path: Path, count: int) -> None:
+    def __init__(self, path: Path, count: int, manifest: str = MANIFEST) -> None:
         self.path = path
         path.mkdir(parents=True)
         self._git("init", "-q", "-b", "main")
-        (path / ".estafette.yaml").write_text(MANIFEST)
+        (path / ".estafette.yaml").write_text(manifest)
         self._git("add", ".estafette.yaml")
         self._git("-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "manifest")
         head = self._git("rev-parse", "HEAD").strip().encode()
@@ -426,9 +349,9 @@ def read_timelines(timelines: Sequence[Timeline]) -> None:
             timeline.at["finished"] = row["updated_at"].timestamp()
         steps = stage_running.get(timeline.revision, {})
         if "git-clone" in steps:
-            timeline.at["git-clone running"] = steps["git-clone"]
+            timeline.at["git-clone reported"] = steps["git-clone"]
         if FIRST_STAGE in steps:
-            timeline.at["first stage running"] = steps[FIRST_STAGE]
+            timeline.at["first stage reported"] = steps[FIRST_STAGE]
         if timeline.revision in stage_ran:
             timeline.at["first stage ran"] = stage_ran[timeline.revision]
 
@@ -765,17 +688,24 @@ def report(
         if not p50s:
             continue
         p50, p99 = statistics.median(p50s), statistics.median(p99s)
-        target = TARGETS.get(milestone)
-        verdict = "" if target is None else (f"{target:.0f} ok" if p50 <= target else f"{target:.0f} MISS")
+        verdicts = []
+        if (target := TARGETS.get(milestone)) is not None:
+            verdicts.append(f"p50 {target:.0f} {'ok' if p50 <= target else 'MISS'}")
+        if (target := TARGETS_P99.get(milestone)) is not None:
+            verdicts.append(f"p99 {target:.0f} {'ok' if p99 <= target else 'MISS'}")
+        verdict = ", ".join(verdicts)
         spread = " ".join(f"{value:.0f}" for value in p50s)
         print(
             f"  {milestone:<22}{p50:8.1f}{p99:8.1f}   {spread:<20}"
             f"{p50 / http_p50:7.1f}{p50 / queue_p50:8.1f}  {verdict}"
         )
-    for milestone in ("first stage running", "finished"):
+    for milestone in ("first stage ran", "finished"):
         p50s = [statistics.median(r[milestone]) for r in rounds if r[milestone]]
         if p50s:
-            print(f"  vs Buildbot {milestone}: {BUILDBOT[milestone] / statistics.median(p50s):.1f}x faster")
+            print(
+                f"  vs Buildbot {milestone} (measured before, not in this run; bench/peer_buildbot.py measures both): "
+                f"{ratio_text(statistics.median(p50s), BUILDBOT[milestone])}"
+            )
     if github_rounds:
         print(
             f"\nGitHub App push vs the generic intake's, same run, {args.pushes} pushes one at a time per round; "
@@ -800,9 +730,10 @@ def report(
     print(f"  builds created   {result.count / result.created_for:7.1f}/s  (all in {result.created_for:.1f}s)")
     builds_per_second = result.count / result.finished_for
     print(
-        f"  builds finished  {builds_per_second:7.1f}/s  (all in {result.finished_for:.1f}s)   target 20/s "
-        f"{'ok' if builds_per_second >= 20 else 'MISS'}; Buildbot {BUILDBOT['builds/s']:.0f}/s: "
-        f"{builds_per_second / BUILDBOT['builds/s']:.1f}x"
+        f"  builds finished  {builds_per_second:7.1f}/s  (all in {result.finished_for:.1f}s)   "
+        f"target {TARGET_RATE:.0f}/s "
+        f"{'ok' if builds_per_second >= TARGET_RATE else 'MISS'}; Buildbot {BUILDBOT['builds/s']:.0f}/s: "
+        f"{ratio_text(builds_per_second, BUILDBOT['builds/s'], higher_is_better=True)}"
     )
     print("  backlog while sending:")
     for line in result.backlog:
@@ -814,7 +745,7 @@ def report(
     print(
         f"  CPU per build {sum(result.cpu_ms_per_build.values()):.0f} ms: "
         + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu)
-        + " (consumers: with the standbys and the builders they launched)"
+        + " (worker: with the standby and the builders it launched)"
     )
 
 
