@@ -215,6 +215,16 @@ class System:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+        if self.processes:
+            # Local jobs run in sessions of their own and outlive the worker (a worker restart must not end a
+            # build): what scripts/run.sh does after make run's processes stopped, for a bench stopped mid-build.
+            subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "stop_local_jobs", "--grace", "5"],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                timeout=60,
+            )
 
 
 # --- figures ----------------------------------------------------------------------------------------------------------
