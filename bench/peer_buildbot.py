@@ -83,6 +83,7 @@ from bench.support import (  # noqa: E402
     ratio_text,
     settle_memory,
     tree_cpu_seconds,
+    tree_memory,
 )
 from builder.testing import reserve_port  # noqa: E402
 
@@ -621,6 +622,10 @@ def run(args: argparse.Namespace) -> None:
             "ours": settle_memory(system.pids(), settle=3, timeout=30),
             "buildbot": settle_memory(buildbot.pids(), settle=3, timeout=30),
         }
+        memory_by_process = {
+            "ours": {name: tree_memory([process.pid]) for name, process in system.processes.items()},
+            "buildbot": {name: tree_memory([process.pid]) for name, process in buildbot.processes.items()},
+        }
 
         samples: dict[str, dict[str, dict[str, list[float]]]] = {
             name: {kind: {"started": [], "finished": []} for kind in KINDS} for name in ("ours", "buildbot")
@@ -662,9 +667,14 @@ def run(args: argparse.Namespace) -> None:
         f"({args.buildbot_workers} worker(s), SQLite), same run =="
     )
     print("ratios: ours / Buildbot's, and which way that goes")
-    print("\nidle, both up and warmed up:")
+    print("\nidle, both up and warmed up (RSS MB by process, with what it started):")
     for line in memory_lines(memory["ours"], memory["buildbot"]):
         print(line)
+    for name, label in (("ours", "ours:    "), ("buildbot", "Buildbot:")):
+        print(
+            f"    {label} "
+            + ", ".join(f"{process} {m.rss_kb / 1024:.1f}" for process, m in memory_by_process[name].items())
+        )
     print(f"\nlatency, {args.builds} builds of each kind per system, one at a time, interleaved; ms from the trigger")
     for line in latency_lines(samples):
         print(line)
