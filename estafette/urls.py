@@ -4,6 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from estafette import health, metrics_view, spa
 
+# The OpenAPI description of client tokens (a drf-spectacular extension), registered where the schema is made: every
+# schema generation loads the URLs, and the worker process, which loads none, imports no drf-spectacular.
+from estafette.access import schema  # noqa: F401
+
 urlpatterns = [
     path("liveness", health.liveness),
     path("readiness", health.readiness),

@@ -1,4 +1,5 @@
-"""How the OpenAPI document describes API clients' tokens (drf-spectacular extension; imported by AccessConfig)."""
+"""How the OpenAPI document describes API clients' tokens (drf-spectacular extension; imported by
+``estafette.urls``, where the schema is made)."""
 
 from __future__ import annotations
 
