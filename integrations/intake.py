@@ -4,7 +4,7 @@ is the same event.
 
 The view every intake's POST subclasses is ``integrations.intake_view.IntakeView``, kept apart from this module
 because the worker process submits events too (a git push read by ``integrations.git.intake``) but serves no
-request: it imports no DRF (``estafette/tests/test_worker_imports.py``).
+request: it imports no DRF (``estafette/tests/test_idle_imports.py``).
 """
 
 from __future__ import annotations

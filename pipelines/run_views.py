@@ -2,7 +2,7 @@
 
 The kinds' apps register from their ``ready``, which runs in every process; the serializers are named by dotted path
 and imported only when a pipeline is shown, so the worker process, which shows none, imports no DRF
-(``estafette/tests/test_worker_imports.py``).
+(``estafette/tests/test_idle_imports.py``).
 """
 
 from __future__ import annotations
