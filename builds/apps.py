@@ -9,11 +9,10 @@ class BuildsConfig(AppConfig):
         # Imported here, not at the top: the models are loaded only once every app's config is.
         from builds.read_model import BuildsReadModel
         from builds.run_kind import BuildKind
-        from builds.serializers import BuildSerializer
         from pipelines.read_model import register_read_model_part
-        from pipelines.serializers import register_latest_build_view
+        from pipelines.run_views import register_latest_build_view
         from runs.registry import register_run_kind
 
         register_run_kind(BuildKind())
         register_read_model_part(BuildsReadModel())
-        register_latest_build_view(BuildSerializer)
+        register_latest_build_view("builds.serializers.BuildSerializer")

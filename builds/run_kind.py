@@ -11,7 +11,6 @@ from builder.contracts import BuildRecord
 from builder.manifest import Manifest
 from builds.models import Build
 from builds.selectors import LIST_DEFERRED, REVISION, build_latest_counters
-from builds.serializers import BuildDetailSerializer, BuildSerializer
 from builds.services import build_cancel, build_finish, build_start
 from estafette.lib.errors import BadRequest
 from estafette.lib.ids import is_id
@@ -29,8 +28,8 @@ class BuildKind(RunKind):
     sort_fields = (*RUN_SORT_FIELDS, "repo_branch", "build_version")
     list_deferred = LIST_DEFERRED
     pipeline_count_field = "build_count"
-    serializer = BuildSerializer
-    detail_serializer = BuildDetailSerializer
+    serializer_path = "builds.serializers.BuildSerializer"
+    detail_serializer_path = "builds.serializers.BuildDetailSerializer"
 
     @property
     def key_help(self) -> str:

@@ -265,6 +265,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "estafette.access.roles.ROLES"},
+    # Imported only when a document is made (its import registers the description of client tokens): no process
+    # holds drf-spectacular's generator before then.
+    "PREPROCESSING_HOOKS": ["estafette.access.schema.with_client_tokens"],
 }
 
 # ESTAFETTE_LOG_FORMAT=json: one JSON object a line (python-json-logger), for a log collector; plain for a terminal.

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 
-from integrations.intake import IntakeView
+from integrations.intake_view import IntakeView
 
 
 def presented_token(request: Request) -> str:

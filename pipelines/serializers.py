@@ -2,8 +2,8 @@
 
 A pipeline shows parts of the run kinds: its latest build's fields, and the active releases of its release targets.
 This app sits below the kinds and imports none of them: their apps register the serializers of those parts from
-their ``ready`` (``register_latest_build_view``, ``register_active_release_view``), and the fields are composed when
-a serializer is built — after start-up, so for every request and for the schema alike.
+their ``ready`` (``pipelines.run_views``, by dotted path, so the worker process imports no DRF), and the fields are
+composed when a serializer is built — after start-up, so for every request and for the schema alike.
 
 The shapes a pipeline's read model stores as they come from the manifest (labels, release target actions) are
 defined here, and the builds app uses them too.
@@ -11,14 +11,15 @@ defined here, and the builds app uses them too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
+from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from estafette.access.serializers import AccessRefSerializer
 from estafette.lib.serializers import CamelCaseSerializer, TimestampField, camel_case, wire_json
+from pipelines import run_views
 from pipelines.models import Pipeline
 
 # Fields of a build a pipeline shows as its own (its ``id`` is its latest build's, as in Estafette); the others
@@ -38,37 +39,21 @@ LATEST_BUILD_FIELDS = (
 )
 
 
-@dataclass
-class _PipelineViews:
-    """What the run kinds' apps registered: how a pipeline's latest build and its active releases are shown."""
-
-    latest_build: type[CamelCaseSerializer] | None = None
-    active_release: type[CamelCaseSerializer] | None = None
-    # pipelines → their active releases by id, each with its pipeline set (one query for a page)
-    load_active_releases: Callable[[Sequence[Pipeline]], Mapping[int, Any]] | None = None
+def _latest_build() -> type[CamelCaseSerializer] | None:
+    return import_string(run_views.registered.latest_build) if run_views.registered.latest_build else None
 
 
-_views = _PipelineViews()
-
-
-def register_latest_build_view(serializer: type[CamelCaseSerializer]) -> None:
-    """The serializer of a build: a pipeline shows its latest build's ``LATEST_BUILD_FIELDS`` with it."""
-    _views.latest_build = serializer
-
-
-def register_active_release_view(
-    serializer: type[CamelCaseSerializer], *, load: Callable[[Sequence[Pipeline]], Mapping[int, Any]]
-) -> None:
-    """The serializer of a release, and how to load the releases the read models' ``activeReleaseIds`` name."""
-    _views.active_release, _views.load_active_releases = serializer, load
+def _active_release() -> type[CamelCaseSerializer] | None:
+    return import_string(run_views.registered.active_release) if run_views.registered.active_release else None
 
 
 def render_active_releases(pipelines: Sequence[Pipeline]) -> dict[int, Any]:
     """The active releases of the pipelines' release targets in wire shape, by id: each fetched and rendered once."""
-    if _views.active_release is None or _views.load_active_releases is None:
+    active_release = _active_release()
+    if active_release is None or run_views.registered.load_active_releases is None:
         return {}
-    releases = _views.load_active_releases(pipelines)
-    rendered = _views.active_release(list(releases.values()), many=True).data
+    releases = run_views.registered.load_active_releases(pipelines)
+    rendered = active_release(list(releases.values()), many=True).data
     return dict(zip(releases, rendered, strict=True))
 
 
@@ -89,8 +74,9 @@ class PipelineReleaseTargetSerializer(CamelCaseSerializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         help_text = "the latest release per action of this target"
-        if _views.active_release is not None:
-            fields["activeReleases"] = _views.active_release(many=True, help_text=help_text)
+        active_release = _active_release()
+        if active_release is not None:
+            fields["activeReleases"] = active_release(many=True, help_text=help_text)
         else:
             fields["activeReleases"] = serializers.ListField(child=serializers.DictField(), help_text=help_text)
         return fields
@@ -128,16 +114,18 @@ class PipelineSerializer(CamelCaseSerializer):
     @property
     def omit_when_null(self) -> tuple[str, ...]:  # type: ignore[override]
         # The latest build's fields that are absent until known (startedAt, duration…) are absent here too.
-        return _views.latest_build.omit_when_null if _views.latest_build is not None else ()
+        latest_build = _latest_build()
+        return latest_build.omit_when_null if latest_build is not None else ()
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # In the order of the latest build's serializer, the read model's fields over its own, then the pipeline's.
         own = super().get_fields()
-        if _views.latest_build is None:
+        latest_build = _latest_build()
+        if latest_build is None:
             return own
         from_latest = {camel_case(name) for name in LATEST_BUILD_FIELDS}
         fields: dict[str, serializers.Field] = {}
-        for name, field in _views.latest_build().get_fields().items():
+        for name, field in latest_build().get_fields().items():
             if name in own:
                 fields[name] = own.pop(name)
             elif name in from_latest:

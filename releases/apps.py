@@ -8,14 +8,13 @@ class ReleasesConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: the models are loaded only once every app's config is.
         from pipelines.read_model import register_read_model_part
-        from pipelines.serializers import register_active_release_view
+        from pipelines.run_views import register_active_release_view
         from releases.read_model import ReleasesReadModel
         from releases.run_kinds import BotKind, ReleaseKind
         from releases.selectors import pipeline_active_releases
-        from releases.serializers import ActiveReleaseSerializer
         from runs.registry import register_run_kind
 
         register_run_kind(ReleaseKind())
         register_run_kind(BotKind())
         register_read_model_part(ReleasesReadModel())
-        register_active_release_view(ActiveReleaseSerializer, load=pipeline_active_releases)
+        register_active_release_view("releases.serializers.ActiveReleaseSerializer", load=pipeline_active_releases)

@@ -9,7 +9,6 @@ from builder.manifest import Manifest
 from builds.run_kind import build_job
 from pipelines.services import pipeline_refresh_read_model
 from releases.models import BotRun, Release
-from releases.serializers import BotRunSerializer, ReleaseSerializer
 from releases.services import bot_cancel, bot_finish, bot_start, release_cancel, release_finish, release_start
 from runs.registry import RUN_SORT_FIELDS, RunJob, RunKind, RunSection
 
@@ -24,7 +23,7 @@ class ReleaseKind(RunKind):
     branch_field = "build__repo_branch"  # the branch of the build it deploys
     sort_fields = (*RUN_SORT_FIELDS, "name", "release_version")
     pipeline_count_field = "release_count"
-    serializer = ReleaseSerializer
+    serializer_path = "releases.serializers.ReleaseSerializer"
     stats_fields = {"name": "name", "action": "action"}
 
     def start(self, run: Release, now: datetime | None) -> bool:
@@ -65,7 +64,7 @@ class BotKind(RunKind):
     own_filters = {"bot": "name", "target": "name"}
     branch_field = "build__repo_branch"
     sort_fields = (*RUN_SORT_FIELDS, "name")
-    serializer = BotRunSerializer
+    serializer_path = "releases.serializers.BotRunSerializer"
     stats_fields = {"name": "name"}
 
     def start(self, run: BotRun, now: datetime | None) -> bool:

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.module_loading import import_string
 
 from builder.manifest import Builder, Manifest, Stage
 from estafette.lib.errors import BadRequest, NotFound
@@ -79,10 +80,12 @@ class RunKind:
     # The pipeline read model's count of its runs: the total of the unfiltered list of all pipelines without counting
     # (None: count them).
     pipeline_count_field: str | None = None
-    # Its JSON, as DRF serializer classes (typed loosely: the engine does not import DRF): a run in a list and the
-    # answer to a cancel; the run as its own route shows it.
-    serializer: type[Any]
-    detail_serializer: type[Any] | None = None
+    # Its JSON, as DRF serializer classes named by dotted path (typed loosely: the engine does not import DRF): a run
+    # in a list and the answer to a cancel; the run as its own route shows it. Named, not imported, because the kinds
+    # register when Django starts in every process, and the worker process, which never shows a run, would otherwise
+    # hold DRF and drf-spectacular (~13 MB) for nothing: ``serializer`` imports the class on first use.
+    serializer_path: str
+    detail_serializer_path: str | None = None
     # Whether the API serves each attempt's log (``…/alllogs``, ``…/logsbyid/{logId}``) besides the latest.
     log_attempt_routes: bool = True
     # What a pipeline's statistics (``runs.stats``: durations, CPU, memory) show of each run besides its times:
@@ -97,6 +100,16 @@ class RunKind:
             return self.model.objects.select_related(*self.related).get(pk=run_id)
         except self.model.DoesNotExist:
             raise NotFound(f"{self.name} {run_id} not found") from None
+
+    @property
+    def serializer(self) -> type[Any]:
+        """The serializer class of a run in a list (``serializer_path``), imported on first use."""
+        return import_string(self.serializer_path)
+
+    @property
+    def detail_serializer(self) -> type[Any] | None:
+        """The serializer class of a run on its own route (``detail_serializer_path``); None: ``serializer``'s."""
+        return import_string(self.detail_serializer_path) if self.detail_serializer_path else None
 
     @property
     def label(self) -> str:

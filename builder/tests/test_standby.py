@@ -269,3 +269,28 @@ def test_an_idle_standby_dies_with_its_parent(tmp_path: Path) -> None:
         for pid in (standby_pid, holder_pid):
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_it_loads_cryptography_only_once_a_job_brings_secrets(standby: Standby, tmp_path: Path) -> None:
+    # given jobs that say whether they found cryptography loaded, each with a configuration file (as ``--config``)
+    reporting = "import sys\nopen('seen', 'w').write(str('cryptography' in sys.modules))\n"
+
+    def run(name: str, config: str) -> str:
+        workspace = tmp_path / name
+        request = job_request(workspace)
+        Path(request["script"]).write_text(reporting)
+        (workspace / "builder-config.json").write_text(config)
+        request["argv"] = ["--config", str(workspace / "builder-config.json")]
+        standby.send(request)
+        assert wait_for(workspace / "exit-code") == "0\n"
+        return (workspace / "work" / "seen").read_text()
+
+    # when a job without secrets runs, then one whose configuration holds an envelope, then one without again
+    seen = [
+        run("plain", '{"manifest": "stages: {}"}'),
+        run("secret", '{"manifest": "env: estafette.secret(bm9uY2U.Y2lwaGVy)"}'),
+        run("after", '{"manifest": "stages: {}"}'),
+    ]
+
+    # then the first found it absent (the standby holds it only once needed), the others found it loaded
+    assert seen == ["False", "True", "True"]

@@ -8,7 +8,6 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from estafette.access import schema  # noqa: F401 - registers the OpenAPI description of client tokens
         from estafette.access.audit import audit_sweeper_task
         from estafette.queue.process import register_task
 

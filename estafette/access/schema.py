@@ -1,7 +1,10 @@
-"""How the OpenAPI document describes API clients' tokens (drf-spectacular extension; imported by AccessConfig)."""
+"""How the OpenAPI document describes API clients' tokens: a drf-spectacular extension, registered when this module is
+imported, which drf-spectacular does as it starts making a document (``with_client_tokens``, a preprocessing hook in
+``SPECTACULAR_SETTINGS``), so no process holds the generator before one is asked for."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -18,3 +21,8 @@ class ClientTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "an API client's token from POST /api/auth/client/login",
         }
+
+
+def with_client_tokens(endpoints: Sequence[Any]) -> Sequence[Any]:
+    """The endpoints as they are: the hook exists for its module's import, which registers ``ClientTokenScheme``."""
+    return endpoints

@@ -23,9 +23,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.django_client import OAuth
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -33,7 +30,6 @@ from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from joserfc.errors import JoseError
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -63,6 +59,10 @@ def oauth_client(provider: Provider) -> Any:
     key = (provider.name, provider.organization, provider.client_id, provider.issuer)
     client = _clients.get(key)
     if client is None:
+        # Here, not at the top: authlib and joserfc (with ``cryptography``) stay out of a web process until someone
+        # logs in through a provider (~10 MB of its idle memory).
+        from authlib.integrations.django_client import OAuth
+
         registry = OAuth()
         common: dict[str, Any] = {
             "client_id": provider.client_id,
@@ -228,6 +228,10 @@ class ProviderHandleApi(APIView):
 
 def _user_of_answer(request: HttpRequest, provider: Provider) -> tuple[Any, str]:
     """The user the provider's answer signs in (made on first login), or None and why not."""
+    from authlib.common.errors import AuthlibBaseError
+    from authlib.integrations.base_client.errors import OAuthError
+    from joserfc.errors import JoseError
+
     client = oauth_client(provider)
     try:
         if provider.kind == "github":  # OAuth 2 only: no ID token to check

@@ -16,7 +16,6 @@ import hmac
 from datetime import timedelta
 from typing import Any
 
-import jwt
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import exceptions
@@ -50,11 +49,17 @@ def client_token_issue(*, client: Client) -> tuple[str, int]:
         "roles": list(client.roles),
         "organizations": [o.name for o in client.organizations.all()],
     }
+    import jwt  # see client_token_verify
+
     return jwt.encode(claims, _key(), algorithm=ALGORITHM), lifetime
 
 
 def client_token_verify(token: str) -> Client:
     """The active client a token was issued to; ``AuthenticationFailed`` for anything else."""
+    # Here, not at the top: DRF imports this module with every view, and PyJWT loads ``cryptography`` (~8 MB held
+    # for good), which a web process needs only once an API client presents a token.
+    import jwt
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

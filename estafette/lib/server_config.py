@@ -161,9 +161,16 @@ def server_config_from_dict(data: Any, *, where: str) -> ServerConfig:
 
 
 def _insights(insights: Any) -> dict[str, Any]:
-    from estafette.lib.server_config_schema import Insights
-
-    chosen = insights or Insights()
+    if insights is None:
+        # The defaults without the models: every process reads its settings at start, most with no file, and
+        # pydantic stays resident (~5 MB) in each once imported. ``test_server_config`` checks they are the models'.
+        return {
+            "production_targets": ["production", "prod"],
+            "rollback_actions": ["rollback"],
+            "hotfix_branch_prefixes": ["hotfix/"],
+            "failure_window_hours": 24,
+        }
+    chosen = insights
     return {
         "production_targets": [name.strip() for name in chosen.productionTargets],
         "rollback_actions": [name.strip() for name in chosen.rollbackActions],

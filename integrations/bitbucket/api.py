@@ -44,7 +44,8 @@ from integrations.bitbucket.webhook import (
     parse_event,
     read_event,
 )
-from integrations.intake import IntakeEvent, IntakeView, intake_schema
+from integrations.intake import IntakeEvent
+from integrations.intake_view import IntakeView, intake_schema
 
 _JWT = OpenApiParameter(
     "Authorization", str, OpenApiParameter.HEADER, required=True, description="JWT <installation's token>"

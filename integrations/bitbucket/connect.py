@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import jwt
-
 AUTH_SCHEME = "JWT"
 LEEWAY_SECONDS = 60  # clocks drift; Bitbucket's tokens live minutes
 # Bitbucket's tokens are short-lived; one that claims to live longer is refused (a leaked one would be usable longer).
@@ -78,6 +76,8 @@ def verify_request(
     current, not longer-lived than ``MAX_LIFETIME_SECONDS``, and its ``qsh`` this request's. ``InvalidToken``."""
     if not token:
         raise InvalidToken(f"the request has no 'Authorization: {AUTH_SCHEME} <token>' header")
+    import jwt  # here, not at the top: PyJWT loads ``cryptography`` (~7 MB) into every process, the worker's too
+
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
@@ -119,6 +119,8 @@ def app_token(
     *, app_key: str, client_key: str, shared_secret: str, method: str, path: str, now: float | None = None
 ) -> str:
     """The app's JWT for its own request to Bitbucket (``iss`` the app's key, ``sub`` the installation)."""
+    import jwt  # here, not at the top: only a process that reports to Bitbucket holds PyJWT and ``cryptography``
+
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": app_key,

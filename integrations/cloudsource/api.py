@@ -17,7 +17,8 @@ from rest_framework.request import Request
 from estafette.lib.errors import Unavailable
 from integrations.cloudsource.oidc import InvalidToken, verify_google_token
 from integrations.cloudsource.webhook import InvalidNotification, parse_notification
-from integrations.intake import IntakeEvent, IntakeView, intake_schema
+from integrations.intake import IntakeEvent
+from integrations.intake_view import IntakeView, intake_schema
 
 logger = logging.getLogger(__name__)
 

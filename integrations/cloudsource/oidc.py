@@ -17,9 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import jwt
 import requests
+
+if TYPE_CHECKING:
+    import jwt
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 ALGORITHMS = ["RS256"]
@@ -54,6 +57,8 @@ def forget_keys() -> None:
 
 def _key_client(discovery_url: str) -> jwt.PyJWKClient:
     """The key client of the discovery document's ``jwks_uri``, from the cache while it is fresh."""
+    import jwt  # see verify_google_token
+
     moment = time.monotonic()
     with _lock:
         cached = _keys.get(discovery_url)
@@ -84,6 +89,10 @@ def verify_google_token(token: str, *, discovery_url: str, audience: str, email:
     ``InvalidToken`` saying what is wrong, ``ConnectionError`` when Google's keys cannot be fetched now."""
     if not token:
         raise InvalidToken("no token: the push subscription must authenticate with a service account (OIDC)")
+    # Here, not at the top: PyJWT loads ``cryptography`` (~8 MB held for good) into every web process, which needs it
+    # only once Cloud Source Repositories pushes arrive.
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:

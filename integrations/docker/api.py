@@ -7,7 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from rest_framework.request import Request
 
 from integrations.docker.webhook import InvalidNotification, parse_notification
-from integrations.intake import IntakeEvent, intake_schema
+from integrations.intake import IntakeEvent
+from integrations.intake_view import intake_schema
 from integrations.tokens import TokenIntakeView, token_parameter
 
 

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 
 from integrations.git.intake import push_check_local, push_delivery_id, push_intake_event
 from integrations.git.webhook import SIGNATURE_HEADER, InvalidPush, parse_push, signature_is_valid
-from integrations.intake import IntakeEvent, IntakeView, intake_schema
+from integrations.intake import IntakeEvent
+from integrations.intake_view import IntakeView, intake_schema
 
 PushBodySerializer = inline_serializer(
     name="GitPush",

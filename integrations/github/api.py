@@ -20,7 +20,8 @@ from integrations.github.webhook import (
     parse_delivery,
     read_delivery,
 )
-from integrations.intake import IntakeEvent, IntakeView, intake_schema
+from integrations.intake import IntakeEvent
+from integrations.intake_view import IntakeView, intake_schema
 
 
 @intake_schema(

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import jwt
 import requests
 from django.conf import settings
 
@@ -79,6 +78,9 @@ class GitHubApp:
         """The app's own token (RS256, ``iss`` = the app id), valid for ``JWT_LIFETIME_SECONDS``."""
         issued = int(now if now is not None else time.time()) - JWT_CLOCK_SKEW_SECONDS
         claims = {"iat": issued, "exp": issued + JWT_CLOCK_SKEW_SECONDS + JWT_LIFETIME_SECONDS, "iss": self.app_id}
+        # Here, not at the top: PyJWT loads ``cryptography`` (~7 MB), which only a process that talks to GitHub needs.
+        import jwt
+
         try:
             return jwt.encode(claims, self.private_key, algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError) as error:

@@ -6,7 +6,8 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from rest_framework.request import Request
 
-from integrations.intake import IntakeEvent, intake_schema
+from integrations.intake import IntakeEvent
+from integrations.intake_view import intake_schema
 from integrations.pubsub.webhook import InvalidPubSubPush, parse_push_message, pubsub_intake_event
 from integrations.tokens import TokenIntakeView, token_parameter
 

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from estafette.queue.models import OutboxMessage
-from integrations.intake import IntakeEvent, IntakeView, submit
+from integrations.intake import IntakeEvent, submit
+from integrations.intake_view import IntakeView
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "estafette.events.docker"

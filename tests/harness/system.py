@@ -101,11 +101,20 @@ def answers_200(url: str) -> bool:
 class Procfile:
     """``make run``'s process set: the repository's Procfile under supervisord (``scripts/supervise.py``), on the test's
     database, nats-server (its ``nats`` process idles when ``ESTAFETTE_NATS_URL`` is set; ``own_nats`` runs the set's
-    own nats-server instead) and a data dir of its own. Output goes to ``log``."""
+    own nats-server instead) and a data dir of its own. Output goes to ``log``. ``procfile``: another process set than
+    the repository's (a path, e.g. several web and worker processes)."""
 
     def __init__(
-        self, queue: QueueSettings, data_dir: Path, log: Path, env: Mapping[str, str] = {}, *, own_nats: bool = False
+        self,
+        queue: QueueSettings,
+        data_dir: Path,
+        log: Path,
+        env: Mapping[str, str] = {},
+        *,
+        own_nats: bool = False,
+        procfile: str = "Procfile",
     ) -> None:
+        self.procfile = procfile
         self.port = reserve_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -145,7 +154,9 @@ class Procfile:
                     sys.executable,
                     "scripts/supervise.py",
                     "--procfile",
-                    "Procfile",
+                    self.procfile,
+                    "--directory",  # the Procfile's commands run from the repository, wherever the file is
+                    str(settings.BASE_DIR),
                     "--state-dir",
                     str(self.data_dir / "supervisor"),
                 ],
@@ -302,12 +313,15 @@ def start_system(
     env: Mapping[str, str] = {},
     username: str = "ann",
     own_nats: bool = False,
+    procfile: str = "Procfile",
 ) -> Iterator[System]:
     """The running system in ``directory`` (data dir, logs, repositories), stopped on leaving. The webhook takes
     local repositories under ``directory / "repositories"`` (``ESTAFETTE_LOCAL_REPOSITORY_ROOTS``, unless ``env``
     sets it)."""
     env = {"ESTAFETTE_LOCAL_REPOSITORY_ROOTS": str(directory / "repositories"), **env}
-    processes = Procfile(queue, directory / "data", directory / "processes.log", env, own_nats=own_nats)
+    processes = Procfile(
+        queue, directory / "data", directory / "processes.log", env, own_nats=own_nats, procfile=procfile
+    )
     # An administrator: the system tests drive every command (authorization has its own tests: estafette/access).
     api = Api(processes.url, api_token_for(make_user(username, staff=True)))
     try:

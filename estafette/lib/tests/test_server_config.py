@@ -65,6 +65,14 @@ def test_without_a_file_it_has_estafettes_default_trusted_images() -> None:
     assert config.credentials == []
 
 
+def test_without_a_file_the_insights_are_the_schemas_defaults(tmp_path: Path) -> None:
+    # the defaults are written out (no pydantic at start-up): they must stay the documented ones
+    without = read_server_config("").insights
+    empty = tmp_path / "config.yaml"
+    empty.write_text("insights: {}\n")
+    assert without == read_server_config(str(empty)).insights
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -17,6 +17,8 @@ class Command(BaseCommand):
         "One pass of the job sweeper (runs/sweeper.py), or one every --every seconds until SIGTERM/SIGINT: "
         "runs whose builder died fail with a log line saying why, jobs of finished runs are removed."
     )
+    # No system checks at start: they load every URL and view (~20 MB held by a process that serves no request).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

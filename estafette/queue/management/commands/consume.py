@@ -25,6 +25,10 @@ logger = logging.getLogger("estafette.queue.consume")
 
 class Command(BaseCommand):
     help = "Run registered event consumers against NATS JetStream until SIGTERM/SIGINT."
+    # No system checks at start: they load the URL configuration, i.e. every view, DRF and drf-spectacular (~20 MB
+    # held for the life of a process that serves no request). ``migrate`` (``make run``, the chart's job) and
+    # ``manage.py check`` in CI run them.
+    requires_system_checks: list[str] = []  # the worker process imports no DRF: test_idle_imports.py
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", help="durable names of the consumers to run (see --list)")

@@ -13,6 +13,8 @@ from estafette.queue.process import relay_task, run_process
 
 class Command(BaseCommand):
     help = "Relay the outbox table to NATS JetStream (run one or more; they share the work safely)."
+    # No system checks at start: they load every URL and view (~20 MB held by a process that serves no request).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="publish what is pending now, then exit")
