@@ -15,13 +15,12 @@ from django.utils import timezone
 
 from builds.events import publish_pipeline_event
 from builds.models import Build
-from builds.read_model import pipeline_refresh_build_status
+from builds.read_model import pipeline_refresh_build_created, pipeline_refresh_build_status
 from builds.selectors import build_latest_with_valid_manifest
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
-from pipelines.services import pipeline_refresh_read_model
 from runs.events import publish_run_created
 from runs.job_control import job_stop_on_commit
 from runs.manifests import ManifestPreferences, ParsedManifest, parse_manifest
@@ -158,7 +157,7 @@ def _build_insert(
         )
     else:
         publish_run_created(build)
-    pipeline_refresh_read_model(pipeline=pipeline, now=now)
+    pipeline_refresh_build_created(build=build, now=now)
     return build
 
 
@@ -271,5 +270,5 @@ def build_cancel(*, build: Build, now: datetime | None = None) -> Build:
     if not (build.cancel(now=now) or build.request_cancel(now=now)):
         raise Conflict(f"build {build.pk} is {build.status}; only pending or running builds can be canceled")
     job_stop_on_commit(run=build)
-    pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
+    pipeline_refresh_build_status(build=build)
     return build
