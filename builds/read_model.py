@@ -73,15 +73,17 @@ def pipeline_refresh_build_status(*, build: Build) -> None:
         pipeline_update_read_model(pipeline=pipeline, part=PART, values=values, last_activity=activity)
 
 
-def pipeline_refresh_build_created(*, build: Build, now: datetime) -> None:
+def pipeline_refresh_build_created(*, build: Build, now: datetime, before: Mapping[str, Any] | None = None) -> None:
     """The read model after ``build`` was created at ``now``, as a full refresh would compute it, with a fraction of
     its reads and writes: the builds' values come from the new build and one read of the last builds, and the other
     parts follow only what changed (``pipelines.services.pipeline_change_read_model``). A build created before the
     latest one (``now`` earlier than its creation) takes the full refresh. Call it in the transaction that created
-    the build, after the pipeline's row was written (its counter): the read model read then is the committed one.
+    the build, after the pipeline's row was written (its counter): the read model read then is the committed one;
+    ``before`` is that read when the caller made it (``pipelines.selectors.pipeline_read_model_values``).
     """
     pipeline = build.pipeline
-    before = pipeline_read_model_values(pipeline_id=pipeline.pk)
+    if before is None:
+        before = pipeline_read_model_values(pipeline_id=pipeline.pk)
     recent = selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=RECENT_RUNS_SCANNED)
     if recent[0]["id"] != build.pk:
         pipeline_refresh_read_model(pipeline=pipeline, now=now)

@@ -160,9 +160,12 @@ def pipeline_scope_of(source: str, owner: str, name: str) -> PipelineScope | Non
     )
 
 
-def pipeline_read_model_values(*, pipeline_id: int) -> dict[str, Any]:
-    """The pipeline's read model as stored: every field of ``READ_MODEL_DEFAULTS``, ``latest_build`` as its id."""
+def pipeline_read_model_values(*, pipeline_id: int, with_counter: bool = False) -> dict[str, Any]:
+    """The pipeline's read model as stored: every field of ``READ_MODEL_DEFAULTS``, ``latest_build`` as its id; with
+    ``with_counter`` also ``build_counter`` (one read for a build's creation, which takes a counter first)."""
     fields = ["latest_build_id" if name == "latest_build" else name for name in READ_MODEL_DEFAULTS]
+    if with_counter:
+        fields.append("build_counter")
     row = Pipeline.objects.filter(pk=pipeline_id).values(*fields).get()
     row["latest_build"] = row.pop("latest_build_id")
     return row

@@ -25,6 +25,10 @@ def pipeline_get_or_create(*, repo_source: str, repo_owner: str, repo_name: str)
     for label, value in (("repo_source", repo_source), ("repo_owner", repo_owner), ("repo_name", repo_name)):
         if not value or not value.strip() or "/" in value or len(value) > 256:
             raise BadRequest(f"{label} must be a non-empty name without '/', got {value!r}")
+    # The common case, a pipeline seen before, without the savepoint the creation needs.
+    existing = Pipeline.objects.filter(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name).first()
+    if existing is not None:
+        return existing
     try:
         return _get_or_create(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name)
     except IntegrityError:
@@ -38,9 +42,17 @@ def _get_or_create(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipe
     return pipeline
 
 
-@atomic_with_retry
 def pipeline_set_repo_url(*, pipeline: Pipeline, repo_url: str) -> bool:
-    """Remember where jobs of the pipeline clone from (credentials must already be removed). True if it changed."""
+    """Remember where jobs of the pipeline clone from (credentials must already be removed). True if it changed.
+
+    Nothing is written when ``pipeline`` (read in the caller's transaction) already has it: every push names it."""
+    if pipeline.repo_url == repo_url:
+        return False
+    return _set_repo_url(pipeline=pipeline, repo_url=repo_url)
+
+
+@atomic_with_retry
+def _set_repo_url(*, pipeline: Pipeline, repo_url: str) -> bool:
     changed = Pipeline.objects.filter(pk=pipeline.pk).exclude(repo_url=repo_url).update(repo_url=repo_url)
     pipeline.repo_url = repo_url
     return bool(changed)
@@ -131,7 +143,7 @@ def pipeline_update_read_model(
             setattr(pipeline, name, value)
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def pipeline_change_read_model(
     *,
     pipeline: Pipeline,
