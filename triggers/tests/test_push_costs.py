@@ -42,7 +42,7 @@ stages:
 # created event to its job. Set from the counts of this test when issue 17's second round ended.
 PUSH_QUERIES = 9
 PUSH_TRANSACTIONS = 1
-DISPATCH_QUERIES = 4
+DISPATCH_QUERIES = 2
 DISPATCH_TRANSACTIONS = 0
 
 
