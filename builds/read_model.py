@@ -15,7 +15,8 @@ from builds import selectors
 from builds.models import Build
 from pipelines.models import Pipeline
 from pipelines.read_model import RECENT_RUNS_SCANNED, RECENT_WINDOW, ReadModelPart, ReadModelUpdate
-from pipelines.services import pipeline_update_read_model
+from pipelines.selectors import pipeline_read_model_values
+from pipelines.services import pipeline_change_read_model, pipeline_refresh_read_model, pipeline_update_read_model
 from runs.models import RunStatus, nanoseconds
 
 PART = "builds"
@@ -70,6 +71,38 @@ def pipeline_refresh_build_status(*, build: Build) -> None:
         values["median_duration_ns"], values["median_pending_duration_ns"] = median_durations(recent)
     if values:
         pipeline_update_read_model(pipeline=pipeline, part=PART, values=values, last_activity=activity)
+
+
+def pipeline_refresh_build_created(*, build: Build, now: datetime, before: Mapping[str, Any] | None = None) -> None:
+    """The read model after ``build`` was created at ``now``, as a full refresh would compute it, with a fraction of
+    its reads and writes: the builds' values come from the new build and one read of the last builds, and the other
+    parts follow only what changed (``pipelines.services.pipeline_change_read_model``). A build created before the
+    latest one (``now`` earlier than its creation) takes the full refresh. Call it in the transaction that created
+    the build, after the pipeline's row was written (its counter): the read model read then is the committed one;
+    ``before`` is that read when the caller made it (``pipelines.selectors.pipeline_read_model_values``).
+    """
+    pipeline = build.pipeline
+    if before is None:
+        before = pipeline_read_model_values(pipeline_id=pipeline.pk)
+    recent = selectors.build_recent_summaries(pipeline_id=pipeline.pk, limit=RECENT_RUNS_SCANNED)
+    if recent[0]["id"] != build.pk:
+        pipeline_refresh_read_model(pipeline=pipeline, now=now)
+        return
+    median_duration, median_pending = median_durations(recent[:MEDIAN_OVER_LAST])
+    values = {
+        "latest_build": build,
+        "build_status": build.status,
+        "labels": build.labels,
+        "release_targets": build.release_targets,
+        "triggers": build.triggers,
+        "recent_committers": _recent_committers(recent, since=now - RECENT_WINDOW),
+        "median_duration_ns": median_duration,
+        "median_pending_duration_ns": median_pending,
+        "build_count": before["build_count"] + 1,
+    }
+    pipeline_change_read_model(
+        pipeline=pipeline, part=PART, before=before, values=values, last_activity=build.updated_at, now=now
+    )
 
 
 def _recent_committers(recent_builds: list[dict[str, Any]], *, since: datetime) -> list[str]:

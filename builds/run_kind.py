@@ -71,7 +71,11 @@ class BuildKind(RunKind):
 
 def build_job(build: Build, *, version: str, config: dict[str, object]) -> RunJob:
     """The job of a run from ``build`` (the build itself, or a release or bot run of it) running as ``version``."""
-    max_counter, branch_counter = build_latest_counters(pipeline_id=build.pipeline_id, branch=build.repo_branch)
+    if _is_latest(build):
+        # The pipeline's latest build is the latest on its own branch too: both counters are its own, unread.
+        max_counter = branch_counter = int(build.counter or 0)
+    else:
+        max_counter, branch_counter = build_latest_counters(pipeline_id=build.pipeline_id, branch=build.repo_branch)
     return RunJob(
         repo_branch=build.repo_branch,
         repo_revision=build.repo_revision,
@@ -82,3 +86,9 @@ def build_job(build: Build, *, version: str, config: dict[str, object]) -> RunJo
         max_counter_current_branch=branch_counter,
         config=config,
     )
+
+
+def _is_latest(build: Build) -> bool:
+    """Whether the read model of the build's pipeline, loaded with it, names it as the latest build (a build being
+    dispatched usually is). Not asked of a pipeline that is not loaded: that would be a query too."""
+    return Build.pipeline.is_cached(build) and build.pipeline.latest_build_id == build.pk

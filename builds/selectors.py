@@ -67,11 +67,11 @@ def build_latest_with_valid_manifest(*, pipeline_id: int) -> Build | None:
 
 
 def build_recent_summaries(*, pipeline_id: int, limit: int) -> list[dict[str, Any]]:
-    """The pipeline's last ``limit`` builds, newest first, as dicts of status, times and commits."""
+    """The pipeline's last ``limit`` builds, newest first, as dicts of id, status, times and commits."""
     return list(
         Build.objects.filter(pipeline_id=pipeline_id)
         .order_by("-inserted_at", "-id")
-        .values("status", "inserted_at", "started_at", "updated_at", "commits")[:limit]
+        .values("id", "status", "inserted_at", "started_at", "updated_at", "commits")[:limit]
     )
 
 

@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from builds.events import publish_pipeline_event
 from builds.models import Build
-from builds.read_model import pipeline_refresh_build_status
+from builds.read_model import pipeline_refresh_build_created, pipeline_refresh_build_status
 from builds.selectors import build_latest_with_valid_manifest
 from estafette.lib.crypt import restricted_secrets
 from estafette.lib.db import atomic_with_retry
 from estafette.lib.errors import BadRequest, Conflict, NotFound
 from pipelines.models import Pipeline
-from pipelines.services import pipeline_refresh_read_model
+from pipelines.selectors import pipeline_read_model_values
 from runs.events import publish_run_created
 from runs.job_control import job_stop_on_commit
 from runs.manifests import ManifestPreferences, ParsedManifest, parse_manifest
@@ -80,7 +80,9 @@ def build_create(
 COUNTER_ATTEMPTS = 60
 
 
-@atomic_with_retry(attempts=COUNTER_ATTEMPTS)
+# No savepoint inside a caller's transaction (a push's, a trigger's): it raises no error a caller catches to carry on
+# (``build_create`` checks its input before).
+@atomic_with_retry(attempts=COUNTER_ATTEMPTS, savepoint=False)
 def _build_insert(
     *,
     pipeline: Pipeline,
@@ -96,8 +98,9 @@ def _build_insert(
 ) -> Build:
     # Taken inside the (retried) transaction so creation times follow the order counters are taken.
     now = now or timezone.now()
+    read_model: dict[str, Any] | None = None
     if build_version is None:
-        counter = _next_counter(pipeline)
+        counter, read_model = _next_counter(pipeline)
         build_version = _versioning(pipeline, parsed).version(
             counter=counter, branch=repo_branch, revision=repo_revision
         )
@@ -107,7 +110,11 @@ def _build_insert(
     # Secrets restricted to other pipelines fail the build up front, before a job could try them.
     refused = restricted_secrets(manifest_text, pipeline=pipeline.full_name) if parsed.valid else []
     if not parsed.valid:
-        previous = Pipeline.objects.filter(pk=pipeline.pk).values_list("latest_build", flat=True).first()
+        previous = (
+            read_model["latest_build"]
+            if read_model is not None
+            else Pipeline.objects.filter(pk=pipeline.pk).values_list("latest_build", flat=True).first()
+        )
         previous_build = Build.objects.filter(pk=previous).first() if previous else None
         if previous_build is not None:
             labels, release_targets, triggers = (
@@ -158,7 +165,7 @@ def _build_insert(
         )
     else:
         publish_run_created(build)
-    pipeline_refresh_read_model(pipeline=pipeline, now=now)
+    pipeline_refresh_build_created(build=build, now=now, before=read_model)
     return build
 
 
@@ -178,17 +185,19 @@ def _versioning(pipeline: Pipeline, parsed: ParsedManifest) -> ParsedManifest:
     return earlier if earlier.valid else parsed
 
 
-def _next_counter(pipeline: Pipeline) -> int:
-    """Take the pipeline's next counter: an increment in place, then a re-read in the same transaction.
+def _next_counter(pipeline: Pipeline) -> tuple[int, dict[str, Any]]:
+    """Take the pipeline's next counter: an increment in place, then a re-read in the same transaction, which also
+    reads the read model as it stands (what the build's creation changes in it). Returns both.
 
     Two transactions incrementing the same row conflict (a lock wait on SQLite, SQLSTATE 40001 on
     PostgreSQL/CockroachDB at SERIALIZABLE); the retried loser reads the winner's value, so the
     numbers stay distinct and consecutive without advisory locks.
     """
     Pipeline.objects.filter(pk=pipeline.pk).update(build_counter=F("build_counter") + 1)
-    counter = Pipeline.objects.filter(pk=pipeline.pk).values_list("build_counter", flat=True).get()
+    read_model = pipeline_read_model_values(pipeline_id=pipeline.pk, with_counter=True)
+    counter = read_model.pop("build_counter")
     pipeline.build_counter = counter
-    return int(counter)
+    return int(counter), read_model
 
 
 @atomic_with_retry
@@ -271,5 +280,5 @@ def build_cancel(*, build: Build, now: datetime | None = None) -> Build:
     if not (build.cancel(now=now) or build.request_cancel(now=now)):
         raise Conflict(f"build {build.pk} is {build.status}; only pending or running builds can be canceled")
     job_stop_on_commit(run=build)
-    pipeline_refresh_read_model(pipeline=build.pipeline, now=now)
+    pipeline_refresh_build_status(build=build)
     return build

@@ -1,8 +1,9 @@
 """Pipelines: one per repository, with the read model the pipeline list pages read.
 
 The read-model fields play the role of Estafette's ``computed_pipelines`` table. They are written only by
-``pipelines.services`` (``pipeline_refresh_read_model``, ``pipeline_update_read_model``), which the run kinds'
-services call inside their own transactions, with the values the registered parts compute
+``pipelines.services`` (``pipeline_refresh_read_model``, ``pipeline_update_read_model``,
+``pipeline_change_read_model``), which the run kinds' services call inside their own transactions, with the values
+the registered parts compute
 (``pipelines.read_model``), so a list page never has to aggregate over builds or releases.
 """
 

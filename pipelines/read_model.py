@@ -61,6 +61,16 @@ class ReadModelPart:
         """When the part's latest run last changed (None: it has none)."""
         return None
 
+    def follow(
+        self, *, pipeline: Any, before: Mapping[str, Any], after: Mapping[str, Any], now: datetime
+    ) -> ReadModelUpdate:
+        """The part's values after a part it ``needs`` changed some values (``before`` → ``after``: the whole read
+        model), without a full refresh. By default the full ``refresh`` when a value changed, nothing otherwise;
+        a part whose values depend on only some of the ones it needs says so by overriding it."""
+        if all(before.get(name) == value for name, value in after.items()):
+            return ReadModelUpdate()
+        return self.refresh(pipeline=pipeline, values=after, now=now)
+
     def facets(self, values: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         """``(FacetKind, value)`` rows the list filters on, from the whole read model's values."""
         return ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
@@ -9,6 +11,7 @@ from estafette.access.scopes import PipelineScope
 from estafette.lib.errors import NotFound
 from estafette.lib.listing import Filters, Within
 from pipelines.models import SEARCH_KEY_SEPARATOR, FacetKind, Pipeline, PipelineFacet
+from pipelines.read_model import READ_MODEL_DEFAULTS
 
 PIPELINE_LIST_FILTERS = (
     "status",
@@ -155,3 +158,14 @@ def pipeline_scope_of(source: str, owner: str, name: str) -> PipelineScope | Non
         group_ids=frozenset(g.pk for g in pipeline.groups.all() if g.active),
         organization_ids=frozenset(o.pk for o in pipeline.organizations.all() if o.active),
     )
+
+
+def pipeline_read_model_values(*, pipeline_id: int, with_counter: bool = False) -> dict[str, Any]:
+    """The pipeline's read model as stored: every field of ``READ_MODEL_DEFAULTS``, ``latest_build`` as its id; with
+    ``with_counter`` also ``build_counter`` (one read for a build's creation, which takes a counter first)."""
+    fields = ["latest_build_id" if name == "latest_build" else name for name in READ_MODEL_DEFAULTS]
+    if with_counter:
+        fields.append("build_counter")
+    row = Pipeline.objects.filter(pk=pipeline_id).values(*fields).get()
+    row["latest_build"] = row.pop("latest_build_id")
+    return row

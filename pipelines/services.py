@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 from django.utils import timezone
 
 from estafette.lib.db import atomic_with_retry
@@ -25,6 +25,10 @@ def pipeline_get_or_create(*, repo_source: str, repo_owner: str, repo_name: str)
     for label, value in (("repo_source", repo_source), ("repo_owner", repo_owner), ("repo_name", repo_name)):
         if not value or not value.strip() or "/" in value or len(value) > 256:
             raise BadRequest(f"{label} must be a non-empty name without '/', got {value!r}")
+    # The common case, a pipeline seen before, without the savepoint the creation needs.
+    existing = Pipeline.objects.filter(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name).first()
+    if existing is not None:
+        return existing
     try:
         return _get_or_create(repo_source=repo_source, repo_owner=repo_owner, repo_name=repo_name)
     except IntegrityError:
@@ -38,9 +42,17 @@ def _get_or_create(*, repo_source: str, repo_owner: str, repo_name: str) -> Pipe
     return pipeline
 
 
-@atomic_with_retry
 def pipeline_set_repo_url(*, pipeline: Pipeline, repo_url: str) -> bool:
-    """Remember where jobs of the pipeline clone from (credentials must already be removed). True if it changed."""
+    """Remember where jobs of the pipeline clone from (credentials must already be removed). True if it changed.
+
+    Nothing is written when ``pipeline`` (read in the caller's transaction) already has it: every push names it."""
+    if pipeline.repo_url == repo_url:
+        return False
+    return _set_repo_url(pipeline=pipeline, repo_url=repo_url)
+
+
+@atomic_with_retry
+def _set_repo_url(*, pipeline: Pipeline, repo_url: str) -> bool:
     changed = Pipeline.objects.filter(pk=pipeline.pk).exclude(repo_url=repo_url).update(repo_url=repo_url)
     pipeline.repo_url = repo_url
     return bool(changed)
@@ -129,6 +141,62 @@ def pipeline_update_read_model(
         Pipeline.objects.filter(pk=pipeline.pk).update(**updates)
         for name, value in updates.items():
             setattr(pipeline, name, value)
+
+
+@atomic_with_retry(savepoint=False)
+def pipeline_change_read_model(
+    *,
+    pipeline: Pipeline,
+    part: str,
+    before: Mapping[str, Any],
+    values: Mapping[str, Any],
+    last_activity: datetime | None = None,
+    now: datetime | None = None,
+) -> Pipeline:
+    """Write read-model ``values`` one part recomputed after a change of its runs (a build created), and what follows
+    from them, with the writes and reads a full refresh would need only for what changed.
+
+    ``before`` is the whole read model as stored (``selectors.pipeline_read_model_values``, read in this transaction
+    after the change locked the pipeline's row). The parts that need ``part`` follow its new values
+    (``ReadModelPart.follow``); ``last_activity`` — the part's latest run changed — is ``last_updated_at`` unless an
+    earlier moment than the stored one, when the other parts are asked for theirs; the facet rows are replaced only
+    when the values they come from changed. Only changed fields are written. Call it in the transaction of the
+    change. Returns the pipeline with the new values set.
+    """
+    now = now or timezone.now()
+    parts = read_model_parts()
+    by_name = {registered.name: registered for registered in parts}
+    after: dict[str, Any] = {**before, **_read_model_values(by_name[part], values)}
+    if isinstance(after["latest_build"], models.Model):  # compared and written by id, as ``before`` holds it
+        after["latest_build"] = after["latest_build"].pk
+    changed = {part}
+    for follower in parts:
+        if follower.name in changed or not changed.intersection(follower.needs):
+            continue
+        update = follower.follow(pipeline=pipeline, before=before, after=after, now=now)
+        if update.values:
+            after.update(_read_model_values(follower, update.values))
+            changed.add(follower.name)
+    if last_activity is not None:
+        stored = before.get("last_updated_at")
+        if stored is None or last_activity >= stored:
+            after["last_updated_at"] = last_activity
+        else:
+            others = (other.last_activity(pipeline_id=pipeline.pk) for other in parts if other.name != part)
+            after["last_updated_at"] = max([last_activity, *(moment for moment in others if moment is not None)])
+    updates = {_field(name): value for name, value in after.items() if name not in before or before[name] != value}
+    if updates:
+        Pipeline.objects.filter(pk=pipeline.pk).update(**updates)
+    for name, value in after.items():
+        setattr(pipeline, _field(name), value)
+    wanted = _facets(after)
+    if wanted != _facets(before):
+        _replace_facets(pipeline, wanted)
+    return pipeline
+
+
+def _field(name: str) -> str:
+    return "latest_build_id" if name == "latest_build" else name
 
 
 def _read_model_values(part: ReadModelPart, values: Mapping[str, Any]) -> dict[str, Any]:

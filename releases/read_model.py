@@ -38,6 +38,28 @@ class ReleasesReadModel(ReadModelPart):
         latest = selectors.release_latest(pipeline_id=pipeline_id)
         return latest["updated_at"] if latest else None
 
+    def follow(
+        self, *, pipeline: Pipeline, before: Mapping[str, Any], after: Mapping[str, Any], now: datetime
+    ) -> ReadModelUpdate:
+        """Of what the builds' part computes only the latest build's release targets count here: the same targets
+        keep their active releases (no release changed), others get theirs looked up."""
+        targets = after["release_targets"]
+        if targets is before["release_targets"]:
+            return ReadModelUpdate()
+        if targets == _without_active_releases(before["release_targets"]):
+            return ReadModelUpdate(values={"release_targets": before["release_targets"]})
+        return ReadModelUpdate(values={"release_targets": _with_active_releases(pipeline, targets)})
+
+
+ACTIVE_RELEASE_KEYS = ("activeReleaseIds", "activeReleaseExtraInfo")
+
+
+def _without_active_releases(release_targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The release targets as a build records them: without what ``_with_active_releases`` added."""
+    return [
+        {key: value for key, value in target.items() if key not in ACTIVE_RELEASE_KEYS} for target in release_targets
+    ]
+
 
 def _with_active_releases(pipeline: Pipeline, release_targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The latest build's release targets, each with the ids of its active release per action and their

@@ -2,11 +2,20 @@
 
 ``parse_manifest`` never raises for a bad manifest: it returns the errors, because Estafette still
 records a (failed) build for a push with an invalid manifest.
+
+A process keeps its last few parses (``PARSES_KEPT``, of manifests up to ``PARSE_KEPT_BYTES``): the build's creation
+parses its manifest and its dispatch, in the same worker process a moment later, finds that parse instead of loading,
+defaulting and validating the same text again (issue 17: the server parsed every build's manifest twice). A release,
+bot run or rebuild of a recent build finds it too. Where creation and dispatch run in separate processes (Kubernetes),
+dispatch parses once itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -54,6 +63,12 @@ def server_preferences() -> ManifestPreferences:
     return ManifestPreferences.from_dict(settings.MANIFEST_PREFERENCES)
 
 
+PARSES_KEPT = 32
+PARSE_KEPT_BYTES = 64 * 1024  # a larger manifest is parsed each time rather than held (a typical one is ~1 KB)
+_parses: OrderedDict[tuple[str | bytes, str, str], ParsedManifest] = OrderedDict()
+_parses_lock = threading.Lock()  # the worker's consumers run on threads of one process
+
+
 def parse_manifest(
     source: str | bytes, *, pipeline_full_name: str, preferences: ManifestPreferences | None = None
 ) -> ParsedManifest:
@@ -61,10 +76,46 @@ def parse_manifest(
     preferences unless given; collect what the build row and the read model need from it.
 
     ``text`` is what the build records: the manifest's exact text, or ``""`` for one that cannot be recorded as
-    it is (over the size limit, not UTF-8; ``builder.manifest.limits.storable_text``)."""
+    it is (over the size limit, not UTF-8; ``builder.manifest.limits.storable_text``). The same source, pipeline
+    and preferences as one of the process's recent parses give that parse (see the module's docstring); the
+    ``Manifest`` is shared, frozen, and its callers only read it."""
+    preferences = preferences or server_preferences()
+    if len(source) > PARSE_KEPT_BYTES:
+        return _parse(source, pipeline_full_name=pipeline_full_name, preferences=preferences)
+    # The preferences' repr stands for them: a frozen dataclass of plain values, but holding dicts (not hashable).
+    key = (source, pipeline_full_name, repr(preferences))
+    with _parses_lock:
+        parsed = _parses.get(key)
+        if parsed is not None:
+            _parses.move_to_end(key)
+    if parsed is None:
+        parsed = _parse(source, pipeline_full_name=pipeline_full_name, preferences=preferences)
+        with _parses_lock:
+            _parses[key] = parsed
+            if parsed.text and parsed.text != source:
+                # A push's bytes are recorded as text, which dispatch (and everything after) parses.
+                _parses[(parsed.text, *key[1:])] = parsed
+            while len(_parses) > PARSES_KEPT:
+                _parses.popitem(last=False)
+    # Its JSON-shaped parts become a build's fields, which code may change in place: each caller gets its own.
+    return replace(
+        parsed,
+        labels=copy.deepcopy(parsed.labels),
+        release_targets=copy.deepcopy(parsed.release_targets),
+        triggers=copy.deepcopy(parsed.triggers),
+    )
+
+
+def forget_parses() -> None:
+    """Drop the process's kept parses (tests that count parses start from none)."""
+    with _parses_lock:
+        _parses.clear()
+
+
+def _parse(source: str | bytes, *, pipeline_full_name: str, preferences: ManifestPreferences) -> ParsedManifest:
     try:
         text = decode_manifest(source, path=MANIFEST_PATH)
-        manifest = load_manifest(text, path=MANIFEST_PATH, preferences=preferences or server_preferences())
+        manifest = load_manifest(text, path=MANIFEST_PATH, preferences=preferences)
     except ManifestErrors as errors:
         return ParsedManifest(
             manifest=None, text=storable_text(source), errors=tuple(str(error) for error in errors.errors)

@@ -37,6 +37,11 @@ class RunNotice:
 
 
 class Notifier(Protocol):
+    def can_send(self) -> bool:
+        """Whether it can send anything at all (it is configured): a notice no notifier can send is not worked out,
+        which spares a read of the run per run's end (issue 17)."""
+        ...
+
     def notify(self, notice: RunNotice) -> None:
         """Tell the notifier's audience; raises ``triggers.forges.ReportError`` (``permanent`` when repeating cannot
         help). Sends nothing when the notifier has no audience for the pipeline."""

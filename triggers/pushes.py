@@ -36,7 +36,8 @@ def git_event(pushed: PushedRevision) -> dict[str, Any]:
     return {"fired": True, "git": {"event": "push", "repository": pushed.repository.full_name, "branch": pushed.branch}}
 
 
-@atomic_with_retry
+# No savepoint inside the consumer's transaction: nothing here raises an error a caller catches to carry on.
+@atomic_with_retry(savepoint=False)
 def build_create_from_push(*, pushed: PushedRevision, now: datetime | None = None) -> Build | None:
     """Create the build of a pushed revision, with its commit; None (nothing written) when it has no manifest.
 

@@ -182,11 +182,14 @@ def run_notice_of(*, event_id: str, part: Mapping[str, Any]) -> RunNotice | None
 
 
 def run_notice_send(*, event_id: str, part: Mapping[str, Any], deliveries: int = 1) -> RunNotice | None:
-    """Send the notice of a run event to every notifier (``run_notice_of``); the notice sent, or None. Raises
-    ``triggers.forges.ReportError``."""
+    """Send the notice of a run event to every notifier that can send (``run_notice_of``); the notice sent, or None
+    (also when no notifier can send: nothing is read then). Raises ``triggers.forges.ReportError``."""
+    senders = [notifier for notifier in notifiers() if notifier.can_send()]
+    if not senders:
+        return None
     notice = run_notice_of(event_id=event_id, part=part)
     if notice is None:
         return None
-    for notifier in notifiers():
+    for notifier in senders:
         notifier.notify(notice)
     return notice

@@ -53,6 +53,9 @@ class SlackNotifier:
     def __init__(self, client: SlackClient | None = None) -> None:
         self._client = client
 
+    def can_send(self) -> bool:
+        return bool(self._client or settings.SLACK_BOT_TOKEN)
+
     def notify(self, notice: RunNotice) -> None:
         channels = channels_for(notice, settings.SLACK_CHANNELS or [])
         if not channels or not (self._client or settings.SLACK_BOT_TOKEN):

@@ -202,3 +202,28 @@ def test_the_config_holds_no_installation_key_secret(job_runner: FakeJobRunner, 
     assert "estafette.secret(deFTz5Bdjg6SUe29.oPIkXbze5G9PNEWS2-ZnArl8BCqHnx4MdTdxHg37th9u)" in text
     assert settings.SECRET_DECRYPTION_KEY not in text
     assert job_runner.spec(name).secret_key != settings.SECRET_DECRYPTION_KEY
+
+
+def test_a_build_dispatched_after_newer_builds_gets_their_counters_as_the_maxima(job_runner: FakeJobRunner) -> None:
+    # given a build on master, then newer builds on master and on a feature branch
+    pipeline = make_pipeline()
+    older = make_build(pipeline, manifest=MANIFEST)
+    make_build(pipeline, manifest=MANIFEST)
+    newest = make_build(pipeline, manifest=MANIFEST, branch="feature")
+
+    # when the older one and the newest one get their jobs
+    job_dispatch(kind="build", run_id=older.pk)
+    job_dispatch(kind="build", run_id=newest.pk)
+
+    # then the older one's maxima are the newest build's and its branch's latest; the newest one's are its own
+    older_version, newest_version = (config_of(spec).version for spec in job_runner.started)
+    assert (older_version.current_counter, older_version.max_counter, older_version.max_counter_current_branch) == (
+        1,
+        3,
+        2,
+    )
+    assert (newest_version.current_counter, newest_version.max_counter, newest_version.max_counter_current_branch) == (
+        3,
+        3,
+        3,
+    )

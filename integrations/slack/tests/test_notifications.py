@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from builds.testing import MANIFEST, make_build, make_pipeline
 from estafette.queue.testing import Verdict, deliver
@@ -15,6 +17,7 @@ from integrations.slack.testing import FakeSlack
 from releases.testing import make_release
 from runs.models import RunStatus
 from triggers.consumers import BuildNotifyConsumer
+from triggers.reports import run_notice_send
 from triggers.testing import settle
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +120,17 @@ def test_without_a_bot_token_or_a_channel_nothing_is_sent(slack: FakeSlack, pipe
 
     assert [outcome.verdict for outcome in notify_outcomes()] == [Verdict.ACK, Verdict.ACK]
     assert slack.messages == []
+
+
+def test_without_a_bot_token_a_runs_end_is_not_even_read(pipeline: Any, settings: Any) -> None:
+    # given a failed build, and Slack (the only notifier) without a bot token
+    settings.SLACK_BOT_TOKEN = ""
+    build = make_build(pipeline, status=RunStatus.FAILED)
+
+    # when its end reaches the notify consumer
+    with CaptureQueriesContext(connection) as queries:
+        notice = run_notice_send(event_id=f"build-{build.pk}-finished", part={"status": RunStatus.FAILED})
+
+    # then no notice is worked out: no query at all (the run is not loaded)
+    assert notice is None
+    assert len(queries) == 0
