@@ -18,7 +18,6 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError
-from django.db.models import Max
 from django.utils import timezone
 
 from builder.contracts import BuildLogStep, LogBatch, StatusEvent, TailLogLine
@@ -206,7 +205,7 @@ def _open_record(*, kind: RunKind, run: Run, attempt_key: str | None, now: datet
     if unclaimed and records.filter(pk=latest.pk, attempt_key__isnull=True).update(attempt_key=attempt_key):
         latest.attempt_key = attempt_key
         return latest
-    last = records.aggregate(last=Max("attempt"))["last"] or 0
+    last = latest.attempt if latest is not None else 0  # the latest record has the highest attempt
     return LogRecord.objects.create(
         pipeline_id=run.pipeline_id,  # type: ignore[attr-defined]
         run_kind=kind.name,
