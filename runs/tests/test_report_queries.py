@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from builder.contracts import CONTRACT_VERSION
 from builds.testing import make_build
+from runs.callbacks import callback_end_url
 from runs.models import LogStep, RunStatus
 from runs.tests.test_builder_endpoints import post, status_event, token_of, urls
 
@@ -66,3 +67,22 @@ def test_a_trivial_builds_reports_make_this_many_queries() -> None:
         ("git-clone", "SUCCEEDED"),
         ("build", "SUCCEEDED"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_end_in_one_request_makes_fewer_queries_than_its_batch_and_status_apart() -> None:
+    # given a running build whose builder reported running and a first batch
+    build = make_build(status=RunStatus.PENDING)
+    status_url, logs_url = urls("build", build.pk)
+    token = token_of(build)
+    assert post(status_url, status_event(build.pk, "running"), token)[0] == 200
+    assert post(logs_url, steps_batch(1, [("builder-info", "SUCCEEDED"), ("git-clone", "RUNNING")]), token)[0] == 201
+    final_event = status_event(build.pk, "succeeded") | {"logBatches": 2, "cpuMaxUsage": 0.5, "memoryMaxUsage": 1e6}
+    end = {"status": final_event, "batch": steps_batch(2, [("git-clone", "SUCCEEDED"), ("build", "SUCCEEDED")])}
+    # when it sends the last batch and the final status in one request
+    answer = queries_of(callback_end_url(kind="build", run_id=build.pk, base_url=""), end, token)
+    # then both are applied with fewer queries than the second batch and the final status took apart (10 + 8)
+    assert answer == (200, 16)
+    build.refresh_from_db()
+    assert (build.status, build.cpu_max_usage) == (RunStatus.SUCCEEDED, 0.5)
+    assert LogStep.objects.get(name="build").status == "SUCCEEDED"
