@@ -10,11 +10,14 @@
 * **One connection**: the running status, the batches and the end go over the sender's kept-alive connection.
 * **Log batches** ``{contractVersion, seq, lines:[TailLogLine]}``: every step update and log line, in order, sealed
   when ``max_batch_lines`` or ``max_batch_bytes`` is reached or the oldest line waited ``flush_interval`` seconds (live
-  output, not only at the end). One sender thread delivers them in ``seq`` order; a failed delivery (connection error,
-  5xx, 408, 429) is retried with exponential backoff, so an API outage of minutes loses nothing: the batches wait in a
-  buffer of at most ``buffer_limit_bytes``; when it is full, producers block (the stage's output pipe fills and the
-  stage pauses) until the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
-  permanent (the batch is refused as malformed or the token is invalid): logged and dropped.
+  output, not only at the end) — except while a stage that started less than ``stage_grace`` seconds ago runs, for
+  at most ``max_flush_delay`` seconds: a short stage's start, output and end go in one batch, and a short run's lines
+  all go with its end, rather than a request every ``flush_interval``. One sender thread delivers them in ``seq``
+  order; a failed delivery (connection error, 5xx, 408, 429) is retried with exponential backoff, so an API outage of
+  minutes loses nothing: the batches wait in a buffer of at most ``buffer_limit_bytes``; when it is full, producers
+  block (the stage's output pipe fills and the stage pauses) until the API is back. A retried batch keeps its ``seq``,
+  so the API stores it once. Any other 4xx is permanent (the batch is refused as malformed or the token is invalid):
+  logged and dropped.
 * **The end of the run**: the API answers 409 to any report once the run has finished (the job token ends with its
   run: canceled from the UI, failed by the API's sweeper, or finished by this builder's own final status whose answer
   was lost on the way). A 409 is final: that report is not retried, nothing more is sent (queued batches are dropped,
@@ -182,6 +185,8 @@ class Reporter:
         max_batch_lines: int = 5000,
         max_batch_bytes: int = 1024 * 1024,
         flush_interval: float = 0.2,
+        stage_grace: float = 0.5,
+        max_flush_delay: float = 1.0,
         heartbeat_interval: float = 15.0,
         buffer_limit_bytes: int = 64 * 1024 * 1024,
         backoff_initial: float = 0.25,
@@ -199,6 +204,9 @@ class Reporter:
         self._max_lines = max_batch_lines
         self._max_bytes = max_batch_bytes
         self._flush_interval = flush_interval
+        self._stage_grace = stage_grace
+        self._max_flush_delay = max(flush_interval, max_flush_delay)
+        self._stage_started = float("-inf")  # when the latest stage began running (monotonic)
         self._heartbeat_interval = heartbeat_interval
         self._buffer_limit = buffer_limit_bytes
         self._backoff_initial = backoff_initial
@@ -444,6 +452,8 @@ class Reporter:
 
     def update(self, tail: TailLogLine) -> None:
         item = json.dumps(tail.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        if tail.status == "RUNNING":
+            self._stage_started = time.monotonic()  # read by the sender under the lock _add takes
         self._add([item], [len(item)])
 
     def log_lines(self, ref: StepRef, stream: str, first_line: int, timestamp: str, texts: Sequence[str]) -> None:
@@ -505,7 +515,7 @@ class Reporter:
                     self._cond.notify_all()
                     return None
                 if not self._sealed and self._open:
-                    due = self._open_since + self._flush_interval - time.monotonic()
+                    due = self._flush_due() - time.monotonic()
                     if due <= 0 or self._closing:
                         self._seal_locked()
                     else:
@@ -524,6 +534,13 @@ class Reporter:
             )
             batch.body = (head + ",".join(batch.items) + "]}").encode()
         return batch.body
+
+    def _flush_due(self) -> float:
+        """When the open batch is sealed: ``flush_interval`` after its first line, later while a young stage runs
+        (it may end soon, and its end then goes in the same batch), never later than ``max_flush_delay``."""
+        due = self._open_since + self._flush_interval
+        due = max(due, self._stage_started + self._stage_grace)
+        return min(due, self._open_since + self._max_flush_delay)
 
     def _send_loop(self) -> None:
         transport = self._transport or self._new_transport()

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from builder.contracts import TailLogLine
 from builder.reporting import Reporter, Transport
 from builder.steps import StepRef
 from builder.testing import END_PATH, LOGS_PATH, STATUS_PATH, FakeApi
@@ -363,3 +364,31 @@ def test_the_last_lines_and_the_final_status_wait_together_for_an_api_that_is_do
         assert api.stored_statuses() == ["succeeded"]
         assert api.texts("build") == [f"line {n}" for n in range(1, 5)]
         assert api.duplicate_batches == 0
+
+
+def running(step: str) -> TailLogLine:
+    return TailLogLine(step=step, status="RUNNING")
+
+
+def test_short_stages_go_in_one_batch_and_a_long_ones_output_still_goes_live(api: FakeApi) -> None:
+    # given a reporter that flushes every 50 ms, but holds a batch while a stage younger than 1 s runs (for up to 3 s)
+    reporter = make_reporter(api, flush_interval=0.05, stage_grace=1.0, max_flush_delay=3.0)
+    reporter.start()
+    # when two short stages start, print and end within the grace
+    for stage in ("first", "second"):
+        reporter.update(running(stage))
+        reporter.log_lines(StepRef(stage), "stdout", 1, "2024-01-01T00:00:00Z", [f"{stage} output"])
+        reporter.update(TailLogLine(step=stage, status="SUCCEEDED", exit_code=0, duration=1))
+    started = time.monotonic()
+    # then they go together, in one batch, once the grace is over (and no later than the longest delay)
+    api.wait_until(lambda fake: len(fake.batches) == 1)
+    assert time.monotonic() - started < 3.0
+    assert [line.step for line in api.batches[1].lines] == ["first"] * 3 + ["second"] * 3
+    # when a stage then runs on past its grace, its output goes live again, every flush interval
+    reporter.update(running("long"))
+    api.wait_until(lambda fake: len(fake.batches) == 2)  # its start, once the grace is over
+    emit(reporter, 1)
+    started = time.monotonic()
+    api.wait_until(lambda fake: len(fake.batches) == 3)
+    assert time.monotonic() - started < 1.0  # the flush interval (50 ms), not a grace: a loaded machine's margin
+    assert reporter.close("succeeded", timeout=60)
