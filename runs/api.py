@@ -91,7 +91,7 @@ class BuilderStatusApi(BuilderEndpoint):
         authorize_job(request, kind=kind, run_id=run_id)
         event = parse(StatusEvent, json_body(request))
         spec = run_kind(kind)
-        status = run_report_status(kind=spec, run=spec.get(run_id), event=event)
+        status = run_report_status(kind=spec, run=spec.get_for_report(run_id), event=event)
         return Response({"status": status})
 
 
@@ -112,7 +112,7 @@ class BuilderLogsApi(BuilderEndpoint):
         authorize_job(request, kind=kind, run_id=run_id)
         batch = parse(LogBatch, json_body(request))
         spec = run_kind(kind)
-        stored = run_append_log_batch(kind=spec, run=spec.get(run_id), batch=batch)
+        stored = run_append_log_batch(kind=spec, run=spec.get_for_report(run_id), batch=batch)
         return Response({"stored": stored}, status=201 if stored else 200)
 
 
@@ -133,5 +133,5 @@ class BuilderEndApi(BuilderEndpoint):
         authorize_job(request, kind=kind, run_id=run_id)
         report = parse(EndReport, json_body(request))
         spec = run_kind(kind)
-        status, stored = run_report_end(kind=spec, run=spec.get(run_id), report=report)
+        status, stored = run_report_end(kind=spec, run=spec.get_for_report(run_id), report=report)
         return Response({"status": status, "stored": stored})
