@@ -32,6 +32,7 @@ __all__ = [
     "CiServerConfig",
     "ContractError",
     "Credential",
+    "EndReport",
     "GitConfig",
     "ImageInfo",
     "JobType",
@@ -127,12 +128,17 @@ class BotRecord(Wire):
 
 @dataclass(frozen=True)
 class CiServerConfig(Wire):
-    """Where the builder reports. ``job_token`` is the bearer token for both URLs; it never appears in a repr."""
+    """Where the builder reports. ``job_token`` is the bearer token for every URL; it never appears in a repr.
+
+    ``end_url`` (not in Estafette; None from an API that has no such route) takes the run's last log batch and its
+    final status in one request (:class:`EndReport`); a builder given none sends them to ``logs_url`` and
+    ``status_url``."""
 
     base_url: str
     status_url: str
     logs_url: str
     job_token: str = field(repr=False)
+    end_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -358,6 +364,29 @@ class StatusEvent(Wire):
         for name, value in (("cpuMaxUsage", self.cpu_max_usage), ("memoryMaxUsage", self.memory_max_usage)):
             if value is not None and not (0 <= value < MAX_USAGE):  # also refuses NaN
                 raise Invalid(f"must be a number from 0, got {value}", name)
+
+
+FINAL_RUN_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+
+
+@dataclass(frozen=True)
+class EndReport(Wire):
+    """The end of a run in one request (not in Estafette): the builder's last log batch, if any lines were left,
+    then its final ``updateStatus``, applied by the API in that order and together. Sent after every earlier batch
+    was delivered; ``status.log_batches`` counts ``batch`` too. A new route rather than new fields on a batch: an API
+    without it answers 404 (the builder then sends both the old way), where an older reader of a batch would have
+    ignored a final status it did not know."""
+
+    status: StatusEvent
+    batch: LogBatch | None = None
+    contract_version: int = CONTRACT_VERSION
+
+    def _check(self) -> None:
+        _check_version(self.contract_version)
+        if self.status.event_type != "updateStatus" or self.status.status not in FINAL_RUN_STATUSES:
+            raise Invalid("must be the final updateStatus: succeeded, failed or canceled", "status")
+        if self.batch is not None and self.batch.attempt != self.status.attempt:
+            raise Invalid("must be of the status's attempt: one builder process ends its own run", "batch", "attempt")
 
 
 class StepTree:

@@ -3,13 +3,21 @@
 * **Status**: ``updateStatus`` running at the start and the final status at the end, retried with backoff until a
   deadline; the final event carries ``logBatches`` (how many batches were sent) and goes out only after every batch
   was delivered (or the drain deadline passed).
+* **The end in one request**: given an ``endUrl``, the lines still open when the run ends and the final status go
+  together (``EndReport``) once every earlier batch was delivered: a short run reports in two requests (running, the
+  end) rather than three or more. An API without that route answers 404 (an older API during a rolling upgrade);
+  then the last batch and the final status go to ``logsUrl`` and ``statusUrl`` as before.
+* **One connection**: the running status, the batches and the end go over the sender's kept-alive connection.
 * **Log batches** ``{contractVersion, seq, lines:[TailLogLine]}``: every step update and log line, in order, sealed
   when ``max_batch_lines`` or ``max_batch_bytes`` is reached or the oldest line waited ``flush_interval`` seconds (live
-  output, not only at the end). One sender thread delivers them in ``seq`` order; a failed delivery (connection error,
-  5xx, 408, 429) is retried with exponential backoff, so an API outage of minutes loses nothing: the batches wait in a
-  buffer of at most ``buffer_limit_bytes``; when it is full, producers block (the stage's output pipe fills and the
-  stage pauses) until the API is back. A retried batch keeps its ``seq``, so the API stores it once. Any other 4xx is
-  permanent (the batch is refused as malformed or the token is invalid): logged and dropped.
+  output, not only at the end) — except while a stage that started less than ``stage_grace`` seconds ago runs, for
+  at most ``max_flush_delay`` seconds: a short stage's start, output and end go in one batch, and a short run's lines
+  all go with its end, rather than a request every ``flush_interval``. One sender thread delivers them in ``seq``
+  order; a failed delivery (connection error, 5xx, 408, 429) is retried with exponential backoff, so an API outage of
+  minutes loses nothing: the batches wait in a buffer of at most ``buffer_limit_bytes``; when it is full, producers
+  block (the stage's output pipe fills and the stage pauses) until the API is back. A retried batch keeps its ``seq``,
+  so the API stores it once. Any other 4xx is permanent (the batch is refused as malformed or the token is invalid):
+  logged and dropped.
 * **The end of the run**: the API answers 409 to any report once the run has finished (the job token ends with its
   run: canceled from the UI, failed by the API's sweeper, or finished by this builder's own final status whose answer
   was lost on the way). A 409 is final: that report is not retried, nothing more is sent (queued batches are dropped,
@@ -64,7 +72,12 @@ class RunEndedError(PermanentDeliveryError):
     """The API answered 409: the run has finished and takes no more reports."""
 
 
+class RouteMissingError(PermanentDeliveryError):
+    """The API answered 404: no such route (an older API) or no such run."""
+
+
 RUN_ENDED = 409
+NOT_FOUND = 404
 
 
 class Transport:
@@ -146,6 +159,8 @@ def _delivered(status: int) -> bool:
         return False
     if status == RUN_ENDED:
         raise RunEndedError("the API answered 409: the run has already ended")
+    if status == NOT_FOUND:
+        raise RouteMissingError("the API answered 404: it has no such route or run")
     raise PermanentDeliveryError(f"the API refused it with HTTP {status}")
 
 
@@ -170,6 +185,8 @@ class Reporter:
         max_batch_lines: int = 5000,
         max_batch_bytes: int = 1024 * 1024,
         flush_interval: float = 0.2,
+        stage_grace: float = 0.5,
+        max_flush_delay: float = 1.0,
         heartbeat_interval: float = 15.0,
         buffer_limit_bytes: int = 64 * 1024 * 1024,
         backoff_initial: float = 0.25,
@@ -187,6 +204,9 @@ class Reporter:
         self._max_lines = max_batch_lines
         self._max_bytes = max_batch_bytes
         self._flush_interval = flush_interval
+        self._stage_grace = stage_grace
+        self._max_flush_delay = max(flush_interval, max_flush_delay)
+        self._stage_started = float("-inf")  # when the latest stage began running (monotonic)
         self._heartbeat_interval = heartbeat_interval
         self._buffer_limit = buffer_limit_bytes
         self._backoff_initial = backoff_initial
@@ -211,6 +231,7 @@ class Reporter:
         self._sender: threading.Thread | None = None
         self._initial_status: RunStatus | None = None
         self._heartbeat: threading.Thread | None = None
+        self._transport: Transport | None = None  # the sender's; the end goes over it once the sender is done
         self.delivered_batches = 0
         self.retried_deliveries = 0
         self.dropped_batches = 0
@@ -225,6 +246,7 @@ class Reporter:
         first stage without waiting for the round trip.
         """
         self._initial_status = initial_status
+        self._transport = self._new_transport()
         self._sender = threading.Thread(target=self._send_loop, daemon=True, name="reporter-sender")
         self._sender.start()
         if self._heartbeat_interval > 0:
@@ -234,11 +256,19 @@ class Reporter:
     def close(self, final_status: RunStatus, *, timeout: float = 1800.0, usage: RunUsage | None = None) -> bool:
         """Deliver every batch, then the final status (with the run's ``usage`` maxima where measured); whether
         everything was delivered within ``timeout`` seconds. The final status is retried with back-off for all that
-        time: an API restarting or down for minutes gets it when it is back."""
+        time: an API restarting or down for minutes gets it when it is back. With an ``endUrl`` the lines still open
+        go with the final status, in one request."""
         deadline = time.monotonic() + timeout
+        last: _Batch | None = None
         with self._cond:
             self._closing = True
-            self._seal_locked()
+            if self._ci.end_url and self._open:
+                # kept out of the sender's queue: they go with the final status, after every sealed batch
+                self._seq += 1
+                last = _Batch(seq=self._seq, items=self._open, size=self._open_size)
+                self._open, self._open_size = [], 0
+            else:
+                self._seal_locked()
             self._cond.notify_all()
         drained = True
         if self._sender is not None:
@@ -247,18 +277,79 @@ class Reporter:
                 drained = False
                 with self._cond:
                     self._abandon = True
-                    lost = sum(len(batch.items) for batch in self._sealed)
+                    lost = sum(len(batch.items) for batch in self._sealed) + (len(last.items) if last else 0)
                     self._cond.notify_all()
                 self._log(f"gave up delivering {lost} log lines: the API did not accept them in time")
         self._stopped.set()
-        if self.run_ended.is_set():
-            self._log(f"not reporting {final_status}: the API has already ended the run")
-            return False
-        delivered = self.send_status(
-            final_status, log_batches=self._seq, timeout=max(5.0, deadline - time.monotonic()), usage=usage
-        )
+        # The sender's connection once it is done with it (a sender still stuck in a request keeps its own).
+        transport = self._transport if drained and self._transport is not None else self._new_transport()
+        try:
+            if self.run_ended.is_set():
+                self._log(f"not reporting {final_status}: the API has already ended the run")
+                return False
+            status_deadline = max(time.monotonic() + 5.0, deadline)
+            if self._ci.end_url and drained:
+                delivered = self._send_end(
+                    transport,
+                    end_url=self._ci.end_url,
+                    status=final_status,
+                    last=last,
+                    usage=usage,
+                    deadline=status_deadline,
+                )
+            else:
+                delivered = self._deliver(
+                    transport,
+                    self._ci.status_url,
+                    self._status_event("updateStatus", final_status, self._seq, usage),
+                    f"status {final_status}",
+                    status_deadline,
+                )
+        finally:
+            transport.close()
         # A 409 on the final status: the run is final on the server (this status's first answer may have been lost).
         return drained and (delivered or self.run_ended.is_set())
+
+    def _send_end(
+        self,
+        transport: Transport,
+        *,
+        end_url: str,
+        status: RunStatus,
+        last: _Batch | None,
+        usage: RunUsage | None,
+        deadline: float,
+    ) -> bool:
+        """The lines still open and the final status in one request to ``endUrl``; apart when the API has no such
+        route (404). Whether the final status was delivered."""
+        event = self._status_event("updateStatus", status, self._seq, usage)
+        body = b'{"contractVersion":%d,"status":%s' % (CONTRACT_VERSION, event)
+        if last is not None:
+            body += b',"batch":' + self._batch_body(last)
+        body += b"}"
+        outcome = self._deliver(transport, end_url, body, f"the end ({status})", deadline, missing=True)
+        if outcome is None:
+            self._log("the API has no end route (an older API): sending the last batch and the final status apart")
+            if last is not None:
+                batch_delivered = self._deliver(
+                    transport, self._ci.logs_url, self._batch_body(last), f"log batch {last.seq}", deadline
+                )
+                if self.run_ended.is_set():
+                    return False
+                self._count(batch_delivered)
+            return bool(self._deliver(transport, self._ci.status_url, event, f"status {status}", deadline))
+        if last is not None:
+            self._count(bool(outcome))
+            if not outcome and not self.run_ended.is_set():
+                self._log(f"gave up delivering {len(last.items)} log lines: the API did not accept them in time")
+        return bool(outcome)
+
+    def _count(self, delivered: bool) -> None:
+        with self._cond:
+            if delivered:
+                self.delivered_batches += 1
+            else:
+                self.dropped_batches += 1
 
     # --- status -------------------------------------------------------------------------------------------------------
 
@@ -291,12 +382,17 @@ class Reporter:
         body = self._status_event("updateStatus", status, log_batches, usage)
         transport = self._new_transport()
         try:
-            return self._deliver(transport, self._ci.status_url, body, f"status {status}", time.monotonic() + timeout)
+            return bool(
+                self._deliver(transport, self._ci.status_url, body, f"status {status}", time.monotonic() + timeout)
+            )
         finally:
             transport.close()
 
-    def _deliver(self, transport: Transport, url: str, body: bytes, what: str, deadline: float | None) -> bool:
-        """POST until delivered; False on a permanent refusal, when ``deadline`` passes, or when abandoned."""
+    def _deliver(
+        self, transport: Transport, url: str, body: bytes, what: str, deadline: float | None, *, missing: bool = False
+    ) -> bool | None:
+        """POST until delivered; False on a permanent refusal, when ``deadline`` passes, or when abandoned. With
+        ``missing``, None when the API answers 404 (the caller has another way)."""
         backoff = self._backoff_initial
         failures = 0
         while True:
@@ -308,6 +404,11 @@ class Reporter:
                 problem = "the API is unavailable"
             except RunEndedError as error:
                 self._note_run_ended(what, error)
+                return False
+            except RouteMissingError as error:
+                if missing:
+                    return None
+                self._log(f"dropped {what}: {error}")
                 return False
             except PermanentDeliveryError as error:
                 self._log(f"dropped {what}: {error}")
@@ -351,6 +452,8 @@ class Reporter:
 
     def update(self, tail: TailLogLine) -> None:
         item = json.dumps(tail.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        if tail.status == "RUNNING":
+            self._stage_started = time.monotonic()  # read by the sender under the lock _add takes
         self._add([item], [len(item)])
 
     def log_lines(self, ref: StepRef, stream: str, first_line: int, timestamp: str, texts: Sequence[str]) -> None:
@@ -412,7 +515,7 @@ class Reporter:
                     self._cond.notify_all()
                     return None
                 if not self._sealed and self._open:
-                    due = self._open_since + self._flush_interval - time.monotonic()
+                    due = self._flush_due() - time.monotonic()
                     if due <= 0 or self._closing:
                         self._seal_locked()
                     else:
@@ -424,28 +527,38 @@ class Reporter:
                     return None
                 self._cond.wait()
 
+    def _batch_body(self, batch: _Batch) -> bytes:
+        if batch.body is None:
+            head = (
+                f'{{"contractVersion":{CONTRACT_VERSION},"seq":{batch.seq},"attempt":{_quote(self.attempt)},"lines":['
+            )
+            batch.body = (head + ",".join(batch.items) + "]}").encode()
+        return batch.body
+
+    def _flush_due(self) -> float:
+        """When the open batch is sealed: ``flush_interval`` after its first line, later while a young stage runs
+        (it may end soon, and its end then goes in the same batch), never later than ``max_flush_delay``."""
+        due = self._open_since + self._flush_interval
+        due = max(due, self._stage_started + self._stage_grace)
+        return min(due, self._open_since + self._max_flush_delay)
+
     def _send_loop(self) -> None:
+        transport = self._transport or self._new_transport()
         if self._initial_status is not None:
-            self.send_status(self._initial_status, timeout=120)
-        transport = self._new_transport()
-        try:
-            while (batch := self._next_batch()) is not None:
-                if batch.body is None:
-                    head = (
-                        f'{{"contractVersion":{CONTRACT_VERSION},"seq":{batch.seq},'
-                        f'"attempt":{_quote(self.attempt)},"lines":['
-                    )
-                    batch.body = (head + ",".join(batch.items) + "]}").encode()
-                delivered = self._deliver(transport, self._ci.logs_url, batch.body, f"log batch {batch.seq}", None)
-                with self._cond:
-                    if self._abandon:
-                        return
-                    self._sealed.popleft()
-                    self._buffered -= batch.size
-                    if delivered:
-                        self.delivered_batches += 1
-                    else:
-                        self.dropped_batches += 1
-                    self._cond.notify_all()
-        finally:
-            transport.close()
+            body = self._status_event("updateStatus", self._initial_status, None)
+            deadline = time.monotonic() + 120
+            self._deliver(transport, self._ci.status_url, body, f"status {self._initial_status}", deadline)
+        while (batch := self._next_batch()) is not None:
+            delivered = self._deliver(
+                transport, self._ci.logs_url, self._batch_body(batch), f"log batch {batch.seq}", None
+            )
+            with self._cond:
+                if self._abandon:
+                    return
+                self._sealed.popleft()
+                self._buffered -= batch.size
+                if delivered:
+                    self.delivered_batches += 1
+                else:
+                    self.dropped_batches += 1
+                self._cond.notify_all()

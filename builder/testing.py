@@ -23,6 +23,7 @@ from builder.contracts import (
     BuildLogStep,
     CiServerConfig,
     ContractError,
+    EndReport,
     LogBatch,
     LogLine,
     StatusEvent,
@@ -34,6 +35,7 @@ from builder.steps import StepRef
 
 STATUS_PATH = "/api/builder/status"
 LOGS_PATH = "/api/builder/logs"
+END_PATH = "/api/builder/end"
 
 
 class ApiUnderTest(Protocol):
@@ -56,8 +58,11 @@ class ApiUnderTest(Protocol):
 class FakeApi:
     """The builder endpoints on ``127.0.0.1:<free port>``; use as a context manager or ``start()``/``stop()``."""
 
-    def __init__(self, *, token: str = "fake-job-token") -> None:  # noqa: S107 — a test token
+    def __init__(self, *, token: str = "fake-job-token", end_route: bool = True) -> None:  # noqa: S107 — test token
         self.job_token = token
+        # False: an older API, which gives no endUrl and has no such route (ci_server(end_url=True) gives one anyway,
+        # as a newer dispatcher would, and the route answers 404)
+        self.end_route = end_route
         self.run_id = "1"  # any id is accepted; the contract tests report this one
         self.statuses: list[StatusEvent] = []
         self.request_ids: set[str] = set()  # the X-Request-ID headers the builder sent
@@ -69,6 +74,7 @@ class FakeApi:
         self.duplicate_batches = 0
         self._line_count = 0
         self.requests: list[tuple[str, int]] = []  # (path, answered status)
+        self.connections = 0  # TCP connections accepted
         self._lock = threading.Lock()
         self._fail_next = 0
         self._fail_status = 503
@@ -118,9 +124,19 @@ class FakeApi:
     def logs_url(self) -> str:
         return self.base_url + LOGS_PATH
 
-    def ci_server(self) -> CiServerConfig:
+    @property
+    def end_url(self) -> str:
+        return self.base_url + END_PATH
+
+    def ci_server(self, *, end_url: bool | None = None) -> CiServerConfig:
+        """Where a builder reports to this API; ``end_url`` (default: whether it has the route) gives the end's."""
+        with_end = self.end_route if end_url is None else end_url
         return CiServerConfig(
-            base_url=self.base_url, status_url=self.status_url, logs_url=self.logs_url, job_token=self.job_token
+            base_url=self.base_url,
+            status_url=self.status_url,
+            logs_url=self.logs_url,
+            job_token=self.job_token,
+            end_url=self.end_url if with_end else None,
         )
 
     # --- faults -------------------------------------------------------------------------------------------------------
@@ -211,13 +227,15 @@ class FakeApi:
     def _answer(self, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if authorization != f"Bearer {self.job_token}":
             return 401, _error(401, "a valid job token is required")
-        if path not in (STATUS_PATH, LOGS_PATH):
+        if path not in (STATUS_PATH, LOGS_PATH, END_PATH) or (path == END_PATH and not self.end_route):
             return 404, _error(404, f"no builder endpoint at {path}")
         try:
             data = json.loads(body)
             if path == STATUS_PATH:
                 event = StatusEvent.from_dict(data)
                 return self._refuse_if_ended(event.id) or self._store_status(event)
+            if path == END_PATH:
+                return self._store_end(EndReport.from_dict(data), data)
             batch = LogBatch.from_dict(data)
             # A batch names no run: it belongs to the run its attempt reported a status for (or the fake's own).
             with self._lock:
@@ -225,6 +243,14 @@ class FakeApi:
             return self._refuse_if_ended(run_id) or self._store_batch(batch, body)
         except (ValueError, ContractError) as error:  # JSONDecodeError is a ValueError
             return 400, _error(400, str(error))
+
+    def _store_end(self, end: EndReport, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        refused = self._refuse_if_ended(end.status.id)
+        if refused:
+            return refused
+        if end.batch is not None:  # kept as its own body, as a batch posted alone would be
+            self._store_batch(end.batch, json.dumps(data["batch"]).encode())
+        return self._store_status(end.status)
 
     def _refuse_if_ended(self, run_id: str) -> tuple[int, dict[str, Any]] | None:
         with self._lock:
@@ -267,6 +293,11 @@ class _Handler(BaseHTTPRequestHandler):
     # headers and body go out in two writes: with Nagle's algorithm the second waits for the client's delayed ACK
     # (~40 ms per request), which would make the fake API, not the builder, the limit of throughput tests
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake.connections += 1
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

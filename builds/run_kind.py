@@ -30,6 +30,21 @@ class BuildKind(RunKind):
     pipeline_count_field = "build_count"
     serializer_path = "builds.serializers.BuildSerializer"
     detail_serializer_path = "builds.serializers.BuildDetailSerializer"
+    # A report reads the build's status, times, manifest (its secrets mask the log) and repository; the pipeline's
+    # name and id (the read model's refresh writes its columns without reading them).
+    report_deferred = (
+        "labels",
+        "release_targets",
+        "triggers",
+        "commits",
+        "triggered_by_events",
+        "manifest_with_defaults",
+        "pipeline__labels",
+        "pipeline__release_targets",
+        "pipeline__triggers",
+        "pipeline__recent_committers",
+        "pipeline__recent_releasers",
+    )
 
     @property
     def key_help(self) -> str:

@@ -46,6 +46,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # -- the builder's reports: the job token of the run in the path, checked by the view (runs.api)
     ("builder-status", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),
     ("builder-logs", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),
+    ("builder-end", "POST"): OwnCredential("ci.runs.report", audited=False, credential="job token"),
     # -- webhooks: each intake's shared secret, checked by the intake (integrations.intake)
     ("integrations-git-events", "POST"): OwnCredential("ci.events.git", credential="integration:git"),
     ("integrations-pubsub-events", "POST"): OwnCredential("ci.events.pubsub", credential="integration:pubsub"),

@@ -440,7 +440,9 @@ BITBUCKET_MAX_EVENT_BYTES = env_int(
     "ESTAFETTE_BITBUCKET_MAX_EVENT_BYTES", int(_BITBUCKET.get("maxEventBytes") or 256 * 1024), minimum=16 * 1024
 )
 REQUEST_BODY_LIMITS = [
-    (r"^/api/builder/v1/[^/]+/[^/]+/logs$", MAX_LOG_BATCH_BYTES),
+    # a batch, or the last one with the final status (a few hundred bytes more than a batch: the builder's batches
+    # stay far below this limit)
+    (r"^/api/builder/v1/[^/]+/[^/]+/(logs|end)$", MAX_LOG_BATCH_BYTES),
     (r"^/api/integrations/github/events$", GITHUB_MAX_DELIVERY_BYTES),
     (r"^/api/integrations/bitbucket/", BITBUCKET_MAX_EVENT_BYTES),
 ]

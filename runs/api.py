@@ -1,12 +1,12 @@
-"""The run engine's endpoints for builders: ``POST /api/builder/v1/{kind}/{id}/status`` and ``…/logs`` (the views of
-runs for people are ``runs.views``).
+"""The run engine's endpoints for builders: ``POST /api/builder/v1/{kind}/{id}/status``, ``…/logs`` and ``…/end``
+(the last batch and the final status in one request; the views of runs for people are ``runs.views``).
 
 Only a builder calls the builder endpoints, with the job token of exactly that run (``Authorization: Bearer
 <ciServer.jobToken>``): no token or a bad/expired one → 401, a valid token of another run → 403; the token is never
 echoed. A token ends with its run: once the run has finished, every report is refused with 409
-(``runs.reports.RunEnded``). The bodies are ``builder.contracts`` types (``StatusEvent``, ``LogBatch``); a malformed
-one → 400 naming the field. Both are idempotent (the builder retries until it sees a 2xx): a log batch is stored once
-per (attempt, seq).
+(``runs.reports.RunEnded``). The bodies are ``builder.contracts`` types (``StatusEvent``, ``LogBatch``,
+``EndReport``); a malformed one → 400 naming the field. All are idempotent (the builder retries until it sees a 2xx):
+a log batch is stored once per (attempt, seq); an end whose answer was lost is answered 409 when retried.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builder.contracts import ContractError, LogBatch, StatusEvent
+from builder.contracts import ContractError, EndReport, LogBatch, StatusEvent
 from estafette.lib.api_docs import errors
 from estafette.lib.errors import BadRequest, Forbidden, TooLarge, Unauthorized
 from estafette.lib.jobtokens import InvalidJobToken, read_job_token
 from estafette.lib.json_input import InvalidJson, load_json
 from runs.registry import run_kind
-from runs.reports import run_append_log_batch, run_report_status
+from runs.reports import run_append_log_batch, run_report_end, run_report_status
 
 
 def authorize_job(request: Request, *, kind: str, run_id: int) -> None:
@@ -55,7 +55,7 @@ def json_body(request: Request) -> Any:
         raise BadRequest(str(error)) from None
 
 
-def parse(contract: type[StatusEvent] | type[LogBatch], data: Any) -> Any:
+def parse(contract: type[StatusEvent] | type[LogBatch] | type[EndReport], data: Any) -> Any:
     try:
         return contract.from_dict(data)
     except ContractError as error:
@@ -70,6 +70,9 @@ class BuilderEndpoint(APIView):
 
 STATUS_ANSWER = inline_serializer("BuilderStatusAnswer", {"status": serializers.CharField()})
 LOGS_ANSWER = inline_serializer("BuilderLogsAnswer", {"stored": serializers.BooleanField()})
+END_ANSWER = inline_serializer(
+    "BuilderEndAnswer", {"status": serializers.CharField(), "stored": serializers.BooleanField()}
+)
 
 
 class BuilderStatusApi(BuilderEndpoint):
@@ -88,7 +91,7 @@ class BuilderStatusApi(BuilderEndpoint):
         authorize_job(request, kind=kind, run_id=run_id)
         event = parse(StatusEvent, json_body(request))
         spec = run_kind(kind)
-        status = run_report_status(kind=spec, run=spec.get(run_id), event=event)
+        status = run_report_status(kind=spec, run=spec.get_for_report(run_id), event=event)
         return Response({"status": status})
 
 
@@ -109,5 +112,26 @@ class BuilderLogsApi(BuilderEndpoint):
         authorize_job(request, kind=kind, run_id=run_id)
         batch = parse(LogBatch, json_body(request))
         spec = run_kind(kind)
-        stored = run_append_log_batch(kind=spec, run=spec.get(run_id), batch=batch)
+        stored = run_append_log_batch(kind=spec, run=spec.get_for_report(run_id), batch=batch)
         return Response({"stored": stored}, status=201 if stored else 200)
+
+
+class BuilderEndApi(BuilderEndpoint):
+    """``POST …/end``: the run's last log batch and final status in one request (``EndReport``): one request and one
+    transaction fewer per run than ``…/logs`` then ``…/status``, with the same effect."""
+
+    @extend_schema(
+        operation_id="builder_end",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(END_ANSWER, description="the run's status now; whether the batch was stored"),
+            **errors(400, 401, 403, 404, 409, 413),
+        },
+        description="EndReport (builder/contracts.py); job token of this run as Bearer token",
+    )
+    def post(self, request: Request, kind: str, run_id: int) -> Response:
+        authorize_job(request, kind=kind, run_id=run_id)
+        report = parse(EndReport, json_body(request))
+        spec = run_kind(kind)
+        status, stored = run_report_end(kind=spec, run=spec.get_for_report(run_id), report=report)
+        return Response({"status": status, "stored": stored})

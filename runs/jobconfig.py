@@ -30,7 +30,7 @@ from estafette.jobs import job_name
 from estafette.lib.jobtokens import issue_job_token
 from estafette.lib.request_ids import current_request_id
 from pipelines.models import Pipeline
-from runs.callbacks import callback_urls
+from runs.callbacks import callback_end_url, callback_urls
 from runs.models import Run
 from runs.registry import RunJob, RunKind, RunSection, clone_credentials
 
@@ -89,6 +89,7 @@ def builder_config(
             status_url=status_url,
             logs_url=logs_url,
             job_token=issue_job_token(kind=kind, run_id=run.pk),
+            end_url=callback_end_url(kind=kind, run_id=run.pk, base_url=settings.SERVICE_URL),
         ),
         manifest=target.manifest.to_dict(),
         stages=tuple(stage.to_dict() for stage in stages),

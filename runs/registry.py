@@ -67,6 +67,10 @@ class RunKind:
     model: type[Run]
     # Loaded with the run (``select_related``): the pipeline, and the build a release or bot run runs from.
     related: tuple[str, ...] = ("pipeline",)
+    # Fields of the run and its ``related`` rows the builder's reports never read (``get_for_report``): JSON columns,
+    # decoded for every row loaded, were the largest part of loading the run on each report. A field read anyway is
+    # loaded then, by one more query (runs/tests/test_report_queries.py counts them).
+    report_deferred: tuple[str, ...] = ()
 
     # -- how the API lists, finds and shows its runs (``runs.selectors.run_list``…, ``runs.views``) ------
     segment: str  # its runs' URL segment: /api/<segment>, /api/pipelines/…/<segment>/{<name>_id}/logs…
@@ -98,6 +102,13 @@ class RunKind:
         # builder's every report makes it)
         try:
             return self.model.objects.select_related(*self.related).get(pk=run_id)
+        except self.model.DoesNotExist:
+            raise NotFound(f"{self.name} {run_id} not found") from None
+
+    def get_for_report(self, run_id: int) -> Any:
+        """``get`` for the builder's reports: without ``report_deferred``."""
+        try:
+            return self.model.objects.select_related(*self.related).defer(*self.report_deferred).get(pk=run_id)
         except self.model.DoesNotExist:
             raise NotFound(f"{self.name} {run_id} not found") from None
 

@@ -18,10 +18,9 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError
-from django.db.models import Max
 from django.utils import timezone
 
-from builder.contracts import BuildLogStep, LogBatch, StatusEvent, TailLogLine
+from builder.contracts import BuildLogStep, EndReport, LogBatch, StatusEvent, TailLogLine
 from builder.wire import Invalid
 from estafette.lib import metrics
 from estafette.lib.db import atomic_with_retry, retry_on_serialization_failure
@@ -75,17 +74,66 @@ def run_report_status(*, kind: RunKind, run: Run, event: StatusEvent, now: datet
             run.refresh_from_db(fields=["status"])
             raise _ended(kind, run)
         return run.status
-    if status != RunStatus.RUNNING:
-        run.record_usage(cpu_max_usage=event.cpu_max_usage, memory_max_usage=event.memory_max_usage)
     if status == RunStatus.RUNNING:
         _report_running(kind=kind, run=run, attempt_key=event.attempt, now=now)
-    elif run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
+    else:
+        _report_final(kind=kind, run=run, event=event, now=now)
+    return run.status
+
+
+@atomic_with_retry
+def _report_final(*, kind: RunKind, run: Run, event: StatusEvent, now: datetime) -> None:
+    # The usage and the transition in one transaction: on SQLite each transaction queues for the write lock.
+    run.record_usage(cpu_max_usage=event.cpu_max_usage, memory_max_usage=event.memory_max_usage)
+    _apply_final(kind=kind, run=run, status=event.status or "", now=now)
+
+
+def _apply_final(*, kind: RunKind, run: Run, status: str, now: datetime) -> None:
+    """Within the caller's transaction: the transition a final status asks for (see ``run_report_status``)."""
+    if run.status == RunStatus.CANCELING or (status == RunStatus.CANCELED and run.status == RunStatus.RUNNING):
         _cancel_until_canceled(kind=kind, run=run, now=now)
     elif not kind.finish(run, status, now):
         if run.is_final:  # it ended between loading and this report (the sweeper, a cancel)
             raise _ended(kind, run)
         logger.info("%s %s reported %s while %s: ignored", kind.name, run.pk, status, run.status)
-    return run.status
+
+
+def run_report_end(*, kind: RunKind, run: Run, report: EndReport, now: datetime | None = None) -> tuple[str, bool]:
+    """Apply the builder's end of the run: its last log batch (if any), then its final status, in one transaction;
+    the run's status afterwards and whether the batch was stored (False: none, or that seq was stored before).
+
+    The same rules as ``run_append_log_batch`` followed by ``run_report_status``: ``RunEnded`` once the run is final
+    (nothing is stored then: a builder retrying an end whose answer was lost gets 409 and stops), ``BadRequest`` for
+    an event naming another run. Either both are applied or neither: a batch refused half-way changes nothing.
+    """
+    now = now or timezone.now()
+    event = report.status
+    if event.job_type != kind.name or event.id != str(run.pk):
+        raise BadRequest(
+            f"the event is for {event.job_type} {event.id} but was sent to the URL of {kind.name} {run.pk}; "
+            "post each run's end to its own endUrl"
+        )
+    if run.is_final:
+        raise _ended(kind, run)
+    batch = report.batch
+    entries = log_entries(batch.lines, run_masker(run)) if batch is not None else []  # outside the transaction
+    stored = _end(kind=kind, run=run, report=report, entries=entries, now=now)
+    if stored and batch is not None:
+        _count_batch(kind.name, batch)
+    return run.status, stored
+
+
+@atomic_with_retry
+def _end(*, kind: RunKind, run: Run, report: EndReport, entries: list[LogEntry], now: datetime) -> bool:
+    event = report.status
+    # The usage rides on the UPDATE that holds the run's row (and refuses a final one) for this transaction.
+    _hold_unfinished(kind=kind, run=run, now=now, usage=(event.cpu_max_usage, event.memory_max_usage))
+    stored = False
+    if report.batch is not None:
+        record = log_record_for_attempt(kind=kind, run=run, attempt_key=report.batch.attempt, now=now)
+        stored = log_append_entries(record=record, seq=report.batch.seq, entries=entries, now=now)
+    _apply_final(kind=kind, run=run, status=event.status or "", now=now)
+    return stored
 
 
 def _cancel_until_canceled(*, kind: RunKind, run: Run, now: datetime) -> None:
@@ -104,14 +152,16 @@ def _record_heartbeat(*, run: Run, now: datetime) -> bool:
     return run.record_heartbeat(now=now)
 
 
-def _hold_unfinished(*, kind: RunKind, run: Run, now: datetime) -> None:
+def _hold_unfinished(
+    *, kind: RunKind, run: Run, now: datetime, usage: tuple[float | None, float | None] = (None, None)
+) -> None:
     """Within the caller's transaction: note the builder's sign of life, or raise ``RunEnded`` when the run is final.
 
     The heartbeat is a conditional UPDATE of the run's row (``WHERE status IN`` the unfinished ones), so it also
     keeps the row locked until the caller commits: a finish racing the report (the sweeper, a cancel) either waits
     for it or has committed first, and then the report is refused and the caller's writes are rolled back.
     """
-    if not run.record_heartbeat(now=now):
+    if not run.record_heartbeat(now=now, cpu_max_usage=usage[0], memory_max_usage=usage[1]):
         run.refresh_from_db(fields=["status"])
         raise _ended(kind, run)
 
@@ -206,7 +256,7 @@ def _open_record(*, kind: RunKind, run: Run, attempt_key: str | None, now: datet
     if unclaimed and records.filter(pk=latest.pk, attempt_key__isnull=True).update(attempt_key=attempt_key):
         latest.attempt_key = attempt_key
         return latest
-    last = records.aggregate(last=Max("attempt"))["last"] or 0
+    last = latest.attempt if latest is not None else 0  # the latest record has the highest attempt
     return LogRecord.objects.create(
         pipeline_id=run.pipeline_id,  # type: ignore[attr-defined]
         run_kind=kind.name,

@@ -101,11 +101,14 @@ def _log_insert_batch(*, record: LogRecord, seq: int, entries: list[LogEntry], n
     next_position = max((step.position for step in steps.values()), default=-1) + 1
     chunks: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     changed: dict[int, LogStep] = {}
+    # A step first seen in this batch is inserted once, with the state the batch leaves it in (one INSERT for all of
+    # them), rather than inserted and then updated: most of a short build's steps start and end in one batch.
+    new_steps: list[LogStep] = []
     for tail, entry in entries:
         key = (tail.parent_stage, tail.type, tail.step, tail.run_index)
         step = steps.get(key)
         if step is None:
-            step = LogStep.objects.create(
+            step = LogStep(
                 record=record,
                 parent_stage=tail.parent_stage,
                 kind=tail.type,
@@ -117,11 +120,19 @@ def _log_insert_batch(*, record: LogRecord, seq: int, entries: list[LogEntry], n
             )
             next_position += 1
             steps[key] = step
-        if _apply_step_state(step, tail, entry):
+            new_steps.append(step)
+        if _apply_step_state(step, tail, entry) and step.pk is not None:
             changed[step.pk] = step
         chunks.setdefault(key, []).append(entry)
+    LogStep.objects.bulk_create(new_steps)  # sets their ids (RETURNING) for the chunks below
     for step in changed.values():
-        step.save(update_fields=["status", "exit_code", "duration_ns", "image", "auto_injected"])
+        LogStep.objects.filter(pk=step.pk).update(
+            status=step.status,
+            exit_code=step.exit_code,
+            duration_ns=step.duration_ns,
+            image=step.image,
+            auto_injected=step.auto_injected,
+        )
     LogChunk.objects.bulk_create(
         [
             LogChunk(

@@ -7,17 +7,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from builder.contracts import TailLogLine
 from builder.reporting import Reporter, Transport
 from builder.steps import StepRef
-from builder.testing import FakeApi
+from builder.testing import END_PATH, LOGS_PATH, STATUS_PATH, FakeApi
 
 REF = StepRef("build")
 
 
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with FakeApi() as fake:
+@pytest.fixture(params=[True, False], ids=["end-route", "older-api"])
+def api(request: pytest.FixtureRequest) -> Iterator[FakeApi]:
+    """The API with the end route (the last batch and the final status in one request), and an older one without."""
+    with FakeApi(end_route=request.param) as fake:
         yield fake
+
+
+def final_status_path(api: FakeApi) -> str:
+    """Where the reporter sends the final status to ``api``."""
+    return END_PATH if api.end_route else STATUS_PATH
 
 
 def make_reporter(api: FakeApi, **options: object) -> Reporter:
@@ -209,7 +216,7 @@ def test_a_final_status_whose_answer_was_lost_ends_with_the_409_of_its_retry(api
     assert time.monotonic() - started < 5
     assert complete
     assert api.stored_statuses() == ["succeeded"]
-    assert [status for path, status in api.requests if path == "/api/builder/status"] == [502, 409]
+    assert [status for path, status in api.requests if path == final_status_path(api)] == [502, 409]
     assert any("409" in message and "already ended" in message for message in messages)
 
 
@@ -292,3 +299,96 @@ def test_every_report_carries_the_runs_request_id(api: FakeApi) -> None:
     reporter.close("succeeded", timeout=30)
     # then status events, log batches and heartbeats all sent it
     assert api.request_ids == {"req-42"}
+
+
+def test_a_short_run_reports_in_two_requests_on_one_connection() -> None:
+    # given an API with the end route, and a run whose lines are all still unsent when it ends
+    with FakeApi() as api:
+        reporter = make_reporter(api, flush_interval=5)
+        reporter.start(initial_status="running")
+        api.wait_until(lambda fake: fake.stored_statuses() == ["running"])
+        emit(reporter, 3)
+        # when it ends
+        complete = reporter.close("succeeded", timeout=60)
+        # then the running status, and the lines with the final status, went in two requests over one connection
+        assert complete
+        assert api.requests == [(STATUS_PATH, 200), (END_PATH, 200)]
+        assert api.connections == 1
+        assert api.stored_statuses() == ["running", "succeeded"]
+        assert api.statuses[-1].log_batches == 1
+        assert api.texts("build") == ["line 1", "line 2", "line 3"]
+        assert (reporter.delivered_batches, reporter.dropped_batches) == (1, 0)
+
+
+def test_an_older_api_without_the_end_route_gets_the_last_batch_and_the_final_status_apart() -> None:
+    # given an API of before the end route, and a builder told of one (a rolling upgrade: a newer dispatcher)
+    with FakeApi(end_route=False) as api:
+        messages: list[str] = []
+        reporter = Reporter(
+            ci_server=api.ci_server(end_url=True),
+            job_type="build",
+            run_id="42",
+            flush_interval=5,
+            backoff_initial=0.02,
+            log=messages.append,
+        )
+        reporter.start()
+        emit(reporter, 2)
+        # when the run ends
+        complete = reporter.close("failed", timeout=60)
+        # then the 404 of the end route sent them the old way, batch first, and nothing was lost
+        assert complete
+        assert api.requests == [(END_PATH, 404), (LOGS_PATH, 201), (STATUS_PATH, 200)]
+        assert api.stored_statuses() == ["failed"]
+        assert api.texts("build") == ["line 1", "line 2"]
+        assert any("no end route" in message for message in messages)
+
+
+def test_the_last_lines_and_the_final_status_wait_together_for_an_api_that_is_down() -> None:
+    # given a run whose last lines are unsent when it ends, and an API down at that moment (a restart)
+    with FakeApi() as api:
+        reporter = make_reporter(api, flush_interval=5)
+        reporter.start()
+        emit(reporter, 4)
+        api.set_down(True)
+        comes_back = threading.Thread(
+            target=lambda: (api.wait_until(lambda _: reporter.retried_deliveries >= 3), api.set_down(False))
+        )
+        comes_back.start()
+        # when it ends while the API is down, which comes back during the retries
+        complete = reporter.close("succeeded", timeout=60)
+        comes_back.join()
+        # then the run ends succeeded with all its lines, stored once (the outage cost retries, not the outcome)
+        assert complete
+        assert [status for path, status in api.requests if path == END_PATH][-1] == 200
+        assert api.stored_statuses() == ["succeeded"]
+        assert api.texts("build") == [f"line {n}" for n in range(1, 5)]
+        assert api.duplicate_batches == 0
+
+
+def running(step: str) -> TailLogLine:
+    return TailLogLine(step=step, status="RUNNING")
+
+
+def test_short_stages_go_in_one_batch_and_a_long_ones_output_still_goes_live(api: FakeApi) -> None:
+    # given a reporter that flushes every 50 ms, but holds a batch while a stage younger than 1 s runs (for up to 3 s)
+    reporter = make_reporter(api, flush_interval=0.05, stage_grace=1.0, max_flush_delay=3.0)
+    reporter.start()
+    # when two short stages start, print and end within the grace
+    for stage in ("first", "second"):
+        reporter.update(running(stage))
+        reporter.log_lines(StepRef(stage), "stdout", 1, "2024-01-01T00:00:00Z", [f"{stage} output"])
+        reporter.update(TailLogLine(step=stage, status="SUCCEEDED", exit_code=0, duration=1))
+    started = time.monotonic()
+    # then they go together, in one batch, once the grace is over (and no later than the longest delay)
+    api.wait_until(lambda fake: len(fake.batches) == 1)
+    assert time.monotonic() - started < 3.0
+    assert [line.step for line in api.batches[1].lines] == ["first"] * 3 + ["second"] * 3
+    # when a stage then runs on past its grace, its output goes live again, every flush interval
+    reporter.update(running("long"))
+    api.wait_until(lambda fake: len(fake.batches) == 2)  # its start, once the grace is over
+    emit(reporter, 1)
+    started = time.monotonic()
+    api.wait_until(lambda fake: len(fake.batches) == 3)
+    assert time.monotonic() - started < 1.0  # the flush interval (50 ms), not a grace: a loaded machine's margin
+    assert reporter.close("succeeded", timeout=60)

@@ -101,12 +101,26 @@ class Run(models.Model):
         """
         return self._transition(RunStatus.FAILED, now=now or timezone.now(), allowed_from=LOSABLE_STATUSES)
 
-    def record_heartbeat(self, *, now: datetime | None = None) -> bool:
-        """Note the builder's sign of life. False (nothing written) once the run is final."""
+    def record_heartbeat(
+        self, *, now: datetime | None = None, cpu_max_usage: float | None = None, memory_max_usage: float | None = None
+    ) -> bool:
+        """Note the builder's sign of life, and what it measured when given (its end: see ``record_usage``), in one
+        UPDATE. False (nothing written) once the run is final."""
         now = now or timezone.now()
-        changed = type(self)._base_manager.filter(pk=self.pk, status__in=ACTIVE_STATUSES).update(last_heartbeat_at=now)
+        values = {
+            name: value
+            for name, value in (("cpu_max_usage", cpu_max_usage), ("memory_max_usage", memory_max_usage))
+            if value is not None
+        }
+        changed = (
+            type(self)
+            ._base_manager.filter(pk=self.pk, status__in=ACTIVE_STATUSES)
+            .update(last_heartbeat_at=now, **values)
+        )
         if changed:
             self.last_heartbeat_at = now
+            for name, value in values.items():
+                setattr(self, name, value)
         return bool(changed)
 
     def record_usage(self, *, cpu_max_usage: float | None, memory_max_usage: float | None) -> bool:

@@ -4,6 +4,7 @@ CSRF, message or login-throttle middleware, and still the job token and the poli
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 from typing import Any
@@ -62,9 +63,13 @@ def test_the_lean_chain_is_the_configured_one_and_shorter_than_djangos(wsgi: Any
 @pytest.mark.django_db
 def test_a_report_without_its_job_token_is_refused_on_the_lean_path_session_cookie_or_not(wsgi: Any) -> None:
     body = json.dumps({"status": "running"}).encode()
-    for headers in ({}, {"cookie": f"{settings.SESSION_COOKIE_NAME}=whatever"}, {"authorization": "Bearer forged"}):
+    attempts = itertools.product(
+        ("status", "end"),
+        ({}, {"cookie": f"{settings.SESSION_COOKIE_NAME}=whatever"}, {"authorization": "Bearer forged"}),
+    )
+    for route, headers in attempts:
         status, response_headers, content = call(
-            wsgi.application, "POST", "/api/builder/v1/build/1/status", body, **headers
+            wsgi.application, "POST", f"/api/builder/v1/build/1/{route}", body, **headers
         )
         assert status.startswith("401"), (headers, status, content)
         assert set(json.loads(content)) == {"code", "message"}
