@@ -44,6 +44,53 @@ describe('the API clients page', () => {
     expect(document.body.textContent).not.toMatch(/s3cret-shown-once/)
   })
 
+  it('keeps a form opened on another page open when the previous save finishes reloading after it', async () => {
+    // given an administrator whose list reload after saving a group is slow (its roles request is held)
+    const groups: object[] = []
+    let releaseRoles: () => void = () => {}
+    let holdRoles = false
+    installFakeApi()
+      .on('GET', '/api/me', {
+        body: {
+          name: 'Ada',
+          roles: ['administrator'],
+          permissions: [...ADMIN_PERMISSIONS, 'rbac.groups.list', 'rbac.groups.create'],
+        },
+      })
+      .on('GET', '/api/groups', () => ({ body: page(groups) }))
+      .on('GET', '/api/clients', { body: page([]) })
+      .on('GET', '/api/roles', () =>
+        holdRoles
+          ? new Promise((resolve) => {
+              releaseRoles = () => resolve({ body: ['administrator', 'cron.trigger'] })
+            })
+          : { body: ['administrator', 'cron.trigger'] },
+      )
+      .on('POST', '/api/groups', () => {
+        groups.push({ id: '3', name: 'team-a', description: '', roles: [], active: true })
+        return { status: 201, body: groups[0]! }
+      })
+      .on('GET', '/api/organizations', { body: page([]) })
+      .on('GET', '/api/pipelines', { body: page([]) })
+    await loadSession()
+    const user = userEvent.setup()
+    const { router } = await renderAt(App, '/access/groups')
+    await user.click(await screen.findByRole('button', { name: 'New group' }))
+    await user.type(screen.getByLabelText('Name'), 'team-a')
+    holdRoles = true
+    await user.click(screen.getByRole('button', { name: 'Create group' }))
+    await screen.findByRole('row', { name: /team-a/ })
+    // when the user goes to the clients, opens a new client's form, and only then the group reload ends
+    holdRoles = false
+    await router.push('/access/clients')
+    await user.click(await screen.findByRole('button', { name: 'New client' }))
+    releaseRoles()
+    // the fake API answers in microtasks: all of the held reload has run before a macrotask does
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    // then the client's form is still open
+    expect(screen.getByRole('form', { name: 'New client' })).toBeTruthy()
+  })
+
   it('disables creating for a viewer of clients and says why', async () => {
     installFakeApi()
       .on('GET', '/api/me', { body: { name: 'Vic', roles: ['client.viewer'], permissions: ['rbac.clients.list'] } })
