@@ -50,7 +50,10 @@ APP_MODULES = {
     "drf_spectacular.apps",
     "drf_spectacular.checks",
 }
-KEPT_OUT = ("rest_framework", "drf_spectacular", "cryptography", "jwt", "pydantic")
+# nats-py's optional WebSocket transport (aiohttp and what it brings): ~11 MB in each process that imports nats, for
+# ws:// servers only (estafette.queue imports nats without it).
+WEBSOCKET_TRANSPORT = ("aiohttp", "multidict", "yarl")
+KEPT_OUT = ("rest_framework", "drf_spectacular", "cryptography", "jwt", "pydantic", *WEBSOCKET_TRANSPORT)
 
 
 def test_worker_startup_imports_no_drf_spectacular_or_cryptography(tmp_path: Path) -> None:
@@ -88,7 +91,15 @@ print(json.dumps(sorted(sys.modules)))
 # Held by an idle web process only once used: a login through a provider (authlib, joserfc), an API client's or a
 # Cloud Source push's token (PyJWT, cryptography), the API's documentation (drf-spectacular's generator), a server
 # configuration file (pydantic).
-WEB_KEPT_OUT = ("authlib", "joserfc", "jwt", "cryptography", "pydantic", "drf_spectacular.generators")
+WEB_KEPT_OUT = (
+    "authlib",
+    "joserfc",
+    "jwt",
+    "cryptography",
+    "pydantic",
+    "drf_spectacular.generators",
+    *WEBSOCKET_TRANSPORT,
+)
 
 
 def test_an_idle_web_worker_imports_no_login_token_or_schema_libraries(tmp_path: Path) -> None:
@@ -104,8 +115,41 @@ def test_an_idle_web_worker_imports_no_login_token_or_schema_libraries(tmp_path:
     assert done.returncode == 0, done.stderr[-3000:]
     imported = json.loads(done.stdout.strip().splitlines()[-1])
     assert "runs.views" in imported  # the script did load the API's views
+    assert "nats" in imported  # the web worker publishes events: it does import the NATS client (without aiohttp)
     unwanted = [name for name in imported if any(name == kept or name.startswith(f"{kept}.") for kept in WEB_KEPT_OUT)]
     assert unwanted == [], (
         f"an idle web worker imported {unwanted[:12]}: find the module-level import that pulls them in "
         "(python -X importtime -c 'import estafette.wsgi') and import it where it is used"
     )
+
+
+# After estafette.queue: is nats-py's WebSocket transport available, and can aiohttp itself still be imported (the
+# kubernetes client's asyncio parts need it)?
+TRANSPORT_PROBE = """
+import json, sys
+import estafette.queue
+import nats.aio.transport
+websocket = nats.aio.transport.aiohttp is not None
+import aiohttp
+print(json.dumps({"websocket": websocket, "aiohttp": aiohttp.__name__}))
+"""
+
+
+def _probe_transport(nats_url: str) -> dict[str, object]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ESTAFETTE_NATS_")}
+    if nats_url:
+        env["ESTAFETTE_NATS_URL"] = nats_url
+    command = [sys.executable, "-c", TRANSPORT_PROBE]
+    done = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_nats_is_imported_without_its_websocket_transport_and_aiohttp_stays_importable() -> None:
+    assert _probe_transport("") == {"websocket": False, "aiohttp": "aiohttp"}
+    assert _probe_transport("nats://user:secret@nats.example:4222") == {"websocket": False, "aiohttp": "aiohttp"}
+
+
+def test_a_websocket_nats_url_keeps_the_websocket_transport() -> None:
+    assert _probe_transport("wss://user:secret@nats.example:443") == {"websocket": True, "aiohttp": "aiohttp"}
+    assert _probe_transport("nats://a.example:4222, ws://b.example:8080") == {"websocket": True, "aiohttp": "aiohttp"}
