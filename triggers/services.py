@@ -22,10 +22,13 @@ How an event arrives (its subject, its decoding, its index keys) is its kind's e
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from django.db import transaction
@@ -105,21 +108,49 @@ def triggers_match(*, event: Event, event_id: str) -> list[dict[str, Any]]:
     return [message for _, message in fired]
 
 
+# What matching reads of a candidate pipeline: its identity (``full_name``) and its read model's triggers, not the
+# rest of its wide read-model row.
+_MATCHED_FIELDS = ("id", "repo_source", "repo_owner", "repo_name", "triggers")
+COMPILED_TRIGGER_LISTS = 256  # distinct trigger lists kept compiled per process (a few KB each)
+
+
 def _firing(event: Event) -> Iterator[tuple[Pipeline, Mapping[str, Any], Trigger]]:
     """(pipeline, trigger JSON, trigger) for each trigger of a candidate pipeline that fires."""
-    pipeline_ids = (
+    pipeline_ids = list(
         PipelineFacet.objects.filter(kind=FacetKind.TRIGGER, value__in=event_keys(event))
         .values_list("pipeline_id", flat=True)
         .distinct()
     )
+    if not pipeline_ids:
+        # Most events (every build's push, start and finish) fire nothing: the one indexed lookup above says so.
+        # An empty ``pk__in`` below would run no query but still cost two thirds of this function (issue 17).
+        return
     excluded = pushed_pipeline(event)
-    for pipeline in Pipeline.objects.filter(pk__in=list(pipeline_ids), archived=False).order_by("pk"):
+    candidates = Pipeline.objects.filter(pk__in=pipeline_ids, archived=False).only(*_MATCHED_FIELDS).order_by("pk")
+    for pipeline in candidates:
         if excluded is not None and pipeline.full_name.casefold() == excluded:
             continue
-        for data in pipeline.triggers:
-            trigger = Trigger.from_dict(data)
+        for data, trigger in _compiled_triggers(pipeline.triggers):
             if trigger.fires(event):
                 yield pipeline, data, trigger
+
+
+def _compiled_triggers(triggers: Sequence[Mapping[str, Any]]) -> tuple[tuple[Mapping[str, Any], Trigger], ...]:
+    """Each trigger of a read model with its ``Trigger``, built once per distinct list in this process.
+
+    Keyed by the list's own JSON text, so a pipeline whose triggers changed (a new build's manifest, a rename
+    resolving ``self`` anew) is matched with its new ones at once, in every process, with nothing to invalidate;
+    an upstream pipeline's every build then does not rebuild the same ``Trigger`` objects for each of its listeners.
+    """
+    # Key order kept as stored: ``fire_id`` hashes the objects' repr, nested ones included.
+    return _compiled_trigger_list(json.dumps(triggers, separators=(",", ":")))
+
+
+@lru_cache(maxsize=COMPILED_TRIGGER_LISTS)
+def _compiled_trigger_list(text: str) -> tuple[tuple[Mapping[str, Any], Trigger], ...]:
+    # The JSON objects are handed out with each trigger (they key the fired message): read-only proxies, so a
+    # caller cannot change what the next match sees.
+    return tuple((MappingProxyType(data), Trigger.from_dict(data)) for data in json.loads(text))
 
 
 # -- actions --------------------------------------------------------------------------------------
