@@ -52,6 +52,8 @@ def parse_args() -> argparse.Namespace:
 def procfile_worker_options() -> list[str]:
     """The worker options (everything after the app, minus --bind and the access log) of the Procfile's web line."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    # The shell expands the line's ${NAME:-default} under make run (``--workers ${ESTAFETTE_WEB_WORKERS:-1}``).
+    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda match: os.environ.get(match[1]) or match[2], line)
     argv = shlex.split(line.split(":", 1)[1])
     options: list[str] = []
     skip = False
@@ -195,7 +197,9 @@ class Client:
         return cls._seq
 
     def _send(self, method: str, path: str, body: bytes | None = None) -> int:
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
+        if path.startswith("/api/builder/"):  # a job token is refused (401) anywhere else; reads are anonymous here
+            headers["Authorization"] = f"Bearer {self.token}"
         for attempt in range(2):
             try:
                 self.connection.request(method, path, body=body, headers=headers)

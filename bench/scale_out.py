@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import trigger_latency as bench  # noqa: E402
 from bench.cpu_per_build import direct_children  # noqa: E402
+from bench.support import procfile_lines  # noqa: E402
 from builder.testing import reserve_port  # noqa: E402
 
 
@@ -60,15 +60,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def procfile_lines() -> dict[str, str]:
-    lines = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if command.strip() and not name.startswith("#"):
-            lines[name.strip()] = command.strip()
-    return lines
-
-
 def layout_lines(layout: str, port2: int) -> dict[str, str]:
     """The processes of a layout: the Procfile's, or two web and two worker processes."""
     lines = procfile_lines()
@@ -78,31 +69,6 @@ def layout_lines(layout: str, port2: int) -> dict[str, str]:
     assert web2 != lines["web"], "the Procfile's web line no longer binds ${ESTAFETTE_HTTP_PORT:-8000}"
     worker2 = ".venv/bin/python manage.py consume --all --with relay"
     return {**lines, "web2": web2, "worker2": worker2}
-
-
-class LayoutSystem(bench.System):
-    """``bench.System`` with the processes of a layout rather than the Procfile's, logs in a directory of its own."""
-
-    def __init__(self, data_dir: Path, layout: str, lines: dict[str, str]) -> None:
-        self.logs = data_dir / f"logs-{layout}"
-        self.logs.mkdir()
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.port = int(os.environ["ESTAFETTE_HTTP_PORT"])
-        self.lines = lines
-
-    def start(self) -> LayoutSystem:
-        for name, command in self.lines.items():
-            with open(self.logs / f"{name}.log", "wb") as log:
-                self.processes[name] = subprocess.Popen(
-                    ["/bin/sh", "-c", f"exec {command}"],
-                    cwd=ROOT,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        self._wait_for_web()
-        return self
 
 
 @dataclass
@@ -175,7 +141,7 @@ def run_layout(
     layout: str, data_dir: Path, repository: bench.Repository, revisions: Sequence[str], args: argparse.Namespace
 ) -> Result:
     port2 = reserve_port()
-    system = LayoutSystem(data_dir, layout, layout_lines(layout, port2)).start()
+    system = bench.System(data_dir, layout_lines(layout, port2), logs=f"logs-{layout}").start()
     ports = [system.port] + ([port2] if "web2" in system.lines else [])
     try:
         warmup, measured = revisions[: args.warmup], revisions[args.warmup :]

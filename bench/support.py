@@ -9,10 +9,12 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from honcho.environ import parse_procfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,6 +135,11 @@ def settle_memory(pids: Iterable[int], *, settle: float, timeout: float) -> Memo
 # --- make run's process set -------------------------------------------------------------------------------------------
 
 
+def procfile_lines(procfile: Path = ROOT / "Procfile") -> dict[str, str]:
+    """The processes of a Procfile, name → command, read as ``make run`` reads it (``scripts/supervise.py``)."""
+    return dict(parse_procfile(procfile.read_text()).processes)
+
+
 class System:
     """``make run``'s process set: every line of the repository's Procfile (now ``web`` — gunicorn —, ``nats`` and the
     one ``worker``, which runs the consumers, the outbox relay, cron, the job sweeper and the audit sweep) as a
@@ -142,24 +149,24 @@ class System:
 
     The environment is this process's: the caller sets the data dir, the ports (``ESTAFETTE_HTTP_PORT``) and
     ``PROMETHEUS_MULTIPROC_DIR`` (``scripts/run.sh`` sets it for ``make run``) before :meth:`start`.
+
+    ``lines`` (name → command) replaces the Procfile's processes, e.g. with a layout of several web and worker
+    processes (``bench/scale_out.py``); ``logs`` names the directory of their logs in the data dir.
     """
 
-    def __init__(self, data_dir: Path, procfile: Path = ROOT / "Procfile") -> None:
-        self.logs = data_dir / "logs"
+    def __init__(self, data_dir: Path, lines: Mapping[str, str] | None = None, *, logs: str = "logs") -> None:
+        self.logs = data_dir / logs
         self.logs.mkdir(exist_ok=True)
-        self.procfile = procfile
+        self.lines = dict(lines) if lines is not None else procfile_lines()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.port = int(os.environ["ESTAFETTE_HTTP_PORT"])
 
     def start(self) -> System:
         try:
-            for line in self.procfile.read_text().splitlines():
-                name, _, command = line.partition(":")
-                if not command.strip() or name.startswith("#"):
-                    continue
-                with open(self.logs / f"{name.strip()}.log", "wb") as log:
-                    self.processes[name.strip()] = subprocess.Popen(
-                        ["/bin/sh", "-c", f"exec {command.strip()}"],
+            for name, command in self.lines.items():
+                with open(self.logs / f"{name}.log", "wb") as log:
+                    self.processes[name] = subprocess.Popen(
+                        ["/bin/sh", "-c", f"exec {command}"],
                         cwd=ROOT,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
