@@ -148,8 +148,8 @@ def _compiled_triggers(triggers: Sequence[Mapping[str, Any]]) -> tuple[tuple[Map
 
 @lru_cache(maxsize=COMPILED_TRIGGER_LISTS)
 def _compiled_trigger_list(text: str) -> tuple[tuple[Mapping[str, Any], Trigger], ...]:
-    # The JSON objects are handed out with each trigger (they key the fired message): read-only proxies, so a
-    # caller cannot change what the next match sees.
+    # The JSON objects are handed out with each trigger (they key the fired message, which copies them): read-only
+    # at the top, so a caller cannot change what the next match sees by mistake. ``Trigger`` itself is frozen.
     return tuple((MappingProxyType(data), Trigger.from_dict(data)) for data in json.loads(text))
 
 
