@@ -511,6 +511,19 @@ class HostExecutor:
             shutil.rmtree(self._runtime, ignore_errors=True)
             self._runtime = None
 
+    def show_read_only(self, path: Path) -> None:
+        """Show ``path`` read-only, at the same place, to every stage and service of the run started from now on: the
+        objects directory a local clone borrows (builder/gitclone.py), which git in later stages reads. Raises
+        :class:`ExecutorError` if it cannot be shown (a hidden path)."""
+        if str(path) not in self._read_only:
+            self._read_only.append(str(path))  # for the sandbox of a run not opened yet
+        if self.sandbox_for_run is None:
+            return
+        try:
+            self.sandbox_for_run.show_read_only(str(path))
+        except SandboxError as error:
+            raise ExecutorError(str(error)) from error
+
     def pull(self, image: str, *, credentials: Sequence[Credential] = ()) -> ImageInfo:
         name, tag = split_image(image)
         return ImageInfo(name=name, tag=tag, is_pulled=False)
