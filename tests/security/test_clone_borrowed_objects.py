@@ -123,7 +123,9 @@ def test_a_later_stage_cannot_write_into_the_local_repository_it_borrows_from(
     workspace = tmp_path / "work"
     workspace.mkdir()
     objects = (origin / ".git" / "objects").resolve()
-    hostile = StagePlan(name="hostile", image="alpine:3", commands=(f"( {ATTACKS[attack]} ) || true",), env={"OBJECTS": str(objects)})
+    hostile = StagePlan(
+        name="hostile", image="alpine:3", commands=(f"( {ATTACKS[attack]} ) || true",), env={"OBJECTS": str(objects)}
+    )
     after_it = StagePlan(name="after", image="alpine:3", commands=("git log -1 --format=%H", "git status --short"))
     # when a later stage attacks it, and another runs git after that
     sink = run(executor, workspace, origin, hostile, after_it)
