@@ -18,9 +18,10 @@ Clone URLs: GitHub ``https://github.com/<owner>/<repo>`` (user ``x-access-token`
 configuration overrides the URL (local repositories, shown read-only to the sandbox); an ``http(s)`` one still gets
 the token.
 
-A local repository is not fetched from where the job's later stages can see its objects (the host executor): the
-clone borrows them through ``.git/objects/info/alternates`` (as ``git clone --shared``) instead of copying them
-through upload-pack, pack-objects and index-pack, which were most of a trivial build's clone (~40 of ~50 ms of CPU).
+Where the job's later stages can be shown the host's paths (the host executor), a local repository is not fetched
+from: the clone borrows its objects through ``.git/objects/info/alternates`` (as ``git clone --shared``) instead of
+copying them through upload-pack, pack-objects and index-pack, which were most of a trivial build's clone (~40 of
+~50 ms of CPU).
 The result is the fetch's: ``origin`` and ``refs/remotes/origin/<branch>`` at the branch head, and for a shallow
 clone the same ``.git/shallow`` as ``git fetch --depth`` writes (:data:`_SHALLOW_AWK`). The source's objects directory
 is shown read-only to the clone and to every later stage of the run (:attr:`CloneScript.borrowed_objects`), so that

@@ -161,3 +161,23 @@ def test_a_clone_shows_later_stages_only_the_objects_not_the_rest_of_the_reposit
     assert "config-of-the-source" not in shown
     assert "objects" in shown and "config" not in shown.replace(f"{origin}/.git/config", "")
     assert os.path.exists(origin / ".git" / "config")
+
+
+def test_a_borrowed_objects_directory_is_not_shown_to_the_next_run_of_the_executor(
+    executor: HostExecutor, origin: Path, tmp_path: Path
+) -> None:
+    # given a run whose clone borrowed the repository's objects, then closed
+    objects = (origin / ".git" / "objects").resolve()
+    (tmp_path / "first").mkdir()
+    assert run(executor, tmp_path / "first", origin).step("git-clone").status == "SUCCEEDED"
+    executor.close()
+    # when the same executor runs another build, without a clone
+    executor.open(run_id="next")
+    look = StagePlan(name="look", image="alpine:3", commands=(f"ls {objects} 2>&1 || echo NOT-THERE",))
+    (tmp_path / "next").mkdir()
+    sink = RecordingSink()
+    PipelineRunner(
+        RunContext(executor=executor, sink=sink, workspace=tmp_path / "next", evaluate_when=evaluate_when)
+    ).run([look])
+    # then it does not see them
+    assert "NOT-THERE" in printed(sink, "look")
