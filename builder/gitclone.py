@@ -17,6 +17,16 @@ Clone URLs: GitHub ``https://github.com/<owner>/<repo>`` (user ``x-access-token`
 ``https://source.developers.google.com/p/<owner>/r/<repo>`` (``estafette``). ``git.repoUrl`` in the builder
 configuration overrides the URL (local repositories, shown read-only to the sandbox); an ``http(s)`` one still gets
 the token.
+
+Where the job's later stages can be shown the host's paths (the host executor), a local repository is not fetched
+from: the clone borrows its objects through ``.git/objects/info/alternates`` (as ``git clone --shared``) instead of
+copying them through upload-pack, pack-objects and index-pack, which were most of a trivial build's clone (~40 of
+~50 ms of CPU).
+The result is the fetch's: ``origin`` and ``refs/remotes/origin/<branch>`` at the branch head, and for a shallow
+clone the same ``.git/shallow`` as ``git fetch --depth`` writes (:data:`_SHALLOW_AWK`). The source's objects directory
+is shown read-only to the clone and to every later stage of the run (:attr:`CloneScript.borrowed_objects`), so that
+git works there and nothing a build does reaches the source; no object is hardlinked (a hardlinked file is the
+source's file: a build could chmod and write it).
 """
 
 from __future__ import annotations
@@ -56,6 +66,33 @@ _BAD_BRANCH = re.compile(r"[~^:?*\[\\]|\.\.|@\{|//|^/|/$|\.$|\.lock$|/\.|^\.")
 _REVISION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._/-]*")
 _REPO_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*")
+_FULL_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a SHA-1 or SHA-256 commit id, as git prints it
+
+# What `git fetch --depth=<depth>` of a branch would make of a clone that already has all the objects: it reads
+# `git rev-list --topo-order --parents <branch>` (each commit after all its children) and writes the commits that
+# upload-pack would call shallow to the file `shallow`: those whose shortest distance from the head is depth - 1
+# (the head is 0), roots included, as upload-pack's get_shallow_commits() does. With depth 0 nothing is cut. It stops
+# reading once no commit nearer than that is still to come, and prints the head and whether `want` (a commit id, or
+# "") lies within the history kept. It fails on no input (an unknown branch) or input that ended too early.
+# Checked against git's own fetch on histories with merges and unrelated roots (builder/tests/test_gitclone.py).
+_SHALLOW_AWK = """
+NR == 1 { tip = $1; dist[$1] = 0; pending = 1 }
+!($1 in dist) { next }
+{
+    d = dist[$1]; pending--
+    if ($1 == want) found = 1
+    if (depth && d == depth - 1) print $1 > shallow
+    else for (i = 2; i <= NF; i++) {
+        if (!($i in dist)) { dist[$i] = d + 1; pending++ }
+        else if (dist[$i] > d + 1) dist[$i] = d + 1
+    }
+    if (pending == 0 || (!depth && (want == "" || found))) { done = 1; exit }
+}
+END {
+    if (!done) exit 1
+    print tip, (want == "" || found) ? "found" : "missing"
+}
+"""
 
 
 class CloneError(ValueError):
@@ -140,6 +177,8 @@ class CloneScript:
     text: str
     env: dict[str, str] = field(repr=False)
     read_only_paths: tuple[Path, ...] = ()
+    # The objects directory the clone borrows: every later stage must see it (read-only) at this path.
+    borrowed_objects: Path | None = None
 
 
 def local_repository(url: str) -> Path | None:
@@ -149,6 +188,19 @@ def local_repository(url: str) -> Path | None:
     if url.startswith("/"):
         return Path(os.path.realpath(url))
     return None
+
+
+def borrowable_objects(repository: Path) -> Path | None:
+    """The objects directory of the local repository at ``repository`` if a clone can borrow it as it is, else
+    ``None`` (the clone fetches): a plain repository or bare one, not shallow (its own grafts would change which
+    commits are shallow) and not borrowing from another (later stages would not see that one)."""
+    git_dir = repository / ".git" if (repository / ".git").is_dir() else repository
+    objects = git_dir / "objects"
+    if not (objects / "pack").is_dir() or not (git_dir / "HEAD").is_file():
+        return None
+    if (git_dir / "shallow").exists() or (objects / "info" / "alternates").exists():
+        return None
+    return Path(os.path.realpath(objects))
 
 
 def _check_plain(kind: str, value: str) -> str:
@@ -210,10 +262,18 @@ def _config_value(text: str) -> str:
 
 
 def clone_script(
-    *, git: GitConfig, token: str | None, options: CloneOptions, token_type: str | None = None
+    *,
+    git: GitConfig,
+    token: str | None,
+    options: CloneOptions,
+    token_type: str | None = None,
+    borrow_objects: bool = False,
 ) -> CloneScript:
     """The script cloning into its working directory (or its ``subdir``); exits with the first failing git command's
-    code. Each git command is shown as ``> git …`` before it runs. Raises :class:`CloneError` for a bad option."""
+    code. Each git command is shown as ``> git …`` before it runs. Raises :class:`CloneError` for a bad option.
+
+    ``borrow_objects``: the later stages run where they can be shown the host's paths (the host executor), so a local
+    repository's objects may be borrowed rather than fetched (see the module's documentation)."""
     repo = check_repo(options.repo) if options.repo else None
     branch = options.branch or (git.repo_branch if not repo else "")
     revision = options.revision or (git.repo_revision if not repo else "")
@@ -224,6 +284,12 @@ def clone_script(
     local = local_repository(url)
     if local is not None:
         url = str(local)  # a file:// URL and its path fetch alike; the path is what safe.directory names
+    # Borrowed only for what the fetch would fully determine: a branch, and its head or an exact commit id.
+    borrowed = (
+        borrowable_objects(local)
+        if local is not None and borrow_objects and branch and (not revision or _FULL_ID.fullmatch(revision))
+        else None
+    )
 
     config = ["-c", "credential.helper=", "-c", "protocol.allow=never"]
     config += [item for name in allowed for item in ("-c", f"protocol.{name}.allow=always")]
@@ -248,15 +314,9 @@ def clone_script(
         f'git() {{ command git {" ".join(q(item) for item in config)} "$@"; }}',
         "shown() { printf '> %s\\n' \"$*\"; }",
     ]
-    if local is not None:
-        # The repository belongs to the server's user, not the sandbox's: git calls it dubious and refuses it unless
-        # it is a safe.directory, which `-c` cannot say (git clears it for the upload-pack it starts): a global
-        # configuration file of the clone's own says it.
-        safe = "".join(f'\tdirectory = "{_config_value(path)}"\n' for path in (str(local), f"{local}/.git"))
-        lines += [
-            "GIT_CONFIG_GLOBAL=$(mktemp) && export GIT_CONFIG_GLOBAL && trap 'rm -f \"$GIT_CONFIG_GLOBAL\"' EXIT",
-            f"printf '%s' {q('[safe]' + chr(10) + safe)} > \"$GIT_CONFIG_GLOBAL\"",
-        ]
+    safe_directories = _safe_directories(local) if local is not None else ""
+    if local is not None and borrowed is None:
+        lines.append(safe_directories)
     if subdir:
         lines.append(f"mkdir -p -- {q(subdir)} && cd -- {q(subdir)}")
     lines += [
@@ -264,30 +324,91 @@ def clone_script(
         # No template: its sample hooks are a dozen files to write here and to delete with the workspace.
         "git init -q --template= -- .",
         f"shown git remote add origin {q(url)}",
-        f"git remote add -- origin {q(url)}",
-        f"shown git fetch {' '.join(q(item) for item in [*depth, 'origin', ref])}",
-        f"git {' '.join(_THROWAWAY_FETCH)} fetch -q {' '.join(depth)} -- {q(url)} {q(refspec)}",
     ]
-    checkout_target = revision or "FETCH_HEAD"
-    if revision:
-        # The usual case (a push builds the branch head) needs no `git cat-file` to see that the commit came.
-        fetched = (
-            f'read -r fetched _ < .git/FETCH_HEAD && [ "$fetched" = {q(revision)} ]' if len(revision) >= 40 else "false"
-        )
+    fetch_revision = [
+        # older than the shallow history: fetch that commit on its own
+        f"  shown git fetch --depth=1 origin {q(revision)}",
+        f"  git {' '.join(_THROWAWAY_FETCH)} fetch -q --depth=1 -- {q(url)} {q(revision)}",
+    ]
+    if borrowed is not None:
+        lines += _borrowing_lines(url=url, branch=branch, revision=revision, objects=borrowed, options=options)
+        if revision:
+            lines += ['if [ "${head#* }" != found ]', "then", f"  {safe_directories}", *fetch_revision, "fi"]
+        checkout_target = revision or '"${head% *}"'
+    else:
         lines += [
-            f"if ! {{ {fetched}; }} && ! git cat-file -e --end-of-options {q(revision + '^{commit}')} 2>/dev/null",
-            "then",
-            # older than the shallow history: fetch that commit on its own
-            f"  shown git fetch --depth=1 origin {q(revision)}",
-            f"  git {' '.join(_THROWAWAY_FETCH)} fetch -q --depth=1 -- {q(url)} {q(revision)}",
-            "fi",
+            f"git remote add -- origin {q(url)}",
+            f"shown git fetch {' '.join(q(item) for item in [*depth, 'origin', ref])}",
+            f"git {' '.join(_THROWAWAY_FETCH)} fetch -q {' '.join(depth)} -- {q(url)} {q(refspec)}",
         ]
+        checkout_target = q(revision) if revision else "FETCH_HEAD"
+        if revision:
+            # The usual case (a push builds the branch head) needs no `git cat-file` to see that the commit came.
+            fetched = (
+                f'read -r fetched _ < .git/FETCH_HEAD && [ "$fetched" = {q(revision)} ]'
+                if len(revision) >= 40
+                else "false"
+            )
+            lines += [
+                f"if ! {{ {fetched}; }} && ! git cat-file -e --end-of-options {q(revision + '^{commit}')} 2>/dev/null",
+                "then",
+                *fetch_revision,
+                "fi",
+            ]
     # git checkout knows no --end-of-options (2.39): the trailing -- makes what stands before it revisions, and
     # neither the branch nor the revision can start with '-' (checked).
-    create = ["-B", branch] if branch else []
+    create = ["-B", q(branch)] if branch else []
     lines += [
-        f"shown git checkout {' '.join(q(item) for item in [*create, checkout_target])}",
-        f"git checkout -q --force {' '.join(q(item) for item in [*create, checkout_target])} --",
+        f"shown git checkout {' '.join([*create, checkout_target])}",
+        f"git checkout -q --force {' '.join([*create, checkout_target])} --",
     ]
     read_only = (local,) if local is not None else ()
-    return CloneScript(text="\n".join(lines) + "\n", env=env, read_only_paths=read_only)
+    return CloneScript(text="\n".join(lines) + "\n", env=env, read_only_paths=read_only, borrowed_objects=borrowed)
+
+
+def _borrowing_lines(*, url: str, branch: str, revision: str, objects: Path, options: CloneOptions) -> list[str]:
+    """The script's lines that make the fetch's result from the borrowed ``objects``; they leave ``$head`` as
+    ``<branch head> found|missing`` (whether ``revision`` lies in the history kept)."""
+    q = shlex.quote
+    git_dir = objects.parent
+    # What `git remote add` writes, without a git process for it.
+    remote = f'[remote "origin"]\n\turl = "{_config_value(url)}"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n'
+    # upload-pack would not read the repository's replace refs either (--no-replace-objects)
+    rev_list = [
+        *("command", "git", "-c", f"safe.directory={git_dir}", f"--git-dir={git_dir}", "--no-replace-objects"),
+        *("rev-list", "--topo-order", "--parents", "--end-of-options", f"refs/heads/{branch}"),
+    ]
+    awk = ["awk", "-v", f"depth={options.depth if options.shallow else 0}", "-v", f"want={revision}"]
+    awk += ["-v", "shallow=.git/shallow", _SHALLOW_AWK]
+    depth = [f"--depth={options.depth}"] if options.shallow else []
+    fetched_from = f"branch '{branch}' of {url}"
+    return [
+        f"printf '%s' {q(remote)} >> .git/config",
+        f"shown git fetch {' '.join(q(item) for item in [*depth, 'origin', branch])}",
+        f"printf '%s\\n' {q(f'  {url} is a local repository: its objects are borrowed (read-only), not copied')}",
+        f"printf '%s\\n' {q(str(objects))} > .git/objects/info/alternates",
+        f"head=$({' '.join(q(item) for item in rev_list)} | {' '.join(q(item) for item in awk)}) || {{",
+        f"  echo {q(f'fatal: cannot read branch {branch} of {url}')} >&2",
+        "  exit 128",
+        "}",
+        # the ref and FETCH_HEAD as the fetch writes them, without a git process for them
+        f"printf '# pack-refs with: peeled fully-peeled sorted \\n%s %s\\n' \"${{head% *}}\" "
+        f"{q(f'refs/remotes/origin/{branch}')} > .git/packed-refs",
+        f"printf '%s\\t\\t%s\\n' \"${{head% *}}\" {q(fetched_from)} > .git/FETCH_HEAD",
+    ]
+
+
+def _safe_directories(local: Path) -> str:
+    """The script's lines that let git (and the upload-pack it starts) read the local repository ``local``.
+
+    The repository belongs to the server's user, not the sandbox's: git calls it dubious and refuses it unless it is a
+    safe.directory, which `-c` cannot say (git clears it for the upload-pack it starts): a global configuration file
+    of the clone's own says it."""
+    q = shlex.quote
+    safe = "".join(f'\tdirectory = "{_config_value(path)}"\n' for path in (str(local), f"{local}/.git"))
+    return "\n".join(
+        [
+            "GIT_CONFIG_GLOBAL=$(mktemp) && export GIT_CONFIG_GLOBAL && trap 'rm -f \"$GIT_CONFIG_GLOBAL\"' EXIT",
+            f"printf '%s' {q('[safe]' + chr(10) + safe)} > \"$GIT_CONFIG_GLOBAL\"",
+        ]
+    )

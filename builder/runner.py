@@ -441,6 +441,7 @@ class PipelineRunner:
     # --- git clone ----------------------------------------------------------------------------------------------------
 
     def _run_git_clone(self, stage: StagePlan, step: _Step) -> _Outcome:
+        from builder.executors.host import HostExecutor
         from builder.gitclone import CloneError, CloneOptions, clone_script, source_token, source_token_type
 
         name, tag = split_image(stage.image or "extensions/git-clone:stable")
@@ -455,6 +456,8 @@ class PipelineRunner:
                 token=source_token(self.context.credentials),
                 token_type=source_token_type(self.context.credentials),
                 options=CloneOptions.from_custom_properties(stage.custom_properties),
+                # Borrowed objects must be visible to the later stages too: only the host executor shows host paths.
+                borrow_objects=isinstance(self.context.executor, HostExecutor),
             )
             executor = self._clone_executor()
         except (CloneError, ExecutorError) as error:
@@ -470,6 +473,14 @@ class PipelineRunner:
             script=script.text,
             read_only_paths=script.read_only_paths,
         )
+        if script.borrowed_objects is not None:
+            # The clone's objects are the local repository's: every later stage and service needs them (read-only).
+            assert isinstance(executor, HostExecutor)
+            try:
+                executor.show_read_only(script.borrowed_objects)
+            except ExecutorError as error:
+                step.message(f"Failed running stage: {error}")
+                return _Outcome(ok=False, exit_code=1, duration=time.monotonic() - started)
         code = self._execute(spec, step, executor=executor)
         return _Outcome(ok=code == 0, exit_code=code, duration=time.monotonic() - started)
 

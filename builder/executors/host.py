@@ -455,6 +455,7 @@ class HostExecutor:
         self.unsandboxed_reason = "" if self.sandbox else (support.reason if support else "sandboxing is off")
         self._hidden = [str(path) for path in (*DEFAULT_HIDDEN_PATHS, *hidden_paths)]
         self._read_only = list(read_only_paths)
+        self._shown_for_run: list[str] = []  # show_read_only's: shown until the run closes, not to the next run
         # Local mode runs in a developer's working copy: as root, stages run as its owner (a fresh uid when that is
         # root), and it is never handed to another uid.
         self._working_copy = working_copy
@@ -510,6 +511,22 @@ class HostExecutor:
         if self._runtime is not None:
             shutil.rmtree(self._runtime, ignore_errors=True)
             self._runtime = None
+        self._read_only = [path for path in self._read_only if path not in self._shown_for_run]
+        self._shown_for_run = []
+
+    def show_read_only(self, path: Path) -> None:
+        """Show ``path`` read-only, at the same place, to every stage and service of the run started from now on: the
+        objects directory a local clone borrows (builder/gitclone.py), which git in later stages reads. Raises
+        :class:`ExecutorError` if it cannot be shown (a hidden path)."""
+        if str(path) not in self._read_only:
+            self._read_only.append(str(path))  # for the sandbox of a run not opened yet
+            self._shown_for_run.append(str(path))
+        if self.sandbox_for_run is None:
+            return
+        try:
+            self.sandbox_for_run.show_read_only(str(path))
+        except SandboxError as error:
+            raise ExecutorError(str(error)) from error
 
     def pull(self, image: str, *, credentials: Sequence[Credential] = ()) -> ImageInfo:
         name, tag = split_image(image)

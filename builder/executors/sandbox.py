@@ -220,6 +220,13 @@ class Sandbox:
                 raise SandboxError(f"{path} cannot be shown to the sandbox: it holds or lies in a hidden path")
         return resolved
 
+    def show_read_only(self, path: str) -> None:
+        """Show ``path`` read-only to every command line made from now on, as a ``read_only_paths`` of the run; checked
+        as :meth:`check_read_only_path`."""
+        resolved = self.check_read_only_path(path)
+        if resolved not in self._read_only:
+            self._read_only = [*self._read_only, resolved]
+
     def work_dir_for(self, work_dir: str, workspace: Path) -> str:
         """``work_dir`` if the workspace can be mounted there, else the workspace's own host path.
 

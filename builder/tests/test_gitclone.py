@@ -132,8 +132,8 @@ def test_it_runs_no_more_git_processes_than_needed_for_the_branch_head(
         subcommands = []
         for call in calls.read_text().split("---\n")[:-1]:
             words = call.splitlines()
-            while words[0] in ("-c", "-C"):  # options with a value, before the subcommand
-                words = words[2:]
+            while words[0] in ("-c", "-C") or words[0].startswith("--"):  # git's options, before the subcommand
+                words = words[2:] if words[0] in ("-c", "-C") else words[1:]
             subcommands.append(words[0])
         assert git(workspace, "rev-parse", "HEAD") == revision
         return subcommands
@@ -142,20 +142,27 @@ def test_it_runs_no_more_git_processes_than_needed_for_the_branch_head(
     head = clone(git(origin, "rev-parse", "main"), tmp_path / "head")
     behind = clone(git(origin, "rev-parse", "main~3"), tmp_path / "behind")
 
-    # then the head needs no check that the commit arrived; the clone has no sample hooks to write and delete
-    assert head == ["init", "remote", "fetch", "checkout"]
-    assert behind == ["init", "remote", "fetch", "cat-file", "checkout"]
+    # then the local repository is not fetched from (its objects are borrowed): the branch's history is read once,
+    # which also tells that the revision lies in it; the clone has no sample hooks to write and delete
+    assert head == ["init", "rev-list", "checkout"]
+    assert behind == ["init", "rev-list", "checkout"]
     assert not (tmp_path / "head" / ".git" / "hooks").exists()
 
 
 def test_it_keeps_a_small_fetch_as_one_pack_not_a_file_per_object(origin: Path, tmp_path: Path) -> None:
-    # given a fetch of a few objects (git would write each as a file of its own)
+    # given a fetch of a few objects (git would write each as a file of its own) from a server (a local repository's
+    # objects are borrowed, not fetched)
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(origin), str(served / "api.git")], check=True)
+    (tmp_path / "work").mkdir()
     head = git(origin, "rev-parse", "main")
     # when
-    final, sink = run_clone(tmp_path, config_for(origin, "main", head), custom_properties={"depth": 3})
+    with GitHttpServer(served, user="x-access-token", password=TOKEN) as server:
+        config = config_for(origin, "main", head, repo_url=server.url("api.git"))
+        final, sink = run_clone(tmp_path / "work", config, custom_properties={"depth": 3})
     # then
     assert final == "succeeded", sink.texts("git-clone")
-    counts = dict(line.split(": ") for line in git(tmp_path, "count-objects", "-v").splitlines())
+    counts = dict(line.split(": ") for line in git(tmp_path / "work", "count-objects", "-v").splitlines())
     assert (counts["count"], counts["packs"]) == ("0", "1")
 
 
@@ -300,3 +307,134 @@ def test_it_allows_only_the_transports_needed() -> None:
         assert "protocol.ext.allow" not in text
     assert "protocol.file.allow=always" not in https and "protocol.file.allow=always" in local
     assert "protocol.http.allow=always" not in https
+
+
+# --- a local repository: its objects borrowed, not fetched --------------------------------------------------------
+
+
+def run_stages(workspace: Path, git_config: GitConfig, *stages: StagePlan, **clone_fields: object) -> RecordingSink:
+    """The git-clone stage, then ``stages``, in one run of the sandboxed host executor."""
+    sink = RecordingSink()
+    executor = HostExecutor(allow_unsandboxed=True)
+    runner = PipelineRunner(
+        RunContext(executor=executor, sink=sink, workspace=workspace, evaluate_when=evaluate_when, git=git_config)
+    )
+    clone = StagePlan(name="git-clone", image="extensions/git-clone:stable", auto_injected=True, **clone_fields)  # type: ignore[arg-type]
+    try:
+        runner.run([clone, *stages])
+    finally:
+        executor.close()
+    return sink
+
+
+def test_a_local_clone_borrows_the_objects_and_a_later_stage_can_use_git(origin: Path, tmp_path: Path) -> None:
+    # given the branch head of a local repository
+    head = git(origin, "rev-parse", "main")
+    later = StagePlan(
+        name="later",
+        image="alpine:3",
+        commands=("git log -1 --format=commit=%H", "git status --porcelain --branch", "git rev-list --count HEAD"),
+    )
+    # when it is cloned, and a later stage runs git on the clone
+    sink = run_stages(tmp_path, config_for(origin, "main", head), later)
+    # then nothing was copied (no pack, no loose object, no hardlink), the objects are the source's, and the later
+    # stage saw the commit, a clean work tree on main and the shallow history
+    assert sink.step("git-clone").status == "SUCCEEDED", sink.texts("git-clone")
+    assert sink.step("later").status == "SUCCEEDED", sink.texts("later")
+    counts = dict(line.split(": ") for line in git(tmp_path, "count-objects", "-v").splitlines())
+    assert (counts["count"], counts["packs"]) == ("0", "0")
+    alternates = (tmp_path / ".git" / "objects" / "info" / "alternates").read_text()
+    assert alternates == f"{(origin / '.git' / 'objects').resolve()}\n"
+    assert all(path.stat().st_nlink == 1 for path in (tmp_path / ".git").rglob("*") if path.is_file())
+    printed = sink.texts("later")
+    assert f"commit={head}" in printed
+    assert "## main" in printed and not any(text.startswith(("M ", "?? ", " M")) for text in printed)
+    assert "50" in printed
+    # and the ref and remote are the fetch's
+    assert git(tmp_path, "rev-parse", "refs/remotes/origin/main") == head
+    assert git(tmp_path, "config", "remote.origin.fetch") == "+refs/heads/*:refs/remotes/origin/*"
+    assert git(tmp_path, "remote", "get-url", "origin") == str(origin)
+
+
+def test_a_local_clone_keeps_the_whole_history_when_not_shallow(origin: Path, tmp_path: Path) -> None:
+    head = git(origin, "rev-parse", "main~2")
+    final, sink = run_clone(tmp_path, config_for(origin, "main", head), custom_properties={"shallow": False})
+    assert final == "succeeded", sink.texts("git-clone")
+    assert git(tmp_path, "rev-parse", "HEAD") == head
+    assert git(tmp_path, "rev-parse", "--is-shallow-repository") == "false"
+    assert git(tmp_path, "rev-list", "--count", "HEAD") == "58"
+    assert git(tmp_path, "rev-parse", "refs/remotes/origin/main") == git(origin, "rev-parse", "main")
+
+
+def test_a_local_clone_of_a_revision_off_the_branch_fetches_that_commit(origin: Path, tmp_path: Path) -> None:
+    # given a revision that is not in the branch's history (the head of another branch)
+    revision = git(origin, "rev-parse", "feature")
+    # when
+    final, sink = run_clone(tmp_path, config_for(origin, "main", revision))
+    # then it is fetched on its own, as before, and checked out on the branch asked for
+    assert final == "succeeded", sink.texts("git-clone")
+    assert f"> git fetch --depth=1 origin {revision}" in sink.texts("git-clone")
+    assert git(tmp_path, "rev-parse", "HEAD") == revision
+    assert (tmp_path / "feature.txt").exists()
+    assert revision in (tmp_path / ".git" / "shallow").read_text().split()
+
+
+@pytest.fixture(scope="module")
+def merges(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository whose history has merges of side branches and of unrelated roots, at irregular distances."""
+    repo = tmp_path_factory.mktemp("merges")
+    repo.chmod(0o755)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+    tree = git(repo, "write-tree")
+    commits = [git(repo, "commit-tree", "-m", "root", tree)]
+    for number in range(1, 90):
+        parents = [commits[-1]]
+        if number % 7 == 0:
+            parents.append(commits[max(0, len(commits) - 1 - number % 23)])  # a side branch from further back
+        if number % 11 == 0:
+            # a side line of a few commits from a recent one: some commits have a short and a long way to the head
+            side = commits[-3]
+            for step in range(number % 5 + 1):
+                side = git(repo, "commit-tree", "-m", f"side {number}.{step}", "-p", side, tree)
+            parents.insert(number % 2, side)
+        if number % 17 == 0:
+            parents.append(git(repo, "commit-tree", "-m", f"root {number}", tree))  # an unrelated history
+        arguments = [item for parent in parents for item in ("-p", parent)]
+        commits.append(git(repo, "commit-tree", "-m", f"commit {number}", *arguments, tree))
+    git(repo, "update-ref", "refs/heads/main", commits[-1])
+    return repo
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 8, 13, 30, 50, 200])
+def test_a_local_clone_cuts_the_history_where_a_shallow_fetch_does(merges: Path, tmp_path: Path, depth: int) -> None:
+    # given what git's own shallow fetch of the branch marks shallow
+    fetched = tmp_path / "fetched"
+    git(tmp_path, "init", "-q", str(fetched))
+    git(fetched, "-c", "protocol.file.allow=always", "fetch", "-q", f"--depth={depth}", "--", str(merges), "main")
+    shallow = fetched / ".git" / "shallow"
+    expected = sorted(shallow.read_text().split()) if shallow.exists() else []
+    # when the clone borrows the objects
+    (tmp_path / "work").mkdir()
+    head = git(merges, "rev-parse", "main")
+    final, sink = run_clone(tmp_path / "work", config_for(merges, "main", head), custom_properties={"depth": depth})
+    # then it marks the same commits shallow, and shows the same history
+    assert final == "succeeded", sink.texts("git-clone")
+    borrowed = tmp_path / "work" / ".git" / "shallow"
+    assert (sorted(borrowed.read_text().split()) if borrowed.exists() else []) == expected
+    assert git(tmp_path / "work", "rev-list", "--count", "HEAD") == git(fetched, "rev-list", "--count", "FETCH_HEAD")
+
+
+def test_a_shallow_local_repository_is_fetched_from(origin: Path, tmp_path: Path) -> None:
+    # given a local repository that is itself shallow (its own cut would change which commits are shallow)
+    source = tmp_path / "source"
+    subprocess.run(["git", "clone", "-q", "--depth=20", f"file://{origin}", str(source)], check=True)
+    (tmp_path / "work").mkdir()
+    head = git(source, "rev-parse", "main")
+    # when
+    final, sink = run_clone(tmp_path / "work", config_for(source, "main", head), custom_properties={"depth": 5})
+    # then it was fetched from, as any repository
+    assert final == "succeeded", sink.texts("git-clone")
+    assert not (tmp_path / "work" / ".git" / "objects" / "info" / "alternates").exists()
+    assert git(tmp_path / "work", "rev-list", "--count", "HEAD") == "5"
