@@ -180,13 +180,20 @@ def _hold_unfinished(
         raise _ended(kind, run)
 
 
-@atomic_with_retry
 def _report_running(*, kind: RunKind, run: Run, attempt_key: str | None, now: datetime) -> None:
-    # One transaction for the three writes of a builder's first report: on SQLite each transaction queues for the
-    # database's write lock, and every job sends this report.
+    # Two transactions, as for an end (run_report_end): the attempt's log record is opened at READ COMMITTED on
+    # PostgreSQL (see _read_committed_on_postgresql), the start writes what the pipeline's other runs read and write
+    # (the read model) and is retried alone when it loses a serialization conflict. The start's transition refuses a
+    # run that ended meanwhile.
+    _open_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
+    kind.start(run, now)  # each kind's start is its own retried transaction
+
+
+@atomic_with_retry
+def _open_attempt(*, kind: RunKind, run: Run, attempt_key: str | None, now: datetime) -> None:
+    _read_committed_on_postgresql()
     _hold_unfinished(kind=kind, run=run, now=now)
     log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
-    kind.start(run, now)
 
 
 def run_append_log_batch(*, kind: RunKind, run: Run, batch: LogBatch, now: datetime | None = None) -> bool:
