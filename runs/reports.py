@@ -289,7 +289,8 @@ def log_record_for_attempt(
         if attempt_key is None:
             found = records.order_by("-attempt").first()
         else:
-            found = records.filter(attempt_key=attempt_key).first()
+            # At most one (a unique key): no ORDER BY for first() to compile and the database to sort by.
+            found = next(iter(records.filter(attempt_key=attempt_key)[:1]), None)
         if found is not None:
             return found
         try:
