@@ -34,6 +34,12 @@ from runs.services import log_append_entries
 logger = logging.getLogger(__name__)
 
 OPEN_ATTEMPTS = 5
+# A final status writes the pipeline's read model, which every start and finish of the pipeline's runs reads and
+# writes: on PostgreSQL and CockroachDB a busy pipeline's finishes lose serialization conflicts to each other often.
+# Each attempt is a few statements (the log batch is stored before, in its own transaction); running out of them
+# answers 500 and the builder sends its whole report again. 12: the back-offs (estafette.lib.db) add up to ~3 s,
+# under 5 s at worst: within the builder's 10 s request timeout (builder/reporting.py).
+FINAL_ATTEMPTS = 12
 
 
 class RunEnded(Conflict):
@@ -81,7 +87,7 @@ def run_report_status(*, kind: RunKind, run: Run, event: StatusEvent, now: datet
     return run.status
 
 
-@atomic_with_retry
+@atomic_with_retry(attempts=FINAL_ATTEMPTS)
 def _report_final(*, kind: RunKind, run: Run, event: StatusEvent, now: datetime) -> None:
     # The usage and the transition in one transaction: on SQLite each transaction queues for the write lock.
     run.record_usage(cpu_max_usage=event.cpu_max_usage, memory_max_usage=event.memory_max_usage)
@@ -137,14 +143,14 @@ def run_report_end(*, kind: RunKind, run: Run, report: EndReport, now: datetime 
     return run.status, stored
 
 
-@atomic_with_retry
+@atomic_with_retry(attempts=FINAL_ATTEMPTS)
 def _end(*, kind: RunKind, run: Run, event: StatusEvent, now: datetime) -> None:
     # The usage rides on the UPDATE that holds the run's row (and refuses a final one) for this transaction.
     _hold_unfinished(kind=kind, run=run, now=now, usage=(event.cpu_max_usage, event.memory_max_usage))
     _apply_final(kind=kind, run=run, status=event.status or "", now=now)
 
 
-@atomic_with_retry
+@atomic_with_retry(attempts=FINAL_ATTEMPTS)
 def _apply_final_alone(*, kind: RunKind, run: Run, status: str, now: datetime) -> None:
     # The transition refuses a run that ended since the batch was stored (and shows its status: RunEnded).
     _apply_final(kind=kind, run=run, status=status, now=now)
