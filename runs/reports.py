@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from builder.contracts import BuildLogStep, EndReport, LogBatch, StatusEvent, TailLogLine
@@ -34,6 +34,12 @@ from runs.services import log_append_entries
 logger = logging.getLogger(__name__)
 
 OPEN_ATTEMPTS = 5
+# A final status writes the pipeline's read model, which every start and finish of the pipeline's runs reads and
+# writes: on PostgreSQL and CockroachDB a busy pipeline's finishes lose serialization conflicts to each other often.
+# Each attempt is a few statements (the log batch is stored before, in its own transaction); running out of them
+# answers 500 and the builder sends its whole report again. 12: the back-offs (estafette.lib.db) add up to ~3 s,
+# under 5 s at worst: within the builder's 10 s request timeout (builder/reporting.py).
+FINAL_ATTEMPTS = 12
 
 
 class RunEnded(Conflict):
@@ -81,7 +87,7 @@ def run_report_status(*, kind: RunKind, run: Run, event: StatusEvent, now: datet
     return run.status
 
 
-@atomic_with_retry
+@atomic_with_retry(attempts=FINAL_ATTEMPTS)
 def _report_final(*, kind: RunKind, run: Run, event: StatusEvent, now: datetime) -> None:
     # The usage and the transition in one transaction: on SQLite each transaction queues for the write lock.
     run.record_usage(cpu_max_usage=event.cpu_max_usage, memory_max_usage=event.memory_max_usage)
@@ -99,12 +105,18 @@ def _apply_final(*, kind: RunKind, run: Run, status: str, now: datetime) -> None
 
 
 def run_report_end(*, kind: RunKind, run: Run, report: EndReport, now: datetime | None = None) -> tuple[str, bool]:
-    """Apply the builder's end of the run: its last log batch (if any), then its final status, in one transaction;
-    the run's status afterwards and whether the batch was stored (False: none, or that seq was stored before).
+    """Apply the builder's end of the run: its last log batch (if any), then its final status; the run's status
+    afterwards and whether the batch was stored (False: none, or that seq was stored before).
 
-    The same rules as ``run_append_log_batch`` followed by ``run_report_status``: ``RunEnded`` once the run is final
-    (nothing is stored then: a builder retrying an end whose answer was lost gets 409 and stops), ``BadRequest`` for
-    an event naming another run. Either both are applied or neither: a batch refused half-way changes nothing.
+    The same rules and the same two transactions as ``run_append_log_batch`` followed by ``run_report_status``, in
+    one request: ``RunEnded`` once the run is final (nothing is stored then: a builder retrying an end whose answer
+    was lost gets 409 and stops), ``BadRequest`` for an event naming another run (checked before anything is
+    stored). The batch is committed before the status is applied, in its own transaction: the final status's
+    transaction writes what every run of the pipeline reads and writes (the read model), and on PostgreSQL it loses
+    serialization conflicts to its neighbours often; retried alone it is a few statements, where retried with the
+    batch it re-inserted every line (issue 17: ten attempts per end were most of the web process's CPU). A batch
+    stored before a refused or failed status is what the builder would have stored with ``…/logs`` then
+    ``…/status``; its retried end finds the batch stored and applies the status.
     """
     now = now or timezone.now()
     event = report.status
@@ -115,25 +127,33 @@ def run_report_end(*, kind: RunKind, run: Run, report: EndReport, now: datetime 
         )
     if run.is_final:
         raise _ended(kind, run)
+    usage = (event.cpu_max_usage, event.memory_max_usage)
     batch = report.batch
-    entries = log_entries(batch.lines, run_masker(run)) if batch is not None else []  # outside the transaction
-    stored = _end(kind=kind, run=run, report=report, entries=entries, now=now)
-    if stored and batch is not None:
+    if batch is None:
+        _end(kind=kind, run=run, event=event, now=now)
+        return run.status, False
+    entries = log_entries(batch.lines, run_masker(run))  # before the transaction: it holds the run's row
+    # The usage rides on the UPDATE that holds the run's row (and refuses a final one) while the batch is stored.
+    stored = _append_unless_ended(
+        kind=kind, run=run, attempt_key=batch.attempt, seq=batch.seq, entries=entries, now=now, usage=usage
+    )
+    if stored:
         _count_batch(kind.name, batch)
+    _apply_final_alone(kind=kind, run=run, status=event.status or "", now=now)
     return run.status, stored
 
 
-@atomic_with_retry
-def _end(*, kind: RunKind, run: Run, report: EndReport, entries: list[LogEntry], now: datetime) -> bool:
-    event = report.status
+@atomic_with_retry(attempts=FINAL_ATTEMPTS)
+def _end(*, kind: RunKind, run: Run, event: StatusEvent, now: datetime) -> None:
     # The usage rides on the UPDATE that holds the run's row (and refuses a final one) for this transaction.
     _hold_unfinished(kind=kind, run=run, now=now, usage=(event.cpu_max_usage, event.memory_max_usage))
-    stored = False
-    if report.batch is not None:
-        record = log_record_for_attempt(kind=kind, run=run, attempt_key=report.batch.attempt, now=now)
-        stored = log_append_entries(record=record, seq=report.batch.seq, entries=entries, now=now)
     _apply_final(kind=kind, run=run, status=event.status or "", now=now)
-    return stored
+
+
+@atomic_with_retry(attempts=FINAL_ATTEMPTS)
+def _apply_final_alone(*, kind: RunKind, run: Run, status: str, now: datetime) -> None:
+    # The transition refuses a run that ended since the batch was stored (and shows its status: RunEnded).
+    _apply_final(kind=kind, run=run, status=status, now=now)
 
 
 def _cancel_until_canceled(*, kind: RunKind, run: Run, now: datetime) -> None:
@@ -166,13 +186,20 @@ def _hold_unfinished(
         raise _ended(kind, run)
 
 
-@atomic_with_retry
 def _report_running(*, kind: RunKind, run: Run, attempt_key: str | None, now: datetime) -> None:
-    # One transaction for the three writes of a builder's first report: on SQLite each transaction queues for the
-    # database's write lock, and every job sends this report.
+    # Two transactions, as for an end (run_report_end): the attempt's log record is opened at READ COMMITTED on
+    # PostgreSQL (see _read_committed_on_postgresql), the start writes what the pipeline's other runs read and write
+    # (the read model) and is retried alone when it loses a serialization conflict. The start's transition refuses a
+    # run that ended meanwhile.
+    _open_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
+    kind.start(run, now)  # each kind's start is its own retried transaction
+
+
+@atomic_with_retry
+def _open_attempt(*, kind: RunKind, run: Run, attempt_key: str | None, now: datetime) -> None:
+    _read_committed_on_postgresql()
     _hold_unfinished(kind=kind, run=run, now=now)
     log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
-    kind.start(run, now)
 
 
 def run_append_log_batch(*, kind: RunKind, run: Run, batch: LogBatch, now: datetime | None = None) -> bool:
@@ -217,11 +244,41 @@ def _count_batch(kind: str, batch: LogBatch) -> None:
 
 @atomic_with_retry
 def _append_unless_ended(
-    *, kind: RunKind, run: Run, attempt_key: str | None, seq: int, entries: list[LogEntry], now: datetime
+    *,
+    kind: RunKind,
+    run: Run,
+    attempt_key: str | None,
+    seq: int,
+    entries: list[LogEntry],
+    now: datetime,
+    usage: tuple[float | None, float | None] = (None, None),
 ) -> bool:
-    _hold_unfinished(kind=kind, run=run, now=now)
+    _read_committed_on_postgresql()
+    _hold_unfinished(kind=kind, run=run, now=now, usage=usage)
     record = log_record_for_attempt(kind=kind, run=run, attempt_key=attempt_key, now=now)
     return log_append_entries(record=record, seq=seq, entries=entries, now=now)
+
+
+def _read_committed_on_postgresql() -> None:
+    """Run the log append's transaction (just opened) at READ COMMITTED on PostgreSQL.
+
+    PostgreSQL's SERIALIZABLE tracks what a transaction read by index page, not by key: every append reads the
+    record's steps and whether its seq was stored, and inserts into the same last pages of those indexes as every
+    other run's append, so two appends of different runs at the same moment form a cycle and one is aborted (issue
+    17 measured ~10 attempts per builder report on PostgreSQL, most of the web process's CPU). The append needs none
+    of what SERIALIZABLE adds: it writes only its own record's rows, a re-sent or racing batch is refused by the
+    unique (record, seq, step) key (``runs.services.log_append_entries``), and the conditional UPDATE of the run's
+    row (``_hold_unfinished``) re-reads the latest committed status and holds the row until commit at any level, so
+    a finish racing the append is still either refused by it or refuses it.
+
+    CockroachDB keeps SERIALIZABLE (it tracks reads by key: no such false conflicts); SQLite has one writer at a
+    time. Only in a transaction of its own (the first statement of the outermost block): inside a caller's
+    transaction the level is the caller's.
+    """
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        with connection.cursor() as cursor:
+            # Standard SQL, sent only to PostgreSQL; nothing the user sends reaches it.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
 
 def log_record_for_attempt(
@@ -238,7 +295,8 @@ def log_record_for_attempt(
         if attempt_key is None:
             found = records.order_by("-attempt").first()
         else:
-            found = records.filter(attempt_key=attempt_key).first()
+            # At most one (a unique key): no ORDER BY for first() to compile and the database to sort by.
+            found = next(iter(records.filter(attempt_key=attempt_key)[:1]), None)
         if found is not None:
             return found
         try:

@@ -25,8 +25,9 @@ def steps_batch(seq: int, steps: list[tuple[str, str]]) -> dict[str, Any]:
     return {"contractVersion": CONTRACT_VERSION, "seq": seq, "lines": lines, "attempt": "a1"}
 
 
-# Transaction control is left out of the count: SQLite's backend logs its BEGIN, PostgreSQL's does not.
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+# Transaction control is left out of the count: SQLite's backend logs its BEGIN, PostgreSQL's does not; a log
+# append's transaction sets its isolation level on PostgreSQL only (runs.reports._read_committed_on_postgresql).
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "SET TRANSACTION")
 
 
 def queries_of(url: str, body: dict[str, Any], token: str) -> tuple[int, int]:

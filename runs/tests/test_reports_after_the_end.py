@@ -9,6 +9,7 @@ import pytest
 from builds.models import Build
 from builds.testing import make_build
 from estafette.jobs.testing import FakeJobRunner
+from runs.callbacks import callback_end_url
 from runs.models import LogChunk, LogRecord, RunStatus
 from runs.registry import run_kind
 from runs.reports import RunEnded, run_append_log_batch
@@ -136,3 +137,25 @@ def _entries(record: LogRecord) -> list[dict[str, Any]]:
     from runs.selectors import log_entries_after
 
     return log_entries_after(record=record, after_seq=0)[0]
+
+
+@pytest.mark.django_db
+def test_an_end_whose_status_was_not_applied_after_its_batch_was_stored_is_completed_by_its_retry() -> None:
+    # given a running build whose end stored its last batch (seq 2), and whose status transaction then failed (an end
+    # commits its batch first: runs.reports.run_report_end), so its builder retries the end
+    build = make_build(status=RunStatus.PENDING)
+    status_url, logs_url = urls("build", build.pk)
+    token = token_of(build)
+    assert post(status_url, status_event(build.pk, "running"), token)[0] == 200
+    assert post(logs_url, batch(1, "first"), token)[0] == 201
+    assert post(logs_url, batch(2, "last"), token)[0] == 201
+    end = {"status": status_event(build.pk, "succeeded") | {"cpuMaxUsage": 0.5}, "batch": batch(2, "last")}
+    # when the retried end arrives
+    status, answer = post(callback_end_url(kind="build", run_id=build.pk, base_url=""), end, token)
+    # then the status is applied, the batch was found stored before, and each line is kept once
+    assert (status, answer) == (200, {"status": "succeeded", "stored": False})
+    build.refresh_from_db()
+    assert (build.status, build.cpu_max_usage) == (RunStatus.SUCCEEDED, 0.5)
+    record = log_record_latest(run_kind="build", run_id=build.pk)
+    assert record is not None
+    assert texts_of(record) == ["first", "last"]
