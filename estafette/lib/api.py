@@ -11,14 +11,20 @@ import math
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from estafette.lib.db import is_serialization_failure
 from estafette.lib.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+# How long a client should wait before retrying a write the database kept aborting for conflicting writes: about the
+# last back-off of ``estafette.lib.db``'s retries, by when the conflicting transactions have committed.
+CONFLICT_RETRY_AFTER_SECONDS = 1
 
 
 def error_response(status_code: int, message: str) -> Response:
@@ -55,7 +61,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if wait:
             response["Retry-After"] = str(math.ceil(wait))
         return response
+    if isinstance(exc, DatabaseError) and is_serialization_failure(exc):
+        return _conflict_response(context)
     return None
+
+
+def _conflict_response(context: dict[str, Any]) -> Response:
+    """A write that still lost to concurrent writes after every retry: 503 with Retry-After, not a 500 traceback.
+
+    The transaction was rolled back, so the request changed nothing in it and can be sent again as is (the builder's
+    reports retry any 5xx). Logged as a warning without the traceback: it is load, not a defect.
+    """
+    view = context.get("view")
+    logger.warning(
+        "%s: the database aborted its transaction for conflicting writes after every retry; answered 503",
+        type(view).__name__ if view is not None else "a view",
+    )
+    response = error_response(
+        503,
+        "the database aborted this change because of conflicting writes at the same moment, even after retrying it; "
+        "nothing of it was stored: send the request again",
+    )
+    response["Retry-After"] = str(CONFLICT_RETRY_AFTER_SECONDS)
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
