@@ -326,7 +326,9 @@ def run_job(
     reporter.start(initial_status="running")
     sink = TeeSink(reporter, ConsoleSink(sys.stdout, show_lines=False, colour=False))
     started_at = utc_timestamp()
-    masker = Masker([config.ci_server.job_token])
+    # The run's masker comes from ``prepare``; a failure before it masks the job token alone. That one is built only
+    # then: compiling a masker's pattern is work every job would do for nothing.
+    masker: Masker | None = None
     directory, temporary = _workspace(workspace, environ)
     executor = None
     final: RunStatus = "failed"
@@ -352,7 +354,7 @@ def run_job(
         usage = runner.usage
         final = runner.run(plan_stages(config.stages))
     except Exception as error:  # noqa: BLE001 — any failure must still be reported; the message is masked
-        _init_failure(sink, masker, error)
+        _init_failure(sink, masker if masker is not None else Masker([config.ci_server.job_token]), error)
         final = "canceled" if cancellation.requested.is_set() else "failed"
     finally:
         if executor is not None:
