@@ -4,8 +4,9 @@ A cold ``python -m builder job`` spends ~130 ms (here) before its first stage ru
 interpreter and importing. A standby pays that once, ahead of time: it imports what a job needs, compiles the wire
 types' parsers, then waits on its standard input for job requests. For each request it forks::
 
-    standby ──fork──▶ job leader   its own session; the job's output, cwd and environment; claims the job; its state
-                          └──fork──▶ builder   runs ``python -m MODULE ARGS`` (or ``python SCRIPT ARGS``) via runpy
+    standby ──fork──▶ job leader   its own session; the job's output and cwd; claims the job; its state
+                          └──fork──▶ builder   the job's environment; runs ``python -m MODULE ARGS`` (or ``python
+                                               SCRIPT ARGS``) via runpy
 
 **Why this is safe.** The standby never runs a job itself, so every job starts from a copy of the same pristine,
 never-used interpreter state, exactly as if it had been started and had imported the same modules. The leader
