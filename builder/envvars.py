@@ -17,6 +17,11 @@ from builder.contracts import BuilderConfig
 
 _DNS_INVALID = re.compile(r"[^a-z0-9-]+")
 _LEADING_DIGITS_OR_HYPHENS = re.compile(r"^[0-9-]+")
+# upper_snake's steps, compiled once at import (a standby's jobs find them compiled; ``re``'s own cache would not
+# hold them before the first job)
+_LOWER_THEN_UPPER = re.compile(r"([a-z0-9])([A-Z])")
+_UPPER_RUN_THEN_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 _REFERENCE = re.compile(r"\$\{(ESTAFETTE_[A-Za-z0-9_]*)\}|\$(ESTAFETTE_[A-Za-z0-9_]*)")
 
 # Trigger event types by their JSON key, named as Estafette's Go structs (PubSub → PUB_SUB)
@@ -42,9 +47,9 @@ def dns_safe(value: str) -> str:
 
 def upper_snake(name: str) -> str:
     """``repoName`` → ``REPO_NAME``, ``userID`` → ``USER_ID``, ``app-group`` → ``APP_GROUP``."""
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+    name = _LOWER_THEN_UPPER.sub(r"\1_\2", name)
+    name = _UPPER_RUN_THEN_WORD.sub(r"\1_\2", name)
+    return _NOT_ALPHANUMERIC.sub("_", name).strip("_").upper()
 
 
 def _text(value: Any) -> str:

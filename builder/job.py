@@ -20,6 +20,7 @@ configuration cannot be read at all.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -32,13 +33,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder import __version__
 from builder.contracts import BuilderConfig, ContractError, Credential, RunStatus
 from builder.runner import PipelineRunner, RunContext
 from builder.secrets import Masker, SecretError
 from builder.steps import Sink, StepRef, utc_timestamp
+
+if TYPE_CHECKING:
+    import argparse
 
 ESTAFETTE_KEY_FILE = "/secrets/secretDecryptionKey"
 POD_WORKSPACE = "/estafette-work"
@@ -322,7 +326,9 @@ def run_job(
     reporter.start(initial_status="running")
     sink = TeeSink(reporter, ConsoleSink(sys.stdout, show_lines=False, colour=False))
     started_at = utc_timestamp()
-    masker = Masker([config.ci_server.job_token])
+    # The run's masker comes from ``prepare``; a failure before it masks the job token alone. That one is built only
+    # then: compiling a masker's pattern is work every job would do for nothing.
+    masker: Masker | None = None
     directory, temporary = _workspace(workspace, environ)
     executor = None
     final: RunStatus = "failed"
@@ -348,7 +354,7 @@ def run_job(
         usage = runner.usage
         final = runner.run(plan_stages(config.stages))
     except Exception as error:  # noqa: BLE001 — any failure must still be reported; the message is masked
-        _init_failure(sink, masker, error)
+        _init_failure(sink, masker if masker is not None else Masker([config.ci_server.job_token]), error)
         final = "canceled" if cancellation.requested.is_set() else "failed"
     finally:
         if executor is not None:
@@ -366,6 +372,13 @@ def run_job(
 
 
 def parse_job_args(argv: Sequence[str]) -> dict[str, Any]:
+    return vars(job_argument_parser().parse_args(argv))
+
+
+@functools.cache
+def job_argument_parser() -> argparse.ArgumentParser:
+    """The ``job`` command's parser, built once per process: a standby builds it before it forks jobs (building
+    one looks its help texts up in the translation catalogues, file by file)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="estafette-builder job", description="Run one Estafette job.")
@@ -373,4 +386,4 @@ def parse_job_args(argv: Sequence[str]) -> dict[str, Any]:
     parser.add_argument("--secret-key-file", dest="key_path", help="file holding the job's secret key")
     parser.add_argument("--workspace", help="directory the stages work in")
     parser.add_argument("--executor", dest="executor_kind", choices=("auto", "docker", "host"))
-    return vars(parser.parse_args(argv))
+    return parser

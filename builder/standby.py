@@ -4,16 +4,17 @@ A cold ``python -m builder job`` spends ~130 ms (here) before its first stage ru
 interpreter and importing. A standby pays that once, ahead of time: it imports what a job needs, compiles the wire
 types' parsers, then waits on its standard input for job requests. For each request it forks::
 
-    standby ──fork──▶ job leader   its own session; the job's output, cwd and environment; claims the job; its state
-                          └──fork──▶ builder   runs ``python -m MODULE ARGS`` (or ``python SCRIPT ARGS``) via runpy
+    standby ──fork──▶ job leader   its own session; the job's output and cwd; claims the job; its state
+                          └──fork──▶ builder   the job's environment; runs ``python -m MODULE ARGS`` (or ``python
+                                               SCRIPT ARGS``) via runpy
 
 **Why this is safe.** The standby never runs a job itself, so every job starts from a copy of the same pristine,
-never-used interpreter state, exactly as if it had been started and had imported the same modules. Before any job
-code runs, the leader replaces ``os.environ`` wholesale with the job's environment (and re-reads ``TZ``, forgets the
-cached temporary directory), changes into the job's directory and points stdin at ``/dev/null`` and stdout/stderr at
-the job's log. What a fork cannot change is what the interpreter decided at start-up: ``sys.path``, ``sys.flags``,
-the stdio encoding and the hash seed. The caller therefore starts standbys with the jobs' environment and uses them
-only while the variables that feed those decisions (``PYTHON*``, ``LANG``, ``LC_ALL``, ``LC_CTYPE``; see
+never-used interpreter state, exactly as if it had been started and had imported the same modules. The leader
+changes into the job's directory and points stdin at ``/dev/null`` and stdout/stderr at the job's log; before any job
+code runs, the builder replaces ``os.environ`` wholesale with the job's environment (and re-reads ``TZ``, forgets the
+cached temporary directory). What a fork cannot change is what the interpreter decided at start-up: ``sys.path``,
+``sys.flags``, the stdio encoding and the hash seed. The caller therefore starts standbys with the jobs' environment
+and uses them only while the variables that feed those decisions (``PYTHON*``, ``LANG``, ``LC_ALL``, ``LC_CTYPE``; see
 :func:`interpreter_environment`) are the same; jobs forked from one standby share its hash seed and memory layout.
 A request carries no secret (the job's key stays in its file), so what a request leaves in the standby's memory tells
 a later job nothing it is not given anyway. A standby runs the code it imported when it started.
@@ -73,6 +74,7 @@ JOB_MODULES = (
     "argparse",
     "http.client",
     "pkgutil",  # runpy imports it on first use
+    "resource",  # a stage's resource usage (builder.usage)
     "runpy",
     "yaml",  # for stages with custom properties (extensions)
     # The first connection to the API resolves its host name through the IDNA codec, which imports it (with
@@ -120,7 +122,15 @@ def preload(environ: Mapping[str, str] = os.environ) -> None:
 
         sandbox_support()
     from builder import contracts
+    from builder.job import job_argument_parser
 
+    job_argument_parser()
+    # The first user lookup in a process loads the C library's name service modules (``nsswitch.conf``): the host
+    # executor looks the run's uid up in every job.
+    with contextlib.suppress(KeyError):
+        import pwd
+
+        pwd.getpwuid(os.getuid())
     # Each wire type compiles its parser on first use (~1 ms each); parsing an empty object does it and fails.
     for value in vars(contracts).values():
         if isinstance(value, type) and issubclass(value, contracts.Wire) and value is not contracts.Wire:
@@ -267,14 +277,18 @@ class _JobRequest:
 
 
 def _lead(job: _JobRequest, ready: int) -> NoReturn:
-    """Become the job's process group leader, run the builder in a child, supervise it; never returns."""
+    """Become the job's process group leader, run the builder in a child, supervise it; never returns.
+
+    The leader does as little as it can in Python: every page it writes is a copy-on-write fault of its own, and a
+    second one in the builder when the builder writes it again. So the job's environment is applied by the builder
+    (:func:`_apply_job_environment`), not here; the leader only needs the job's stdio and directory."""
     code = 1
     grouped = False
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the standby's reaper would steal the builder's exit status
         os.setsid()
         grouped = True
-        _apply_process_environment(job, keep=ready)
+        _apply_process_stdio(job, keep=ready)
         if not _claim(job.claim_file):
             os.write(ready, b"0")
             os._exit(0)
@@ -297,8 +311,8 @@ def _lead(job: _JobRequest, ready: int) -> NoReturn:
         os._exit(code)
 
 
-def _apply_process_environment(job: _JobRequest, *, keep: int) -> None:
-    """The job's stdio, directory and environment; no descriptor of the standby's but ``keep`` stays open."""
+def _apply_process_stdio(job: _JobRequest, *, keep: int) -> None:
+    """The job's stdio and directory; no descriptor of the standby's but ``keep`` stays open."""
     os.closerange(3, keep)
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
     null = os.open(os.devnull, os.O_RDONLY)
@@ -309,6 +323,10 @@ def _apply_process_environment(job: _JobRequest, *, keep: int) -> None:
     os.dup2(output, 2)
     os.close(output)
     os.chdir(job.cwd)
+
+
+def _apply_job_environment(job: _JobRequest) -> None:
+    """The job's environment, in the builder before any job code runs (see the module doc)."""
     os.environ.clear()
     os.environ.update(job.env)
     time.tzset()
@@ -331,26 +349,37 @@ def _write_state(job: _JobRequest) -> None:
     pid = os.getpid()
     state = {"pid": pid, "startTime": _start_time(pid), **job.state}
     temporary = f"{job.state_file}.{pid}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(state))
+    _write_file(temporary, json.dumps(state).encode())
     os.replace(temporary, job.state_file)
 
 
 def _write_exit_code(path: str, code: int) -> None:
     temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(f"{code}\n")
+    _write_file(temporary, f"{code}\n".encode(), mode=0o666)  # as ``open(path, "w")``: the umask decides
     os.replace(temporary, path)
+
+
+def _write_file(path: str, data: bytes, *, mode: int = 0o600) -> None:
+    """``data`` in a new file, with plain system calls: a buffered text file would build a codec and wrappers in
+    the leader, on the way to the job's start."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 def _start_time(pid: int) -> int | None:
     try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
-            raw = stat.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
-    return int(raw[raw.rindex(")") + 2 :].split()[19])  # field 22: start time in clock ticks
+    try:
+        raw = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return int(raw[raw.rindex(b")") + 2 :].split()[19])  # field 22: start time in clock ticks
 
 
 class _Supervisor:
@@ -414,6 +443,7 @@ def _run_builder(job: _JobRequest) -> NoReturn:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 1
     try:
+        _apply_job_environment(job)
         import runpy
 
         if job.module is not None:

@@ -29,6 +29,7 @@ Where no safe sandbox can be made (no bwrap 0.8+, no ``setpriv`` as root, user n
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import posixpath
 import secrets
@@ -140,6 +141,23 @@ def paths_from(environ: Mapping[str, str], name: str) -> list[str]:
     return paths
 
 
+@functools.cache
+def _system_layout() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """bwrap's arguments showing the system trees, and the trees a stage sees (directories, symlinks followed).
+
+    Looked up once per process: a standby looks before it forks jobs, which then do not stat the trees again for
+    every mount they check. The host's top-level layout (merged ``/usr`` or not) does not change while it runs."""
+    argv: list[str] = []
+    for entry in SYSTEM_TREES:
+        path = f"/{entry}"
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    visible = tuple(f"/{entry}" for entry in SYSTEM_TREES if os.path.isdir(f"/{entry}"))
+    return tuple(argv), visible
+
+
 def _inside(path: str, tree: str) -> bool:
     return path == tree or path.startswith(tree.rstrip("/") + "/")
 
@@ -171,17 +189,10 @@ class Sandbox:
 
     @staticmethod
     def _system_mounts() -> list[str]:
-        argv: list[str] = []
-        for entry in SYSTEM_TREES:
-            path = f"/{entry}"
-            if os.path.islink(path):
-                argv += ["--symlink", os.readlink(path), path]
-            elif os.path.isdir(path):
-                argv += ["--ro-bind", path, path]
-        return argv
+        return list(_system_layout()[0])
 
     def _visible_trees(self, extra: Iterable[str] = ()) -> list[str]:
-        return [f"/{entry}" for entry in SYSTEM_TREES if os.path.isdir(f"/{entry}")] + self._read_only + list(extra)
+        return [*_system_layout()[1], *self._read_only, *extra]
 
     def _hiding(self, visible: Sequence[str]) -> list[str]:
         argv: list[str] = []

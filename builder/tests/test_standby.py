@@ -294,3 +294,60 @@ def test_it_loads_cryptography_only_once_a_job_brings_secrets(standby: Standby, 
 
     # then the first found it absent (the standby holds it only once needed), the others found it loaded
     assert seen == ["False", "True", "True"]
+
+
+# A job that runs ``python -m builder job`` as the standby does (runpy), then notes what it imported on the way.
+IMPORTS_SCRIPT = """
+import runpy, sys
+before = set(sys.modules)
+sys.argv = ["builder", *sys.argv[1:]]
+try:
+    runpy.run_module("builder", run_name="__main__", alter_sys=True)
+except SystemExit as end:
+    code = end.code
+open("imported", "w").write("\\n".join(sorted(set(sys.modules) - before)))
+sys.exit(code)
+"""
+
+
+def test_a_job_imports_nothing_the_standby_has_not_loaded_already(tmp_path: Path) -> None:
+    # given a standby as the local runner starts it for the host executor, and a 1-stage job reporting to an API
+    from builder.executors.sandbox import sandbox_support
+    from builder.testing import FakeApi
+
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "ESTAFETTE_BUILDER_EXECUTOR": "host"}
+    if not sandbox_support().available:  # the sandboxed path where this machine has it, as make run does
+        env["ESTAFETTE_HOST_EXECUTOR_UNSANDBOXED"] = "true"
+    standby = Standby(env=env)
+    try:
+        with FakeApi() as api:
+            config = {
+                "jobType": "build",
+                "build": {"id": "1"},
+                "git": {
+                    "repoSource": "github.com",
+                    "repoOwner": "acme",
+                    "repoName": "api",
+                    "repoBranch": "main",
+                    "repoRevision": "0" * 40,
+                },
+                "version": {"version": "1.0.0"},
+                "stages": [{"name": "first", "image": "alpine", "commands": ["true"]}],
+                "ciServer": api.ci_server().to_dict(),
+            }
+            (tmp_path / "builder-config.json").write_text(json.dumps(config))
+            request = job_request(tmp_path, env=env)
+            Path(request["script"]).write_text(IMPORTS_SCRIPT)
+            request["argv"] = ["job", "--config", str(tmp_path / "builder-config.json")]
+            request["argv"] += ["--workspace", str(tmp_path / "work" / "workspace")]
+
+            # when it runs in a fork of the standby
+            standby.send(request)
+            assert wait_for(tmp_path / "exit-code", timeout=60) == "0\n", (tmp_path / "job.log").read_text()
+
+            # then it ran to the end and imported nothing: every module it needed was loaded before the fork
+            assert api.stored_statuses()[-1] == "succeeded", (tmp_path / "job.log").read_text()
+            assert (tmp_path / "work" / "imported").read_text() == ""
+    finally:
+        standby.process.kill()
+        standby.process.wait()
