@@ -139,6 +139,33 @@ class FakeApi:
             end_url=self.end_url if with_end else None,
         )
 
+    def build_config(
+        self,
+        *,
+        build_id: str,
+        version: str,
+        revision: str,
+        stages: list[dict[str, Any]],
+        **more: Any,
+    ) -> dict[str, Any]:
+        """A build job's configuration (the ``builder-config.json`` the API writes) for ``acme/api`` on ``main``,
+        reporting here; ``more`` adds top-level fields (``manifest``, ``credentials`` …)."""
+        return {
+            "jobType": "build",
+            "build": {"id": build_id},
+            "git": {
+                "repoSource": "github.com",
+                "repoOwner": "acme",
+                "repoName": "api",
+                "repoBranch": "main",
+                "repoRevision": revision,
+            },
+            "version": {"version": version},
+            "stages": stages,
+            "ciServer": self.ci_server().to_dict(),
+            **more,
+        }
+
     # --- faults -------------------------------------------------------------------------------------------------------
 
     def fail_next(self, count: int, *, status: int = 503) -> None:

@@ -321,20 +321,12 @@ def test_a_job_imports_nothing_the_standby_has_not_loaded_already(tmp_path: Path
     standby = Standby(env=env)
     try:
         with FakeApi() as api:
-            config = {
-                "jobType": "build",
-                "build": {"id": "1"},
-                "git": {
-                    "repoSource": "github.com",
-                    "repoOwner": "acme",
-                    "repoName": "api",
-                    "repoBranch": "main",
-                    "repoRevision": "0" * 40,
-                },
-                "version": {"version": "1.0.0"},
-                "stages": [{"name": "first", "image": "alpine", "commands": ["true"]}],
-                "ciServer": api.ci_server().to_dict(),
-            }
+            config = api.build_config(
+                build_id="1",
+                version="1.0.0",
+                revision="0" * 40,
+                stages=[{"name": "first", "image": "alpine", "commands": ["true"]}],
+            )
             (tmp_path / "builder-config.json").write_text(json.dumps(config))
             request = job_request(tmp_path, env=env)
             Path(request["script"]).write_text(IMPORTS_SCRIPT)

@@ -29,21 +29,13 @@ RUN_AND_LIST_MODULES = (
 def test_it_runs_a_host_job_without_loading_modules_it_does_not_need(tmp_path: Path) -> None:
     # given a one-stage job with an environment and a `when`, as the API sends it
     with FakeApi() as api:
-        config = {
-            "jobType": "build",
-            "build": {"id": "7"},
-            "git": {
-                "repoSource": "github.com",
-                "repoOwner": "acme",
-                "repoName": "api",
-                "repoBranch": "main",
-                "repoRevision": "a" * 40,
-            },
-            "version": {"version": "1.0.0"},
-            "manifest": {"env": {"GREETING": "hello"}},
-            "stages": [{"name": "build", "image": "alpine", "when": "status == 'succeeded'", "commands": ["true"]}],
-            "ciServer": api.ci_server().to_dict(),
-        }
+        config = api.build_config(
+            build_id="7",
+            version="1.0.0",
+            revision="a" * 40,
+            stages=[{"name": "build", "image": "alpine", "when": "status == 'succeeded'", "commands": ["true"]}],
+            manifest={"env": {"GREETING": "hello"}},
+        )
         (tmp_path / "config.json").write_text(json.dumps(config))
 
         # when it runs in a fresh interpreter

@@ -71,20 +71,12 @@ def test_a_standby_runs_the_real_builder_job_to_the_end(tmp_path: Path, monkeypa
     runner = LocalProcessJobRunner(jobs_dir=tmp_path / "jobs", python_path=(REPO,), standbys=1)
     assert runner.standbys is not None and runner.standbys.wait_until_ready(timeout=60)
     with FakeApi() as api:
-        config = {
-            "jobType": "build",
-            "build": {"id": "42"},
-            "git": {
-                "repoSource": "github.com",
-                "repoOwner": "acme",
-                "repoName": "api",
-                "repoBranch": "main",
-                "repoRevision": "b" * 40,
-            },
-            "version": {"version": "1.0.42"},
-            "stages": [{"name": "build", "image": "alpine", "commands": ["echo built in $PWD"]}],
-            "ciServer": api.ci_server().to_dict(),
-        }
+        config = api.build_config(
+            build_id="42",
+            version="1.0.42",
+            revision="b" * 40,
+            stages=[{"name": "build", "image": "alpine", "commands": ["echo built in $PWD"]}],
+        )
         spec = JobSpec.for_run(
             job_type="build", repo_owner="acme", repo_name="api", run_id=42, config=config, secret_key=generate_key()
         )
