@@ -63,6 +63,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -355,6 +356,10 @@ class Buildbot:
                 )
             self._spawn("master", str(self.bin / "buildbot"), "start", "--nodaemon", str(master))
             self._wait(self._answers, what="the master's REST API")
+            # The web server starts before the worker port: a worker that finds the port closed retries only after a
+            # growing back-off (seen: 1.9, 3.1, 3.8, 5.3, 8, 12, 17 s…). A run right after the install (the master's
+            # first imports compile every module) once timed out waiting for the worker to attach.
+            self._wait(self._accepts_workers, what="the master's worker port")
             for name in self.worker_names:
                 self._spawn(name, str(self.bin / "buildbot-worker"), "start", "--nodaemon", str(self.work / name))
             api = Api(self.www_port)
@@ -372,6 +377,11 @@ class Buildbot:
             return connection.getresponse().status == 200
         return False
 
+    def _accepts_workers(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.pb_port), timeout=2):
+            return True
+        return False
+
     def _workers_attached(self, api: Api) -> bool:
         try:
             rows = api.call("GET", "workers")["workers"]
@@ -384,15 +394,27 @@ class Buildbot:
         while not condition():
             self.check()
             if time.monotonic() > deadline:
-                raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}; see {self.work}/*/twistd.log")
+                # the work directory goes with the bench unless --keep: the logs' ends go in the message
+                raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}\n{self.log_tails()}")
             time.sleep(0.2)
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The last ``lines`` lines of each process's ``twistd.log``, for an error message."""
+        tails = []
+        for name in self.processes:
+            log = self.work / name / "twistd.log"
+            text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+            tails.append(f"--- {log} ---\n" + "\n".join(text))
+        return "\n".join(tails)
 
     def check(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
+                output = (self.work / f"{name}.out").read_text(errors="replace").splitlines()[-15:]
                 raise SystemExit(
-                    f"Buildbot's {name} exited with {process.returncode}; see {self.work}/{name}.out and "
-                    f"{self.work}/{name}/twistd.log"
+                    f"Buildbot's {name} exited with {process.returncode}; its output ends:\n"
+                    + "\n".join(output)
+                    + f"\n{self.log_tails()}"
                 )
 
     def pids(self) -> list[int]:
