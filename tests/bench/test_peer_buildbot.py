@@ -4,8 +4,11 @@ are printed. The bench itself (which installs Buildbot) is run by hand, never by
 from __future__ import annotations
 
 import math
+import socket
+import subprocess
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +137,28 @@ def test_the_burst_and_memory_lines_give_both_figures_and_the_ratio() -> None:
     assert lines[4].endswith("local-1 40.0, master 200.0")
     memory = peer_buildbot.memory_lines(Memory(rss_kb=250 * 1024, pss_kb=200 * 1024), Memory(133 * 1024, 100 * 1024))
     assert "ours  250.0   Buildbot  133.0   1.88x (1.9x worse)" in memory[0]
+
+
+def test_a_timeout_starting_buildbot_shows_the_ends_of_its_logs(tmp_path: Path) -> None:
+    """The work directory is deleted with the bench: what went wrong must be in the message."""
+    buildbot = peer_buildbot.Buildbot(tmp_path / "bin", tmp_path, workers=1)
+    (tmp_path / "master").mkdir()
+    (tmp_path / "master" / "twistd.log").write_text("".join(f"line {number}\n" for number in range(40)))
+    buildbot.processes["master"] = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    buildbot.processes["local-1"] = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            buildbot._wait(lambda: False, what="every worker to attach", timeout=0)
+    finally:
+        buildbot.stop()
+    message = str(stopped.value)
+    assert message.startswith("timed out after 0s waiting for every worker to attach")
+    assert "line 39" in message and "line 25" in message and "line 24" not in message
+    assert f"{tmp_path}/local-1/twistd.log ---\n(no log)" in message
+
+
+def test_workers_start_once_the_worker_port_accepts(tmp_path: Path) -> None:
+    buildbot = peer_buildbot.Buildbot(tmp_path / "bin", tmp_path, workers=1)
+    assert not buildbot._accepts_workers()
+    with socket.create_server(("127.0.0.1", buildbot.pb_port)):
+        assert buildbot._accepts_workers()
