@@ -69,28 +69,54 @@ _SCP_LIKE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*")
 _FULL_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a SHA-1 or SHA-256 commit id, as git prints it
 
 # What `git fetch --depth=<depth>` of a branch would make of a clone that already has all the objects: it reads
-# `git rev-list --topo-order --parents <branch>` (each commit after all its children) and writes the commits that
-# upload-pack would call shallow to the file `shallow`: those whose shortest distance from the head is depth - 1
-# (the head is 0), roots included, as upload-pack's get_shallow_commits() does. With depth 0 nothing is cut. It stops
-# reading once no commit nearer than that is still to come, and prints the head and whether `want` (a commit id, or
-# "") lies within the history kept. It fails on no input (an unknown branch) or input that ended too early.
-# Checked against git's own fetch on histories with merges and unrelated roots (builder/tests/test_gitclone.py).
+# `git rev-list --parents <branch>` and writes the commits that upload-pack would call shallow to the file `shallow`:
+# those whose shortest distance from the head is depth - 1 (the head is 0), roots included, as upload-pack's
+# get_shallow_commits() does. With depth 0 nothing is cut. It prints the head and whether `want` (a commit id, or "")
+# lies within the history kept, and fails on no input (an unknown branch) or input that ended too early.
+#
+# rev-list's own order (newest commit date first) and not --topo-order: without a commit-graph, --topo-order walks the
+# whole history before it prints a line (38 ms of CPU per build on a repository of 1,200 commits, growing with every
+# commit), while this order streams, and the awk stops reading once every commit nearer than depth - 1 has been read:
+# the walk is as long as the history kept. In this order a commit comes after one of its children, not necessarily
+# after all of them (a child with an older date comes later), so a distance can still shrink once its commit was
+# read: every line's parents are kept, and a shorter distance is passed on to the parents already read (`relax`).
+# Why stopping is safe: a path from the head to a commit not read yet leaves the commits read through a commit
+# `pending` counts (known, within the cut, not read); when none is left, no such path is shorter than the cut.
+# Checked against git's own fetch on histories with merges, unrelated roots and commit dates out of order
+# (builder/tests/test_gitclone.py).
 _SHALLOW_AWK = """
-NR == 1 { tip = $1; dist[$1] = 0; pending = 1 }
-!($1 in dist) { next }
-{
-    d = dist[$1]; pending--
-    if ($1 == want) found = 1
-    if (depth && d == depth - 1) print $1 > shallow
-    else for (i = 2; i <= NF; i++) {
-        if (!($i in dist)) { dist[$i] = d + 1; pending++ }
-        else if (dist[$i] > d + 1) dist[$i] = d + 1
+function relax(commit,    queue, head, tail, here, count, item, parent, next_distance) {
+    head = tail = 0; queue[tail++] = commit
+    while (head < tail) {
+        here = queue[head++]
+        if (depth && dist[here] >= depth - 1) continue
+        next_distance = dist[here] + 1
+        count = split(parents[here], item, " ")
+        for (parent = 1; parent <= count; parent++) {
+            if (!(item[parent] in dist)) {
+                dist[item[parent]] = next_distance
+                if (item[parent] in parents) queue[tail++] = item[parent]; else pending++
+            } else if (dist[item[parent]] > next_distance) {
+                dist[item[parent]] = next_distance
+                if (item[parent] in parents) queue[tail++] = item[parent]
+            }
+        }
     }
-    if (pending == 0 || (!depth && (want == "" || found))) { done = 1; exit }
+}
+NR == 1 { tip = $1; dist[$1] = 0; pending = 1 }
+{
+    line = ""
+    for (i = 2; i <= NF; i++) line = line " " $i
+    parents[$1] = line
+    if (!($1 in dist)) next
+    pending--
+    relax($1)
+    if (pending == 0 || (!depth && (want == "" || want in dist))) { done = 1; exit }
 }
 END {
     if (!done) exit 1
-    print tip, (want == "" || found) ? "found" : "missing"
+    if (depth) for (commit in dist) if (dist[commit] == depth - 1) print commit > shallow
+    print tip, (want == "" || (want in dist)) ? "found" : "missing"
 }
 """
 
@@ -376,7 +402,7 @@ def _borrowing_lines(*, url: str, branch: str, revision: str, objects: Path, opt
     # upload-pack would not read the repository's replace refs either (--no-replace-objects)
     rev_list = [
         *("command", "git", "-c", f"safe.directory={git_dir}", f"--git-dir={git_dir}", "--no-replace-objects"),
-        *("rev-list", "--topo-order", "--parents", "--end-of-options", f"refs/heads/{branch}"),
+        *("rev-list", "--parents", "--end-of-options", f"refs/heads/{branch}"),
     ]
     awk = ["awk", "-v", f"depth={options.depth if options.shallow else 0}", "-v", f"want={revision}"]
     awk += ["-v", "shallow=.git/shallow", _SHALLOW_AWK]

@@ -1,6 +1,7 @@
 """The native git-clone stage: one script with the real git CLI, in the host executor's sandbox (bwrap) where this
 machine has one, against a local repository and a git server over HTTP with authentication."""
 
+import os
 import re
 import subprocess
 from dataclasses import replace
@@ -379,16 +380,27 @@ def test_a_local_clone_of_a_revision_off_the_branch_fetches_that_commit(origin: 
     assert revision in (tmp_path / ".git" / "shallow").read_text().split()
 
 
-@pytest.fixture(scope="module")
-def merges(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository whose history has merges of side branches and of unrelated roots, at irregular distances."""
-    repo = tmp_path_factory.mktemp("merges")
+def merge_history(repo: Path, *, skewed_dates: bool) -> Path:
+    """A repository whose history has merges of side branches and of unrelated roots, at irregular distances; with
+    ``skewed_dates`` the side lines' commits are dated long before the commits they start from (clocks out of step):
+    git's date order then lists them after their parents, and a commit is first read at the end of a longer way from
+    the head than its shortest one."""
     repo.chmod(0o755)
     git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "t@example.com")
-    git(repo, "config", "user.name", "t")
     tree = git(repo, "write-tree")
-    commits = [git(repo, "commit-tree", "-m", "root", tree)]
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    environment |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+    def commit(message: str, *parents: str) -> str:
+        if skewed_dates:  # the main line a minute apart, its side lines a year earlier
+            minutes = len(commits) + (-525_600 if message.startswith("side") else 0)
+            environment["GIT_COMMITTER_DATE"] = f"{1_700_000_000 + 60 * minutes} +0000"
+        arguments = [item for parent in parents for item in ("-p", parent)]
+        argv = ["git", "-C", str(repo), "commit-tree", "-m", message, *arguments, tree]
+        return subprocess.run(argv, check=True, capture_output=True, text=True, env=environment).stdout.strip()
+
+    commits: list[str] = []
+    commits.append(commit("root"))
     for number in range(1, 90):
         parents = [commits[-1]]
         if number % 7 == 0:
@@ -397,17 +409,21 @@ def merges(tmp_path_factory: pytest.TempPathFactory) -> Path:
             # a side line of a few commits from a recent one: some commits have a short and a long way to the head
             side = commits[-3]
             for step in range(number % 5 + 1):
-                side = git(repo, "commit-tree", "-m", f"side {number}.{step}", "-p", side, tree)
+                side = commit(f"side {number}.{step}", side)
             parents.insert(number % 2, side)
         if number % 17 == 0:
-            parents.append(git(repo, "commit-tree", "-m", f"root {number}", tree))  # an unrelated history
-        arguments = [item for parent in parents for item in ("-p", parent)]
-        commits.append(git(repo, "commit-tree", "-m", f"commit {number}", *arguments, tree))
+            parents.append(commit(f"root {number}"))  # an unrelated history
+        commits.append(commit(f"commit {number}", *parents))
     git(repo, "update-ref", "refs/heads/main", commits[-1])
     return repo
 
 
-@pytest.mark.parametrize("depth", [1, 2, 5, 8, 13, 30, 50, 200])
+@pytest.fixture(scope="module", params=["dates in order", "dates out of order"])
+def merges(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    return merge_history(tmp_path_factory.mktemp("merges"), skewed_dates=request.param == "dates out of order")
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5, 8, 13, 25, 30, 50, 200])
 def test_a_local_clone_cuts_the_history_where_a_shallow_fetch_does(merges: Path, tmp_path: Path, depth: int) -> None:
     # given what git's own shallow fetch of the branch marks shallow
     fetched = tmp_path / "fetched"
@@ -424,6 +440,32 @@ def test_a_local_clone_cuts_the_history_where_a_shallow_fetch_does(merges: Path,
     borrowed = tmp_path / "work" / ".git" / "shallow"
     assert (sorted(borrowed.read_text().split()) if borrowed.exists() else []) == expected
     assert git(tmp_path / "work", "rev-list", "--count", "HEAD") == git(fetched, "rev-list", "--count", "FETCH_HEAD")
+
+
+def test_a_local_clone_reads_no_more_history_than_it_keeps(tmp_path: Path) -> None:
+    # given a local repository of 300 commits whose older history cannot be read (the commit 100 before the head lost)
+    repo = tmp_path / "long"
+    repo.mkdir(mode=0o755)
+    git(repo, "init", "-q", "-b", "main")
+    tree = git(repo, "write-tree")
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    environment |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    commits: list[str] = []
+    for number in range(300):
+        parents = ["-p", commits[-1]] if commits else []
+        argv = ["git", "-C", str(repo), "commit-tree", "-m", f"commit {number}", *parents, tree]
+        commits.append(subprocess.run(argv, check=True, capture_output=True, text=True, env=environment).stdout.strip())
+    git(repo, "update-ref", "refs/heads/main", commits[-1])
+    lost = commits[-101]
+    (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
+    # when it is cloned 50 deep (the default)
+    (tmp_path / "work").mkdir()
+    final, sink = run_clone(tmp_path / "work", config_for(repo, "main", commits[-1]))
+    # then only the 50 commits kept were read: the clone succeeded (a walk of the whole history fails on the lost one)
+    assert final == "succeeded", sink.texts("git-clone")
+    assert (tmp_path / "work" / ".git" / "objects" / "info" / "alternates").exists()
+    assert git(tmp_path / "work", "rev-list", "--count", "HEAD") == "50"
+    assert (tmp_path / "work" / ".git" / "shallow").read_text().split() == [commits[-50]]
 
 
 def test_a_shallow_local_repository_is_fetched_from(origin: Path, tmp_path: Path) -> None:
