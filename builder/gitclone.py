@@ -75,7 +75,7 @@ _FULL_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a SHA-1 or SHA-256 co
 # lies within the history kept, and fails on no input (an unknown branch) or input that ended too early.
 #
 # rev-list's own order (newest commit date first) and not --topo-order: without a commit-graph, --topo-order walks the
-# whole history before it prints a line (38 ms of CPU per build on a repository of 1,200 commits, growing with every
+# whole history before it prints a line (31-38 ms of CPU per build on a repository of 1,200 commits, growing with every
 # commit), while this order streams, and the awk stops reading once every commit nearer than depth - 1 has been read:
 # the walk is as long as the history kept. In this order a commit comes after one of its children, not necessarily
 # after all of them (a child with an older date comes later), so a distance can still shrink once its commit was

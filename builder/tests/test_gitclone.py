@@ -380,6 +380,17 @@ def test_a_local_clone_of_a_revision_off_the_branch_fetches_that_commit(origin: 
     assert revision in (tmp_path / ".git" / "shallow").read_text().split()
 
 
+def commit_tree(repo: Path, tree: str, message: str, *parents: str, date: int | None = None) -> str:
+    """A commit of ``tree`` with ``parents`` (``git commit-tree``), at ``date`` (seconds since the epoch) if given."""
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    environment |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    if date is not None:
+        environment["GIT_COMMITTER_DATE"] = f"{date} +0000"
+    arguments = [item for parent in parents for item in ("-p", parent)]
+    argv = ["git", "-C", str(repo), "commit-tree", "-m", message, *arguments, tree]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, env=environment).stdout.strip()
+
+
 def merge_history(repo: Path, *, skewed_dates: bool) -> Path:
     """A repository whose history has merges of side branches and of unrelated roots, at irregular distances; with
     ``skewed_dates`` the side lines' commits are dated long before the commits they start from (clocks out of step):
@@ -388,16 +399,13 @@ def merge_history(repo: Path, *, skewed_dates: bool) -> Path:
     repo.chmod(0o755)
     git(repo, "init", "-q", "-b", "main")
     tree = git(repo, "write-tree")
-    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
-    environment |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
     def commit(message: str, *parents: str) -> str:
+        date = None
         if skewed_dates:  # the main line a minute apart, its side lines a year earlier
             minutes = len(commits) + (-525_600 if message.startswith("side") else 0)
-            environment["GIT_COMMITTER_DATE"] = f"{1_700_000_000 + 60 * minutes} +0000"
-        arguments = [item for parent in parents for item in ("-p", parent)]
-        argv = ["git", "-C", str(repo), "commit-tree", "-m", message, *arguments, tree]
-        return subprocess.run(argv, check=True, capture_output=True, text=True, env=environment).stdout.strip()
+            date = 1_700_000_000 + 60 * minutes
+        return commit_tree(repo, tree, message, *parents, date=date)
 
     commits: list[str] = []
     commits.append(commit("root"))
@@ -448,13 +456,9 @@ def test_a_local_clone_reads_no_more_history_than_it_keeps(tmp_path: Path) -> No
     repo.mkdir(mode=0o755)
     git(repo, "init", "-q", "-b", "main")
     tree = git(repo, "write-tree")
-    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
-    environment |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
     commits: list[str] = []
     for number in range(300):
-        parents = ["-p", commits[-1]] if commits else []
-        argv = ["git", "-C", str(repo), "commit-tree", "-m", f"commit {number}", *parents, tree]
-        commits.append(subprocess.run(argv, check=True, capture_output=True, text=True, env=environment).stdout.strip())
+        commits.append(commit_tree(repo, tree, f"commit {number}", *commits[-1:]))
     git(repo, "update-ref", "refs/heads/main", commits[-1])
     lost = commits[-101]
     (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
